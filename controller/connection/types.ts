@@ -1,0 +1,38 @@
+// The whole surface the rest of zkfleet needs from a host. Kept tiny on
+// purpose (as Ansible's connection plugins are) so a local implementation and
+// an SSH one are interchangeable and the executor never sees transport detail.
+
+export interface RunOptions {
+  /** Bytes written to the command's stdin, then stdin is closed. */
+  stdin?: string | Buffer;
+  /** Run through privilege escalation (sudo) when the connection is configured for it. */
+  become?: boolean;
+  /** Kill the command and fail after this many milliseconds. */
+  timeoutMs?: number;
+  /** Called with stdout chunks as they arrive (for streaming protocols). */
+  onStdout?: (chunk: Buffer) => void;
+}
+
+/** A non-zero exit is a result, not an exception. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Set when the process died of a signal. */
+  signal?: string;
+}
+
+export interface Connection {
+  /** Host name as the inventory calls it: used in every message. */
+  readonly host: string;
+  /**
+   * Run a program with an argv vector. Implementations quote every element
+   * so that no value reaches a shell unquoted.
+   */
+  run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
+  /** Write content to a remote path (created with the given mode, default 0644). */
+  put(remotePath: string, content: string | Buffer, mode?: number): Promise<void>;
+  /** Read a remote file; throws a ZkfleetError if it does not exist. */
+  get(remotePath: string): Promise<Buffer>;
+  close(): Promise<void>;
+}
