@@ -1,0 +1,136 @@
+// The CLI only parses arguments, calls the library and renders results. All
+// behaviour lives below it; nothing below it prints or exits.
+import { Command, CommanderError, Option } from "commander";
+import { ExitCode, ZkfleetError, errorMessage, exitCodeFor } from "./errors.js";
+import { type FaultAction, DEFAULT_LAB_DIR, DEFAULT_SUBNET, labDown, labFault, labStatus, labUp } from "./lab/lab.js";
+import { ensureDists, KNOWN_VERSIONS } from "./lab/dists.js";
+import { defaultArtifactsDir } from "./paths.js";
+
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+const defaultIo: Io = {
+  out: (t) => process.stdout.write(t + "\n"),
+  err: (t) => process.stderr.write(t + "\n"),
+  env: process.env,
+};
+
+function intArg(name: string) {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value)) {
+      throw new ZkfleetError("usage", `${name} must be a whole number, got "${value}"`, { where: name });
+    }
+    return Number(value);
+  };
+}
+
+function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
+  const program = new Command("zkfleet")
+    .description("Operate Apache ZooKeeper ensembles over SSH, keeping quorum throughout")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  const lab = program.command("lab").description("a lab of simulated hosts on this machine, to rehearse on");
+  const dirOption = () => new Option("--dir <dir>", "lab directory").default(DEFAULT_LAB_DIR);
+  const jsonOption = () => new Option("--json", "machine-readable output");
+
+  lab.command("up")
+    .description("bring up N simulated hosts, each with its own address, sshd and filesystem view")
+    .requiredOption("--hosts <n>", "how many hosts", intArg("--hosts"))
+    .addOption(dirOption())
+    .option("--subnet <a.b.c>", "loopback /24 for host addresses", DEFAULT_SUBNET)
+    .option("--zk-version <version>", "ZooKeeper version for the lab inventory", "3.8.0")
+    .addOption(jsonOption())
+    .action(async (o) => {
+      const started = Date.now();
+      const artifacts = defaultArtifactsDir(io.env);
+      const progress = o.json ? () => {} : io.err;
+      await ensureDists({ cacheDir: artifacts, onProgress: progress });
+      const state = await labUp({
+        hosts: o.hosts, dir: o.dir, subnet: o.subnet, version: o.zkVersion, dists: artifacts, onProgress: progress,
+      });
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      if (o.json) {
+        io.out(JSON.stringify({ ...state, seconds: Number(seconds) }, null, 2));
+        return;
+      }
+      io.out(`lab up in ${seconds}s: ${state.hosts.length} hosts in ${state.dir}`);
+      for (const h of state.hosts) io.out(`  ${h.name.padEnd(6)} ${h.address.padEnd(15)} ssh root@${h.address}`);
+      io.out(`inventory:   ${state.inventory}`);
+      io.out(`ssh config:  ssh -F ${state.dir}/ssh_config zk1`);
+      io.out(`stop it:     zkfleet lab down --dir ${state.dir}`);
+    });
+
+  lab.command("down")
+    .description("stop every process of the lab (by pid) and remove its directory")
+    .addOption(dirOption())
+    .addOption(jsonOption())
+    .action(async (o) => {
+      const r = await labDown(o.dir);
+      if (o.json) io.out(JSON.stringify(r));
+      else io.out(`lab in ${r.dir} is down (${r.stopped.length} hosts stopped${r.stopped.length ? ": " + r.stopped.join(", ") : ""})`);
+    });
+
+  lab.command("status")
+    .description("list the lab's hosts and what runs on them")
+    .addOption(dirOption())
+    .addOption(jsonOption())
+    .action(async (o) => {
+      const s = await labStatus(o.dir);
+      if (o.json) {
+        io.out(JSON.stringify(s, null, 2));
+        return;
+      }
+      io.out(`lab ${s.dir}`);
+      io.out(`  ${"host".padEnd(6)} ${"address".padEnd(15)} ${"power".padEnd(5)} ${"sshd".padEnd(9)} ${"procs".padEnd(5)} zookeeper`);
+      for (const h of s.hosts) {
+        const zk = h.zookeeper.length ? h.zookeeper.map((z) => `pid ${z.pid} ${z.state}`).join(", ") : "-";
+        io.out(`  ${h.name.padEnd(6)} ${h.address.padEnd(15)} ${h.power.padEnd(5)} ${h.sshd.padEnd(9)} ${String(h.processes).padEnd(5)} ${zk}`);
+      }
+    });
+
+  lab.command("dists")
+    .description("build (once) the ZooKeeper distributions from Debian packages into the artifact cache")
+    .option("--version <v...>", `versions (default: ${Object.keys(KNOWN_VERSIONS).join(", ")})`)
+    .action(async (o) => {
+      const paths = await ensureDists({ cacheDir: defaultArtifactsDir(io.env), versions: o.version, onProgress: io.err });
+      for (const [v, p] of paths) io.out(`${v}\t${p}`);
+    });
+
+  const faults: [FaultAction, string][] = [
+    ["power-off", "kill every process of a host, as pulling its plug would"],
+    ["power-on", "boot a powered-off host again (its disks are kept)"],
+    ["freeze", "SIGSTOP the host's ZooKeeper"],
+    ["thaw", "SIGCONT the host's ZooKeeper"],
+    ["cut-ssh", "make the host's sshd stop answering (connections hang)"],
+    ["restore-ssh", "undo cut-ssh"],
+  ];
+  for (const [action, description] of faults) {
+    lab.command(`${action} <host>`)
+      .description(description)
+      .addOption(dirOption())
+      .action(async (host: string, o) => io.out(await labFault(action, host, o.dir)));
+  }
+
+  void setExit;
+  return program;
+}
+
+export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  let code: ExitCode = ExitCode.ok;
+  const program = buildProgram(io, (c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version arrive here as "errors" with exit code 0.
+      return err.exitCode === 0 ? ExitCode.ok : ExitCode.invalid;
+    }
+    io.err(errorMessage(err));
+    return exitCodeFor(err);
+  }
+}

@@ -1,0 +1,61 @@
+// Test helpers for the lab: run commands on lab hosts with the real OpenSSH
+// client (strict host-key checking, the lab's own identity) and talk to
+// ZooKeeper's client port directly.
+import { execFile } from "node:child_process";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import type { LabState } from "../../controller/lab/lab.js";
+import { packageRoot } from "../../controller/paths.js";
+
+const execFileP = promisify(execFile);
+
+/** Each test file owns its lab directory and loopback /24, so files never collide. */
+export function testLabDir(name: string): string {
+  return join(packageRoot(), ".lab", name);
+}
+
+export function sshArgs(state: LabState, host: string): string[] {
+  return ["-F", join(state.dir, "ssh_config"), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", host];
+}
+
+export async function sshRun(state: LabState, host: string, script: string, timeoutMs = 60_000) {
+  try {
+    const r = await execFileP("ssh", [...sshArgs(state, host), script], { timeout: timeoutMs, maxBuffer: 16 << 20 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof err.code === "number" ? err.code : -1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
+  }
+}
+
+/** Sends a four-letter word and returns the whole answer ("" when nothing listens). */
+export function fourLetterWord(address: string, port: number, word: string, timeoutMs = 2000): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = connect({ host: address, port });
+    let out = "";
+    const done = () => {
+      sock.destroy();
+      resolve(out);
+    };
+    sock.setTimeout(timeoutMs, done);
+    sock.on("connect", () => sock.write(word));
+    sock.on("data", (d) => (out += d.toString()));
+    sock.on("end", done);
+    sock.on("error", done);
+  });
+}
+
+export function modeOf(srvr: string): string | undefined {
+  return /^Mode: (\S+)/m.exec(srvr)?.[1];
+}
+
+export async function pollUntil<T>(fn: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 500): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) return undefined;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
