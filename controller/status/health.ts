@@ -1,0 +1,116 @@
+// Judging an ensemble from what its hosts report. Pure: the gathering lives
+// in observe.ts, so the rules here are unit-tested without hosts.
+import type { Inventory } from "../inventory/schema.js";
+
+/** What one host said (or failed to say). */
+export interface HostReport {
+  host: string;
+  address: string;
+  myid: number;
+  role: "participant" | "observer";
+  reachable: boolean;
+  /** Why the host could not be observed (SSH, agent). */
+  error?: string;
+  running?: boolean;
+  mode?: string;
+  version?: string;
+  zxid?: string;
+  /** The myid file on the host, to compare with the inventory. */
+  myidOnHost?: string | null;
+  connections?: number;
+  outstanding?: number;
+  latency?: { min: number; avg: number; max: number };
+  /** Only on the leader. */
+  syncedFollowers?: number;
+  /** Milliseconds the observation of this host took (SSH + agent). */
+  observedInMs?: number;
+}
+
+export type Verdict = "healthy" | "degraded" | "no-quorum" | "split-brain";
+
+export interface EnsembleReport {
+  ensemble: string;
+  inventory: string;
+  version: string;
+  hosts: HostReport[];
+  leader?: string;
+  voters: number;
+  votersUp: number;
+  quorum: number;
+  syncedFollowers?: number;
+  verdict: Verdict;
+  /** Every reason the verdict is not "healthy", phrased for a person. */
+  problems: string[];
+}
+
+const VOTING_MODES = new Set(["leader", "follower"]);
+
+/** The zxid ZooKeeper prints, ordered numerically (hex strings of different lengths). */
+export function compareZxid(a: string, b: string): number {
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+export function judgeEnsemble(inv: Inventory, inventoryPath: string, hosts: HostReport[]): EnsembleReport {
+  const problems: string[] = [];
+  const voters = hosts.filter((h) => h.role === "participant");
+  const quorum = Math.floor(voters.length / 2) + 1;
+  const votersUp = voters.filter((h) => h.mode !== undefined && VOTING_MODES.has(h.mode));
+  const leaders = hosts.filter((h) => h.mode === "leader");
+  const leader = leaders.length === 1 ? leaders[0] : undefined;
+
+  for (const h of hosts) {
+    if (!h.reachable) {
+      problems.push(`${h.host}: unreachable (${h.error ?? "no answer"})`);
+      continue;
+    }
+    if (h.running === false) {
+      problems.push(`${h.host}: ZooKeeper is not running`);
+      continue;
+    }
+    const expected = h.role === "observer" ? ["observer"] : ["leader", "follower"];
+    if (h.mode === undefined) problems.push(`${h.host}: ZooKeeper answers but is not serving (electing or not in a quorum)`);
+    else if (!expected.includes(h.mode)) problems.push(`${h.host}: mode ${h.mode}, expected ${expected.join(" or ")}`);
+    if (h.version !== undefined && !h.version.startsWith(inv.zookeeper.version)) {
+      problems.push(`${h.host}: runs ZooKeeper ${h.version}, the inventory says ${inv.zookeeper.version}`);
+    }
+    if (h.myidOnHost !== undefined && h.myidOnHost !== null && h.myidOnHost.trim() !== String(h.myid)) {
+      problems.push(`${h.host}: myid file says ${h.myidOnHost.trim()}, the inventory says ${h.myid}`);
+    }
+  }
+
+  let syncedFollowers: number | undefined;
+  if (leader) {
+    syncedFollowers = leader.syncedFollowers;
+    const expectedSynced = votersUp.length - 1;
+    if (syncedFollowers !== undefined && syncedFollowers < expectedSynced) {
+      problems.push(`${leader.host} (leader): ${syncedFollowers} synced followers, ${expectedSynced} voters follow it`);
+    }
+  }
+
+  let verdict: Verdict;
+  if (leaders.length > 1) {
+    verdict = "split-brain";
+    problems.unshift(`${leaders.length} servers claim to lead: ${leaders.map((h) => h.host).join(", ")}`);
+  } else if (votersUp.length < quorum || !leader) {
+    verdict = "no-quorum";
+    problems.unshift(`${votersUp.length} of ${voters.length} voters serve; a quorum needs ${quorum}`);
+  } else {
+    verdict = problems.length === 0 ? "healthy" : "degraded";
+  }
+
+  return {
+    ensemble: inv.ensemble,
+    inventory: inventoryPath,
+    version: inv.zookeeper.version,
+    hosts,
+    leader: leader?.host,
+    voters: voters.length,
+    votersUp: votersUp.length,
+    quorum,
+    syncedFollowers,
+    verdict,
+    problems,
+  };
+}

@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { type HostReport, compareZxid, judgeEnsemble } from "../../controller/status/health.js";
+import type { Inventory } from "../../controller/inventory/schema.js";
+
+const inv = { ensemble: "orders", zookeeper: { version: "3.8.0" } } as unknown as Inventory;
+
+function host(n: number, over: Partial<HostReport> = {}): HostReport {
+  return {
+    host: `zk${n}`, address: `10.0.0.${n}`, myid: n, role: "participant", reachable: true, running: true,
+    mode: "follower", version: "3.8.0-abc, built on 2022", zxid: "0x100000002", myidOnHost: `${n}\n`, ...over,
+  };
+}
+
+describe("judgeEnsemble", () => {
+  it("is healthy with one leader, every voter following and all synced", () => {
+    const r = judgeEnsemble(inv, "inv.yml", [host(1, { mode: "leader", syncedFollowers: 2 }), host(2), host(3)]);
+    expect(r).toMatchObject({ verdict: "healthy", leader: "zk1", votersUp: 3, voters: 3, quorum: 2, problems: [] });
+  });
+
+  it("is degraded but serving with one voter of three unreachable", () => {
+    const r = judgeEnsemble(inv, "inv.yml", [
+      host(1, { mode: "leader", syncedFollowers: 1 }), host(2), host(3, { reachable: false, error: "ssh timeout", mode: undefined }),
+    ]);
+    expect(r.verdict).toBe("degraded");
+    expect(r.problems).toEqual(["zk3: unreachable (ssh timeout)"]);
+  });
+
+  it("has no quorum with two voters of three down", () => {
+    const r = judgeEnsemble(inv, "inv.yml", [host(1, { mode: undefined }), host(2, { running: false, mode: undefined }), host(3, { running: false, mode: undefined })]);
+    expect(r.verdict).toBe("no-quorum");
+    expect(r.problems[0]).toBe("0 of 3 voters serve; a quorum needs 2");
+  });
+
+  it("calls out two leaders, a wrong myid, a wrong version and unsynced followers", () => {
+    const split = judgeEnsemble(inv, "inv.yml", [host(1, { mode: "leader" }), host(2, { mode: "leader" }), host(3)]);
+    expect(split.verdict).toBe("split-brain");
+    const r = judgeEnsemble(inv, "inv.yml", [
+      host(1, { mode: "leader", syncedFollowers: 1 }), host(2, { myidOnHost: "7" }), host(3, { version: "3.4.13-1" }),
+    ]);
+    expect(r.verdict).toBe("degraded");
+    expect(r.problems).toEqual([
+      "zk2: myid file says 7, the inventory says 2",
+      "zk3: runs ZooKeeper 3.4.13-1, the inventory says 3.8.0",
+      "zk1 (leader): 1 synced followers, 2 voters follow it",
+    ]);
+  });
+
+  it("expects observers to observe and does not count them as voters", () => {
+    const r = judgeEnsemble(inv, "inv.yml", [host(1, { mode: "leader", syncedFollowers: 1 }), host(2), host(3, { role: "observer", mode: "follower" })]);
+    expect(r.voters).toBe(2);
+    expect(r.problems).toEqual(["zk3: mode follower, expected observer"]);
+  });
+});
+
+describe("compareZxid", () => {
+  it("orders numerically, not as strings", () => {
+    expect(compareZxid("0x100000002", "0xffffffff")).toBe(1);
+    expect(compareZxid("0x0", "0x0")).toBe(0);
+  });
+});
