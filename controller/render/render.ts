@@ -1,0 +1,215 @@
+// Rendering the files a host needs from an inventory. Templates stay
+// logic-light: every decision (which address to print, whether reconfig is
+// really on, which settings pass through) is made here in a view object, so
+// a user's own template gets the same decisions for free.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, posix } from "node:path";
+import { fileURLToPath } from "node:url";
+import Handlebars from "handlebars";
+import { ZkfleetError } from "../errors.js";
+import { addressKind } from "../inventory/validators.js";
+import { FOUR_LETTER_WORDS, versionFacts, type VersionFacts } from "../inventory/versions.js";
+import type { HostSpec, Inventory, ZookeeperSpec } from "../inventory/schema.js";
+
+export { findHostsConflicts, mergeHostsBlock, removeHostsBlock, type HostsConflict } from "./hosts-block.js";
+
+export interface RenderedFile {
+  /** Absolute path on the host. */
+  path: string;
+  content: string;
+  mode: number;
+}
+
+export interface RenderOptions {
+  /** Replaces the built-in templates directory (the inventory's `templates` still wins file by file). */
+  templatesDir?: string;
+}
+
+export interface ServerView {
+  id: number;
+  /** What the server line names: the host's name when /etc/hosts is managed, else its address. */
+  host: string;
+  quorumPort: number;
+  electionPort: number;
+  role: HostSpec["role"];
+  observer: boolean;
+  /** Client address for 3.5+ server lines; empty means all interfaces. */
+  clientAddress: string;
+  clientPort: number;
+}
+
+/** Everything a template can use. Absent things are "" or false, never missing, so strict templates work. */
+export interface TemplateView {
+  header: string;
+  ensemble: string;
+  version: string;
+  facts: VersionFacts;
+  zookeeper: ZookeeperSpec;
+  host: HostSpec & { observer: boolean };
+  servers: ServerView[];
+  /** zoo.cfg pass-through settings, sorted by key so output is stable. */
+  settings: { key: string; value: string }[];
+  clientPortAddress: string;
+  adminServerAddress: string;
+  fourLetterWords: string;
+  dynamicConfigFile: string;
+  hostsEntries: { address: string; name: string }[];
+  log: { rootLogger: string; rootLoggerProp: string; file: string };
+  jvmFlags: string;
+}
+
+const HEADER = "managed by zkfleet, do not edit";
+
+/** Brackets an IPv6 literal where it is followed by `:port`. */
+function hostPortHost(address: string): string {
+  return addressKind(address) === "ipv6" ? `[${address}]` : address;
+}
+
+function serverViews(inv: Inventory): ServerView[] {
+  const zk = inv.zookeeper;
+  return [...inv.hosts]
+    .sort((a, b) => a.myid - b.myid)
+    .map((host) => ({
+      id: host.myid,
+      host: inv.hosts_file === "managed" ? host.name : hostPortHost(host.address),
+      quorumPort: zk.quorum_port,
+      electionPort: zk.election_port,
+      role: host.role,
+      observer: host.role === "observer",
+      clientAddress: zk.bind_to_address ? hostPortHost(host.address) : "",
+      clientPort: zk.client_port,
+    }));
+}
+
+function logView(zk: ZookeeperSpec): TemplateView["log"] {
+  // Under zkServer.sh stdout goes to an .out file that nothing rotates, so the
+  // console appender is only switched on where journald takes stdout.
+  const appenders = zk.service === "systemd" ? ["ROLLINGFILE", "CONSOLE"] : ["ROLLINGFILE"];
+  return {
+    rootLogger: ["INFO", ...appenders].join(", "),
+    rootLoggerProp: ["INFO", ...appenders].join(","),
+    file: posix.join(zk.log_dir, "zookeeper.log"),
+  };
+}
+
+export function templateView(inv: Inventory, host: HostSpec): TemplateView {
+  const zk = inv.zookeeper;
+  const facts = versionFacts(zk.version);
+  const bind = zk.bind_to_address;
+  const settings = Object.entries(zk.config)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([key, value]) => ({ key, value }));
+  const userWhitelist = zk.config["4lw.commands.whitelist"] !== undefined;
+  return {
+    header: HEADER,
+    ensemble: inv.ensemble,
+    version: zk.version,
+    facts,
+    zookeeper: zk,
+    host: { ...host, observer: host.role === "observer" },
+    servers: serverViews(inv),
+    settings,
+    clientPortAddress: bind ? host.address : "",
+    adminServerAddress: bind && facts.hasAdminServer ? host.address : "",
+    fourLetterWords: facts.supports4lwWhitelist && !userWhitelist ? FOUR_LETTER_WORDS.join(",") : "",
+    // A reconfig request on a version without it is a lint error; render the static form.
+    dynamicConfigFile: zk.reconfig && facts.supportsReconfig ? posix.join(zk.config_dir, "zoo.cfg.dynamic") : "",
+    hostsEntries: [...inv.hosts].sort((a, b) => a.myid - b.myid).map(({ address, name }) => ({ address, name })),
+    log: logView(zk),
+    jvmFlags: `-Xms${zk.heap_mb}m -Xmx${zk.heap_mb}m`,
+  };
+}
+
+/** The templates directory shipped with zkfleet, found from this module whether it runs from source or dist/. */
+export function builtinTemplatesDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 5; depth++) {
+    const candidate = join(dir, "templates");
+    if (existsSync(join(candidate, "zoo.cfg.hbs"))) return candidate;
+    dir = dirname(dir);
+  }
+  throw new ZkfleetError("usage", "cannot find zkfleet's templates directory", {
+    hint: "reinstall zkfleet, or pass a templates directory explicitly",
+  });
+}
+
+/** Only sh's single quotes: nothing inside them is special, a quote itself is closed, escaped and reopened. */
+export function shellQuote(value: unknown): string {
+  return `'${String(value).replace(/'/g, `'\\''`)}'`;
+}
+
+class TemplateSet {
+  private readonly handlebars = Handlebars.create();
+
+  constructor(
+    private readonly dirs: readonly string[],
+    private readonly ensemble: string,
+  ) {
+    this.handlebars.registerHelper("shq", shellQuote);
+    this.handlebars.registerPartial("server-lines", this.source("_server-lines.hbs").text);
+  }
+
+  private source(name: string): { text: string; path: string } {
+    const path = this.dirs.map((dir) => join(dir, name)).find((candidate) => existsSync(candidate));
+    if (path === undefined) {
+      throw new ZkfleetError("inventory", `template ${name} not found in ${this.dirs.join(" or ")}`, {
+        where: this.dirs.join(", "),
+        hint: `restore ${name} in the templates directory`,
+      });
+    }
+    return { text: readFileSync(path, "utf8"), path };
+  }
+
+  render(name: string, view: TemplateView): string {
+    const { text, path } = this.source(name);
+    try {
+      return this.handlebars.compile(text, { noEscape: true, strict: true })(view);
+    } catch (error) {
+      throw new ZkfleetError("inventory", `template ${path} failed for ensemble ${this.ensemble}: ${(error as Error).message}`, {
+        where: path,
+        hint: "fix the template; the fields it can use are those of TemplateView in controller/render/render.ts",
+        cause: error,
+      });
+    }
+  }
+}
+
+function templateSet(inv: Inventory, opts: RenderOptions): TemplateSet {
+  const dirs = [opts.templatesDir ?? builtinTemplatesDir()];
+  if (inv.templates !== undefined) {
+    if (!existsSync(inv.templates) || !statSync(inv.templates).isDirectory()) {
+      throw new ZkfleetError("inventory", `templates directory ${inv.templates} does not exist`, {
+        where: "templates",
+        hint: "create it, or remove the templates key to use the built-in templates",
+      });
+    }
+    dirs.unshift(inv.templates);
+  }
+  return new TemplateSet(dirs, inv.ensemble);
+}
+
+const FILE_MODE = 0o644;
+
+/** The files one host needs: zoo.cfg (+ dynamic file), env file and log4j config in config_dir; myid in data_dir. */
+export function renderHostFiles(inv: Inventory, host: HostSpec, opts: RenderOptions = {}): RenderedFile[] {
+  const templates = templateSet(inv, opts);
+  const view = templateView(inv, host);
+  const zk = inv.zookeeper;
+  const inConfig = (name: string, template: string): RenderedFile => ({
+    path: posix.join(zk.config_dir, name),
+    content: templates.render(template, view),
+    mode: FILE_MODE,
+  });
+  const files = [inConfig("zoo.cfg", "zoo.cfg.hbs")];
+  if (view.dynamicConfigFile !== "") files.push(inConfig("zoo.cfg.dynamic", "zoo.cfg.dynamic.hbs"));
+  files.push(inConfig("zookeeper-env.sh", "zookeeper-env.sh.hbs"), inConfig("log4j.properties", "log4j.properties.hbs"));
+  files.push({ path: posix.join(zk.data_dir, "myid"), content: templates.render("myid.hbs", view), mode: FILE_MODE });
+  return files;
+}
+
+/** The /etc/hosts block for the ensemble, markers included; put it in place with mergeHostsBlock. */
+export function renderHostsBlock(inv: Inventory, opts: RenderOptions = {}): string {
+  const [first] = inv.hosts;
+  if (first === undefined) throw new ZkfleetError("inventory", "the inventory has no hosts", { where: "hosts" });
+  return templateSet(inv, opts).render("hosts-block.hbs", templateView(inv, first));
+}
