@@ -2,9 +2,13 @@
 // behaviour lives below it; nothing below it prints or exits.
 import { Command, CommanderError, Option } from "commander";
 import { ExitCode, ZkfleetError, errorMessage, exitCodeFor } from "./errors.js";
-import { type FaultAction, DEFAULT_LAB_DIR, DEFAULT_SUBNET, labDown, labFault, labStatus, labUp } from "./lab/lab.js";
+import {
+  type FaultAction, DEFAULT_LAB_DIR, DEFAULT_SUBNET, labDown, labFault, labStatus, labUp, validateLabUp,
+} from "./lab/lab.js";
 import { ensureDists, KNOWN_VERSIONS } from "./lab/dists.js";
 import { defaultArtifactsDir } from "./paths.js";
+import { runCheck } from "./commands/check.js";
+import { formatFinding } from "./inventory/findings.js";
 
 export interface Io {
   out: (text: string) => void;
@@ -33,6 +37,24 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
+  const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+  program.command("check")
+    .description("validate and lint inventories; touches no host")
+    .requiredOption("-i, --inventory <file>", "inventory file (repeat for a fleet)", collect)
+    .option("--json", "machine-readable output")
+    .action(async (o) => {
+      const result = await runCheck(o.inventory);
+      const errors = result.findings.filter((f) => f.severity === "error").length;
+      const warnings = result.findings.length - errors;
+      if (o.json) io.out(JSON.stringify({ ok: result.ok, errors, warnings, findings: result.findings }, null, 2));
+      else {
+        for (const f of result.findings) io.out(formatFinding(f));
+        io.out(`${o.inventory.length} inventor${o.inventory.length === 1 ? "y" : "ies"}: ${errors} error(s), ${warnings} warning(s)${result.ok ? ", ok" : ""}`);
+      }
+      if (!result.ok) setExit(ExitCode.invalid);
+    });
+
   const lab = program.command("lab").description("a lab of simulated hosts on this machine, to rehearse on");
   const dirOption = () => new Option("--dir <dir>", "lab directory").default(DEFAULT_LAB_DIR);
   const jsonOption = () => new Option("--json", "machine-readable output");
@@ -48,6 +70,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       const started = Date.now();
       const artifacts = defaultArtifactsDir(io.env);
       const progress = o.json ? () => {} : io.err;
+      validateLabUp({ hosts: o.hosts, dir: o.dir, subnet: o.subnet });
       await ensureDists({ cacheDir: artifacts, onProgress: progress });
       const state = await labUp({
         hosts: o.hosts, dir: o.dir, subnet: o.subnet, version: o.zkVersion, dists: artifacts, onProgress: progress,
@@ -115,7 +138,6 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       .action(async (host: string, o) => io.out(await labFault(action, host, o.dir)));
   }
 
-  void setExit;
   return program;
 }
 

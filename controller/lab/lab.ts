@@ -83,6 +83,11 @@ function labError(message: string, where?: string, hint?: string): ZkfleetError 
   return new ZkfleetError("lab", message, { where, hint });
 }
 
+/** Bad arguments are usage errors (exit 3): nothing was attempted. */
+function argError(message: string, where: string, hint: string): ZkfleetError {
+  return new ZkfleetError("usage", message, { where, hint });
+}
+
 /** Paths that would be hidden or shadowed inside a lab host's namespace. */
 const SHADOWED = ["/etc", "/opt", "/run", "/tmp", "/var/lib", "/var/log", "/proc", "/sys", "/dev"];
 
@@ -90,12 +95,12 @@ export function validateLabDir(dir: string): string {
   const abs = resolve(dir);
   // overlayfs option strings use ',' and ':' as separators, and '=' is ambiguous.
   if (!/^[A-Za-z0-9._\/-]+$/.test(abs)) {
-    throw labError(`lab directory "${abs}" contains characters overlayfs options cannot carry`, abs,
+    throw argError(`lab directory "${abs}" contains characters overlayfs options cannot carry`, abs,
       "use a path made of letters, digits, '.', '_', '-' and '/'");
   }
   for (const p of SHADOWED) {
     if (abs === p || abs.startsWith(p + "/")) {
-      throw labError(`lab directory "${abs}" is under ${p}, which every lab host replaces with its own view`, abs,
+      throw argError(`lab directory "${abs}" is under ${p}, which every lab host replaces with its own view`, abs,
         `choose a directory outside ${SHADOWED.join(", ")}, e.g. ${DEFAULT_LAB_DIR}`);
     }
   }
@@ -105,18 +110,18 @@ export function validateLabDir(dir: string): string {
 export function validateSubnet(subnet: string): string {
   const m = /^127\.(\d{1,3})\.(\d{1,3})$/.exec(subnet);
   if (!m || Number(m[1]) > 255 || Number(m[2]) > 255) {
-    throw labError(`subnet "${subnet}" is not a /24 inside 127.0.0.0/8`, "--subnet",
+    throw argError(`subnet "${subnet}" is not a /24 inside 127.0.0.0/8`, "--subnet",
       "give the first three octets of a loopback /24, e.g. 127.77.0");
   }
   if (subnet === "127.0.0") {
-    throw labError("subnet 127.0.0 holds 127.0.0.1, which the machine itself uses", "--subnet", "pick another, e.g. 127.77.0");
+    throw argError("subnet 127.0.0 holds 127.0.0.1, which the machine itself uses", "--subnet", "pick another, e.g. 127.77.0");
   }
   return subnet;
 }
 
 export function hostPlan(count: number, subnet: string, dir: string): LabHost[] {
   if (!Number.isInteger(count) || count < 1 || count > MAX_HOSTS) {
-    throw labError(`--hosts must be a whole number from 1 to ${MAX_HOSTS}, got ${count}`, "--hosts",
+    throw argError(`--hosts must be a whole number from 1 to ${MAX_HOSTS}, got ${count}`, "--hosts",
       "a ZooKeeper ensemble usually has 3 or 5 voters: try --hosts 3");
   }
   return Array.from({ length: count }, (_, i) => ({
@@ -307,11 +312,16 @@ function writeSshConfig(state: LabState): void {
   writeFileSync(join(state.dir, "ssh_config"), blocks.join("\n"));
 }
 
-export async function labUp(opts: LabUpOptions): Promise<LabState> {
-  const progress = opts.onProgress ?? (() => {});
+/** Checks the arguments of `lab up` without touching anything. */
+export function validateLabUp(opts: LabUpOptions): { dir: string; subnet: string; hosts: LabHost[] } {
   const dir = validateLabDir(opts.dir ?? DEFAULT_LAB_DIR);
   const subnet = validateSubnet(opts.subnet ?? DEFAULT_SUBNET);
-  const hosts = hostPlan(opts.hosts, subnet, dir);
+  return { dir, subnet, hosts: hostPlan(opts.hosts, subnet, dir) };
+}
+
+export async function labUp(opts: LabUpOptions): Promise<LabState> {
+  const progress = opts.onProgress ?? (() => {});
+  const { dir, subnet, hosts } = validateLabUp(opts);
   await preflight();
 
   const existing = readLabState(dir);
