@@ -1,0 +1,118 @@
+// File-system helpers shared by the operations. Writes are atomic (temp file
+// in the same directory, fsync, rename) so a crash never leaves a half-written
+// zoo.cfg or myid behind, and nothing here ever deletes user data.
+
+import { randomBytes } from "node:crypto";
+import { constants as fsConstants } from "node:fs";
+import { lstat, mkdir, open, readFile, readdir, readlink, rename, rm, stat, symlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { ZkfleetError } from "../controller/errors.js";
+
+/** A sortable, file-name-safe timestamp: 2025-01-31T12-00-00-123Z. */
+export function timestamp(now: Date = new Date()): string {
+  return now.toISOString().replace(/[:.]/g, "-");
+}
+
+export function isErrno(err: unknown, code: string): boolean {
+  return typeof err === "object" && err !== null && (err as { code?: unknown }).code === code;
+}
+
+/** The value, or null when the path (or a directory on the way) does not exist. */
+async function unlessMissing<T>(io: Promise<T>): Promise<T | null> {
+  try {
+    return await io;
+  } catch (err) {
+    if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR")) return null;
+    throw err;
+  }
+}
+
+export const lstatIfExists = (path: string) => unlessMissing(lstat(path));
+
+export async function exists(path: string): Promise<boolean> {
+  return (await lstatIfExists(path)) !== null;
+}
+
+export const readIfExists = (path: string): Promise<Buffer | null> => unlessMissing(readFile(path));
+
+export const statIfExists = (path: string) => unlessMissing(stat(path));
+
+export const readlinkIfExists = (path: string): Promise<string | null> => unlessMissing(readlink(path));
+
+/** Directory entries, sorted, or [] when the directory does not exist. */
+export async function listDir(path: string): Promise<string[]> {
+  return ((await unlessMissing(readdir(path))) ?? []).sort();
+}
+
+export async function isDirectory(path: string): Promise<boolean> {
+  return (await statIfExists(path))?.isDirectory() ?? false;
+}
+
+/** A name in `dir` that no other writer will pick: `.<base>.zkfleet-<random>`. */
+export function tempSibling(path: string): string {
+  return join(dirname(path), `.${basename(path)}.zkfleet-${randomBytes(6).toString("hex")}`);
+}
+
+/** Makes a rename durable: the directory entry itself must reach the disk. */
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, fsConstants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Replace `path` with `content` at `mode` so readers see the old or the new file, never a mix. */
+export async function writeAtomic(path: string, content: string | Buffer, mode: number): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = tempSibling(path);
+  try {
+    const handle = await open(temp, "wx", mode);
+    try {
+      await handle.writeFile(content);
+      // open() honours the umask; the requested mode must win.
+      await handle.chmod(mode);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+  await fsyncDir(dirname(path));
+}
+
+/** Point `link` at `target`, replacing any previous link in one rename. */
+export async function symlinkAtomic(target: string, link: string): Promise<void> {
+  const temp = tempSibling(link);
+  await symlink(target, temp);
+  try {
+    await rename(temp, link);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+  await fsyncDir(dirname(link));
+}
+
+/**
+ * Create a fresh directory `<parent>/<stamp>` (suffixing -1, -2... when two
+ * calls land in the same millisecond) so moves and backups never overwrite
+ * an earlier one.
+ */
+export async function freshStampDir(parent: string, stamp: string = timestamp()): Promise<string> {
+  await mkdir(parent, { recursive: true });
+  for (let n = 0; n < 1000; n++) {
+    const dir = join(parent, n === 0 ? stamp : `${stamp}-${n}`);
+    try {
+      await mkdir(dir);
+      return dir;
+    } catch (err) {
+      if (!isErrno(err, "EEXIST")) throw err;
+    }
+  }
+  throw new ZkfleetError("agent", `could not create a fresh directory under ${parent}`, { where: parent });
+}

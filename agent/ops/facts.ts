@@ -1,0 +1,104 @@
+// facts: what is on the host, read-only. The controller plans from this, so
+// every field says what was observed, including "stale pid file".
+
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { exists, listDir, readIfExists, statIfExists } from "../fs-util.js";
+import { done, type OpOutcome } from "../outcome.js";
+import type { OpArgs, OpData } from "../protocol.js";
+import { describePidFile, pidFileIn, readPidFile } from "../proc.js";
+import { currentRelease, installedReleases } from "../releases.js";
+
+type DirListing = NonNullable<OpData<"facts">["data_dir"]>;
+type DataFile = DirListing["snapshots"][number];
+
+/** os-release is shell-style KEY=value with optional quotes. */
+export function parseOsRelease(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (!m || m[1] === undefined || m[2] === undefined) continue;
+    out[m[1]] = m[2].replace(/^(["'])(.*)\1$/, "$2");
+  }
+  return out;
+}
+
+/** snapshot.1a00000002 → "0x1a00000002"; the suffix is the zxid in hex. */
+function zxidSuffix(name: string): string | null {
+  const m = /^(?:snapshot|log)\.([0-9a-fA-F]+)$/.exec(name);
+  return m?.[1] ? `0x${m[1].toLowerCase()}` : null;
+}
+
+function highest(files: DataFile[]): string | null {
+  let best: bigint | null = null;
+  for (const f of files) {
+    if (f.zxid !== null && (best === null || BigInt(f.zxid) > best)) best = BigInt(f.zxid);
+  }
+  return best === null ? null : `0x${best.toString(16)}`;
+}
+
+async function listDataDir(path: string): Promise<DirListing> {
+  const v2 = join(path, "version-2");
+  const snapshots: DataFile[] = [];
+  const logs: DataFile[] = [];
+  for (const name of await listDir(v2)) {
+    const into = name.startsWith("snapshot.") ? snapshots : name.startsWith("log.") ? logs : null;
+    // A running server purges old files (autopurge): one listed a moment ago may be gone.
+    const st = into ? await statIfExists(join(v2, name)) : null;
+    if (into && st) into.push({ name, size: st.size, zxid: zxidSuffix(name) });
+  }
+  return {
+    path,
+    exists: await exists(path),
+    version2: await exists(v2),
+    snapshots,
+    logs,
+    highest_snapshot_zxid: highest(snapshots),
+    highest_log_zxid: highest(logs),
+  };
+}
+
+async function configDirFacts(path: string): Promise<NonNullable<OpData<"facts">["config_dir"]>> {
+  const files = [];
+  for (const name of await listDir(path)) {
+    const st = await statIfExists(join(path, name));
+    if (st?.isFile()) files.push({ name, size: st.size });
+  }
+  return { path, exists: await exists(path), files };
+}
+
+async function processFacts(dataDir: string): Promise<OpData<"facts">["process"]> {
+  const pidFile = pidFileIn(dataDir);
+  const state = await readPidFile(pidFile);
+  const detail = describePidFile(pidFile, state);
+  if (state.kind === "absent") return { pid_file: pidFile, state: "absent", pid: null, config: null, detail };
+  if (state.kind === "zookeeper") {
+    return { pid_file: pidFile, state: "running", pid: state.pid, config: state.config, detail };
+  }
+  const pid = state.kind === "garbage" ? null : state.pid;
+  return { pid_file: pidFile, state: "stale", pid, config: null, detail };
+}
+
+export async function factsOp(args: OpArgs<"facts">): Promise<OpOutcome<"facts">> {
+  const osText = await readIfExists(args.os_release);
+  const os = osText === null ? null : parseOsRelease(osText.toString("utf8"));
+  const myid = args.data_dir ? await readIfExists(join(args.data_dir, "myid")) : null;
+  const data: OpData<"facts"> = {
+    hostname: hostname(),
+    node: process.version,
+    os: os === null ? null : { id: os.ID ?? "unknown", version_id: os.VERSION_ID ?? null, pretty_name: os.PRETTY_NAME ?? null },
+    releases: args.install_dir
+      ? {
+          dir: args.install_dir,
+          versions: await installedReleases(args.install_dir),
+          current: await currentRelease(args.install_dir),
+        }
+      : null,
+    process: args.data_dir ? await processFacts(args.data_dir) : null,
+    myid: myid === null ? null : myid.toString("utf8").trim(),
+    data_dir: args.data_dir ? await listDataDir(args.data_dir) : null,
+    data_log_dir: args.data_log_dir ? await listDataDir(args.data_log_dir) : null,
+    config_dir: args.config_dir ? await configDirFacts(args.config_dir) : null,
+  };
+  return done(false, `facts of ${data.hostname}`, data);
+}

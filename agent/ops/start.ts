@@ -1,0 +1,99 @@
+// start: launch ZooKeeper with zkServer.sh (or systemd) unless it already
+// runs. It returns once the process exists; waiting for quorum is the
+// controller's job, since only it sees the whole ensemble.
+
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { exists, readIfExists } from "../fs-util.js";
+import { done, failed, type OpOutcome } from "../outcome.js";
+import type { OpArgs } from "../protocol.js";
+import { describePidFile, pidFileIn, quorumPeersWithConfig, readPidFile, samePath } from "../proc.js";
+import { currentLink } from "../releases.js";
+import { describeResult, runCommand, tail } from "../run-command.js";
+import { systemdMainPid, systemdIsActive } from "../systemd.js";
+
+/** The dataDir a zoo.cfg names: zkServer.sh puts the pid file there, so it must match ours. */
+export function dataDirOf(zooCfg: string): string | null {
+  for (const line of zooCfg.split("\n")) {
+    const m = /^\s*dataDir\s*=\s*(.*?)\s*$/.exec(line);
+    if (m?.[1] !== undefined) return m[1];
+  }
+  return null;
+}
+
+async function startSystemd(unit: string, check: boolean): Promise<OpOutcome<"start">> {
+  if (await systemdIsActive(unit)) {
+    return done(false, `${unit} is already active`, { pid: await systemdMainPid(unit), already_running: true, output: "" });
+  }
+  if (check) return done(true, `would run systemctl start ${unit}`, { pid: null, already_running: false, output: "" });
+  const argv = ["systemctl", "start", unit];
+  const result = await runCommand(argv, { timeoutMs: 120_000 });
+  if (result.code !== 0) {
+    return failed("command_failed", describeResult(argv, result), `Look at journalctl -u ${unit} on the host.`);
+  }
+  const pid = await systemdMainPid(unit);
+  return done(true, `started ${unit}${pid ? ` (pid ${pid})` : ""}`, { pid, already_running: false, output: tail(result.stdout) });
+}
+
+export async function startOp(args: OpArgs<"start">, check: boolean): Promise<OpOutcome<"start">> {
+  if (args.service.kind === "systemd") return startSystemd(args.service.unit, check);
+  const configPath = join(args.config_dir, "zoo.cfg");
+  const pidFile = pidFileIn(args.data_dir);
+  const state = await readPidFile(pidFile);
+  if (state.kind === "zookeeper") {
+    if (state.config !== null && (await samePath(state.config, configPath))) {
+      return done(false, `already running as pid ${state.pid}`, { pid: state.pid, already_running: true, output: "" });
+    }
+    return failed(
+      "refused",
+      `${pidFile} belongs to a ZooKeeper started with ${state.config ?? "an unknown config"}, not ${configPath}`,
+      "Two servers share this data directory: stop the other one or fix dataDir in the configs.",
+    );
+  }
+  const [unrecorded] = await quorumPeersWithConfig(configPath);
+  if (unrecorded) {
+    return done(false, `already running as pid ${unrecorded.pid} (not recorded in ${pidFile})`, {
+      pid: unrecorded.pid,
+      already_running: true,
+      output: "",
+    });
+  }
+
+  const script = join(currentLink(args.install_dir), "bin", "zkServer.sh");
+  if (!(await exists(script))) {
+    return failed("not_found", `${script} does not exist`, "Run install_dist with set_current first.");
+  }
+  const cfgText = await readIfExists(configPath);
+  if (cfgText === null) return failed("not_found", `${configPath} does not exist`, "Write zoo.cfg with write_file first.");
+  const cfgDataDir = dataDirOf(cfgText.toString("utf8"));
+  if (cfgDataDir === null || !(await samePath(cfgDataDir, args.data_dir))) {
+    return failed(
+      "invalid_request",
+      `${configPath} has dataDir=${cfgDataDir ?? "(missing)"} but the request says ${args.data_dir}`,
+      "Pass the config's dataDir as data_dir: zkServer.sh writes its pid file there.",
+    );
+  }
+  const stale = state.kind !== "absent";
+  const what = `${stale ? `remove the stale pid file (${describePidFile(pidFile, state)}) and ` : ""}start ZooKeeper with ${configPath}`;
+  if (check) return done(true, `would ${what}`, { pid: null, already_running: false, output: "" });
+
+  // zkServer.sh refuses to start while its pid file names any live process.
+  if (stale) await rm(pidFile, { force: true });
+  // ZOOPIDFILE pins the pid file where stop and facts look for it, whatever the environment says.
+  const env: NodeJS.ProcessEnv = { ...process.env, ...args.env, ZOOPIDFILE: pidFile };
+  if (args.java_home) env.JAVA_HOME = args.java_home;
+  if (args.log_dir) env.ZOO_LOG_DIR = args.log_dir;
+  const argv = [script, "--config", args.config_dir, "start"];
+  const result = await runCommand(argv, { env, timeoutMs: args.timeout_s * 1000, detached: true });
+  const logHint = `Look at the zookeeper-*.out log in ${args.log_dir ?? join(currentLink(args.install_dir), "logs")}.`;
+  if (result.code !== 0) return failed("command_failed", describeResult(argv, result), logHint);
+  const after = await readPidFile(pidFile);
+  if (after.kind !== "zookeeper") {
+    return failed("command_failed", `zkServer.sh reported success but ${describePidFile(pidFile, after)}`, logHint);
+  }
+  return done(true, `started ZooKeeper as pid ${after.pid}`, {
+    pid: after.pid,
+    already_running: false,
+    output: tail(result.stdout.trim()),
+  });
+}

@@ -1,0 +1,311 @@
+// The wire contract between the controller and the agent. Both ends import
+// these schemas (the agent bundles them, the controller imports this file), so
+// a message one side accepts is exactly a message the other side may send.
+//
+// Framing: newline-delimited JSON. The controller writes a batch of Request
+// lines and closes stdin; the agent writes one Hello line, then one Response
+// line per request, in order (Response.index is the request's position).
+
+import { z } from "zod";
+
+/** Bumped on any incompatible change to the messages below. */
+export const PROTOCOL_VERSION = 1;
+
+// ---------------------------------------------------------------- building blocks
+
+/** Every path the agent touches comes from the request: absolute, no `..`. */
+export const AbsPath = z
+  .string()
+  .min(1)
+  .refine((p) => p.startsWith("/"), "must be an absolute path")
+  .refine((p) => !p.split("/").includes(".."), "must not contain '..'")
+  .refine((p) => !p.includes("\0"), "must not contain NUL");
+
+/** A release name becomes a directory name: keep it to one safe path segment. */
+const ReleaseName = z
+  .string()
+  .regex(/^[0-9A-Za-z][0-9A-Za-z._-]*$/, "must be a plain version like 3.8.0");
+
+const SystemdUnit = z
+  .string()
+  .regex(/^[A-Za-z0-9@._:-]+$/, "must be a systemd unit name like zookeeper.service");
+
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
+
+/** How ZooKeeper is started and stopped on a host. */
+const Service = z
+  .discriminatedUnion("kind", [
+    z.strictObject({ kind: z.literal("script") }),
+    z.strictObject({ kind: z.literal("systemd"), unit: SystemdUnit }),
+  ])
+  .default({ kind: "script" });
+
+const Zxid = z.strictObject({
+  /** As ZooKeeper prints it, lower-case: 0x100000002. */
+  hex: z.string().regex(/^0x[0-9a-f]+$/),
+  epoch: z.number().int().nonnegative(),
+  counter: z.number().int().nonnegative(),
+});
+export type Zxid = z.infer<typeof Zxid>;
+
+const DataFile = z.strictObject({
+  name: z.string(),
+  size: z.number().int().nonnegative(),
+  zxid: z.string().nullable(),
+});
+
+const DirListing = z.strictObject({
+  path: z.string(),
+  exists: z.boolean(),
+  version2: z.boolean(),
+  snapshots: z.array(DataFile),
+  logs: z.array(DataFile),
+  highest_snapshot_zxid: z.string().nullable(),
+  highest_log_zxid: z.string().nullable(),
+});
+
+const ProcessState = z.strictObject({
+  pid_file: z.string(),
+  /** running: the pid is a live java QuorumPeerMain; stale: a pid file that is not. */
+  state: z.enum(["running", "stale", "absent"]),
+  pid: z.number().int().positive().nullable(),
+  /** The config file the running process was given, when it can be read. */
+  config: z.string().nullable(),
+  detail: z.string(),
+});
+
+// ---------------------------------------------------------------- operations
+
+export const FactsArgs = z.strictObject({
+  install_dir: AbsPath.optional(),
+  data_dir: AbsPath.optional(),
+  data_log_dir: AbsPath.optional(),
+  config_dir: AbsPath.optional(),
+  os_release: AbsPath.default("/etc/os-release"),
+});
+export const FactsData = z.strictObject({
+  hostname: z.string(),
+  node: z.string(),
+  os: z
+    .strictObject({ id: z.string(), version_id: z.string().nullable(), pretty_name: z.string().nullable() })
+    .nullable(),
+  releases: z
+    .strictObject({ dir: z.string(), versions: z.array(z.string()), current: z.string().nullable() })
+    .nullable(),
+  process: ProcessState.nullable(),
+  myid: z.string().nullable(),
+  data_dir: DirListing.nullable(),
+  data_log_dir: DirListing.nullable(),
+  config_dir: z
+    .strictObject({
+      path: z.string(),
+      exists: z.boolean(),
+      files: z.array(z.strictObject({ name: z.string(), size: z.number().int().nonnegative() })),
+    })
+    .nullable(),
+});
+
+export const WriteFileArgs = z.strictObject({
+  path: AbsPath,
+  content: z.string(),
+  mode: z.number().int().min(0).max(0o7777).default(0o644),
+  /** Backups of replaced content go under <state_dir>/backups/<timestamp>/<path>. */
+  state_dir: AbsPath,
+});
+export const WriteFileData = z.strictObject({
+  path: z.string(),
+  mode: z.number().int(),
+  backup: z.string().nullable(),
+});
+
+export const InstallDistArgs = z.strictObject({
+  tarball: AbsPath,
+  version: ReleaseName,
+  install_dir: AbsPath,
+  set_current: z.boolean().default(false),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+});
+export const InstallDistData = z.strictObject({
+  version: z.string(),
+  release_dir: z.string(),
+  unpacked: z.boolean(),
+  current_before: z.string().nullable(),
+  current_after: z.string().nullable(),
+});
+
+export const StartArgs = z.strictObject({
+  install_dir: AbsPath,
+  config_dir: AbsPath,
+  /** Where zkServer.sh keeps zookeeper_server.pid (the config's dataDir). */
+  data_dir: AbsPath,
+  service: Service,
+  java_home: AbsPath.optional(),
+  log_dir: AbsPath.optional(),
+  env: z.record(EnvName, z.string()).default({}),
+  timeout_s: z.number().positive().max(600).default(60),
+});
+export const StartData = z.strictObject({
+  pid: z.number().int().positive().nullable(),
+  already_running: z.boolean(),
+  output: z.string(),
+});
+
+export const StopArgs = z.strictObject({
+  data_dir: AbsPath,
+  /** The zoo.cfg the process must have been started with, or stop refuses. */
+  config_path: AbsPath,
+  service: Service,
+  timeout_s: z.number().positive().max(600).default(30),
+});
+export const StopData = z.strictObject({
+  pid: z.number().int().positive().nullable(),
+  signal: z.enum(["SIGTERM", "SIGKILL"]).nullable(),
+  removed_pid_file: z.boolean(),
+});
+
+export const CleanDataArgs = z.strictObject({
+  data_dir: AbsPath,
+  data_log_dir: AbsPath.optional(),
+  /** When given, any QuorumPeerMain running with this config also blocks the move. */
+  config_path: AbsPath.optional(),
+});
+export const CleanDataData = z.strictObject({
+  moved: z.array(z.strictObject({ from: z.string(), to: z.string() })),
+});
+
+export const FourLetterWord = z.enum(["ruok", "srvr", "mntr", "conf"]);
+export type FourLetterWord = z.infer<typeof FourLetterWord>;
+
+export const StatusArgs = z.strictObject({
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  words: z.array(FourLetterWord).min(1).default(["ruok", "srvr", "mntr", "conf"]),
+  timeout_ms: z.number().int().positive().max(60_000).default(5000),
+});
+export const StatusData = z.strictObject({
+  running: z.boolean(),
+  address: z.string(),
+  /** Per word: answered, refused by the whitelist, or no usable answer. */
+  words: z.partialRecord(FourLetterWord, z.enum(["ok", "not_whitelisted", "no_answer"])),
+  imok: z.boolean().optional(),
+  serving: z.boolean().optional(),
+  mode: z.string().optional(),
+  zxid: Zxid.optional(),
+  version: z.string().optional(),
+  connections: z.number().int().optional(),
+  outstanding: z.number().int().optional(),
+  latency: z.strictObject({ min: z.number(), avg: z.number(), max: z.number() }).optional(),
+  node_count: z.number().int().optional(),
+  followers: z.number().int().optional(),
+  synced_followers: z.number().int().optional(),
+  mntr: z.record(z.string(), z.string()).optional(),
+  conf: z.record(z.string(), z.string()).optional(),
+  raw: z.partialRecord(FourLetterWord, z.string()),
+});
+
+/** One entry per operation: its arguments and its result payload. */
+export const Ops = {
+  facts: { args: FactsArgs, data: FactsData },
+  write_file: { args: WriteFileArgs, data: WriteFileData },
+  install_dist: { args: InstallDistArgs, data: InstallDistData },
+  start: { args: StartArgs, data: StartData },
+  stop: { args: StopArgs, data: StopData },
+  clean_data: { args: CleanDataArgs, data: CleanDataData },
+  status: { args: StatusArgs, data: StatusData },
+} as const;
+
+export type OpName = keyof typeof Ops;
+export const OpName = z.enum(Object.keys(Ops) as [OpName, ...OpName[]]);
+/** What a caller writes (defaults may be omitted). */
+export type OpArgsInput<K extends OpName> = z.input<(typeof Ops)[K]["args"]>;
+/** What the agent works with (defaults applied). */
+export type OpArgs<K extends OpName> = z.output<(typeof Ops)[K]["args"]>;
+export type OpData<K extends OpName> = z.output<(typeof Ops)[K]["data"]>;
+
+// ---------------------------------------------------------------- messages
+
+function requestFor<K extends OpName>(op: K) {
+  return z.strictObject({
+    op: z.literal(op),
+    /** Compare and report what would change; touch nothing. */
+    check: z.boolean().default(false),
+    args: Ops[op].args as (typeof Ops)[K]["args"],
+  });
+}
+
+export const Request = z.discriminatedUnion("op", [
+  requestFor("facts"),
+  requestFor("write_file"),
+  requestFor("install_dist"),
+  requestFor("start"),
+  requestFor("stop"),
+  requestFor("clean_data"),
+  requestFor("status"),
+]);
+/** A request as the controller writes it. */
+export type AgentRequest = z.input<typeof Request>;
+/** A request after validation, defaults applied. */
+export type ParsedRequest = z.output<typeof Request>;
+
+export const Hello = z.strictObject({
+  type: z.literal("hello"),
+  protocol: z.number().int(),
+  agent_version: z.string(),
+  node: z.string(),
+  pid: z.number().int().positive(),
+});
+export type Hello = z.infer<typeof Hello>;
+
+export const ErrorCode = z.enum([
+  /** The request did not validate (bad JSON, unknown op, bad argument). */
+  "invalid_request",
+  /** A file or directory the operation needs is missing. */
+  "not_found",
+  /** Proceeding would be unsafe (unrelated process, ZooKeeper running, ...). */
+  "refused",
+  /** A command the operation ran failed. */
+  "command_failed",
+  /** A file-system or network call failed. */
+  "io",
+  "timeout",
+  /** A bug in the agent. */
+  "internal",
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export const Success = z.strictObject({
+  changed: z.boolean(),
+  diff: z.string().optional(),
+  message: z.string(),
+  data: z.unknown().optional(),
+});
+export const Failure = z.strictObject({
+  error: z.strictObject({ code: ErrorCode, message: z.string(), hint: z.string().optional() }),
+});
+export type Success = z.infer<typeof Success>;
+export type Failure = z.infer<typeof Failure>;
+
+export const Response = z.strictObject({
+  type: z.literal("response"),
+  /** Position of the request in the batch (0-based). */
+  index: z.number().int().nonnegative(),
+  /** null when the request line was too broken to name its operation. */
+  op: OpName.nullable(),
+  result: z.union([Success, Failure]),
+});
+export type AgentResponse = z.infer<typeof Response>;
+
+/** A successful result whose payload has been checked against its operation's schema. */
+export interface OpResult<K extends OpName> {
+  changed: boolean;
+  diff?: string;
+  message: string;
+  data: OpData<K>;
+}
+
+export function isFailure(result: Success | Failure): result is Failure {
+  return "error" in result;
+}

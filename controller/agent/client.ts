@@ -1,0 +1,164 @@
+// The controller's side of the agent: make sure the bundle is on a host,
+// run a batch of requests through one `node` process, and hand back results
+// validated by the same schemas the agent used to produce them.
+
+import { randomBytes } from "node:crypto";
+import { posix } from "node:path";
+import { z } from "zod";
+import {
+  isFailure,
+  Ops,
+  Request,
+  type AgentRequest,
+  type AgentResponse,
+  type OpArgsInput,
+  type OpName,
+  type OpResult,
+} from "../../agent/protocol.js";
+import { ZkfleetError } from "../errors.js";
+import type { Connection } from "../connection/types.js";
+import { loadBundle } from "./bundle.js";
+import { decodeAgentOutput } from "./decode.js";
+
+/** The bundle targets node18; older Node lacks APIs it uses. */
+export const MIN_NODE_MAJOR = 18;
+
+export interface EnsureAgentOptions {
+  /** Directory on the host that holds agent-<hash>.js files. */
+  agentDir: string;
+  /** The node binary on the host (inventory `agent.node`). */
+  nodeBin: string;
+  bundle: { path: string };
+  become?: boolean;
+}
+
+export interface AgentHandle {
+  remotePath: string;
+  /** The node binary to run the agent with. */
+  node: string;
+  /** What `node --version` said, e.g. v20.11.1. */
+  nodeVersion: string;
+  /** Whether this call copied the bundle (false when the host already had it). */
+  pushed: boolean;
+}
+
+export interface RunAgentOptions {
+  become?: boolean;
+  /** For the whole batch; stop and start wait for processes. Default 10 minutes. */
+  timeoutMs?: number;
+}
+
+const DEFAULT_BATCH_TIMEOUT_MS = 600_000;
+
+async function checkNode(conn: Connection, nodeBin: string, become: boolean | undefined): Promise<string> {
+  const hint = `Install Node.js >= ${MIN_NODE_MAJOR} on ${conn.host}, or set agent.node in the inventory to its path.`;
+  let result;
+  try {
+    result = await conn.run([nodeBin, "--version"], { become, timeoutMs: 30_000 });
+  } catch (cause) {
+    throw new ZkfleetError("agent", `cannot run ${nodeBin} --version on ${conn.host}`, { where: conn.host, hint, cause });
+  }
+  const version = result.stdout.trim();
+  const major = /^v(\d+)\./.exec(version)?.[1];
+  if (result.code !== 0 || major === undefined) {
+    const said = `${result.stdout}${result.stderr}`.trim().slice(0, 200);
+    throw new ZkfleetError("agent", `no usable node at ${nodeBin} on ${conn.host}${said ? ` (${said})` : ""}`, {
+      where: conn.host,
+      hint,
+    });
+  }
+  if (Number(major) < MIN_NODE_MAJOR) {
+    throw new ZkfleetError("agent", `node ${version} at ${nodeBin} on ${conn.host} is too old (need >= ${MIN_NODE_MAJOR})`, {
+      where: conn.host,
+      hint,
+    });
+  }
+  return version;
+}
+
+/** Check node on the host and push the bundle there unless this exact content is already present. */
+export async function ensureAgent(conn: Connection, opts: EnsureAgentOptions): Promise<AgentHandle> {
+  const nodeVersion = await checkNode(conn, opts.nodeBin, opts.become);
+  const bundle = await loadBundle(opts.bundle.path);
+  const remotePath = posix.join(opts.agentDir, bundle.fileName);
+  const handle = { remotePath, node: opts.nodeBin, nodeVersion };
+  const become = opts.become;
+  if ((await conn.run(["test", "-f", remotePath], { become })).code === 0) return { ...handle, pushed: false };
+
+  const step = async (argv: string[]) => {
+    const r = await conn.run(argv, { become, timeoutMs: 60_000 });
+    if (r.code !== 0) {
+      throw new ZkfleetError("agent", `${argv.join(" ")} failed on ${conn.host}: ${r.stderr.trim() || `exit ${r.code}`}`, {
+        where: `${conn.host}:${opts.agentDir}`,
+        hint: `Make ${opts.agentDir} writable for the SSH user on ${conn.host}, or enable become.`,
+      });
+    }
+  };
+  await step(["mkdir", "-p", opts.agentDir]);
+  // Content-addressed: a reader must never see a half-written file under the final name.
+  const temp = posix.join(opts.agentDir, `.${bundle.fileName}.${randomBytes(6).toString("hex")}`);
+  await conn.put(temp, bundle.content, 0o644);
+  await step(["mv", "-f", temp, remotePath]);
+  return { ...handle, pushed: true };
+}
+
+/** Run a batch in one agent process; responses come back in request order, failures included. */
+export async function runAgent(
+  conn: Connection,
+  agent: Pick<AgentHandle, "remotePath" | "node">,
+  requests: readonly AgentRequest[],
+  options: RunAgentOptions = {},
+): Promise<AgentResponse[]> {
+  const parsed = requests.map((request, i) => {
+    const r = Request.safeParse(request);
+    if (r.success) return r.data;
+    throw new ZkfleetError("agent", `request ${i} for ${conn.host} is invalid: ${z.prettifyError(r.error)}`, {
+      where: conn.host,
+      hint: "This is a bug in the caller: the request does not match agent/protocol.ts.",
+    });
+  });
+  const stdin = parsed.map((r) => `${JSON.stringify(r)}\n`).join("");
+  const result = await conn.run([agent.node, agent.remotePath], {
+    stdin,
+    become: options.become,
+    timeoutMs: options.timeoutMs ?? DEFAULT_BATCH_TIMEOUT_MS,
+  });
+  return decodeAgentOutput(
+    conn.host,
+    result,
+    parsed.map((r) => r.op),
+  ).responses;
+}
+
+/** A response as a typed result, or a ZkfleetError carrying the agent's message and hint. */
+export function expectSuccess<K extends OpName>(host: string, op: K, response: AgentResponse): OpResult<K> {
+  const { result } = response;
+  if (isFailure(result)) {
+    throw new ZkfleetError("agent", `${op} on ${host} failed [${result.error.code}]: ${result.error.message}`, {
+      where: host,
+      hint: result.error.hint,
+    });
+  }
+  const data = Ops[op].data.safeParse(result.data);
+  if (!data.success) {
+    throw new ZkfleetError("agent", `${op} on ${host} returned an invalid payload: ${z.prettifyError(data.error)}`, {
+      where: host,
+      hint: "Agent and controller disagree on the protocol: rebuild with `npm run build`.",
+    });
+  }
+  return { ...result, data: data.data as OpResult<K>["data"] };
+}
+
+/** One operation, typed end to end: `agentCall(conn, agent, "facts", {...})` gives OpResult<"facts">. */
+export async function agentCall<K extends OpName>(
+  conn: Connection,
+  agent: Pick<AgentHandle, "remotePath" | "node">,
+  op: K,
+  args: OpArgsInput<K>,
+  options: RunAgentOptions & { check?: boolean } = {},
+): Promise<OpResult<K>> {
+  const request = { op, args, check: options.check ?? false } as AgentRequest;
+  const [response] = await runAgent(conn, agent, [request], options);
+  if (response === undefined) throw new ZkfleetError("agent", `agent on ${conn.host} returned no response for ${op}`);
+  return expectSuccess(conn.host, op, response);
+}

@@ -1,0 +1,237 @@
+// The agent's file operations against a real temp directory, through the real
+// bundle run by node over the LocalConnection: write_file, install_dist,
+// facts and clean_data (without a running ZooKeeper; see zookeeper.test.ts).
+
+import { execFile } from "node:child_process";
+import { lstat, mkdir, readFile, readdir, readlink, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { agentCall } from "../../controller/agent/client.js";
+import { PROTOCOL_VERSION } from "../../agent/protocol.js";
+import { call, startHarness, type Harness } from "./harness.js";
+
+const execFileP = promisify(execFile);
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness("files");
+});
+afterAll(async () => {
+  await h?.cleanup();
+});
+
+/** Every file below `dir`, relative, sorted. */
+async function tree(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    out.push(join(entry.parentPath, entry.name).slice(dir.length + 1));
+  }
+  return out.sort();
+}
+
+describe("protocol", () => {
+  it("says hello and rejects forged or broken requests one by one, touching nothing", async () => {
+    const target = join(h.dir, "forged", "x");
+    const lines = [
+      JSON.stringify({ op: "facts", args: { os_release: "/etc/os-release" } }),
+      "this is not json",
+      JSON.stringify({ op: "format_disk", args: {} }),
+      JSON.stringify({ op: "write_file", args: { path: "relative/x", content: "x", state_dir: h.dir } }),
+      JSON.stringify({ op: "write_file", args: { path: `${h.dir}/forged/../../x`, content: "x", state_dir: h.dir } }),
+      JSON.stringify({ op: "write_file", args: { path: target, content: "x", state_dir: h.dir, owner: "root" } }),
+    ];
+    const r = await h.conn.run([h.agent.node, h.agent.remotePath], { stdin: lines.join("\n") + "\n" });
+    expect(r.code).toBe(0);
+    const out = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(out[0]).toMatchObject({ type: "hello", protocol: PROTOCOL_VERSION, node: process.version, agent_version: "0.1.0" });
+    expect(out).toHaveLength(lines.length + 1);
+    expect(out[1].result.changed).toBe(false);
+    expect(out[1].result.data.node).toBe(process.version);
+    for (const [i, response] of out.slice(2).entries()) {
+      expect(response.index).toBe(i + 1);
+      expect(response.result.error.code).toBe("invalid_request");
+    }
+    expect(out[2].op).toBeNull();
+    expect(out[4].result.error.message).toMatch(/absolute path/);
+    expect(out[5].result.error.message).toMatch(/\.\./);
+    expect(out[6].result.error.message).toMatch(/owner/);
+    await expect(lstat(join(h.dir, "forged"))).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe("write_file", () => {
+  const args = () => ({ path: join(h.dir, "etc", "zk", "zoo.cfg"), content: "tickTime=2000\ninitLimit=10\n", mode: 0o640, state_dir: join(h.dir, "state") });
+
+  it("in check mode returns the diff and changes nothing", async () => {
+    const r = await agentCall(h.conn, h.agent, "write_file", args(), { check: true });
+    expect(r.changed).toBe(true);
+    expect(r.message).toMatch(/^would create/);
+    expect(r.diff).toContain("+tickTime=2000");
+    await expect(lstat(join(h.dir, "etc"))).rejects.toThrow(/ENOENT/);
+  });
+
+  it("creates the file with its mode, then reports no change on the same content", async () => {
+    const first = await agentCall(h.conn, h.agent, "write_file", args());
+    expect(first.changed).toBe(true);
+    expect(first.data.backup).toBeNull();
+    expect(await readFile(args().path, "utf8")).toBe(args().content);
+    expect((await stat(args().path)).mode & 0o7777).toBe(0o640);
+    const second = await agentCall(h.conn, h.agent, "write_file", args());
+    expect(second.changed).toBe(false);
+    expect(second.diff).toBeUndefined();
+  });
+
+  it("backs up the previous content, diffs it, and leaves no temp file behind", async () => {
+    const next = { ...args(), content: "tickTime=3000\ninitLimit=10\n" };
+    const r = await agentCall(h.conn, h.agent, "write_file", next);
+    expect(r.changed).toBe(true);
+    expect(r.diff).toMatch(/^--- .*zoo\.cfg\n\+\+\+ .*zoo\.cfg\n/);
+    expect(r.diff).toContain("-tickTime=2000\n+tickTime=3000");
+    const backup = r.data.backup;
+    expect(backup).toMatch(new RegExp(`^${h.dir}/state/backups/[0-9T-]+Z/`));
+    expect(backup!.endsWith(args().path)).toBe(true);
+    expect(await readFile(backup!, "utf8")).toBe(args().content);
+    expect(await readFile(args().path, "utf8")).toBe(next.content);
+    expect(await readdir(join(h.dir, "etc", "zk"))).toEqual(["zoo.cfg"]);
+  });
+
+  it("changes only the mode when only the mode differs", async () => {
+    const r = await agentCall(h.conn, h.agent, "write_file", { ...args(), content: "tickTime=3000\ninitLimit=10\n", mode: 0o600 });
+    expect(r.changed).toBe(true);
+    expect(r.diff).toBe("mode 0640 -> 0600\n");
+    expect(r.data.backup).toBeNull();
+    expect((await stat(args().path)).mode & 0o7777).toBe(0o600);
+  });
+
+  it("refuses to replace a directory", async () => {
+    const result = await call(h, { op: "write_file", args: { ...args(), path: join(h.dir, "etc") } });
+    expect(result).toMatchObject({ error: { code: "refused" } });
+    expect((await stat(join(h.dir, "etc"))).isDirectory()).toBe(true);
+  });
+});
+
+async function makeTarball(name: string, files: Record<string, string>): Promise<string> {
+  const src = join(h.dir, "tarsrc", name);
+  for (const [rel, content] of Object.entries(files)) {
+    await mkdir(join(src, rel, ".."), { recursive: true });
+    await writeFile(join(src, rel), content, { mode: 0o755 });
+  }
+  const tarball = join(h.dir, `${name}.tar.gz`);
+  await execFileP("tar", ["-czf", tarball, "-C", join(h.dir, "tarsrc"), name]);
+  return tarball;
+}
+
+describe("install_dist", () => {
+  const installDir = () => join(h.dir, "opt", "zookeeper");
+
+  it("unpacks a release, switches current, and is idempotent", async () => {
+    const tarball = await makeTarball("apache-zookeeper-9.9.1-bin", { "bin/zkServer.sh": "#!/bin/sh\n", "lib/a.jar": "jar" });
+    const args = { tarball, version: "9.9.1", install_dir: installDir(), set_current: true };
+
+    const dry = await agentCall(h.conn, h.agent, "install_dist", args, { check: true });
+    expect(dry.changed).toBe(true);
+    expect(dry.message).toMatch(/^would unpack .* and point /);
+    await expect(lstat(installDir())).rejects.toThrow(/ENOENT/);
+
+    const r = await agentCall(h.conn, h.agent, "install_dist", args);
+    expect(r).toMatchObject({ changed: true, data: { unpacked: true, current_before: null, current_after: "9.9.1" } });
+    expect(await readFile(join(installDir(), "releases", "9.9.1", "lib", "a.jar"), "utf8")).toBe("jar");
+    expect(await readlink(join(installDir(), "current"))).toBe("releases/9.9.1");
+    expect(await readdir(join(installDir(), "releases"))).toEqual(["9.9.1"]);
+
+    const again = await agentCall(h.conn, h.agent, "install_dist", args);
+    expect(again.changed).toBe(false);
+  });
+
+  it("switches current to a second release atomically and reports it as a diff", async () => {
+    const tarball = await makeTarball("apache-zookeeper-9.9.2-bin", { "bin/zkServer.sh": "#!/bin/sh\n" });
+    const r = await agentCall(h.conn, h.agent, "install_dist", { tarball, version: "9.9.2", install_dir: installDir(), set_current: true });
+    expect(r.data).toMatchObject({ current_before: "9.9.1", current_after: "9.9.2" });
+    expect(r.diff).toContain("-9.9.1\n+9.9.2");
+    expect(await readlink(join(installDir(), "current"))).toBe("releases/9.9.2");
+    expect((await readdir(installDir())).sort()).toEqual(["current", "releases"]);
+
+    const facts = await agentCall(h.conn, h.agent, "facts", { install_dir: installDir() });
+    expect(facts.data.releases).toEqual({ dir: installDir(), versions: ["9.9.1", "9.9.2"], current: "9.9.2" });
+  });
+
+  it("refuses a tarball without bin/zkServer.sh and leaves no half release", async () => {
+    const tarball = await makeTarball("not-zookeeper", { "README": "hello" });
+    const result = await call(h, { op: "install_dist", args: { tarball, version: "6.6.6", install_dir: installDir() } });
+    expect(result).toMatchObject({ error: { code: "refused" } });
+    expect(await readdir(join(installDir(), "releases"))).toEqual(["9.9.1", "9.9.2"]);
+  });
+
+  it("refuses a tarball whose sha256 does not match", async () => {
+    const tarball = await makeTarball("apache-zookeeper-9.9.3-bin", { "bin/zkServer.sh": "#!/bin/sh\n" });
+    const args = { tarball, version: "9.9.3", install_dir: installDir(), sha256: "0".repeat(64) };
+    const result = await call(h, { op: "install_dist", args });
+    expect(result).toMatchObject({ error: { code: "refused" } });
+    expect(await readdir(join(installDir(), "releases"))).toEqual(["9.9.1", "9.9.2"]);
+  });
+});
+
+describe("facts and clean_data", () => {
+  const dataDir = () => join(h.dir, "var", "zk");
+
+  beforeAll(async () => {
+    const v2 = join(dataDir(), "version-2");
+    await mkdir(v2, { recursive: true });
+    await writeFile(join(v2, "snapshot.100000000"), "s".repeat(10));
+    await writeFile(join(v2, "snapshot.2a"), "s");
+    await writeFile(join(v2, "log.100000001"), "l".repeat(7));
+    await writeFile(join(v2, "acceptedEpoch"), "1");
+    await writeFile(join(dataDir(), "myid"), "3\n");
+    // A pid no process has: the kernel's pid_max is far below this.
+    await writeFile(join(dataDir(), "zookeeper_server.pid"), "2000000000");
+  });
+
+  it("facts lists the data dir, the myid and the stale pid file", async () => {
+    const r = await agentCall(h.conn, h.agent, "facts", { data_dir: dataDir(), config_dir: join(h.dir, "etc", "zk") });
+    expect(r.data.myid).toBe("3");
+    expect(r.data.process).toMatchObject({ state: "stale", pid: 2000000000 });
+    expect(r.data.data_dir).toMatchObject({
+      version2: true,
+      highest_snapshot_zxid: "0x100000000",
+      highest_log_zxid: "0x100000001",
+      logs: [{ name: "log.100000001", size: 7, zxid: "0x100000001" }],
+    });
+    expect(r.data.data_dir?.snapshots).toHaveLength(2);
+    expect(r.data.config_dir?.files).toEqual([{ name: "zoo.cfg", size: 27 }]);
+  });
+
+  it("clean_data in check mode moves nothing; then moves aside without deleting; then has nothing to do", async () => {
+    const before = await tree(dataDir());
+    const dry = await agentCall(h.conn, h.agent, "clean_data", { data_dir: dataDir() }, { check: true });
+    expect(dry.changed).toBe(true);
+    expect(dry.data.moved.map((m) => m.from)).toEqual([join(dataDir(), "version-2"), join(dataDir(), "zookeeper_server.pid")]);
+    expect(await tree(dataDir())).toEqual(before);
+
+    const r = await agentCall(h.conn, h.agent, "clean_data", { data_dir: dataDir() });
+    expect(r.changed).toBe(true);
+    const [stamp] = await readdir(join(dataDir(), ".zkfleet-moved"));
+    const moved = join(".zkfleet-moved", stamp!);
+    expect(await tree(dataDir())).toEqual(
+      [
+        ".zkfleet-moved",
+        moved,
+        ...before.filter((p) => p !== "myid").map((p) => join(moved, p)),
+        "myid",
+      ].sort(),
+    );
+    expect(await readFile(join(dataDir(), moved, "version-2", "log.100000001"), "utf8")).toBe("l".repeat(7));
+
+    const again = await agentCall(h.conn, h.agent, "clean_data", { data_dir: dataDir() });
+    expect(again.changed).toBe(false);
+  });
+
+  it("clean_data refuses a .zkfleet-moved that is a symlink (it could lead outside the data dir)", async () => {
+    const dir = join(h.dir, "var", "zk2");
+    await mkdir(join(dir, "version-2"), { recursive: true });
+    await execFileP("ln", ["-s", "/tmp", join(dir, ".zkfleet-moved")]);
+    const result = await call(h, { op: "clean_data", args: { data_dir: dir } });
+    expect(result).toMatchObject({ error: { code: "refused" } });
+    expect((await stat(join(dir, "version-2"))).isDirectory()).toBe(true);
+  });
+});
