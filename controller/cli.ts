@@ -9,6 +9,11 @@ import { ensureDists, KNOWN_VERSIONS } from "./lab/dists.js";
 import { defaultArtifactsDir } from "./paths.js";
 import { runCheck } from "./commands/check.js";
 import { formatFinding } from "./inventory/findings.js";
+import { loadInventory } from "./inventory/load.js";
+import { formatStatus, runStatus } from "./commands/status.js";
+import { describeStep, runApply } from "./commands/apply.js";
+import { defaultJournalDir } from "./execute/journal.js";
+import { createInterface } from "node:readline/promises";
 
 export interface Io {
   out: (text: string) => void;
@@ -53,6 +58,91 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
         io.out(`${o.inventory.length} inventor${o.inventory.length === 1 ? "y" : "ies"}: ${errors} error(s), ${warnings} warning(s)${result.ok ? ", ok" : ""}`);
       }
       if (!result.ok) setExit(ExitCode.invalid);
+    });
+
+  const loadAll = async (files: string[]) =>
+    Promise.all(files.map(async (file) => ({ file, inventory: await loadInventory(file) })));
+  const fleetOptions = (o: { parallel?: number; acceptNewHostKeys?: boolean }) => ({
+    ...(o.parallel ? { parallel: o.parallel } : {}),
+    ...(o.acceptNewHostKeys ? { acceptNewHostKeys: true } : {}),
+  });
+
+  program.command("status")
+    .description("health of one or more ensembles: per host and per ensemble, with a verdict")
+    .requiredOption("-i, --inventory <file>", "inventory file (repeat for a fleet)", collect)
+    .option("--json", "machine-readable output")
+    .option("--watch [seconds]", "refresh every N seconds (default 5) until interrupted")
+    .option("--parallel <n>", "hosts observed at once", intArg("--parallel"), 32)
+    .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts")
+    .action(async (o) => {
+      const inventories = await loadAll(o.inventory);
+      const once = async () => {
+        const s = await runStatus({ inventories, fleet: fleetOptions(o) });
+        io.out(o.json ? JSON.stringify(s, null, 2) : formatStatus(s));
+        setExit(s.ensembles.every((e) => e.verdict === "healthy") ? ExitCode.ok : ExitCode.failed);
+      };
+      if (o.watch === undefined) return once();
+      const seconds = o.watch === true ? 5 : Number(o.watch);
+      if (!(seconds > 0)) throw new ZkfleetError("usage", `--watch takes a number of seconds, got "${o.watch}"`, { where: "--watch" });
+      for (;;) {
+        if (!o.json) io.out(`\x1b[2J\x1b[H${new Date().toISOString()}  (every ${seconds}s, Ctrl-C to stop)`);
+        await once();
+        await new Promise((r) => setTimeout(r, seconds * 1000));
+      }
+    });
+
+  program.command("apply")
+    .description("bring an ensemble to what its inventory says (for now: from nothing to running), idempotently")
+    .requiredOption("-i, --inventory <file>", "inventory file")
+    .option("--check", "show the plan and change nothing (exit 2 when changes are pending)")
+    .option("--diff", "show file changes per host")
+    .option("--limit <host>", "change only this host (repeatable); every host is still observed", collect)
+    .option("--yes", "do not ask before changing anything")
+    .option("--json", "machine-readable output")
+    .option("--parallel <n>", "hosts worked on at once", intArg("--parallel"), 16)
+    .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts")
+    .option("--journal <dir>", "where run journals are written", defaultJournalDir(io.env))
+    .action(async (o) => {
+      const inventory = await loadInventory(o.inventory);
+      const human = !o.json;
+      const result = await runApply({
+        file: o.inventory, inventory, check: !!o.check, limit: o.limit, journalDir: o.journal, fleet: fleetOptions(o),
+        confirm: async (plan) => {
+          if (o.yes) return true;
+          if (!process.stdin.isTTY) return false;
+          const rl = createInterface({ input: process.stdin, output: process.stderr });
+          try {
+            return /^y(es)?$/i.test((await rl.question(`apply ${plan.steps.length} step(s) to ${plan.ensemble}? [y/N] `)).trim());
+          } finally {
+            rl.close();
+          }
+        },
+        onPlan: (plan) => {
+          if (!human) return;
+          io.out(plan.steps.length === 0 && plan.refused.length === 0
+            ? `${plan.ensemble}: nothing to do, every host is as the inventory says`
+            : `${plan.ensemble}: plan of ${plan.steps.length} step(s)${o.check ? " (check mode: nothing will be changed)" : ""}`);
+          for (const s of plan.steps) {
+            io.out(`  - ${describeStep(s)}`);
+            if (o.diff && s.kind === "write_file") io.out(s.diff.split("\n").map((l) => "      " + l).join("\n").trimEnd());
+          }
+        },
+        onStepStart: (s) => human && io.err(`  ... ${describeStep(s)}`),
+        onStepDone: (r) => human && io.out(`  ${r.changed ? "changed" : "ok     "} ${describeStep(r.step)} [${(r.ms / 1000).toFixed(1)}s]${r.changed ? "" : ": " + r.message}`),
+        onWaiting: (line) => human && io.err(`      ${line}`),
+      });
+      const changed = result.executed ? result.changed : result.plan.steps.length;
+      if (o.json) {
+        io.out(JSON.stringify({
+          ensemble: result.plan.ensemble, check: !!o.check, executed: result.executed, changed,
+          steps: result.plan.steps.map((s) => ({ ...s, ...("content" in s ? { content: undefined } : {}) })),
+          results: result.results.map((r) => ({ kind: r.step.kind, host: r.step.host, changed: r.changed, message: r.message, ms: r.ms })),
+          final: result.final, journal: result.journal,
+        }, null, 2));
+      } else if (result.executed) {
+        io.out(`${result.plan.ensemble}: ${changed} changed, leader ${result.final?.leader ?? "-"}, ${result.final?.verdict ?? ""}; journal ${result.journal}`);
+      }
+      setExit(changed > 0 ? ExitCode.changed : ExitCode.ok);
     });
 
   const lab = program.command("lab").description("a lab of simulated hosts on this machine, to rehearse on");

@@ -1,0 +1,69 @@
+// `zkfleet status`: one view of a fleet of ensembles. Every host of every
+// inventory is observed in parallel over one SSH connection each; the verdict
+// per ensemble comes from the pure rules in status/health.ts.
+import { Fleet, type FleetOptions } from "../fleet.js";
+import type { Inventory } from "../inventory/schema.js";
+import { observeAll, toHostReport } from "../observe.js";
+import { type EnsembleReport, judgeEnsemble } from "../status/health.js";
+
+export interface StatusInput {
+  inventories: { file: string; inventory: Inventory }[];
+  fleet?: FleetOptions;
+}
+
+export interface FleetStatus {
+  ensembles: EnsembleReport[];
+  ms: number;
+}
+
+export async function runStatus(input: StatusInput, fleet?: Fleet): Promise<FleetStatus> {
+  const started = Date.now();
+  const own = fleet ?? (await Fleet.open(input.inventories.map((i) => i.inventory), input.fleet));
+  try {
+    const keys = own.hosts.map((h) => h.key);
+    const observed = new Map((await observeAll(own, keys)).map((o) => [o.key, o]));
+    const ensembles = input.inventories.map(({ file, inventory }) => {
+      const hosts = own.hosts.filter((h) => h.inventory === inventory);
+      return judgeEnsemble(inventory, file, hosts.map((h) => toHostReport(h, observed.get(h.key)!)));
+    });
+    return { ensembles, ms: Date.now() - started };
+  } finally {
+    if (!fleet) await own.close();
+  }
+}
+
+const VERDICT_MARK: Record<EnsembleReport["verdict"], string> = {
+  healthy: "OK",
+  degraded: "DEGRADED",
+  "no-quorum": "NO QUORUM",
+  "split-brain": "SPLIT BRAIN",
+};
+
+function cell(v: unknown): string {
+  return v === undefined || v === null || v === "" ? "-" : String(v);
+}
+
+/** Human rendering: a table per ensemble, then the verdict and its reasons. */
+export function formatStatus(s: FleetStatus): string {
+  const lines: string[] = [];
+  for (const e of s.ensembles) {
+    lines.push(`${e.ensemble} (${e.inventory}), ZooKeeper ${e.version}`);
+    const header = ["host", "address", "ssh", "mode", "version", "zxid", "myid", "conns", "lat min/avg/max", "outst"];
+    const rows = e.hosts.map((h) => [
+      h.host, h.address, h.reachable ? "ok" : "FAIL",
+      h.reachable ? (h.running === false ? "down" : cell(h.mode ?? "not serving")) : "-",
+      cell(h.version?.split(/[-,]/)[0]), cell(h.zxid), cell(h.myidOnHost?.trim()),
+      cell(h.connections), h.latency ? `${h.latency.min}/${h.latency.avg}/${h.latency.max}` : "-", cell(h.outstanding),
+    ]);
+    const widths = header.map((t, i) => Math.max(t.length, ...rows.map((r) => r[i]!.length)));
+    const fmt = (r: string[]) => "  " + r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+    lines.push(fmt(header), ...rows.map(fmt));
+    const synced = e.syncedFollowers === undefined ? "" : `, ${e.syncedFollowers} synced followers`;
+    lines.push(`  ${VERDICT_MARK[e.verdict]}: leader ${e.leader ?? "none"}, ${e.votersUp}/${e.voters} voters up (quorum ${e.quorum})${synced}`);
+    for (const p of e.problems) lines.push(`    - ${p}`);
+    lines.push("");
+  }
+  const bad = s.ensembles.filter((e) => e.verdict !== "healthy").length;
+  lines.push(`${s.ensembles.length} ensemble(s), ${bad} not healthy, observed in ${(s.ms / 1000).toFixed(2)}s`);
+  return lines.join("\n");
+}
