@@ -9,7 +9,7 @@ import { ensureDists, KNOWN_VERSIONS } from "./lab/dists.js";
 import { defaultArtifactsDir } from "./paths.js";
 import { runCheck } from "./commands/check.js";
 import { formatFinding } from "./inventory/findings.js";
-import { loadInventory } from "./inventory/load.js";
+import { inventoryError, loadInventory } from "./inventory/load.js";
 import { formatStatus, runStatus } from "./commands/status.js";
 import { describeStep, runApply } from "./commands/apply.js";
 import { defaultJournalDir } from "./execute/journal.js";
@@ -40,6 +40,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
   const program = new Command("zkfleet")
     .description("Operate Apache ZooKeeper ensembles over SSH, keeping quorum throughout")
     .exitOverride()
+    .showHelpAfterError("(add --help for usage)")
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
   const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -75,6 +76,9 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .option("--parallel <n>", "hosts observed at once", intArg("--parallel"), 32)
     .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts")
     .action(async (o) => {
+      // Arguments first: a bad --watch must not wait for inventories to load.
+      const seconds = o.watch === undefined || o.watch === true ? 5 : Number(o.watch);
+      if (!(seconds > 0)) throw new ZkfleetError("usage", `--watch takes a number of seconds, got "${o.watch}"`, { where: "--watch" });
       const inventories = await loadAll(o.inventory);
       const once = async () => {
         const s = await runStatus({ inventories, fleet: fleetOptions(o) });
@@ -82,8 +86,6 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
         setExit(s.ensembles.every((e) => e.verdict === "healthy") ? ExitCode.ok : ExitCode.failed);
       };
       if (o.watch === undefined) return once();
-      const seconds = o.watch === true ? 5 : Number(o.watch);
-      if (!(seconds > 0)) throw new ZkfleetError("usage", `--watch takes a number of seconds, got "${o.watch}"`, { where: "--watch" });
       for (;;) {
         if (!o.json) io.out(`\x1b[2J\x1b[H${new Date().toISOString()}  (every ${seconds}s, Ctrl-C to stop)`);
         await once();
@@ -103,6 +105,10 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts")
     .option("--journal <dir>", "where run journals are written", defaultJournalDir(io.env))
     .action(async (o) => {
+      // apply refuses what check calls an error, so the two never disagree.
+      const checked = await runCheck([o.inventory]);
+      if (!checked.ok) throw inventoryError(o.inventory, checked.findings.filter((f) => f.severity === "error"));
+      if (!o.json) for (const w of checked.findings) io.err(formatFinding(w));
       const inventory = await loadInventory(o.inventory);
       const human = !o.json;
       const result = await runApply({
@@ -118,7 +124,8 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
           }
         },
         onPlan: (plan) => {
-          if (!human) return;
+          // A refused plan is reported by the error that follows; "plan of 0 step(s)" would mislead.
+          if (!human || plan.refused.length > 0) return;
           io.out(plan.steps.length === 0 && plan.refused.length === 0
             ? `${plan.ensemble}: nothing to do, every host is as the inventory says`
             : `${plan.ensemble}: plan of ${plan.steps.length} step(s)${o.check ? " (check mode: nothing will be changed)" : ""}`);
@@ -140,7 +147,10 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
           final: result.final, journal: result.journal,
         }, null, 2));
       } else if (result.executed) {
-        io.out(`${result.plan.ensemble}: ${changed} changed, leader ${result.final?.leader ?? "-"}, ${result.final?.verdict ?? ""}; journal ${result.journal}`);
+        const outcome = result.final
+          ? `leader ${result.final.leader ?? "none"}, ${result.final.verdict}`
+          : "ensemble not awaited (hosts left out by --limit are not running)";
+        io.out(`${result.plan.ensemble}: ${changed} changed, ${outcome}; journal ${result.journal}`);
       }
       setExit(changed > 0 ? ExitCode.changed : ExitCode.ok);
     });

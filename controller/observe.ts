@@ -3,7 +3,7 @@
 // observation (an unreachable host is a fact), never an exception.
 import type { Fleet, FleetHost } from "./fleet.js";
 import { expectSuccess } from "./agent/client.js";
-import { errorMessage } from "./errors.js";
+import { ZkfleetError, errorMessage } from "./errors.js";
 import type { OpData } from "../agent/protocol.js";
 import type { HostReport } from "./status/health.js";
 
@@ -50,13 +50,22 @@ export async function observeHost(fleet: Fleet, key: string, filePaths: readonly
       status: expectSuccess(key, "status", responses[1]!).data,
     };
   } catch (err) {
-    return { key, reachable: false, error: errorMessage(err).split("\n")[0], files: {}, ms: Date.now() - started };
+    return { key, reachable: false, error: observationError(err), files: {}, ms: Date.now() - started };
   }
+}
+
+/**
+ * One line per host for status tables and apply's refusal, keeping the fix:
+ * "install node" or "ssh-keygen -R" is the part of the error the operator needs.
+ */
+function observationError(err: unknown): string {
+  if (err instanceof ZkfleetError) return `${err.source} error: ${err.message}${err.hint ? ` (fix: ${err.hint})` : ""}`;
+  return errorMessage(err).split("\n")[0] ?? String(err);
 }
 
 export async function observeAll(fleet: Fleet, keys: readonly string[], filePaths: (key: string) => string[] = () => []) {
   const results = await fleet.forEachHost(keys, (key) => observeHost(fleet, key, filePaths(key)));
-  return results.map((r) => (r.ok ? r.value : { key: r.host, reachable: false, error: errorMessage(r.error), files: {}, ms: 0 }));
+  return results.map((r) => (r.ok ? r.value : { key: r.host, reachable: false, error: observationError(r.error), files: {}, ms: 0 }));
 }
 
 export function toHostReport(h: FleetHost, o: HostObservation): HostReport {

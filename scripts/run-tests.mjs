@@ -15,7 +15,9 @@ let passed = 0, failed = 0, skipped = 0;
 try {
   const r = JSON.parse(readFileSync(report, "utf8"));
   passed = r.numPassedTests;
-  failed = r.numFailedTests + (r.numRuntimeErrorTestSuites ?? 0);
+  // A suite that fails before its tests run (an error in beforeAll, say) has no failed test: count it.
+  const brokenSuites = r.testResults.filter((f) => f.status === "failed" && f.assertionResults.every((a) => a.status !== "failed")).length;
+  failed = r.numFailedTests + brokenSuites;
   skipped = r.numPendingTests + r.numTodoTests;
 } catch {
   failed += 1; // no report: vitest itself failed before running tests

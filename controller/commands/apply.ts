@@ -108,9 +108,9 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     input.onPlan?.(plan);
     const unreachable = observations.filter((o) => !o.reachable);
     if (unreachable.length > 0) {
-      throw new ZkfleetError("ssh", `${unreachable.length} host(s) cannot be reached; nothing was changed`, {
+      throw new ZkfleetError("ssh", `${unreachable.length} host(s) cannot be observed; nothing was changed`, {
         where: unreachable.map((o) => `${o.key}: ${o.error}`).join("\n         "),
-        hint: "fix access to every host (or leave it out of the inventory) and run apply again",
+        hint: "fix what is named for each host (or leave the host out of the inventory) and run apply again",
       });
     }
     if (plan.refused.length > 0) {

@@ -102,7 +102,7 @@ export function inventoryError(file: string, problems: readonly Finding[]): Zkfl
   const count = problems.length === 1 ? "1 problem" : `${problems.length} problems`;
   return new ZkfleetError("inventory", `${file}: ${count}:\n${problems.map((p) => `  - ${formatFinding(p)}`).join("\n")}`, {
     where: file,
-    hint: `fix each field listed, then run \`zkfleet check ${file}\``,
+    hint: `fix each field listed, then run \`zkfleet check -i ${file}\``,
     cause: problems,
   });
 }

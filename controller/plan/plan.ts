@@ -163,7 +163,10 @@ export function planApply(input: PlanInput): Plan {
   for (const o of restartOrder(restarts)) {
     steps.push({ kind: "restart", host: o.host, mode: o.mode ?? "unknown", reason: "its configuration changed; restarted one at a time, leader last" });
   }
-  if (starts.length > 0 || restarts.length > 0) {
+  // Under --limit, hosts left out that are not running cannot form the
+  // ensemble this run would wait for; waiting would only time out.
+  const willRun = (h: string) => observedBy.get(h)!.running || starts.includes(h);
+  if ((starts.length > 0 || restarts.length > 0) && input.desired.every((d) => willRun(d.host))) {
     steps.push({
       kind: "wait_ensemble", host: "*", hosts: input.desired.map((d) => d.host),
       reason: "done only when one leader serves and every other server follows or observes it",

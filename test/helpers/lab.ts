@@ -6,13 +6,16 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { LabState } from "../../controller/lab/lab.js";
-import { packageRoot } from "../../controller/paths.js";
 
 const execFileP = promisify(execFile);
 
-/** Each test file owns its lab directory and loopback /24, so files never collide. */
+/**
+ * Each test file owns its lab directory and loopback /24, so files never
+ * collide. Not under the checkout: a clone may live under /tmp, which every
+ * lab host replaces with its own.
+ */
 export function testLabDir(name: string): string {
-  return join(packageRoot(), ".lab", name);
+  return join(process.env.ZKFLEET_TEST_LABS ?? "/var/tmp/zkfleet-test-labs", name);
 }
 
 export function sshArgs(state: LabState, host: string): string[] {

@@ -1,5 +1,5 @@
 // The lab against real sshd, real namespaces and real ZooKeeper servers.
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LabState, labDown, labFault, labStatus, labUp } from "../../controller/lab/lab.js";
@@ -96,6 +96,8 @@ async function startEnsemble(version: string, tarball: string): Promise<Map<stri
   const v34 = version.startsWith("3.4");
   const hostsLines = lab.hosts.map((h) => `${h.address} ${h.name}`).join("\\n");
   for (const h of lab.hosts) {
+    // The host's /opt is this directory on the machine; the checkout itself may be hidden from the host.
+    copyFileSync(tarball, join(h.dir, "disk", "opt", "zk.tgz"));
     const cfg = [
       "tickTime=1000", "initLimit=10", "syncLimit=5", "dataDir=/var/lib/zookeeper", "clientPort=2181",
       `clientPortAddress=${h.address}`,
@@ -105,7 +107,7 @@ async function startEnsemble(version: string, tarball: string): Promise<Map<stri
     const script = [
       "set -e",
       `printf '${hostsLines}\\n' >> /etc/hosts`,
-      `rm -rf /opt/zk && mkdir -p /opt/zk && tar -xzf ${tarball} -C /opt/zk --strip-components=1`,
+      `rm -rf /opt/zk && mkdir -p /opt/zk && tar -xzf /opt/zk.tgz -C /opt/zk --strip-components=1`,
       "mkdir -p /etc/zookeeper/conf && cp /opt/zk/conf/log4j.properties /etc/zookeeper/conf/",
       `printf '${cfg}\\n' > /etc/zookeeper/conf/zoo.cfg`,
       `rm -rf /var/lib/zookeeper/* && echo ${h.myid} > /var/lib/zookeeper/myid`,
