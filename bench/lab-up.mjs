@@ -11,7 +11,8 @@ const N = Number(process.argv[2] ?? 5);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const root = new URL("..", import.meta.url).pathname;
 const cli = join(root, "bin/zkfleet.js");
-const labDir = join(root, ".lab", "bench-lab-up");
+// Outside the checkout: a clone may live under /tmp, which lab hosts replace with their own.
+const labDir = "/var/tmp/zkfleet-bench/lab-up";
 
 function banner(host, port) {
   return new Promise((res) => {

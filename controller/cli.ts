@@ -111,7 +111,16 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       if (!o.json) for (const w of checked.findings) io.err(formatFinding(w));
       const inventory = await loadInventory(o.inventory);
       const human = !o.json;
+      // Ctrl-C stops at the next safe point (between steps); a second one exits at once.
+      const interrupt = new AbortController();
+      const onSigint = () => {
+        io.err("interrupted: finishing the current step, then stopping (Ctrl-C again to quit now)");
+        interrupt.abort();
+        process.once("SIGINT", () => process.exit(130));
+      };
+      process.once("SIGINT", onSigint);
       const result = await runApply({
+        signal: interrupt.signal,
         file: o.inventory, inventory, check: !!o.check, limit: o.limit, journalDir: o.journal, fleet: fleetOptions(o),
         confirm: async (plan) => {
           if (o.yes) return true;
@@ -137,7 +146,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
         onStepStart: (s) => human && io.err(`  ... ${describeStep(s)}`),
         onStepDone: (r) => human && io.out(`  ${r.changed ? "changed" : "ok     "} ${describeStep(r.step)} [${(r.ms / 1000).toFixed(1)}s]${r.changed ? "" : ": " + r.message}`),
         onWaiting: (line) => human && io.err(`      ${line}`),
-      });
+      }).finally(() => process.removeListener("SIGINT", onSigint));
       const changed = result.executed ? result.changed : result.plan.steps.length;
       if (o.json) {
         io.out(JSON.stringify({

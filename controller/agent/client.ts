@@ -17,7 +17,7 @@ import {
 } from "../../agent/protocol.js";
 import { ZkfleetError } from "../errors.js";
 import type { Connection } from "../connection/types.js";
-import { loadBundle } from "./bundle.js";
+import { loadBundle, type LoadedBundle } from "./bundle.js";
 import { decodeAgentOutput } from "./decode.js";
 
 /** The bundle targets node18; older Node lacks APIs it uses. */
@@ -50,8 +50,21 @@ export interface RunAgentOptions {
 
 const DEFAULT_BATCH_TIMEOUT_MS = 600_000;
 
+function nodeHint(host: string): string {
+  return `Install Node.js >= ${MIN_NODE_MAJOR} on ${host}, or set agent.node in the inventory to its path.`;
+}
+
+/** A node version too old for the bundle, as an error naming the host; undefined when it will do. */
+function tooOldNode(host: string, nodeBin: string, version: string, major: number): ZkfleetError | undefined {
+  if (major >= MIN_NODE_MAJOR) return undefined;
+  return new ZkfleetError("agent", `node ${version} at ${nodeBin} on ${host} is too old (need >= ${MIN_NODE_MAJOR})`, {
+    where: host,
+    hint: nodeHint(host),
+  });
+}
+
 async function checkNode(conn: Connection, nodeBin: string, become: boolean | undefined): Promise<string> {
-  const hint = `Install Node.js >= ${MIN_NODE_MAJOR} on ${conn.host}, or set agent.node in the inventory to its path.`;
+  const hint = nodeHint(conn.host);
   let result;
   try {
     result = await conn.run([nodeBin, "--version"], { become, timeoutMs: 30_000 });
@@ -67,20 +80,20 @@ async function checkNode(conn: Connection, nodeBin: string, become: boolean | un
       hint,
     });
   }
-  if (Number(major) < MIN_NODE_MAJOR) {
-    throw new ZkfleetError("agent", `node ${version} at ${nodeBin} on ${conn.host} is too old (need >= ${MIN_NODE_MAJOR})`, {
-      where: conn.host,
-      hint,
-    });
-  }
+  const tooOld = tooOldNode(conn.host, nodeBin, version, Number(major));
+  if (tooOld) throw tooOld;
   return version;
+}
+
+function remoteAgentPath(agentDir: string, bundle: LoadedBundle): string {
+  return posix.join(agentDir, bundle.fileName);
 }
 
 /** Check node on the host and push the bundle there unless this exact content is already present. */
 export async function ensureAgent(conn: Connection, opts: EnsureAgentOptions): Promise<AgentHandle> {
   const nodeVersion = await checkNode(conn, opts.nodeBin, opts.become);
   const bundle = await loadBundle(opts.bundle.path);
-  const remotePath = posix.join(opts.agentDir, bundle.fileName);
+  const remotePath = remoteAgentPath(opts.agentDir, bundle);
   const handle = { remotePath, node: opts.nodeBin, nodeVersion };
   const become = opts.become;
   if ((await conn.run(["test", "-f", remotePath], { become })).code === 0) return { ...handle, pushed: false };
@@ -102,6 +115,25 @@ export async function ensureAgent(conn: Connection, opts: EnsureAgentOptions): P
   return { ...handle, pushed: true };
 }
 
+function validRequests(host: string, requests: readonly AgentRequest[]) {
+  return requests.map((request, i) => {
+    const r = Request.safeParse(request);
+    if (r.success) return r.data;
+    throw new ZkfleetError("agent", `request ${i} for ${host} is invalid: ${z.prettifyError(r.error)}`, {
+      where: host,
+      hint: "This is a bug in the caller: the request does not match agent/protocol.ts.",
+    });
+  });
+}
+
+function execAgent(conn: Connection, agent: Pick<AgentHandle, "remotePath" | "node">, requests: readonly Request[], options: RunAgentOptions) {
+  return conn.run([agent.node, agent.remotePath], {
+    stdin: requests.map((r) => `${JSON.stringify(r)}\n`).join(""),
+    become: options.become,
+    timeoutMs: options.timeoutMs ?? DEFAULT_BATCH_TIMEOUT_MS,
+  });
+}
+
 /** Run a batch in one agent process; responses come back in request order, failures included. */
 export async function runAgent(
   conn: Connection,
@@ -109,25 +141,43 @@ export async function runAgent(
   requests: readonly AgentRequest[],
   options: RunAgentOptions = {},
 ): Promise<AgentResponse[]> {
-  const parsed = requests.map((request, i) => {
-    const r = Request.safeParse(request);
-    if (r.success) return r.data;
-    throw new ZkfleetError("agent", `request ${i} for ${conn.host} is invalid: ${z.prettifyError(r.error)}`, {
-      where: conn.host,
-      hint: "This is a bug in the caller: the request does not match agent/protocol.ts.",
-    });
-  });
-  const stdin = parsed.map((r) => `${JSON.stringify(r)}\n`).join("");
-  const result = await conn.run([agent.node, agent.remotePath], {
-    stdin,
-    become: options.become,
-    timeoutMs: options.timeoutMs ?? DEFAULT_BATCH_TIMEOUT_MS,
-  });
+  const parsed = validRequests(conn.host, requests);
+  const result = await execAgent(conn, agent, parsed, options);
   return decodeAgentOutput(
     conn.host,
     result,
     parsed.map((r) => r.op),
   ).responses;
+}
+
+/** Operations that change nothing on a host. */
+const READ_ONLY_OPS: ReadonlySet<OpName> = new Set(["facts", "status"]);
+
+/**
+ * ensureAgent and runAgent in one remote command, for a host that already has
+ * this bundle: each remote command costs a session and a login shell there, and
+ * ensureAgent spends two before the agent even starts. The agent's hello proves
+ * the bundle is in place and names the node that runs it, which is held to the
+ * same minimum as in ensureAgent.
+ * Undefined, with nothing changed on the host, when the agent did not start (no
+ * bundle there, or no node: it printed nothing) or when the batch could change
+ * something (an unchecked node must not act): then ensureAgent and runAgent.
+ */
+export async function runAgentIfPresent(
+  conn: Connection,
+  opts: EnsureAgentOptions,
+  requests: readonly AgentRequest[],
+): Promise<{ agent: AgentHandle; responses: AgentResponse[] } | undefined> {
+  const parsed = validRequests(conn.host, requests);
+  if (!parsed.every((r) => r.check || READ_ONLY_OPS.has(r.op))) return undefined;
+  const remotePath = remoteAgentPath(opts.agentDir, await loadBundle(opts.bundle.path));
+  const agent = { remotePath, node: opts.nodeBin };
+  const result = await execAgent(conn, agent, parsed, { become: opts.become });
+  if (result.stdout.trim() === "") return undefined;
+  const { hello, responses } = decodeAgentOutput(conn.host, result, parsed.map((r) => r.op));
+  const tooOld = tooOldNode(conn.host, opts.nodeBin, hello.node, Number(/^v(\d+)\./.exec(hello.node)?.[1] ?? 0));
+  if (tooOld) throw tooOld;
+  return { agent: { ...agent, nodeVersion: hello.node, pushed: false }, responses };
 }
 
 /** A response as a typed result, or a ZkfleetError carrying the agent's message and hint. */

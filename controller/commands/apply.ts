@@ -30,6 +30,7 @@ export interface ApplyInput {
   onStepStart?: (step: Step) => void;
   onStepDone?: (result: StepResult) => void;
   onWaiting?: (line: string) => void;
+  signal?: AbortSignal;
 }
 
 export interface ApplyResult {
@@ -132,6 +133,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       ...(input.onStepStart ? { onStepStart: input.onStepStart } : {}),
       ...(input.onStepDone ? { onStepDone: input.onStepDone } : {}),
       ...(input.onWaiting ? { onWaiting: input.onWaiting } : {}),
+      ...(input.signal ? { signal: input.signal } : {}),
     });
     return { plan, executed: true, results, changed: results.filter((r) => r.changed).length, final, journal: journal.path };
   } finally {

@@ -27,6 +27,8 @@ export interface ExecuteOptions {
   onStepStart?: (step: Step) => void;
   onStepDone?: (result: StepResult) => void;
   onWaiting?: (line: string) => void;
+  /** Aborted (Ctrl-C): stop before the next step, never inside one. */
+  signal?: AbortSignal;
 }
 
 function serviceOf(h: FleetHost) {
@@ -142,6 +144,13 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<{ r
   opts.journal.write("plan", { ensemble: plan.ensemble, steps: plan.steps.map(({ kind, host, reason }) => ({ kind, host, reason })) });
 
   const run = async (index: number, step: Step, fn: () => Promise<{ changed: boolean; message: string }>) => {
+    if (opts.signal?.aborted) {
+      opts.journal.write("interrupted", { before: index, kind: step.kind, host: step.host });
+      throw new ZkfleetError("usage", `interrupted before step ${index + 1} (${step.kind} on ${step.host}); every earlier step finished`, {
+        where: opts.journal.path,
+        hint: "run apply again: it observes the hosts afresh and plans only what is still missing",
+      });
+    }
     opts.onStepStart?.(step);
     opts.journal.write("step-start", { index, kind: step.kind, host: step.host });
     const started = Date.now();
