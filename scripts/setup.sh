@@ -26,10 +26,10 @@ command -v g++ >/dev/null || need+=(g++)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing system packages: ${need[*]}"
   apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+  # RUNLEVEL=1 keeps the maintainer scripts from starting a machine-wide sshd on
+  # 0.0.0.0:22, which would take port 22 from the lab's hosts.
+  RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
 fi
-# Debian starts sshd from the package's maintainer scripts on some machines; the
-# lab binds port 22 on its own addresses only, so a machine sshd is left alone.
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm dependencies"
