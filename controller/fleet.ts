@@ -1,7 +1,7 @@
 // A run's view of the hosts of one or more inventories: one SSH connection per
 // host, reused for everything the run does, and the agent made ready once per
 // host. Built per run and passed down; closed in `finally` by the caller.
-import { ensureAgent, runAgent, expectSuccess, type AgentHandle } from "./agent/client.js";
+import { ensureAgent, runAgent, runAgentIfPresent, expectSuccess, type AgentHandle, type EnsureAgentOptions } from "./agent/client.js";
 import { defaultBundlePath } from "./agent/bundle.js";
 import { ConnectionPool, type HostResult } from "./connection/pool.js";
 import { connectSsh } from "./connection/ssh.js";
@@ -78,16 +78,16 @@ export class Fleet {
     return this.pool.get(key);
   }
 
+  private agentOptions(h: FleetHost): EnsureAgentOptions {
+    return { agentDir: h.inventory.agent.dir, nodeBin: h.inventory.agent.node, bundle: { path: this.bundlePath }, become: h.inventory.ssh.become };
+  }
+
   /** The agent on a host: node checked and bundle pushed at most once per run. */
   agent(key: string): Promise<AgentHandle> {
     let pending = this.agents.get(key);
     if (!pending) {
-      const h = this.host(key);
-      pending = this.connection(key).then((conn) =>
-        ensureAgent(conn, {
-          agentDir: h.inventory.agent.dir, nodeBin: h.inventory.agent.node, bundle: { path: this.bundlePath },
-          become: h.inventory.ssh.become,
-        }));
+      const options = this.agentOptions(this.host(key));
+      pending = this.connection(key).then((conn) => ensureAgent(conn, options));
       this.agents.set(key, pending);
       pending.catch(() => this.agents.delete(key));
     }
@@ -103,8 +103,17 @@ export class Fleet {
   /** Several operations in one agent process (one round trip). */
   async batch(key: string, requests: AgentRequest[]) {
     const conn = await this.connection(key);
-    const agent = await this.agent(key);
-    return runAgent(conn, agent, requests, { become: this.host(key).inventory.ssh.become });
+    const h = this.host(key);
+    if (!this.agents.has(key)) {
+      // The first batch on a host (the observation, for status and apply) is
+      // usually read-only and the bundle usually there already: one remote command.
+      const ran = await runAgentIfPresent(conn, this.agentOptions(h), requests);
+      if (ran) {
+        this.agents.set(key, Promise.resolve(ran.agent));
+        return ran.responses;
+      }
+    }
+    return runAgent(conn, await this.agent(key), requests, { become: h.inventory.ssh.become });
   }
 
   forEachHost<T>(keys: readonly string[], fn: (key: string) => Promise<T>): Promise<HostResult<T>[]> {

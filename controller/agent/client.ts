@@ -10,6 +10,7 @@ import {
   Ops,
   Request,
   type AgentRequest,
+  type ParsedRequest,
   type AgentResponse,
   type OpArgsInput,
   type OpName,
@@ -54,9 +55,15 @@ function nodeHint(host: string): string {
   return `Install Node.js >= ${MIN_NODE_MAJOR} on ${host}, or set agent.node in the inventory to its path.`;
 }
 
+/** 20 for "v20.11.1"; undefined when it is not a node version. */
+function nodeMajor(version: string): number | undefined {
+  const major = /^v(\d+)\./.exec(version)?.[1];
+  return major === undefined ? undefined : Number(major);
+}
+
 /** A node version too old for the bundle, as an error naming the host; undefined when it will do. */
-function tooOldNode(host: string, nodeBin: string, version: string, major: number): ZkfleetError | undefined {
-  if (major >= MIN_NODE_MAJOR) return undefined;
+function tooOldNode(host: string, nodeBin: string, version: string): ZkfleetError | undefined {
+  if ((nodeMajor(version) ?? 0) >= MIN_NODE_MAJOR) return undefined;
   return new ZkfleetError("agent", `node ${version} at ${nodeBin} on ${host} is too old (need >= ${MIN_NODE_MAJOR})`, {
     where: host,
     hint: nodeHint(host),
@@ -72,15 +79,14 @@ async function checkNode(conn: Connection, nodeBin: string, become: boolean | un
     throw new ZkfleetError("agent", `cannot run ${nodeBin} --version on ${conn.host}`, { where: conn.host, hint, cause });
   }
   const version = result.stdout.trim();
-  const major = /^v(\d+)\./.exec(version)?.[1];
-  if (result.code !== 0 || major === undefined) {
+  if (result.code !== 0 || nodeMajor(version) === undefined) {
     const said = `${result.stdout}${result.stderr}`.trim().slice(0, 200);
     throw new ZkfleetError("agent", `no usable node at ${nodeBin} on ${conn.host}${said ? ` (${said})` : ""}`, {
       where: conn.host,
       hint,
     });
   }
-  const tooOld = tooOldNode(conn.host, nodeBin, version, Number(major));
+  const tooOld = tooOldNode(conn.host, nodeBin, version);
   if (tooOld) throw tooOld;
   return version;
 }
@@ -126,7 +132,7 @@ function validRequests(host: string, requests: readonly AgentRequest[]) {
   });
 }
 
-function execAgent(conn: Connection, agent: Pick<AgentHandle, "remotePath" | "node">, requests: readonly Request[], options: RunAgentOptions) {
+function execAgent(conn: Connection, agent: Pick<AgentHandle, "remotePath" | "node">, requests: readonly ParsedRequest[], options: RunAgentOptions) {
   return conn.run([agent.node, agent.remotePath], {
     stdin: requests.map((r) => `${JSON.stringify(r)}\n`).join(""),
     become: options.become,
@@ -175,7 +181,7 @@ export async function runAgentIfPresent(
   const result = await execAgent(conn, agent, parsed, { become: opts.become });
   if (result.stdout.trim() === "") return undefined;
   const { hello, responses } = decodeAgentOutput(conn.host, result, parsed.map((r) => r.op));
-  const tooOld = tooOldNode(conn.host, opts.nodeBin, hello.node, Number(/^v(\d+)\./.exec(hello.node)?.[1] ?? 0));
+  const tooOld = tooOldNode(conn.host, opts.nodeBin, hello.node);
   if (tooOld) throw tooOld;
   return { agent: { ...agent, nodeVersion: hello.node, pushed: false }, responses };
 }
