@@ -1,7 +1,8 @@
 // The lab: N simulated hosts on one machine, each with its own loopback
 // address, its own real sshd on port 22, its own hostname, pid namespace and
-// filesystem view (overlay on /etc, /var/lib, /var/log; private /opt, /run,
-// /tmp). Nothing is mounted in the machine's own namespace, so tearing a host
+// filesystem view (overlay on /etc, /var/lib, /var/log; private /opt, /root,
+// /run, /tmp). A private /root matters: the machine's own shell start-up
+// files would otherwise run in every SSH command of every host. Nothing is mounted in the machine's own namespace, so tearing a host
 // down is killing its namespace's init and nothing else.
 import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, renameSync } from "node:fs";
@@ -72,6 +73,7 @@ mkdir -p /var/lib/zookeeper /var/log/zookeeper
 mount --bind "$H/disk/var-lib-zookeeper" /var/lib/zookeeper
 mount --bind "$H/disk/var-log-zookeeper" /var/log/zookeeper
 mount --bind "$H/disk/opt" /opt
+mount --bind "$H/disk/root" /root
 mount -t tmpfs -o mode=0755 zkfleet-run /run
 mount -t tmpfs -o mode=1777 zkfleet-tmp /tmp
 mkdir -p /run/sshd
@@ -89,7 +91,7 @@ function argError(message: string, where: string, hint: string): ZkfleetError {
 }
 
 /** Paths that would be hidden or shadowed inside a lab host's namespace. */
-const SHADOWED = ["/etc", "/opt", "/run", "/tmp", "/var/lib", "/var/log", "/proc", "/sys", "/dev"];
+const SHADOWED = ["/etc", "/opt", "/root", "/run", "/tmp", "/var/lib", "/var/log", "/proc", "/sys", "/dev"];
 
 export function validateLabDir(dir: string): string {
   const abs = resolve(dir);
@@ -233,7 +235,7 @@ async function keygen(path: string, comment: string): Promise<string> {
 function prepareHostDirs(host: LabHost, labDir: string): void {
   for (const d of [
     "etc.upper", "etc.work", "varlib.upper", "varlib.work", "varlog.upper", "varlog.work",
-    "disk/opt", "disk/var-lib-zookeeper", "disk/var-log-zookeeper",
+    "disk/opt", "disk/var-lib-zookeeper", "disk/var-log-zookeeper", "disk/root",
   ]) {
     mkdirSync(join(host.dir, d), { recursive: true });
   }

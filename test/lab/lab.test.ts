@@ -82,12 +82,13 @@ describe("lab hosts", () => {
     expect(existsSync("/etc/zkfleet-renamed")).toBe(false);
   });
 
-  it("have private /opt and /var/lib/zookeeper, and node to run the agent", async () => {
-    await sshRun(lab, "zk1", "touch /opt/mine-zk1 /var/lib/zookeeper/mine-zk1");
-    const r = await sshRun(lab, "zk2", "ls /opt /var/lib/zookeeper; node --version");
+  it("have private /opt, /root and /var/lib/zookeeper, and node to run the agent", async () => {
+    await sshRun(lab, "zk1", "touch /opt/mine-zk1 /var/lib/zookeeper/mine-zk1 /root/mine-zk1");
+    const r = await sshRun(lab, "zk2", "ls -a /opt /var/lib/zookeeper /root; node --version");
     expect(r.stdout).not.toContain("mine-zk1");
     expect(r.stdout).toMatch(/^v\d+\./m);
     expect(existsSync("/opt/mine-zk1")).toBe(false);
+    expect(existsSync("/root/mine-zk1")).toBe(false);
   });
 });
 
@@ -163,7 +164,10 @@ describe("fault controls", () => {
       expect(s.zookeeper.map((z) => z.state)).toEqual(["frozen"]);
       expect(await fourLetterWord(addr, 2181, "srvr", 1000)).toBe("");
       await labFault("thaw", follower, DIR);
-      expect(modeOf(await fourLetterWord(addr, 2181, "srvr"))).toBe("follower");
+      // A thawed follower may have been dropped by the leader meanwhile; it rejoins.
+      const modeEventually = (address: string, mode: string) =>
+        pollUntil(async () => (modeOf(await fourLetterWord(address, 2181, "srvr")) === mode ? mode : undefined), 60_000);
+      expect(await modeEventually(addr, "follower")).toBe("follower");
 
       await labFault("cut-ssh", follower, DIR);
       s = (await labStatus(DIR)).hosts.find((h) => h.name === follower)!;
@@ -171,7 +175,7 @@ describe("fault controls", () => {
       const cut = await sshRun(lab, follower, "true", 15_000);
       expect(cut.code).not.toBe(0);
       // ZooKeeper is untouched by an ssh cut.
-      expect(modeOf(await fourLetterWord(addr, 2181, "srvr"))).toBe("follower");
+      expect(await modeEventually(addr, "follower")).toBe("follower");
       await labFault("restore-ssh", follower, DIR);
       expect((await sshRun(lab, follower, "hostname")).stdout.trim()).toBe(follower);
 
@@ -180,8 +184,11 @@ describe("fault controls", () => {
       expect(s).toMatchObject({ power: "off", sshd: "down", processes: 0, zookeeper: [] });
       // The two others still form a quorum.
       const others = lab.hosts.filter((h) => h.name !== follower);
-      const serving = await Promise.all(others.map(async (h) => modeOf(await fourLetterWord(h.address, 2181, "srvr"))));
-      expect(serving.sort()).toEqual(["follower", "leader"]);
+      const serving = await pollUntil(async () => {
+        const modes = await Promise.all(others.map(async (h) => modeOf(await fourLetterWord(h.address, 2181, "srvr"))));
+        return modes.sort().join() === "follower,leader" ? modes : undefined;
+      }, 60_000);
+      expect(serving).toEqual(["follower", "leader"]);
 
       await labFault("power-on", follower, DIR);
       // Its disk survived the power cycle; its processes did not.
