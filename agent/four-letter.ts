@@ -3,6 +3,7 @@
 // captured output from every version.
 
 import { createConnection } from "node:net";
+import type { Duplex } from "node:stream";
 import type { FourLetterWord, Zxid } from "./protocol.js";
 
 export type WordReply =
@@ -11,32 +12,58 @@ export type WordReply =
   | { kind: "refused"; detail: string }
   | { kind: "no_answer"; detail: string };
 
-export function sendWord(host: string, port: number, word: FourLetterWord, timeoutMs: number): Promise<WordReply> {
+/** Opens a fresh stream to a client port: a TCP socket on the host, or an SSH channel from the controller. */
+export type OpenStream = () => Promise<Duplex>;
+
+function refusedMessage(message: string): boolean {
+  return /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|connection refused/i.test(message);
+}
+
+export async function sendWordOn(open: OpenStream, word: FourLetterWord, timeoutMs: number): Promise<WordReply> {
+  let stream: Duplex;
+  try {
+    stream = await withTimeout(open(), timeoutMs);
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    return refusedMessage(detail) || detail === "connect timed out" ? { kind: "refused", detail } : { kind: "no_answer", detail };
+  }
   return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
     let text = "";
     let settled = false;
     const finish = (reply: WordReply) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      socket.destroy();
+      stream.destroy();
       resolve(reply);
     };
-    const timer = setTimeout(() => {
-      finish(socket.connecting ? { kind: "refused", detail: "connect timed out" } : { kind: "no_answer", detail: "timed out" });
-    }, timeoutMs);
-    socket.setEncoding("utf8");
-    socket.on("connect", () => socket.end(word));
-    socket.on("data", (chunk: string) => (text += chunk));
-    socket.on("end", () => finish({ kind: "answer", text }));
-    socket.on("error", (err: NodeJS.ErrnoException) => {
+    const timer = setTimeout(() => finish({ kind: "no_answer", detail: "timed out" }), timeoutMs);
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk: string) => (text += chunk));
+    stream.on("end", () => finish({ kind: "answer", text }));
+    stream.on("close", () => finish({ kind: "answer", text }));
+    stream.on("error", (err: Error) => {
       // A server that closes right after answering may reset the connection: keep what it said.
       if (text !== "") return finish({ kind: "answer", text });
-      const refused = err.code === "ECONNREFUSED" || err.code === "EHOSTUNREACH" || err.code === "ENETUNREACH";
-      finish(refused ? { kind: "refused", detail: err.message } : { kind: "no_answer", detail: err.message });
+      finish(refusedMessage(err.message) ? { kind: "refused", detail: err.message } : { kind: "no_answer", detail: err.message });
     });
+    stream.end(word);
   });
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("connect timed out")), ms);
+    promise.then((v) => { clearTimeout(timer); resolve(v); }, (e) => { clearTimeout(timer); reject(e); });
+  });
+}
+
+export function sendWord(host: string, port: number, word: FourLetterWord, timeoutMs: number): Promise<WordReply> {
+  return sendWordOn(() => new Promise((resolve, reject) => {
+    const socket = createConnection({ host, port });
+    socket.once("connect", () => resolve(socket));
+    socket.once("error", reject);
+  }), word, timeoutMs);
 }
 
 export function isNotWhitelisted(text: string): boolean {

@@ -5,6 +5,8 @@ import type { Fleet, FleetHost } from "./fleet.js";
 import { expectSuccess } from "./agent/client.js";
 import { ZkfleetError, errorMessage } from "./errors.js";
 import type { OpData } from "../agent/protocol.js";
+import { sendWordOn } from "../agent/four-letter.js";
+import { collectStatus } from "../agent/ops/status.js";
 import type { HostReport } from "./status/health.js";
 
 export interface HostObservation {
@@ -58,7 +60,7 @@ export async function observeHost(fleet: Fleet, key: string, filePaths: readonly
  * One line per host for status tables and apply's refusal, keeping the fix:
  * "install node" or "ssh-keygen -R" is the part of the error the operator needs.
  */
-function observationError(err: unknown): string {
+export function observationError(err: unknown): string {
   if (err instanceof ZkfleetError) return `${err.source} error: ${err.message}${err.hint ? ` (fix: ${err.hint})` : ""}`;
   return errorMessage(err).split("\n")[0] ?? String(err);
 }
@@ -66,6 +68,27 @@ function observationError(err: unknown): string {
 export async function observeAll(fleet: Fleet, keys: readonly string[], filePaths: (key: string) => string[] = () => []) {
   const results = await fleet.forEachHost(keys, (key) => observeHost(fleet, key, filePaths(key)));
   return results.map((r) => (r.ok ? r.value : { key: r.host, reachable: false, error: observationError(r.error), files: {}, ms: 0 }));
+}
+
+/**
+ * The cheap observation `status` uses: four-letter words over an SSH channel
+ * to the client port, no process started on the host, so watching a fleet
+ * every few seconds costs its hosts nothing but a connection. The myid is
+ * the one the running server reports (`conf` serverId).
+ */
+export async function observeServer(fleet: Fleet, key: string): Promise<HostObservation> {
+  const started = Date.now();
+  const h = fleet.host(key);
+  const address = clientAddress(h);
+  const port = h.inventory.zookeeper.client_port;
+  try {
+    const conn = await fleet.connection(key);
+    const { data } = await collectStatus(`${address}:${port}`, ["srvr", "mntr", "conf"],
+      (word) => sendWordOn(() => conn.openTcp(address, port), word, 3000));
+    return { key, reachable: true, status: data, files: {}, ms: Date.now() - started };
+  } catch (err) {
+    return { key, reachable: false, error: observationError(err), files: {}, ms: Date.now() - started };
+  }
 }
 
 export function toHostReport(h: FleetHost, o: HostObservation): HostReport {
@@ -87,7 +110,7 @@ export function toHostReport(h: FleetHost, o: HostObservation): HostReport {
       latency: s.latency,
       syncedFollowers: s.synced_followers,
     } : {}),
-    ...(o.facts ? { myidOnHost: o.facts.myid } : {}),
+    ...(o.facts ? { myidOnHost: o.facts.myid } : s?.conf?.serverId !== undefined ? { myidOnHost: s.conf.serverId } : {}),
     observedInMs: o.ms,
   };
 }

@@ -2,22 +2,38 @@
 // optional because 3.5+ only answers whitelisted ones (srvr by default), so
 // the result says per word whether it answered or was refused.
 
-import { defined, isNotServing, isNotWhitelisted, parseConf, parseMntr, parseSrvr, sendWord, srvrFieldsFromMntr, toInt } from "../four-letter.js";
+import {
+  type WordReply, defined, isNotServing, isNotWhitelisted, parseConf, parseMntr, parseSrvr, sendWord, srvrFieldsFromMntr, toInt,
+} from "../four-letter.js";
 import { done, type OpOutcome } from "../outcome.js";
 import type { FourLetterWord, OpArgs, OpData } from "../protocol.js";
 
 type StatusData = OpData<"status">;
 
 export async function statusOp(args: OpArgs<"status">): Promise<OpOutcome<"status">> {
-  const address = `${args.host}:${args.port}`;
+  const { message, data } = await collectStatus(`${args.host}:${args.port}`, args.words,
+    (word) => sendWord(args.host, args.port, word, args.timeout_ms));
+  return done(false, message, data);
+}
+
+/**
+ * Asks each word through `send` and turns the answers into a status. Shared
+ * by the agent (words over a local socket) and the controller (words over an
+ * SSH channel), so both read ZooKeeper the same way.
+ */
+export async function collectStatus(
+  address: string,
+  wordList: readonly FourLetterWord[],
+  send: (word: FourLetterWord) => Promise<WordReply>,
+): Promise<{ message: string; data: StatusData }> {
   const words: StatusData["words"] = {};
   const raw: StatusData["raw"] = {};
   const answers: Partial<Record<FourLetterWord, string>> = {};
-  for (const word of args.words) {
-    const reply = await sendWord(args.host, args.port, word, args.timeout_ms);
+  for (const word of wordList) {
+    const reply = await send(word);
     if (reply.kind === "refused") {
       // Nothing listening is an answer in itself, not a failure.
-      return done(false, `nothing listens on ${address} (${reply.detail})`, { running: false, address, words, raw });
+      return { message: `nothing listens on ${address} (${reply.detail})`, data: { running: false, address, words, raw } };
     }
     if (reply.kind === "no_answer") {
       words[word] = "no_answer";
@@ -47,5 +63,5 @@ export async function statusOp(args: OpArgs<"status">): Promise<OpOutcome<"statu
     raw,
   });
   const summary = data.mode ? `${data.mode}${data.zxid ? ` at zxid ${data.zxid.hex}` : ""}` : data.serving === false ? "not serving" : "answering";
-  return done(false, `${address}: ${summary}`, data);
+  return { message: `${address}: ${summary}`, data };
 }

@@ -1,9 +1,10 @@
 // `zkfleet status`: one view of a fleet of ensembles. Every host of every
-// inventory is observed in parallel over one SSH connection each; the verdict
-// per ensemble comes from the pure rules in status/health.ts.
+// inventory is observed in parallel over one SSH connection each, reading the
+// four-letter words through the connection (no process on the host); the
+// verdict per ensemble comes from the pure rules in status/health.ts.
 import { Fleet, type FleetOptions } from "../fleet.js";
 import type { Inventory } from "../inventory/schema.js";
-import { observeAll, toHostReport } from "../observe.js";
+import { observationError, observeServer, toHostReport } from "../observe.js";
 import { type EnsembleReport, judgeEnsemble } from "../status/health.js";
 
 export interface StatusInput {
@@ -21,7 +22,8 @@ export async function runStatus(input: StatusInput, fleet?: Fleet): Promise<Flee
   const own = fleet ?? (await Fleet.open(input.inventories.map((i) => i.inventory), input.fleet));
   try {
     const keys = own.hosts.map((h) => h.key);
-    const observed = new Map((await observeAll(own, keys)).map((o) => [o.key, o]));
+    const results = await own.forEachHost(keys, (key) => observeServer(own, key));
+    const observed = new Map(results.map((r) => [r.host, r.ok ? r.value : { key: r.host, reachable: false, error: observationError(r.error), files: {}, ms: 0 }]));
     const ensembles = input.inventories.map(({ file, inventory }) => {
       const hosts = own.hosts.filter((h) => h.inventory === inventory);
       return judgeEnsemble(inventory, file, hosts.map((h) => toHostReport(h, observed.get(h.key)!)));

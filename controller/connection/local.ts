@@ -2,6 +2,8 @@
 // executor and the lab can drive a local host without a transport in between.
 
 import { spawn } from "node:child_process";
+import { createConnection } from "node:net";
+import type { Duplex } from "node:stream";
 import { open, readFile, rename, rm } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { ZkfleetError } from "../errors.js";
@@ -71,6 +73,15 @@ export class LocalConnection implements Connection {
       if ((cause as NodeJS.ErrnoException).code === "ENOENT") throw missingFileError(this.host, path);
       throw fileError(this.host, "read", path, cause);
     }
+  }
+
+  openTcp(address: string, port: number): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      const socket = createConnection({ host: address, port });
+      socket.once("connect", () => resolve(socket));
+      socket.once("error", (cause) =>
+        reject(new ZkfleetError("ssh", `${this.host} cannot connect to ${address}:${port}: ${cause.message}`, { where: this.host, cause })));
+    });
   }
 
   async close(): Promise<void> {}

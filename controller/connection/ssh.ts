@@ -4,6 +4,7 @@
 // OpenSSH would; nothing here ever trusts a key silently.
 
 import { readFile } from "node:fs/promises";
+import type { Duplex } from "node:stream";
 import ssh2 from "ssh2";
 import type { AnyAuthMethod, ClientChannel, ConnectConfig, HostVerifier, ParsedKey, SFTPWrapper } from "ssh2";
 import { ZkfleetError } from "../errors.js";
@@ -431,6 +432,19 @@ class SshConnection implements Connection {
       if ((cause as { code?: unknown }).code === NO_SUCH_FILE) throw missingFileError(this.host, path);
       throw this.fileError("read", path, cause);
     }
+  }
+
+  openTcp(address: string, port: number): Promise<Duplex> {
+    if (this.lost) return Promise.reject(this.lost);
+    return new Promise((resolve, reject) => {
+      this.link.client.forwardOut("127.0.0.1", 0, address, port, (err, channel) => {
+        if (err) {
+          reject(new ZkfleetError("ssh", `${this.host} cannot connect to ${address}:${port}: ${err.message}`, { where: this.host, cause: err }));
+        } else {
+          resolve(channel);
+        }
+      });
+    });
   }
 
   async close(): Promise<void> {

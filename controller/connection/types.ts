@@ -1,3 +1,5 @@
+import type { Duplex } from "node:stream";
+
 // The whole surface the rest of zkfleet needs from a host. Kept tiny on
 // purpose (as Ansible's connection plugins are) so a local implementation and
 // an SSH one are interchangeable and the executor never sees transport detail.
@@ -34,5 +36,11 @@ export interface Connection {
   put(remotePath: string, content: string | Buffer, mode?: number): Promise<void>;
   /** Read a remote file; throws a ZkfleetError if it does not exist. */
   get(remotePath: string): Promise<Buffer>;
+  /**
+   * A TCP stream to address:port as dialled from the host (SSH: a direct-tcpip
+   * channel). Lets the controller read ZooKeeper's client port without
+   * starting any process on the host. Rejects when the host cannot connect.
+   */
+  openTcp(address: string, port: number): Promise<Duplex>;
   close(): Promise<void>;
 }
