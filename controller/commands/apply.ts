@@ -11,7 +11,7 @@ import { Fleet, type FleetOptions } from "../fleet.js";
 import type { Inventory } from "../inventory/schema.js";
 import { type HostObservation, observeAll } from "../observe.js";
 import { type DesiredHost, type ObservedHost, type Plan, type Step, planApply } from "../plan/plan.js";
-import { mergeHostsBlock, renderHostFiles, renderHostsBlock } from "../render/render.js";
+import { findHostsConflicts, mergeHostsBlock, renderHostFiles, renderHostsBlock } from "../render/render.js";
 import type { EnsembleReport } from "../status/health.js";
 
 const ETC_HOSTS = "/etc/hosts";
@@ -74,6 +74,15 @@ function desiredHosts(inv: Inventory, observed: Map<string, HostObservation>): D
   });
 }
 
+/** Lines outside zkfleet's block that would override it (Debian's `127.0.1.1 <hostname>` is the classic). */
+function hostsConflicts(inv: Inventory, observed: Map<string, HostObservation>): string[] {
+  if (inv.hosts_file !== "managed") return [];
+  const block = renderHostsBlock(inv);
+  return inv.hosts.flatMap((spec) =>
+    findHostsConflicts(observed.get(spec.name)?.files[ETC_HOSTS] ?? "", block, inv.ensemble).map((c) =>
+      `${spec.name}: /etc/hosts:${c.line} "${c.text.trim()}" maps ${c.name}, which the ensemble needs at ${c.expected}`));
+}
+
 export async function runApply(input: ApplyInput): Promise<ApplyResult> {
   const inv = input.inventory;
   const tarball = tarballFor(inv);
@@ -112,6 +121,14 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       throw new ZkfleetError("ssh", `${unreachable.length} host(s) cannot be observed; nothing was changed`, {
         where: unreachable.map((o) => `${o.key}: ${o.error}`).join("\n         "),
         hint: "fix what is named for each host (or leave the host out of the inventory) and run apply again",
+      });
+    }
+    const conflicts = hostsConflicts(inv, byKey);
+    if (conflicts.length > 0) {
+      throw new ZkfleetError("plan", "/etc/hosts on some hosts gives ensemble names other addresses; nothing was changed", {
+        where: conflicts.join("\n         "),
+        hint: "the first matching line wins over zkfleet's block, so a server would bind or dial the wrong address: " +
+          "remove or correct those lines (zkfleet edits only its own block)",
       });
     }
     if (plan.refused.length > 0) {
