@@ -84,7 +84,7 @@ export async function observeServer(fleet: Fleet, key: string): Promise<HostObse
   try {
     const conn = await fleet.connection(key);
     const { data } = await collectStatus(`${address}:${port}`, ["srvr", "mntr", "conf"],
-      (word) => sendWordOn(() => conn.openTcp(address, port), word, 3000));
+      (word) => sendWordOn(() => conn.openTcp(address, port), word, 2000));
     return { key, reachable: true, status: data, files: {}, ms: Date.now() - started };
   } catch (err) {
     return { key, reachable: false, error: observationError(err), files: {}, ms: Date.now() - started };
@@ -102,6 +102,7 @@ export function toHostReport(h: FleetHost, o: HostObservation): HostReport {
     ...(o.error ? { error: o.error } : {}),
     ...(s ? {
       running: s.running,
+      ...(s.running ? { answering: Object.values(s.words).some((w) => w !== "no_answer") } : {}),
       mode: s.mode,
       version: s.version,
       zxid: s.zxid?.hex,

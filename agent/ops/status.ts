@@ -36,8 +36,10 @@ export async function collectStatus(
       return { message: `nothing listens on ${address} (${reply.detail})`, data: { running: false, address, words, raw } };
     }
     if (reply.kind === "no_answer") {
-      words[word] = "no_answer";
-      continue;
+      // A server that let one word time out (frozen, overloaded) will not
+      // answer the next either: waiting for each would multiply the delay.
+      for (const rest of wordList.slice(wordList.indexOf(word))) words[rest] = "no_answer";
+      break;
     }
     raw[word] = reply.text;
     words[word] = isNotWhitelisted(reply.text) ? "not_whitelisted" : "ok";

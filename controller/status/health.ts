@@ -12,6 +12,8 @@ export interface HostReport {
   /** Why the host could not be observed (SSH, agent). */
   error?: string;
   running?: boolean;
+  /** False when something listens on the client port but no word got an answer (frozen, overloaded). */
+  answering?: boolean;
   mode?: string;
   version?: string;
   zxid?: string;
@@ -67,6 +69,10 @@ export function judgeEnsemble(inv: Inventory, inventoryPath: string, hosts: Host
     }
     if (h.running === false) {
       problems.push(`${h.host}: ZooKeeper is not running`);
+      continue;
+    }
+    if (h.answering === false) {
+      problems.push(`${h.host}: ZooKeeper accepts connections on its client port but answers nothing (frozen or overloaded?)`);
       continue;
     }
     const expected = h.role === "observer" ? ["observer"] : ["leader", "follower"];

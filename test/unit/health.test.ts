@@ -45,6 +45,12 @@ describe("judgeEnsemble", () => {
     ]);
   });
 
+  it("says a server that accepts connections but answers nothing is frozen or overloaded", () => {
+    const r = judgeEnsemble(inv, "inv.yml", [host(1, { mode: "leader", syncedFollowers: 1 }), host(2), host(3, { answering: false, mode: undefined })]);
+    expect(r.verdict).toBe("degraded");
+    expect(r.problems).toEqual(["zk3: ZooKeeper accepts connections on its client port but answers nothing (frozen or overloaded?)"]);
+  });
+
   it("expects observers to observe and does not count them as voters", () => {
     const r = judgeEnsemble(inv, "inv.yml", [host(1, { mode: "leader", syncedFollowers: 1 }), host(2), host(3, { role: "observer", mode: "follower" })]);
     expect(r.voters).toBe(2);
