@@ -5,7 +5,10 @@ import { execFile } from "node:child_process";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { LabState } from "../../controller/lab/lab.js";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { afterAll, beforeAll } from "vitest";
+import { type LabState, labDown, labUp } from "../../controller/lab/lab.js";
 
 const execFileP = promisify(execFile);
 
@@ -61,4 +64,28 @@ export async function pollUntil<T>(fn: () => Promise<T | undefined>, timeoutMs: 
     if (Date.now() > deadline) return undefined;
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+export interface TestLab {
+  dir: string;
+  /** Environment for runCli: journals go to a temporary directory, removed afterwards. */
+  env: Record<string, string>;
+  lab: LabState;
+}
+
+/** A lab for one test file: up before its tests (after clearing a leftover), down after them. */
+export function useTestLab(name: string, subnet: string, hosts = 3): TestLab {
+  const dir = testLabDir(name);
+  const journal = mkdtempSync(join(tmpdir(), `zkfleet-${name}-`));
+  // `lab` is set in beforeAll, before any test can read it.
+  const ctx: TestLab = { dir, env: { ZKFLEET_JOURNAL: journal }, lab: undefined as unknown as LabState };
+  beforeAll(async () => {
+    if (existsSync(join(dir, "lab.json"))) await labDown(dir);
+    ctx.lab = await labUp({ hosts, dir, subnet });
+  });
+  afterAll(async () => {
+    if (existsSync(join(dir, "lab.json"))) await labDown(dir);
+    rmSync(journal, { recursive: true, force: true });
+  });
+  return ctx;
 }

@@ -1,39 +1,26 @@
 // status on a server that is alive but frozen: it must say so, not hang.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
 import { ExitCode } from "../../controller/errors.js";
-import { type LabState, labDown, labFault, labUp } from "../../controller/lab/lab.js";
+import { labFault } from "../../controller/lab/lab.js";
 import type { FleetStatus } from "../../controller/commands/status.js";
 import { runCli } from "../helpers/cli.js";
-import { pollUntil, testLabDir } from "../helpers/lab.js";
+import { pollUntil, useTestLab } from "../helpers/lab.js";
 
-const DIR = testLabDir("status-frozen-test");
-const JOURNAL = mkdtempSync(join(tmpdir(), "zkfleet-status-frozen-"));
-const env = { ZKFLEET_JOURNAL: JOURNAL };
-let lab: LabState;
+const t = useTestLab("status-frozen-test", "127.87.0");
 
 beforeAll(async () => {
-  if (existsSync(join(DIR, "lab.json"))) await labDown(DIR);
-  lab = await labUp({ hosts: 3, dir: DIR, subnet: "127.87.0" });
-  expect((await runCli(["apply", "-i", lab.inventory, "--yes"], env)).code).toBe(ExitCode.changed);
+  expect((await runCli(["apply", "-i", t.lab.inventory, "--yes"], t.env)).code).toBe(ExitCode.changed);
 }, 180_000);
 
-afterAll(async () => {
-  if (existsSync(join(DIR, "lab.json"))) await labDown(DIR);
-  rmSync(JOURNAL, { recursive: true, force: true });
-});
-
 async function status(): Promise<{ code: number; s: FleetStatus }> {
-  const r = await runCli(["status", "-i", lab.inventory, "--json"], env);
+  const r = await runCli(["status", "-i", t.lab.inventory, "--json"], t.env);
   return { code: r.code, s: JSON.parse(r.out) as FleetStatus };
 }
 
 it("reports a frozen follower as answering nothing, and healthy again once thawed", async () => {
   const before = await status();
   const follower = before.s.ensembles[0]!.hosts.find((h) => h.mode === "follower")!.host;
-  await labFault("freeze", follower, DIR);
+  await labFault("freeze", follower, t.dir);
   try {
     const frozen = await status();
     expect(frozen.code).toBe(ExitCode.failed);
@@ -41,7 +28,7 @@ it("reports a frozen follower as answering nothing, and healthy again once thawe
     expect(frozen.s.ensembles[0]!.problems).toContain(
       `${follower}: ZooKeeper accepts connections on its client port but answers nothing (frozen or overloaded?)`);
   } finally {
-    await labFault("thaw", follower, DIR);
+    await labFault("thaw", follower, t.dir);
   }
   const healthy = await pollUntil(async () => ((await status()).s.ensembles[0]!.verdict === "healthy" ? true : undefined), 60_000);
   expect(healthy).toBe(true);
