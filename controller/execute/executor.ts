@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import { posix } from "node:path";
 import { ZkfleetError } from "../errors.js";
 import type { Fleet, FleetHost } from "../fleet.js";
-import { observeAll, toHostReport } from "../observe.js";
+import { observeServer, toHostReport } from "../observe.js";
 import type { Plan, Step } from "../plan/plan.js";
 import { type EnsembleReport, judgeEnsemble } from "../status/health.js";
 import type { Journal } from "./journal.js";
@@ -96,7 +96,8 @@ async function stop(opts: ExecuteOptions, host: string) {
 
 /** Observes every host of the plan's ensemble and judges it. */
 export async function observeEnsemble(opts: ExecuteOptions, keys: string[]): Promise<EnsembleReport> {
-  const observed = await observeAll(opts.fleet, keys);
+  // Gates poll every second: ask the servers through the SSH connections, start nothing on the hosts.
+  const observed = await Promise.all(keys.map((k) => observeServer(opts.fleet, k)));
   const hosts = keys.map((k, i) => toHostReport(opts.fleet.host(k), observed[i]!));
   return judgeEnsemble(opts.fleet.host(keys[0]!).inventory, opts.inventoryFile, hosts);
 }
