@@ -513,7 +513,3 @@ export async function labFault(action: FaultAction, hostName: string, dirOpt?: s
   }
 }
 
-export function labInventoryPath(dirOpt?: string): string {
-  return requireLab(dirOpt).inventory;
-}
-
