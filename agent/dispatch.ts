@@ -12,7 +12,7 @@ import { statusOp } from "./ops/status.js";
 import { stopOp } from "./ops/stop.js";
 import { writeFileOp } from "./ops/write-file.js";
 import { failed, type Failed, type OpOutcome } from "./outcome.js";
-import { Ops, OpName, Request, Response, type AgentResponse, type OpArgs } from "./protocol.js";
+import { Ops, OpName, Request, Response, type AgentResponse, type OpArgs } from "../common/protocol.js";
 
 type Handler<K extends OpName> = (args: OpArgs<K>, check: boolean) => Promise<OpOutcome<K>>;
 

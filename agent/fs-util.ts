@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
 import { lstat, mkdir, open, readFile, readdir, readlink, rename, rm, stat, symlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { ZkfleetError } from "../controller/errors.js";
+import { ZkfleetError } from "../common/errors.js";
 
 /** A sortable, file-name-safe timestamp: 2025-01-31T12-00-00-123Z. */
 export function timestamp(now: Date = new Date()): string {

@@ -5,7 +5,7 @@
 
 import { createInterface } from "node:readline";
 import { handleLine } from "./dispatch.js";
-import { Hello, PROTOCOL_VERSION } from "./protocol.js";
+import { Hello, PROTOCOL_VERSION } from "../common/protocol.js";
 import { AGENT_VERSION } from "./version.js";
 
 function writeLine(value: unknown): Promise<void> {

@@ -3,7 +3,7 @@
 // only unexpected faults (a file-system call failing) travel as exceptions,
 // which the dispatcher turns into an "io"/"internal" failure.
 
-import type { ErrorCode, Failure, OpData, OpName } from "./protocol.js";
+import type { ErrorCode, Failure, OpData, OpName } from "../common/protocol.js";
 
 export interface Done<D> {
   ok: true;

@@ -2,7 +2,7 @@
 // output, so no value from a request is ever interpreted by a shell here.
 
 import { spawn } from "node:child_process";
-import { ZkfleetError } from "../controller/errors.js";
+import { ZkfleetError } from "../common/errors.js";
 
 export interface CommandResult {
   code: number | null;

@@ -1,12 +1,12 @@
 // The CLI only parses arguments, calls the library and renders results. All
 // behaviour lives below it; nothing below it prints or exits.
 import { Command, CommanderError, Option } from "commander";
-import { ExitCode, ZkfleetError, errorMessage, exitCodeFor } from "./errors.js";
+import { ExitCode, ZkfleetError, errorMessage, exitCodeFor } from "../common/errors.js";
 import {
   type FaultAction, DEFAULT_LAB_DIR, DEFAULT_SUBNET, labDown, labFault, labStatus, labUp, validateLabUp,
-} from "./lab/lab.js";
-import { ensureDists, KNOWN_VERSIONS } from "./lab/dists.js";
-import { defaultArtifactsDir } from "./paths.js";
+} from "../lab/lab.js";
+import { ensureDists, KNOWN_VERSIONS } from "../dists/dists.js";
+import { defaultArtifactsDir } from "../common/paths.js";
 import { runCheck } from "./commands/check.js";
 import { formatFinding } from "./inventory/findings.js";
 import { inventoryError, loadInventory } from "./inventory/load.js";

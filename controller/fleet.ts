@@ -10,7 +10,7 @@ import {
 } from "./connection/ssh-config.js";
 import type { Connection } from "./connection/types.js";
 import type { HostSpec, Inventory } from "./inventory/schema.js";
-import type { AgentRequest, OpArgsInput, OpName, OpResult } from "../agent/protocol.js";
+import type { AgentRequest, OpArgsInput, OpName, OpResult } from "../common/protocol.js";
 
 export interface FleetOptions {
   /** Hosts worked on at once. */

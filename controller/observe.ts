@@ -3,10 +3,10 @@
 // observation (an unreachable host is a fact), never an exception.
 import type { Fleet, FleetHost } from "./fleet.js";
 import { expectSuccess } from "./agent/client.js";
-import { ZkfleetError, errorMessage } from "./errors.js";
-import type { OpData } from "../agent/protocol.js";
-import { sendWordOn } from "../agent/four-letter.js";
-import { collectStatus } from "../agent/ops/status.js";
+import { ZkfleetError, errorMessage } from "../common/errors.js";
+import type { OpData } from "../common/protocol.js";
+import { sendWordOn } from "../common/four-letter.js";
+import { collectStatus } from "../common/server-status.js";
 import type { HostReport } from "./status/health.js";
 
 export interface HostObservation {

@@ -6,7 +6,7 @@ import { realpath, rename } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { exists, freshStampDir, lstatIfExists, timestamp } from "../fs-util.js";
 import { done, failed, type OpOutcome } from "../outcome.js";
-import type { OpArgs } from "../protocol.js";
+import type { OpArgs } from "../../common/protocol.js";
 import { pidFileIn, quorumPeersWithConfig, readPidFile } from "../proc.js";
 
 export const MOVED_DIR = ".zkfleet-moved";

@@ -5,7 +5,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { exists, listDir, readIfExists, statIfExists } from "../fs-util.js";
 import { done, type OpOutcome } from "../outcome.js";
-import type { OpArgs, OpData } from "../protocol.js";
+import type { OpArgs, OpData } from "../../common/protocol.js";
 import { describePidFile, pidFileIn, readPidFile } from "../proc.js";
 import { currentRelease, installedReleases } from "../releases.js";
 

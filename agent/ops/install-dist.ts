@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { exists, isDirectory, listDir, symlinkAtomic } from "../fs-util.js";
 import { done, failed, type Failed, type OpOutcome } from "../outcome.js";
-import type { OpArgs } from "../protocol.js";
+import type { OpArgs } from "../../common/protocol.js";
 import { currentLink, currentRelease, currentTarget, releasesDir } from "../releases.js";
 import { describeResult, runCommand } from "../run-command.js";
 

@@ -6,7 +6,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { exists, readIfExists } from "../fs-util.js";
 import { done, failed, type OpOutcome } from "../outcome.js";
-import type { OpArgs } from "../protocol.js";
+import type { OpArgs } from "../../common/protocol.js";
 import { describePidFile, pidFileIn, quorumPeersWithConfig, readPidFile, samePath } from "../proc.js";
 import { currentLink } from "../releases.js";
 import { describeResult, runCommand, tail } from "../run-command.js";

@@ -4,7 +4,7 @@
 
 import { readFile, rm } from "node:fs/promises";
 import { done, failed, type OpOutcome } from "../outcome.js";
-import type { OpArgs, OpData } from "../protocol.js";
+import type { OpArgs, OpData } from "../../common/protocol.js";
 import { describePidFile, liveArgv, pidFileIn, readPidFile, samePath } from "../proc.js";
 import { describeResult, runCommand } from "../run-command.js";
 import { systemdIsActive, systemdMainPid } from "../systemd.js";

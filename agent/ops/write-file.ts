@@ -3,18 +3,12 @@
 
 import { chmod, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createTwoFilesPatch } from "diff";
+import { unifiedDiff } from "../../common/diff.js";
 import { freshStampDir, lstatIfExists, writeAtomic } from "../fs-util.js";
 import { done, failed, type OpOutcome } from "../outcome.js";
-import type { OpArgs } from "../protocol.js";
+import type { OpArgs } from "../../common/protocol.js";
 
 const octal = (mode: number) => `0${mode.toString(8).padStart(3, "0")}`;
-
-export function unifiedDiff(path: string, before: string | null, after: string): string {
-  const patch = createTwoFilesPatch(before === null ? "/dev/null" : path, path, before ?? "", after);
-  // Drop the "Index:"/"====" preamble: plain unified diff is what people read and patch(1) takes.
-  return patch.slice(patch.indexOf("--- "));
-}
 
 async function current(path: string): Promise<{ content: Buffer; mode: number } | null | "not-a-file"> {
   const st = await lstatIfExists(path);

@@ -5,8 +5,8 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ZkfleetError } from "../errors.js";
-import { packageRoot } from "../paths.js";
+import { ZkfleetError } from "../../common/errors.js";
+import { packageRoot } from "../../common/paths.js";
 
 /** dist/agent.js under the package root (not the working directory), built by `npm run build`. */
 export function defaultBundlePath(): string {

@@ -15,8 +15,8 @@ import {
   type OpArgsInput,
   type OpName,
   type OpResult,
-} from "../../agent/protocol.js";
-import { ZkfleetError } from "../errors.js";
+} from "../../common/protocol.js";
+import { ZkfleetError } from "../../common/errors.js";
 import type { Connection } from "../connection/types.js";
 import { loadBundle, type LoadedBundle } from "./bundle.js";
 import { decodeAgentOutput } from "./decode.js";

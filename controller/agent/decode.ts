@@ -2,8 +2,8 @@
 // schemas the agent itself uses; anything else (a crash, a stray print, a
 // different protocol version) becomes a ZkfleetError naming the host.
 
-import { Hello, PROTOCOL_VERSION, Response, type AgentResponse, type OpName } from "../../agent/protocol.js";
-import { ZkfleetError } from "../errors.js";
+import { Hello, PROTOCOL_VERSION, Response, type AgentResponse, type OpName } from "../../common/protocol.js";
+import { ZkfleetError } from "../../common/errors.js";
 import type { RunResult } from "../connection/types.js";
 
 function tail(text: string, max = 1500): string {

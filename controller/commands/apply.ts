@@ -4,7 +4,7 @@
 // running ensemble are refused by the planner rather than improvised here.
 import { existsSync } from "node:fs";
 import { join, posix } from "node:path";
-import { ZkfleetError } from "../errors.js";
+import { ZkfleetError } from "../../common/errors.js";
 import { type StepResult, executePlan } from "../execute/executor.js";
 import { Journal } from "../execute/journal.js";
 import { Fleet, type FleetOptions } from "../fleet.js";

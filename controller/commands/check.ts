@@ -6,7 +6,7 @@ import { placeFindings, type Finding, type SourceMap } from "../inventory/findin
 import { lintInventory } from "../inventory/lint.js";
 import { readInventory, type LoadOptions } from "../inventory/load.js";
 import type { Inventory } from "../inventory/schema.js";
-import { adminServerEnabled } from "../inventory/versions.js";
+import { adminServerEnabled } from "../../common/versions.js";
 
 export interface CheckResult {
   /** True when no finding is an error (warnings do not fail a check). */

@@ -7,7 +7,7 @@
 import { createHash, createHmac } from "node:crypto";
 import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { ZkfleetError } from "../errors.js";
+import { ZkfleetError } from "../../common/errors.js";
 import { quoteArg } from "./quote.js";
 
 export interface KnownHostEntry {

@@ -6,7 +6,7 @@ import { createConnection } from "node:net";
 import type { Duplex } from "node:stream";
 import { open, readFile, rename, rm } from "node:fs/promises";
 import { userInfo } from "node:os";
-import { ZkfleetError } from "../errors.js";
+import { ZkfleetError } from "../../common/errors.js";
 import {
   effectiveArgv,
   getThroughSudo,

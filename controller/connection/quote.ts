@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:os";
 import { posix } from "node:path";
-import { ZkfleetError } from "../errors.js";
+import { ZkfleetError } from "../../common/errors.js";
 import type { RunOptions, RunResult } from "./types.js";
 
 /** POSIX single-quote one argument: `it's` → `'it'\''s'`. */

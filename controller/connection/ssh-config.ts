@@ -15,7 +15,7 @@
 import { readFile } from "node:fs/promises";
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
-import { ZkfleetError } from "../errors.js";
+import { ZkfleetError } from "../../common/errors.js";
 import { matchPatternList } from "./known-hosts.js";
 import type { SshTarget } from "./ssh.js";
 

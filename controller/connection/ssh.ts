@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import type { Duplex } from "node:stream";
 import ssh2 from "ssh2";
 import type { AnyAuthMethod, ClientChannel, ConnectConfig, HostVerifier, ParsedKey, SFTPWrapper } from "ssh2";
-import { ZkfleetError } from "../errors.js";
+import { ZkfleetError } from "../../common/errors.js";
 import {
   appendKnownHost,
   checkHostKey,

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { posix } from "node:path";
-import { ZkfleetError } from "../errors.js";
+import { ZkfleetError } from "../../common/errors.js";
 import type { Fleet, FleetHost } from "../fleet.js";
 import { observeServer, toHostReport } from "../observe.js";
 import type { Plan, Step } from "../plan/plan.js";

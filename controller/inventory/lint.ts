@@ -11,7 +11,7 @@ import {
   versionFacts,
   ZOOKEEPER_VERSIONS,
   type ZookeeperVersion,
-} from "./versions.js";
+} from "../../common/versions.js";
 
 type Lint = (inv: Inventory) => Finding[];
 

@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
-import { ZkfleetError } from "../errors.js";
+import { ZkfleetError } from "../../common/errors.js";
 import { formatFinding, placeFindings, sourceMap, type Finding, type SourceMap } from "./findings.js";
 import { inventorySchema, KNOWN_KEYS, type Inventory } from "./schema.js";
 import { closestMatch } from "./validators.js";

@@ -12,7 +12,7 @@ import {
   resolveLocalPath,
   type LocalPathContext,
 } from "./validators.js";
-import { adminServerEnabled, KNOWN_ZOOKEEPER_VERSIONS, managedSettingOwner } from "./versions.js";
+import { adminServerEnabled, KNOWN_ZOOKEEPER_VERSIONS, managedSettingOwner } from "../../common/versions.js";
 
 /**
  * myid is limited to 1..255. ZooKeeper itself accepts any long, but it builds

@@ -2,7 +2,7 @@
 // state, and in which order. Pure: no SSH, no ZooKeeper client, no file
 // system. Quorum safety is decided here, so this is where the rules live and
 // where the unit and property tests aim.
-import { createTwoFilesPatch } from "diff";
+import { unifiedDiff } from "../../common/diff.js";
 
 export interface DesiredFile {
   path: string;
@@ -57,10 +57,6 @@ export interface Plan {
   unchanged: string[];
   /** When set, the plan must not run: each entry says what and why. */
   refused: string[];
-}
-
-function fileDiff(path: string, before: string | null, after: string): string {
-  return createTwoFilesPatch(before === null ? "/dev/null" : path, path, before ?? "", after, "", "", { context: 3 });
 }
 
 /** Server lines of a zoo.cfg (or dynamic file), normalised: the ensemble's membership. */
@@ -134,7 +130,7 @@ export function planApply(input: PlanInput): Plan {
       const before = o.files[f.path] ?? null;
       hostSteps.push({
         kind: "write_file", host: d.host, path: f.path, content: f.content, mode: f.mode,
-        diff: fileDiff(f.path, before, f.content), created: before === null,
+        diff: unifiedDiff(f.path, before, f.content), created: before === null,
         reason: before === null ? `${f.path} does not exist` : `${f.path} differs from the inventory`,
       });
     }

@@ -1,7 +1,7 @@
 // The managed block in /etc/hosts. zkfleet owns only the lines between its
 // markers; every other byte of the file belongs to the host's owner and is
 // kept exactly, including whether the file ends with a newline.
-import { ZkfleetError } from "../errors.js";
+import { ZkfleetError } from "../../common/errors.js";
 
 export const beginMarker = (ensemble: string) => `# BEGIN zkfleet ${ensemble}`;
 export const endMarker = (ensemble: string) => `# END zkfleet ${ensemble}`;

@@ -6,9 +6,9 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
-import { ZkfleetError } from "../errors.js";
+import { ZkfleetError } from "../../common/errors.js";
 import { addressKind } from "../inventory/validators.js";
-import { FOUR_LETTER_WORDS, versionFacts, type VersionFacts } from "../inventory/versions.js";
+import { FOUR_LETTER_WORDS, versionFacts, type VersionFacts } from "../../common/versions.js";
 import type { HostSpec, Inventory, ZookeeperSpec } from "../inventory/schema.js";
 
 export { findHostsConflicts, mergeHostsBlock, removeHostsBlock, type HostsConflict } from "./hosts-block.js";

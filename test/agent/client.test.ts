@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentCall, ensureAgent, expectSuccess, runAgent } from "../../controller/agent/client.js";
 import { defaultBundlePath, loadBundle } from "../../controller/agent/bundle.js";
 import { decodeAgentOutput } from "../../controller/agent/decode.js";
-import { PROTOCOL_VERSION } from "../../agent/protocol.js";
-import { packageRoot } from "../../controller/paths.js";
-import { ZkfleetError } from "../../controller/errors.js";
+import { PROTOCOL_VERSION } from "../../common/protocol.js";
+import { packageRoot } from "../../common/paths.js";
+import { ZkfleetError } from "../../common/errors.js";
 import { startHarness, type Harness } from "./harness.js";
 
 let h: Harness;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentCall } from "../../controller/agent/client.js";
-import { PROTOCOL_VERSION } from "../../agent/protocol.js";
+import { PROTOCOL_VERSION } from "../../common/protocol.js";
 import { call, startHarness, type Harness } from "./harness.js";
 
 const execFileP = promisify(execFile);

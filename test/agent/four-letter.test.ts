@@ -3,7 +3,7 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isNotServing, isNotWhitelisted, parseConf, parseMntr, parseSrvr, parseZxid, srvrFieldsFromMntr } from "../../agent/four-letter.js";
+import { isNotServing, isNotWhitelisted, parseConf, parseMntr, parseSrvr, parseZxid, srvrFieldsFromMntr } from "../../common/four-letter.js";
 import { parseOsRelease } from "../../agent/ops/facts.js";
 import { dataDirOf } from "../../agent/ops/start.js";
 

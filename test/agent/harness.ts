@@ -9,7 +9,7 @@ import { ensureAgent, runAgent, type AgentHandle } from "../../controller/agent/
 import { LocalConnection } from "../../controller/connection/local.js";
 // @ts-expect-error plain .mjs build script without type declarations
 import { bundleAgent } from "../../scripts/bundle-agent.mjs";
-import type { AgentRequest, AgentResponse } from "../../agent/protocol.js";
+import type { AgentRequest, AgentResponse } from "../../common/protocol.js";
 
 export interface Harness {
   dir: string;

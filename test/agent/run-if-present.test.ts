@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectSuccess, runAgentIfPresent, type EnsureAgentOptions } from "../../controller/agent/client.js";
 import type { Connection, RunOptions } from "../../controller/connection/types.js";
-import { ZkfleetError } from "../../controller/errors.js";
-import { PROTOCOL_VERSION, type AgentRequest } from "../../agent/protocol.js";
+import { ZkfleetError } from "../../common/errors.js";
+import { PROTOCOL_VERSION, type AgentRequest } from "../../common/protocol.js";
 import { startHarness, type Harness } from "./harness.js";
 
 let h: Harness;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentCall, ensureAgent, expectSuccess, runAgent, type AgentHandle } from "../../controller/agent/client.js";
 import { connectSsh } from "../../controller/connection/ssh.js";
 import type { Connection } from "../../controller/connection/types.js";
-import { ZkfleetError } from "../../controller/errors.js";
+import { ZkfleetError } from "../../common/errors.js";
 import { makeKey, makeTempDir, startSshd, type Sshd } from "../helpers/sshd.js";
 import { buildTestBundle } from "./harness.js";
 

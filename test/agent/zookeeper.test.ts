@@ -1,6 +1,6 @@
 // start / status / stop / clean_data against a real ZooKeeper 3.8.0
 // standalone server, unpacked by install_dist from the lab's tarball
-// (controller/lab/dists.ts) and bound to 127.92.0.1. Also: stop never signals
+// (dists/dists.ts) and bound to 127.92.0.1. Also: stop never signals
 // a process it cannot tie to ZooKeeper (a `sleep` we own stands in for one).
 
 import { spawn, execFile } from "node:child_process";
@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentCall } from "../../controller/agent/client.js";
-import { ensureDists } from "../../controller/lab/dists.js";
-import { defaultArtifactsDir } from "../../controller/paths.js";
+import { ensureDists } from "../../dists/dists.js";
+import { defaultArtifactsDir } from "../../common/paths.js";
 import { pollUntil } from "../helpers/lab.js";
 import { call, startHarness, type Harness } from "./harness.js";
 

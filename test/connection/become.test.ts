@@ -7,7 +7,7 @@ import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ZkfleetError } from "../../controller/errors.js";
+import { ZkfleetError } from "../../common/errors.js";
 import { connectSsh, type SshTarget } from "../../controller/connection/ssh.js";
 import type { Connection } from "../../controller/connection/types.js";
 import { makeKey, makeTempDir, startSshd, type Sshd } from "../helpers/sshd.js";

@@ -1,7 +1,7 @@
 import { open, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ZkfleetError } from "../../controller/errors.js";
+import { ZkfleetError } from "../../common/errors.js";
 import { LocalConnection } from "../../controller/connection/local.js";
 import { atomicWriteArgv } from "../../controller/connection/quote.js";
 import { makeTempDir, waitFor } from "../helpers/sshd.js";

@@ -4,7 +4,7 @@ import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ZkfleetError } from "../../controller/errors.js";
+import { ZkfleetError } from "../../common/errors.js";
 import { ConnectionPool, Semaphore } from "../../controller/connection/pool.js";
 import { connectSsh, type SshTarget } from "../../controller/connection/ssh.js";
 import { freePort, makeKey, makeTempDir, startSshd, waitFor, type Sshd } from "../helpers/sshd.js";

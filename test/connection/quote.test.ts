@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ZkfleetError } from "../../controller/errors.js";
+import { ZkfleetError } from "../../common/errors.js";
 import { commandLine, octalMode, quoteArg, signalExitCode, sudoRefusal } from "../../controller/connection/quote.js";
 
 const execFileP = promisify(execFile);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ZkfleetError } from "../../controller/errors.js";
+import { ZkfleetError } from "../../common/errors.js";
 import {
   lookupSshConfig,
   parseJumpHop,

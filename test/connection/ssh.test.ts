@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ZkfleetError } from "../../controller/errors.js";
+import { ZkfleetError } from "../../common/errors.js";
 import { connectSsh, type SshTarget } from "../../controller/connection/ssh.js";
 import { fingerprint } from "../../controller/connection/known-hosts.js";
 import type { Connection } from "../../controller/connection/types.js";

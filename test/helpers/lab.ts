@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { afterAll, beforeAll } from "vitest";
-import { type LabState, labDown, labUp } from "../../controller/lab/lab.js";
+import { type LabState, labDown, labUp } from "../../lab/lab.js";
 
 const execFileP = promisify(execFile);
 

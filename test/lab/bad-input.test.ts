@@ -16,8 +16,8 @@ import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlink
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ExitCode } from "../../controller/errors.js";
-import { type LabHost, type LabState, labDown, labFault, labUp } from "../../controller/lab/lab.js";
+import { ExitCode } from "../../common/errors.js";
+import { type LabHost, type LabState, labDown, labFault, labUp } from "../../lab/lab.js";
 import { runCli } from "../helpers/cli.js";
 import { sshRun, testLabDir } from "../helpers/lab.js";
 

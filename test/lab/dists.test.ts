@@ -11,11 +11,11 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { unzipSync, zipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ZkfleetError } from "../../controller/errors.js";
+import { ZkfleetError } from "../../common/errors.js";
 import {
   KNOWN_VERSIONS, MAX_CLASS_FILE_MAJOR, assertLoadableOnJava17, ensureDists, inspectJar, javaLibraryClosure,
   parseManifest, pickDebianMirror, stripClassPath, tarballName, upstreamVersion,
-} from "../../controller/lab/dists.js";
+} from "../../dists/dists.js";
 
 const run = promisify(execFile);
 // The project's real artifact cache (git-ignored): the first run builds, later runs reuse.

@@ -1,7 +1,7 @@
 // A line outside zkfleet's /etc/hosts block that maps an ensemble name to
 // another address would win over the block; apply refuses before touching anything.
 import { expect, it } from "vitest";
-import { ExitCode } from "../../controller/errors.js";
+import { ExitCode } from "../../common/errors.js";
 import { runCli } from "../helpers/cli.js";
 import { sshRun, useTestLab } from "../helpers/lab.js";
 

@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
-import { packageRoot } from "../../controller/paths.js";
+import { packageRoot } from "../../common/paths.js";
 import { runCli } from "../helpers/cli.js";
 import { useTestLab } from "../helpers/lab.js";
 

@@ -2,10 +2,10 @@
 import { copyFileSync, existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LabState, labDown, labFault, labStatus, labUp } from "../../controller/lab/lab.js";
-import { ensureDists } from "../../controller/lab/dists.js";
-import { defaultArtifactsDir } from "../../controller/paths.js";
-import { ZkfleetError } from "../../controller/errors.js";
+import { type LabState, labDown, labFault, labStatus, labUp } from "../../lab/lab.js";
+import { ensureDists } from "../../dists/dists.js";
+import { defaultArtifactsDir } from "../../common/paths.js";
+import { ZkfleetError } from "../../common/errors.js";
 import { fourLetterWord, modeOf, pollUntil, sshRun, testLabDir } from "../helpers/lab.js";
 
 const DIR = testLabDir("lab-test");

@@ -1,7 +1,7 @@
 // status on a server that is alive but frozen: it must say so, not hang.
 import { beforeAll, expect, it } from "vitest";
-import { ExitCode } from "../../controller/errors.js";
-import { labFault } from "../../controller/lab/lab.js";
+import { ExitCode } from "../../common/errors.js";
+import { labFault } from "../../lab/lab.js";
 import type { FleetStatus } from "../../controller/commands/status.js";
 import { runCli } from "../helpers/cli.js";
 import { pollUntil, useTestLab } from "../helpers/lab.js";

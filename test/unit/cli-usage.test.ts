@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ExitCode } from "../../controller/errors.js";
+import { ExitCode } from "../../common/errors.js";
 import { runCli } from "../helpers/cli.js";
 import { testLabDir } from "../helpers/lab.js";
 

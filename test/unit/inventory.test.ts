@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ZkfleetError, exitCodeFor, ExitCode } from "../../controller/errors.js";
+import { ZkfleetError, exitCodeFor, ExitCode } from "../../common/errors.js";
 import { loadInventory } from "../../controller/inventory/load.js";
-import { isKnownSetting, managedSettingOwner, ZOOKEEPER_VERSIONS } from "../../controller/inventory/versions.js";
+import { isKnownSetting, managedSettingOwner, ZOOKEEPER_VERSIONS } from "../../common/versions.js";
 import { fixtureYaml, lineOf, parseValid } from "../golden/fixtures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "zkfleet-inventory-"));

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ZkfleetError } from "../../controller/errors.js";
+import { ZkfleetError } from "../../common/errors.js";
 import { findHostsConflicts, mergeHostsBlock, removeHostsBlock } from "../../controller/render/render.js";
 
 const ENSEMBLE = "orders-zk";

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ZkfleetError } from "../../controller/errors.js";
+import { ZkfleetError } from "../../common/errors.js";
 import type { Inventory } from "../../controller/inventory/schema.js";
 import { renderHostFiles, renderHostsBlock, shellQuote, type RenderedFile } from "../../controller/render/render.js";
 import { expectGolden } from "../golden/golden.js";

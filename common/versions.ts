@@ -29,6 +29,8 @@ export interface VersionFacts {
    * An entry ending in `.*` is a prefix (e.g. `ssl.*` for `ssl.keyStore.location`).
    */
   readonly knownSettings: readonly string[];
+  /** The Debian suite whose `zookeeper` package is this version: where zkfleet's distribution is assembled from. */
+  readonly debianSuite: "bullseye" | "bookworm" | "trixie";
 }
 
 /** Keys ZooKeeper has understood since 3.4 and that zkfleet does not manage itself. */
@@ -128,12 +130,14 @@ export const ZOOKEEPER_VERSIONS = {
     supportsIpv6ServerLines: false,
     onlyElectionAlg3: false,
     knownSettings: SETTINGS_3_4,
+    debianSuite: "bullseye",
   },
-  "3.8.0": { version: "3.8.0", ...modern, knownSettings: [...SETTINGS_3_4, ...SETTINGS_3_8_ADDED] },
+  "3.8.0": { version: "3.8.0", ...modern, knownSettings: [...SETTINGS_3_4, ...SETTINGS_3_8_ADDED], debianSuite: "bookworm" },
   "3.9.3": {
     version: "3.9.3",
     ...modern,
     knownSettings: [...SETTINGS_3_4, ...SETTINGS_3_8_ADDED, ...SETTINGS_3_9_ADDED],
+    debianSuite: "trixie",
   },
 } as const satisfies Record<string, VersionFacts>;
 

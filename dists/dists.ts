@@ -17,18 +17,17 @@ import {
   chmod, copyFile, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rename, rm, writeFile,
 } from "node:fs/promises";
 import { basename, dirname, join, posix } from "node:path";
-import { packageRoot } from "../paths.js";
+import { packageRoot } from "../common/paths.js";
 import { unzipSync, zipSync } from "fflate";
-import { ZkfleetError } from "../errors.js";
+import { ZkfleetError } from "../common/errors.js";
+import { KNOWN_ZOOKEEPER_VERSIONS, type VersionFacts, versionFacts } from "../common/versions.js";
 
-export type DebianSuite = "bullseye" | "bookworm" | "trixie";
+export type DebianSuite = VersionFacts["debianSuite"];
 
-/** The ZooKeeper versions we can build, and the Debian suite that carries each. */
-export const KNOWN_VERSIONS: Readonly<Record<string, DebianSuite>> = {
-  "3.4.13": "bullseye",
-  "3.8.0": "bookworm",
-  "3.9.3": "trixie",
-};
+/** The ZooKeeper versions we can build, and the Debian suite that carries each (from the one version table). */
+export const KNOWN_VERSIONS: Readonly<Record<string, DebianSuite>> = Object.fromEntries(
+  KNOWN_ZOOKEEPER_VERSIONS.map((v) => [v, versionFacts(v).debianSuite]),
+);
 
 export interface EnsureDistsOptions {
   /** Where tarballs, their sidecars and the private apt state live. */
@@ -53,12 +52,12 @@ export const MAX_CLASS_FILE_MAJOR = 61;
 /**
  * Bump when the builder's output changes for the same Debian packages, so that
  * cached tarballs made by an older builder are rebuilt. The static files in
- * dist-files/ are part of the recipe already (hashed by content).
+ * files/ are part of the recipe already (hashed by content).
  */
 const RECIPE_REVISION = "1";
 
 // Resolved from the package root so the sources and the compiled dist/ find the same files.
-const DIST_FILES_DIR = join(packageRoot(), "controller", "lab", "dist-files") + "/";
+const DIST_FILES_DIR = join(packageRoot(), "dists", "files") + "/";
 const KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
 const FALLBACK_MIRROR = "http://deb.debian.org/debian";
 const DEBIAN_BIN = "/usr/share/zookeeper/bin";
@@ -399,7 +398,7 @@ async function collectJars(root: string, version: string): Promise<JarClosure> {
       }
       throw new ZkfleetError("artifact", `${path} is needed by the ZooKeeper ${version} class path but no downloaded package ships it`, {
         where: path,
-        hint: "the Debian packaging changed; find the package that ships it (apt-file search) and extend the closure in controller/lab/dists.ts",
+        hint: "the Debian packaging changed; find the package that ships it (apt-file search) and extend the closure in dists/dists.ts",
       });
     }
     if (seen.has(real)) continue;
@@ -506,7 +505,7 @@ async function assemble(a: Assembly): Promise<void> {
     if (!real) {
       throw new ZkfleetError("artifact", `${a.zookeeperDeb.file} has no ${from}`, {
         where: a.zookeeperDeb.file,
-        hint: "the Debian packaging changed; adapt DEBIAN_SCRIPTS in controller/lab/dists.ts",
+        hint: "the Debian packaging changed; adapt DEBIAN_SCRIPTS in dists/dists.ts",
       });
     }
     const dest = join(a.distDir, "bin", script);
@@ -527,7 +526,7 @@ async function assemble(a: Assembly): Promise<void> {
     if (clash) {
       throw new ZkfleetError("artifact", `two different jars would both be lib/${jar.name}: ${clash.real} and ${jar.real}`, {
         where: jar.real,
-        hint: "rename one of them in libName() in controller/lab/dists.ts",
+        hint: "rename one of them in libName() in dists/dists.ts",
       });
     }
     byName.set(jar.name, jar);
@@ -539,7 +538,7 @@ async function assemble(a: Assembly): Promise<void> {
     debianVersion: a.zookeeperDeb.version,
     suite: a.suite,
     mirror: a.mirror,
-    builtBy: "zkfleet controller/lab/dists.ts",
+    builtBy: "zkfleet dists/dists.ts",
     recipe: a.recipe,
     maxClassFileMajor: Math.max(...closure.jars.map((j) => j.report.maxMajor)),
     classFileMajorLimit: MAX_CLASS_FILE_MAJOR,
@@ -633,7 +632,7 @@ async function buildDist(req: BuildRequest): Promise<void> {
     if (!zookeeperDeb || upstreamVersion(zookeeperDeb.version) !== version) {
       throw new ZkfleetError("artifact", `Debian ${suite} carries zookeeper ${zookeeperDeb?.version ?? "(none)"}, not ${version}`, {
         where,
-        hint: "update KNOWN_VERSIONS in controller/lab/dists.ts to the versions the suites carry",
+        hint: "update debianSuite in common/versions.ts to the versions the suites carry",
       });
     }
 

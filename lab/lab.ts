@@ -10,7 +10,7 @@ import { connect } from "node:net";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { stringify as toYaml } from "yaml";
-import { ZkfleetError } from "../errors.js";
+import { ZkfleetError } from "../common/errors.js";
 import {
   type ProcRef,
   childrenOf,
