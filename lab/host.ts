@@ -1,0 +1,163 @@
+// One simulated host: its state directories, its sshd configuration, booting
+// it in its own namespaces, powering it off, and finding its sshd and
+// ZooKeeper processes inside its pid namespace.
+import { spawn } from "node:child_process";
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
+import type { LabHost } from "./plan.js";
+import {
+  type ProcRef,
+  childrenOf,
+  cmdline,
+  isSameProcess,
+  processesInNamespaceOf,
+  procRef,
+  signal,
+  waitUntil,
+} from "./proc.js";
+import { labError } from "./state.js";
+
+export const SSHD = "/usr/sbin/sshd";
+
+// The boot script is a constant: every variable part arrives as an
+// environment variable, so no path is ever spliced into shell text.
+const BOOT_SCRIPT = `set -eu
+mount -t overlay zkfleet-etc -o "lowerdir=/etc,upperdir=$H/etc.upper,workdir=$H/etc.work" /etc
+mount -t overlay zkfleet-varlib -o "lowerdir=/var/lib,upperdir=$H/varlib.upper,workdir=$H/varlib.work" /var/lib
+mount -t overlay zkfleet-varlog -o "lowerdir=/var/log,upperdir=$H/varlog.upper,workdir=$H/varlog.work" /var/log
+mkdir -p /var/lib/zookeeper /var/log/zookeeper
+mount --bind "$H/disk/var-lib-zookeeper" /var/lib/zookeeper
+mount --bind "$H/disk/var-log-zookeeper" /var/log/zookeeper
+mount --bind "$H/disk/opt" /opt
+mount --bind "$H/disk/root" /root
+mount -t tmpfs -o mode=0755 zkfleet-run /run
+mount -t tmpfs -o mode=1777 zkfleet-tmp /tmp
+mkdir -p /run/sshd
+hostname "$HOST_NAME"
+exec ${SSHD} -D -e -f "$H/sshd_config"
+`;
+
+/** Reads the SSH identification line: proof that sshd is serving, not just bound. */
+export async function sshBanner(address: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((res) => {
+    const sock = connect({ host: address, port: 22 });
+    let buf = "";
+    const done = (ok: boolean) => {
+      sock.destroy();
+      res(ok);
+    };
+    sock.setTimeout(timeoutMs, () => done(false));
+    sock.on("data", (d) => {
+      buf += d.toString("latin1");
+      if (buf.includes("\n")) done(buf.startsWith("SSH-2.0-"));
+    });
+    sock.once("error", () => done(false));
+    sock.once("close", () => done(false));
+  });
+}
+
+function sshdConfig(host: LabHost, labDir: string): string {
+  return [
+    `ListenAddress ${host.address}:22`,
+    `HostKey ${join(host.dir, "ssh_host_ed25519_key")}`,
+    "PidFile none",
+    `AuthorizedKeysFile ${join(labDir, "authorized_keys")}`,
+    "PermitRootLogin prohibit-password",
+    "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no",
+    "UsePAM no",
+    // The lab dir is owned by whoever created it; real hosts keep StrictModes.
+    "StrictModes no",
+    "Subsystem sftp internal-sftp",
+    // The controller opens many channels on one connection (status, agent, sftp).
+    "MaxSessions 64",
+    "MaxStartups 200:30:400",
+    "PrintMotd no",
+    "LogLevel ERROR",
+    "",
+  ].join("\n");
+}
+
+function baseHostsFile(host: LabHost): string {
+  return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${host.address}\t${host.name}\n`;
+}
+
+export function prepareHostDirs(host: LabHost, labDir: string): void {
+  for (const d of [
+    "etc.upper", "etc.work", "varlib.upper", "varlib.work", "varlog.upper", "varlog.work",
+    "disk/opt", "disk/var-lib-zookeeper", "disk/var-log-zookeeper", "disk/root",
+  ]) {
+    mkdirSync(join(host.dir, d), { recursive: true });
+  }
+  writeFileSync(join(host.dir, "etc.upper", "hosts"), baseHostsFile(host));
+  writeFileSync(join(host.dir, "etc.upper", "hostname"), host.name + "\n");
+  writeFileSync(join(host.dir, "sshd_config"), sshdConfig(host, labDir));
+}
+
+/** Boots one host: its namespaces, mounts and sshd. Returns once sshd answers. */
+export async function bootHost(host: LabHost): Promise<ProcRef> {
+  const console = openSync(join(host.dir, "console.log"), "a");
+  const child = spawn(
+    "/usr/bin/unshare",
+    ["--mount", "--uts", "--pid", "--fork", "--mount-proc", "--propagation", "private", "--kill-child",
+      "--", "/bin/sh", "-c", BOOT_SCRIPT],
+    {
+      detached: true,
+      stdio: ["ignore", console, console],
+      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", H: host.dir, HOST_NAME: host.name },
+    },
+  );
+  closeSync(console);
+  child.unref();
+  const pid = child.pid;
+  const ref = pid === undefined ? undefined : procRef(pid);
+  if (!ref) throw labError(`could not start host ${host.name}`, host.name, `see ${join(host.dir, "console.log")}`);
+  const ready = await waitUntil(async () => !isSameProcess(ref) || (await sshBanner(host.address, 500)), 10_000, 50);
+  if (!ready || !isSameProcess(ref)) {
+    killHost(ref);
+    const log = readFileSync(join(host.dir, "console.log"), "utf8").trim().split("\n").slice(-5).join("\n");
+    throw labError(`host ${host.name} did not come up: sshd on ${host.address}:22 never answered`, host.name,
+      `console log ${join(host.dir, "console.log")}:\n${log}`);
+  }
+  return ref;
+}
+
+/** The namespace's init (pid 1 inside): the child that unshare forked. */
+export function nsInit(ref: ProcRef): number | undefined {
+  return isSameProcess(ref) ? childrenOf(ref.pid)[0] : undefined;
+}
+
+/** Powers a host off: SIGKILL to its pid-namespace init takes every process of the host with it. */
+export function killHost(ref: ProcRef): void {
+  if (!isSameProcess(ref)) return;
+  // Only the init is killed: unshare then reaps it and exits by itself, so no
+  // zombie of the host outlives it.
+  const init = nsInit(ref);
+  signal(init ?? ref.pid, "SIGKILL");
+}
+
+export async function powerOffHost(host: LabHost): Promise<void> {
+  if (!host.init) return;
+  const ref = host.init;
+  const members = processesInNamespaceOf(nsInit(ref) ?? -1).map((p) => procRef(p)).filter((r): r is ProcRef => !!r);
+  killHost(ref);
+  const gone = await waitUntil(() => !isSameProcess(ref) && members.every((m) => !isSameProcess(m)), 10_000);
+  if (!gone) throw labError(`host ${host.name} did not power off within 10 s`, host.name, "check `zkfleet lab status`");
+  host.init = undefined;
+}
+
+function isZooKeeper(pid: number): boolean {
+  const argv = cmdline(pid);
+  return argv.some((a) => a.endsWith("java")) && argv.includes("org.apache.zookeeper.server.quorum.QuorumPeerMain");
+}
+
+export function zooKeeperPids(host: LabHost): number[] {
+  const init = host.init && nsInit(host.init);
+  return init === undefined ? [] : processesInNamespaceOf(init).filter(isZooKeeper);
+}
+
+export function sshdPids(host: LabHost): number[] {
+  const init = host.init && nsInit(host.init);
+  return init === undefined ? [] : processesInNamespaceOf(init).filter((p) => cmdline(p)[0]?.startsWith("sshd") || cmdline(p)[0] === SSHD);
+}
