@@ -50,6 +50,18 @@ async function runOp<K extends OpName>(op: K, args: OpArgs<K>, check: boolean): 
   return { ...result, data: data.data };
 }
 
+/** The answer to a request that follows a failed one in the same batch. */
+export function skippedResponse(line: string, index: number, failedIndex: number): AgentResponse {
+  let op: OpName | null = null;
+  try {
+    const named = OpName.safeParse((JSON.parse(line) as { op?: unknown } | null)?.op);
+    if (named.success) op = named.data;
+  } catch {
+    // Still answered, with no operation named.
+  }
+  return respond(index, op, failed("skipped", `request ${index} was not run: request ${failedIndex} of the batch failed`));
+}
+
 export async function handleLine(line: string, index: number): Promise<AgentResponse> {
   let json: unknown;
   try {

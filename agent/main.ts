@@ -1,10 +1,11 @@
 // Agent entry point: `node agent-<hash>.js`, requests on stdin (NDJSON, then
 // EOF), hello + one response per request on stdout. Requests run one after
 // another, in order, because later ones often depend on earlier ones
-// (write zoo.cfg, then start).
+// (write zoo.cfg, then start); for the same reason, once one fails the rest
+// are answered "skipped" instead of being run.
 
 import { createInterface } from "node:readline";
-import { handleLine } from "./dispatch.js";
+import { handleLine, skippedResponse } from "./dispatch.js";
 import { Hello, PROTOCOL_VERSION } from "../common/protocol.js";
 import { AGENT_VERSION } from "./version.js";
 
@@ -19,9 +20,12 @@ async function main(): Promise<void> {
     Hello.parse({ type: "hello", protocol: PROTOCOL_VERSION, agent_version: AGENT_VERSION, node: process.version, pid: process.pid }),
   );
   let index = 0;
+  let failedAt: number | undefined;
   for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
     if (line.trim() === "") continue;
-    await writeLine(await handleLine(line, index));
+    const response = failedAt === undefined ? await handleLine(line, index) : skippedResponse(line, index, failedAt);
+    if (failedAt === undefined && "error" in response.result) failedAt = index;
+    await writeLine(response);
     index += 1;
   }
 }

@@ -9,7 +9,7 @@
 import { z } from "zod";
 
 /** Bumped on any incompatible change to the messages below. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 // ---------------------------------------------------------------- building blocks
 
@@ -74,6 +74,18 @@ const ProcessState = z.strictObject({
   detail: z.string(),
 });
 
+/**
+ * A file as read on the host. "unreadable" (permissions, I/O error, not a
+ * regular file) is kept apart from "absent": a file that exists but cannot
+ * be read must never be planned as one to create.
+ */
+export const FileRead = z.discriminatedUnion("state", [
+  z.strictObject({ state: z.literal("present"), content: z.string() }),
+  z.strictObject({ state: z.literal("absent") }),
+  z.strictObject({ state: z.literal("unreadable"), error: z.string() }),
+]);
+export type FileRead = z.infer<typeof FileRead>;
+
 // ---------------------------------------------------------------- operations
 
 export const FactsArgs = z.strictObject({
@@ -82,6 +94,14 @@ export const FactsArgs = z.strictObject({
   data_log_dir: AbsPath.optional(),
   config_dir: AbsPath.optional(),
   os_release: AbsPath.default("/etc/os-release"),
+  /** Files to read (the managed ones), each reported present, absent or unreadable. */
+  files: z.array(AbsPath).default([]),
+  /**
+   * A zoo.cfg whose `dynamicConfigFile` is to be followed: a running 3.5+
+   * server renames its dynamic file (zoo.cfg.dynamic.<version>) and edits
+   * zoo.cfg to point at it, so its path is only known from the host.
+   */
+  zoo_cfg: AbsPath.optional(),
 });
 export const FactsData = z.strictObject({
   hostname: z.string(),
@@ -103,6 +123,9 @@ export const FactsData = z.strictObject({
       files: z.array(z.strictObject({ name: z.string(), size: z.number().int().nonnegative() })),
     })
     .nullable(),
+  files: z.record(z.string(), FileRead),
+  /** The dynamic config file zoo_cfg names, when it names one. */
+  dynamic_config: z.strictObject({ path: z.string(), file: FileRead }).nullable(),
 });
 
 export const WriteFileArgs = z.strictObject({
@@ -273,6 +296,8 @@ export const ErrorCode = z.enum([
   "timeout",
   /** A bug in the agent. */
   "internal",
+  /** Not run: an earlier request of the same batch failed, and later ones may depend on it. */
+  "skipped",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

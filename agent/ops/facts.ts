@@ -1,11 +1,12 @@
 // facts: what is on the host, read-only. The controller plans from this, so
 // every field says what was observed, including "stale pid file".
 
+import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import { join } from "node:path";
-import { exists, listDir, readIfExists, statIfExists } from "../fs-util.js";
+import { isAbsolute, join } from "node:path";
+import { exists, lstatIfExists, listDir, readIfExists, statIfExists } from "../fs-util.js";
 import { done, type OpOutcome } from "../outcome.js";
-import type { OpArgs, OpData } from "../../common/protocol.js";
+import type { FileRead, OpArgs, OpData } from "../../common/protocol.js";
 import { describePidFile, pidFileIn, readPidFile } from "../proc.js";
 import { currentRelease, installedReleases } from "../releases.js";
 
@@ -79,6 +80,46 @@ async function processFacts(dataDir: string): Promise<OpData<"facts">["process"]
   return { pid_file: pidFile, state: "stale", pid, config: null, detail };
 }
 
+function errorText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e?.code ? `${e.code}: ${e.message}` : String(err);
+}
+
+/** A managed file as it is: its content, absent, or why it cannot be read. */
+export async function readFileState(path: string): Promise<FileRead> {
+  try {
+    const st = await lstatIfExists(path);
+    if (st === null) return { state: "absent" };
+    if (!st.isFile()) {
+      const what = st.isDirectory() ? "a directory" : st.isSymbolicLink() ? "a symbolic link" : "not a regular file";
+      return { state: "unreadable", error: `${path} is ${what}` };
+    }
+    return { state: "present", content: (await readFile(path)).toString("utf8") };
+  } catch (err) {
+    return { state: "unreadable", error: errorText(err) };
+  }
+}
+
+/** `dynamicConfigFile=` of a zoo.cfg (the last one wins, as in ZooKeeper's parser). */
+export function dynamicConfigPath(zooCfg: string): string | null {
+  let found: string | null = null;
+  for (const line of zooCfg.split("\n")) {
+    const m = /^\s*dynamicConfigFile\s*=\s*(.*?)\s*$/.exec(line);
+    if (m?.[1]) found = m[1];
+  }
+  return found;
+}
+
+async function dynamicConfig(zooCfgPath: string): Promise<OpData<"facts">["dynamic_config"]> {
+  const cfg = await readFileState(zooCfgPath);
+  if (cfg.state !== "present") return null;
+  const named = dynamicConfigPath(cfg.content);
+  if (named === null) return null;
+  // ZooKeeper resolves a relative name against its working directory, which zkfleet does not fix; report it unread.
+  if (!isAbsolute(named)) return { path: named, file: { state: "unreadable", error: `dynamicConfigFile ${named} is not an absolute path` } };
+  return { path: named, file: await readFileState(named) };
+}
+
 export async function factsOp(args: OpArgs<"facts">): Promise<OpOutcome<"facts">> {
   const osText = await readIfExists(args.os_release);
   const os = osText === null ? null : parseOsRelease(osText.toString("utf8"));
@@ -99,6 +140,8 @@ export async function factsOp(args: OpArgs<"facts">): Promise<OpOutcome<"facts">
     data_dir: args.data_dir ? await listDataDir(args.data_dir) : null,
     data_log_dir: args.data_log_dir ? await listDataDir(args.data_log_dir) : null,
     config_dir: args.config_dir ? await configDirFacts(args.config_dir) : null,
+    files: Object.fromEntries(await Promise.all(args.files.map(async (p) => [p, await readFileState(p)] as const))),
+    dynamic_config: args.zoo_cfg ? await dynamicConfig(args.zoo_cfg) : null,
   };
   return done(false, `facts of ${data.hostname}`, data);
 }

@@ -31,32 +31,66 @@ async function tree(dir: string): Promise<string[]> {
 }
 
 describe("protocol", () => {
-  it("says hello and rejects forged or broken requests one by one, touching nothing", async () => {
+  const run = async (lines: string[]) => {
+    const r = await h.conn.run([h.agent.node, h.agent.remotePath], { stdin: lines.join("\n") + "\n" });
+    expect(r.code).toBe(0);
+    return r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  };
+
+  it("says hello and rejects forged or broken requests, touching nothing", async () => {
     const target = join(h.dir, "forged", "x");
-    const lines = [
-      JSON.stringify({ op: "facts", args: { os_release: "/etc/os-release" } }),
+    const facts = await run([JSON.stringify({ op: "facts", args: { os_release: "/etc/os-release" } })]);
+    expect(facts[0]).toMatchObject({ type: "hello", protocol: PROTOCOL_VERSION, node: process.version, agent_version: "0.1.0" });
+    expect(facts[1].result.changed).toBe(false);
+    expect(facts[1].result.data.node).toBe(process.version);
+    const broken = [
       "this is not json",
       JSON.stringify({ op: "format_disk", args: {} }),
       JSON.stringify({ op: "write_file", args: { path: "relative/x", content: "x", state_dir: h.dir } }),
       JSON.stringify({ op: "write_file", args: { path: `${h.dir}/forged/../../x`, content: "x", state_dir: h.dir } }),
       JSON.stringify({ op: "write_file", args: { path: target, content: "x", state_dir: h.dir, owner: "root" } }),
     ];
-    const r = await h.conn.run([h.agent.node, h.agent.remotePath], { stdin: lines.join("\n") + "\n" });
-    expect(r.code).toBe(0);
-    const out = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
-    expect(out[0]).toMatchObject({ type: "hello", protocol: PROTOCOL_VERSION, node: process.version, agent_version: "0.1.0" });
-    expect(out).toHaveLength(lines.length + 1);
-    expect(out[1].result.changed).toBe(false);
-    expect(out[1].result.data.node).toBe(process.version);
-    for (const [i, response] of out.slice(2).entries()) {
-      expect(response.index).toBe(i + 1);
-      expect(response.result.error.code).toBe("invalid_request");
-    }
-    expect(out[2].op).toBeNull();
-    expect(out[4].result.error.message).toMatch(/absolute path/);
-    expect(out[5].result.error.message).toMatch(/\.\./);
-    expect(out[6].result.error.message).toMatch(/owner/);
+    const out = [];
+    for (const line of broken) out.push((await run([line]))[1]);
+    for (const response of out) expect(response.result.error.code).toBe("invalid_request");
+    expect(out[0].op).toBeNull();
+    expect(out[2].result.error.message).toMatch(/absolute path/);
+    expect(out[3].result.error.message).toMatch(/\.\./);
+    expect(out[4].result.error.message).toMatch(/owner/);
     await expect(lstat(join(h.dir, "forged"))).rejects.toThrow(/ENOENT/);
+  });
+
+  it("answers every request of a batch, but runs none after the first that failed", async () => {
+    const later = join(h.dir, "after-failure", "x");
+    const out = await run([
+      JSON.stringify({ op: "facts", args: {} }),
+      JSON.stringify({ op: "write_file", args: { path: "relative/x", content: "x", state_dir: h.dir } }),
+      JSON.stringify({ op: "write_file", args: { path: later, content: "x", state_dir: join(h.dir, "state") } }),
+      "not even json",
+    ]);
+    expect(out.slice(1).map((r) => [r.index, r.op, r.result.error?.code ?? "ok"])).toEqual([
+      [0, "facts", "ok"], [1, "write_file", "invalid_request"], [2, "write_file", "skipped"], [3, null, "skipped"],
+    ]);
+    expect(out[3].result.error.message).toBe("request 2 was not run: request 1 of the batch failed");
+    await expect(lstat(join(h.dir, "after-failure"))).rejects.toThrow(/ENOENT/);
+  });
+
+  it("facts reads managed files as present, absent or unreadable, and follows zoo.cfg's dynamicConfigFile", async () => {
+    const conf = join(h.dir, "facts-conf");
+    await mkdir(join(conf, "a-directory"), { recursive: true });
+    await writeFile(join(conf, "zoo.cfg"), `tickTime=2000\ndynamicConfigFile=${conf}/zoo.cfg.dynamic.100000000\n`);
+    await writeFile(join(conf, "zoo.cfg.dynamic.100000000"), "server.1=zk1:2888:3888:participant;2181\n");
+    const r = await agentCall(h.conn, h.agent, "facts", {
+      files: [join(conf, "zoo.cfg"), join(conf, "missing"), join(conf, "a-directory")], zoo_cfg: join(conf, "zoo.cfg"),
+    });
+    expect(r.data.files).toEqual({
+      [join(conf, "zoo.cfg")]: { state: "present", content: `tickTime=2000\ndynamicConfigFile=${conf}/zoo.cfg.dynamic.100000000\n` },
+      [join(conf, "missing")]: { state: "absent" },
+      [join(conf, "a-directory")]: { state: "unreadable", error: `${join(conf, "a-directory")} is a directory` },
+    });
+    expect(r.data.dynamic_config).toEqual({
+      path: `${conf}/zoo.cfg.dynamic.100000000`, file: { state: "present", content: "server.1=zk1:2888:3888:participant;2181\n" },
+    });
   });
 });
 
