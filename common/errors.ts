@@ -9,7 +9,9 @@ export type ErrorSource =
   | "zookeeper"
   | "plan"
   | "lab"
-  | "artifact";
+  | "artifact"
+  /** Stopped between steps on request (Ctrl-C, SIGTERM): some steps ran, the journal says which. */
+  | "interrupted";
 
 export interface ErrorDetails {
   /** Where the problem is: a file, a host, a field. */
@@ -56,6 +58,8 @@ export const ExitCode = {
   failed: 4,
   /** The operation refused to proceed because it would be unsafe. */
   unsafe: 5,
+  /** Interrupted at a safe point between steps; what ran is in the journal (128 + SIGINT, as shells report it). */
+  interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -63,6 +67,7 @@ export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof ZkfleetError) {
     if (err.source === "usage" || err.source === "inventory") return ExitCode.invalid;
     if (err.source === "plan") return ExitCode.unsafe;
+    if (err.source === "interrupted") return ExitCode.interrupted;
   }
   return ExitCode.failed;
 }

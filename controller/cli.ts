@@ -11,7 +11,8 @@ import { runCheck } from "./commands/check.js";
 import { formatFinding } from "./inventory/findings.js";
 import { inventoryError, loadInventory } from "./inventory/load.js";
 import { formatStatus, runStatus } from "./commands/status.js";
-import { describeStep, runApply } from "./commands/apply.js";
+import { runApply } from "./commands/apply.js";
+import { type Plan, type Step, describeStep, planSteps } from "./plan/steps.js";
 import { defaultJournalDir } from "./execute/journal.js";
 import { createInterface } from "node:readline/promises";
 
@@ -119,6 +120,8 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
         process.once("SIGINT", () => process.exit(130));
       };
       process.once("SIGINT", onSigint);
+      let planned: Plan | undefined;
+      const withoutContent = (st: Step) => ("content" in st ? { ...st, content: undefined } : st);
       const result = await runApply({
         signal: interrupt.signal,
         file: o.inventory, inventory, check: !!o.check, limit: o.limit, journalDir: o.journal, fleet: fleetOptions(o),
@@ -127,39 +130,52 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
           if (!process.stdin.isTTY) return false;
           const rl = createInterface({ input: process.stdin, output: process.stderr });
           try {
-            return /^y(es)?$/i.test((await rl.question(`apply ${plan.steps.length} step(s) to ${plan.ensemble}? [y/N] `)).trim());
+            return /^y(es)?$/i.test((await rl.question(`apply ${planSteps(plan).length} step(s) to ${plan.target.name}? [y/N] `)).trim());
           } finally {
             rl.close();
           }
         },
         onPlan: (plan) => {
+          planned = plan;
           // A refused plan is reported by the error that follows; "plan of 0 step(s)" would mislead.
-          if (!human || plan.refused.length > 0) return;
-          io.out(plan.steps.length === 0 && plan.refused.length === 0
-            ? `${plan.ensemble}: nothing to do, every host is as the inventory says`
-            : `${plan.ensemble}: plan of ${plan.steps.length} step(s)${o.check ? " (check mode: nothing will be changed)" : ""}`);
-          for (const s of plan.steps) {
-            io.out(`  - ${describeStep(s)}`);
-            if (o.diff && s.kind === "write_file") io.out(s.diff.split("\n").map((l) => "      " + l).join("\n").trimEnd());
-          }
+          if (!human || plan.refusals.length > 0) return;
+          const count = planSteps(plan).length;
+          if (count === 0) return io.out(`${plan.target.name}: nothing to do, every host is as the inventory says`);
+          io.out(`${plan.target.name}: plan of ${count} step(s) in ${plan.stages.length} stage(s)${o.check ? " (check mode: nothing will be changed)" : ""}`);
+          plan.stages.forEach((stage, n) => {
+            io.out(` stage ${n + 1}/${plan.stages.length}: ${stage.title}${stage.concurrent ? " (hosts in parallel)" : ""}`);
+            for (const st of stage.steps) {
+              io.out(`  - ${describeStep(st)}`);
+              if (o.diff && st.kind === "write_file") io.out(st.diff.split("\n").map((l) => "      " + l).join("\n").trimEnd());
+            }
+          });
         },
-        onStepStart: (s) => human && io.err(`  ... ${describeStep(s)}`),
+        onStepStart: (st) => human && io.err(`  ... ${describeStep(st)}`),
         onStepDone: (r) => human && io.out(`  ${r.changed ? "changed" : "ok     "} ${describeStep(r.step)} [${(r.ms / 1000).toFixed(1)}s]${r.changed ? "" : ": " + r.message}`),
         onWaiting: (line) => human && io.err(`      ${line}`),
+      }).catch((err: unknown) => {
+        // --json gets the refusals as data (code, host, data) as well as the error on stderr.
+        if (o.json && planned && planned.refusals.length > 0) {
+          io.out(JSON.stringify({ ensemble: planned.target.name, check: !!o.check, executed: false, changed: 0, refusals: planned.refusals }, null, 2));
+        }
+        throw err;
       }).finally(() => process.removeListener("SIGINT", onSigint));
-      const changed = result.executed ? result.changed : result.plan.steps.length;
+      const steps = planSteps(result.plan);
+      const changed = result.executed ? result.changed : steps.length;
       if (o.json) {
         io.out(JSON.stringify({
-          ensemble: result.plan.ensemble, check: !!o.check, executed: result.executed, changed,
-          steps: result.plan.steps.map((s) => ({ ...s, ...("content" in s ? { content: undefined } : {}) })),
-          results: result.results.map((r) => ({ kind: r.step.kind, host: r.step.host, changed: r.changed, message: r.message, ms: r.ms })),
-          final: result.final, journal: result.journal,
+          ensemble: result.plan.target.name, check: !!o.check, executed: result.executed, changed,
+          stages: result.plan.stages.map((stage) => ({ ...stage, steps: stage.steps.map(withoutContent) })),
+          steps: steps.map(withoutContent),
+          refusals: result.plan.refusals,
+          results: result.results.map((r) => ({ index: r.index, kind: r.step.kind, host: r.step.host, changed: r.changed, message: r.message, ms: r.ms })),
+          final: result.final, journal: result.journal, run: result.runId,
         }, null, 2));
       } else if (result.executed) {
         const outcome = result.final
           ? `leader ${result.final.leader ?? "none"}, ${result.final.verdict}`
           : "ensemble not awaited (hosts left out by --limit are not running)";
-        io.out(`${result.plan.ensemble}: ${changed} changed, ${outcome}; journal ${result.journal}`);
+        io.out(`${result.plan.target.name}: ${changed} changed, ${outcome}; journal ${result.journal}`);
       }
       setExit(changed > 0 ? ExitCode.changed : ExitCode.ok);
     });

@@ -20,6 +20,12 @@ export interface FleetOptions {
   connectTimeoutMs?: number;
   env?: SshEnvironment;
   bundlePath?: string;
+  /**
+   * How a host is reached. Default: SSH as the inventory and ~/.ssh/config say.
+   * A LocalConnection here runs everything on this machine instead (tests, a
+   * controller on the ZooKeeper host itself).
+   */
+  connect?: (host: FleetHost) => Promise<Connection>;
 }
 
 export interface FleetHost {
@@ -50,8 +56,7 @@ export class Fleet {
     const hosts = inventories.flatMap((inventory) =>
       inventory.hosts.map((spec) => ({ inventory, spec, key: several ? `${inventory.ensemble}/${spec.name}` : spec.name })));
     const byKey = new Map(hosts.map((h) => [h.key, h]));
-    const pool = new ConnectionPool(async (key) => {
-      const h = byKey.get(key)!;
+    const connect = opts.connect ?? ((h: FleetHost) => {
       const ssh = h.inventory.ssh;
       const target = resolveSshTarget(h.spec.name, {
         address: h.spec.address,
@@ -65,6 +70,7 @@ export class Fleet {
       }, sshConfig, env);
       return connectSsh(target);
     });
+    const pool = new ConnectionPool((key) => connect(byKey.get(key)!));
     return new Fleet(hosts, pool, opts.parallel ?? 16, opts.bundlePath ?? defaultBundlePath());
   }
 

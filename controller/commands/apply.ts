@@ -5,13 +5,17 @@
 import { existsSync } from "node:fs";
 import { join, posix } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
+import { fleetActions } from "../execute/actions.js";
 import { type StepResult, executePlan } from "../execute/executor.js";
 import { Journal } from "../execute/journal.js";
 import { Fleet, type FleetOptions } from "../fleet.js";
-import type { Inventory } from "../inventory/schema.js";
-import { type HostObservation, observeAll } from "../observe.js";
-import { type DesiredHost, type ObservedHost, type Plan, type Step, planApply } from "../plan/plan.js";
-import { findHostsConflicts, mergeHostsBlock, renderHostFiles, renderHostsBlock } from "../render/render.js";
+import type { HostSpec, Inventory } from "../inventory/schema.js";
+import type { ObservedHost } from "../model/observed.js";
+import { fileContent } from "../model/observed.js";
+import { targetOf } from "../model/target.js";
+import { observeAll } from "../observe.js";
+import { type DesiredHost, type Plan, type Step, planApply, planSteps } from "../plan/plan.js";
+import { mergeHostsBlock, renderHostFiles, renderHostsBlock } from "../render/render.js";
 import type { EnsembleReport } from "../status/health.js";
 
 const ETC_HOSTS = "/etc/hosts";
@@ -23,11 +27,13 @@ export interface ApplyInput {
   limit?: string[];
   journalDir: string;
   settleTimeoutMs?: number;
+  /** How long a gate waits for the ensemble to be healthy before a server is stopped. */
+  gateTimeoutMs?: number;
   fleet?: FleetOptions;
   /** Asked before changing anything (not in check mode); false aborts. */
   confirm: (plan: Plan) => Promise<boolean>;
   onPlan?: (plan: Plan) => void;
-  onStepStart?: (step: Step) => void;
+  onStepStart?: (step: Step, index: number) => void;
   onStepDone?: (result: StepResult) => void;
   onWaiting?: (line: string) => void;
   signal?: AbortSignal;
@@ -40,47 +46,38 @@ export interface ApplyResult {
   changed: number;
   final?: EnsembleReport;
   journal?: string;
+  runId?: string;
 }
 
 export function tarballFor(inv: Inventory): string {
   return join(inv.zookeeper.dists, `apache-zookeeper-${inv.zookeeper.version}-bin.tar.gz`);
 }
 
-function toObserved(o: HostObservation): ObservedHost {
-  const f = o.facts;
-  return {
-    host: o.key,
-    reachable: o.reachable,
-    ...(o.error ? { error: o.error } : {}),
-    installed: f?.releases?.versions ?? [],
-    current: f?.releases?.current ?? null,
-    running: f?.process?.state === "running",
-    ...(o.status?.mode ? { mode: o.status.mode } : {}),
-    files: o.files,
-    hasData: f?.data_dir?.version2 ?? false,
-  };
+const zooCfgOf = (inv: Inventory) => posix.join(inv.zookeeper.config_dir, "zoo.cfg");
+
+function serviceOf(inv: Inventory) {
+  return inv.zookeeper.service === "systemd" ? { kind: "systemd" as const, unit: "zookeeper.service" } : { kind: "script" as const };
 }
 
 /** What each host should look like; /etc/hosts is merged into what the host has, keeping its other lines. */
-function desiredHosts(inv: Inventory, observed: Map<string, HostObservation>): DesiredHost[] {
-  const block = inv.hosts_file === "managed" ? renderHostsBlock(inv) : undefined;
-  return inv.hosts.map((spec) => {
-    const files = renderHostFiles(inv, spec);
-    if (block !== undefined) {
-      const current = observed.get(spec.name)?.files[ETC_HOSTS] ?? "";
-      files.push({ path: ETC_HOSTS, content: mergeHostsBlock(current, block, inv.ensemble), mode: 0o644 });
-    }
-    return { host: spec.name, role: spec.role, version: inv.zookeeper.version, tarball: tarballFor(inv), files };
-  });
-}
-
-/** Lines outside zkfleet's block that would override it (Debian's `127.0.1.1 <hostname>` is the classic). */
-function hostsConflicts(inv: Inventory, observed: Map<string, HostObservation>): string[] {
-  if (inv.hosts_file !== "managed") return [];
-  const block = renderHostsBlock(inv);
-  return inv.hosts.flatMap((spec) =>
-    findHostsConflicts(observed.get(spec.name)?.files[ETC_HOSTS] ?? "", block, inv.ensemble).map((c) =>
-      `${spec.name}: /etc/hosts:${c.line} "${c.text.trim()}" maps ${c.name}, which the ensemble needs at ${c.expected}`));
+function desiredHost(inv: Inventory, spec: HostSpec, observed: ObservedHost | undefined): DesiredHost {
+  const zk = inv.zookeeper;
+  const files = renderHostFiles(inv, spec);
+  if (inv.hosts_file === "managed") {
+    const current = (observed && fileContent(observed, ETC_HOSTS)) ?? "";
+    files.push({ path: ETC_HOSTS, content: mergeHostsBlock(current, renderHostsBlock(inv), inv.ensemble), mode: 0o644 });
+  }
+  return {
+    host: spec.name,
+    version: zk.version,
+    tarball: tarballFor(inv),
+    installDir: zk.install_dir,
+    transferDir: posix.join(inv.agent.dir, "dists"),
+    stateDir: posix.join(inv.agent.dir, "state"),
+    files,
+    start: { install_dir: zk.install_dir, config_dir: zk.config_dir, data_dir: zk.data_dir, service: serviceOf(inv), log_dir: zk.log_dir },
+    stop: { data_dir: zk.data_dir, config_path: zooCfgOf(inv), service: serviceOf(inv) },
+  };
 }
 
 export async function runApply(input: ApplyInput): Promise<ApplyResult> {
@@ -102,42 +99,36 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
 
   const fleet = await Fleet.open([inv], input.fleet);
   try {
-    const paths = (key: string) => [
-      ...renderHostFiles(inv, inv.hosts.find((h) => h.name === key)!).map((f) => f.path),
-      ...(inv.hosts_file === "managed" ? [ETC_HOSTS] : []),
-    ];
-    const observations = await observeAll(fleet, inv.hosts.map((h) => h.name), paths);
-    const byKey = new Map(observations.map((o) => [o.key, o]));
+    const target = targetOf(inv, input.file);
+    const zooCfg = zooCfgOf(inv);
+    const rendered = new Map(inv.hosts.map((spec) => [spec.name, renderHostFiles(inv, spec)]));
+    const observed = await observeAll(fleet, inv.hosts.map((h) => h.name), (key) => ({
+      files: [...rendered.get(key)!.map((f) => f.path), ...(inv.hosts_file === "managed" ? [ETC_HOSTS] : [])],
+      zooCfg,
+      probe: target.members.find((m) => m.host === key)!.probe,
+    }));
+    const byKey = new Map(observed.map((o) => [o.host, o]));
+    const dynamic = rendered.get(inv.hosts[0]!.name)!.find((f) => f.path !== zooCfg && f.path.startsWith(`${zooCfg}.dynamic`));
     const plan = planApply({
-      ensemble: inv.ensemble,
-      desired: desiredHosts(inv, byKey),
-      observed: observations.map(toObserved),
+      target,
+      desired: inv.hosts.map((spec) => desiredHost(inv, spec, byKey.get(spec.name))),
+      observed,
       ...(input.limit ? { limit: input.limit } : {}),
-      zooCfgPath: posix.join(inv.zookeeper.config_dir, "zoo.cfg"),
+      config: { zooCfg, ...(dynamic ? { dynamic: dynamic.path } : {}) },
+      ...(inv.hosts_file === "managed" ? { hostsFile: { path: ETC_HOSTS, block: renderHostsBlock(inv) } } : {}),
+      timeouts: { gateMs: input.gateTimeoutMs ?? 30_000, settleMs: input.settleTimeoutMs ?? 120_000 },
     });
     input.onPlan?.(plan);
-    const unreachable = observations.filter((o) => !o.reachable);
+    const unreachable = observed.filter((o) => !o.reachable);
     if (unreachable.length > 0) {
       throw new ZkfleetError("ssh", `${unreachable.length} host(s) cannot be observed; nothing was changed`, {
-        where: unreachable.map((o) => `${o.key}: ${o.error}`).join("\n         "),
+        where: unreachable.map((o) => `${o.host}: ${o.error}`).join("\n         "),
         hint: "fix what is named for each host (or leave the host out of the inventory) and run apply again",
       });
     }
-    const conflicts = hostsConflicts(inv, byKey);
-    if (conflicts.length > 0) {
-      throw new ZkfleetError("plan", "/etc/hosts on some hosts gives ensemble names other addresses; nothing was changed", {
-        where: conflicts.join("\n         "),
-        hint: "the first matching line wins over zkfleet's block, so a server would bind or dial the wrong address: " +
-          "remove or correct those lines (zkfleet edits only its own block)",
-      });
-    }
-    if (plan.refused.length > 0) {
-      throw new ZkfleetError("plan", "the plan is refused; nothing was changed", {
-        where: plan.refused.join("\n         "),
-        hint: "these changes need an operation that keeps quorum step by step; apply only creates and maintains an ensemble",
-      });
-    }
-    if (input.check || plan.steps.length === 0) return { plan, executed: false, results: [], changed: 0 };
+    if (plan.refusals.length > 0) throw refusalError(plan);
+    const steps = planSteps(plan);
+    if (input.check || steps.length === 0) return { plan, executed: false, results: [], changed: 0 };
     if (!(await input.confirm(plan))) {
       throw new ZkfleetError("usage", "apply was not confirmed; nothing was changed", {
         hint: "answer y at the prompt, or pass --yes (review first with --check --diff)",
@@ -145,26 +136,45 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     }
 
     const journal = new Journal(input.journalDir, inv.ensemble, "apply");
-    const { results, final } = await executePlan(plan, {
-      fleet, inventoryFile: input.file, journal, settleTimeoutMs: input.settleTimeoutMs ?? 120_000,
-      ...(input.onStepStart ? { onStepStart: input.onStepStart } : {}),
-      ...(input.onStepDone ? { onStepDone: input.onStepDone } : {}),
-      ...(input.onWaiting ? { onWaiting: input.onWaiting } : {}),
-      ...(input.signal ? { signal: input.signal } : {}),
-    });
-    return { plan, executed: true, results, changed: results.filter((r) => r.changed).length, final, journal: journal.path };
+    try {
+      const { results, final } = await executePlan(plan, {
+        actions: fleetActions(fleet), journal, parallel: fleet.parallel,
+        ...(input.onStepStart ? { onStepStart: input.onStepStart } : {}),
+        ...(input.onStepDone ? { onStepDone: input.onStepDone } : {}),
+        ...(input.onWaiting ? { onWaiting: input.onWaiting } : {}),
+        ...(input.signal ? { signal: input.signal } : {}),
+      });
+      return {
+        plan, executed: true, results, changed: results.filter((r) => r.changed).length, final, journal: journal.path, runId: journal.runId,
+      };
+    } finally {
+      journal.close();
+    }
   } finally {
     await fleet.close();
   }
 }
 
-/** One line per step for people: what, where, why. */
-export function describeStep(s: Step): string {
-  switch (s.kind) {
-    case "install": return `${s.host}: install ZooKeeper ${s.version}${s.setCurrent ? " and make it current" : ""} (${s.reason})`;
-    case "write_file": return `${s.host}: ${s.created ? "create" : "update"} ${s.path}`;
-    case "start": return `${s.host}: start ZooKeeper (${s.reason})`;
-    case "restart": return `${s.host}: restart ZooKeeper, now ${s.mode} (${s.reason})`;
-    case "wait_ensemble": return `wait until ${s.hosts.join(", ")} form a healthy ensemble`;
-  }
+/** What to do about each kind of refusal: the fix a person needs, by code. */
+const REFUSAL_HINTS: Record<Plan["refusals"][number]["code"], string> = {
+  unobservable_host: "fix what is named for each host (or leave the host out of the inventory) and run apply again",
+  unreadable_file: "make the file readable (or move it aside if it is not needed) on the host named, then run apply again; zkfleet keeps a backup of every file it replaces",
+  version_change: "a version change of a live ensemble needs a rolling upgrade, one server at a time; apply only creates and maintains an ensemble",
+  membership_change: "membership changes need an operation that keeps quorum step by step (one server at a time); " +
+    "put the inventory back to the ensemble's current servers to keep using apply",
+  unreadable_membership: "correct the server lines named on that host, then run apply again",
+  hosts_file_conflict: "the first matching line wins over zkfleet's block, so a server would bind or dial the wrong address: " +
+    "remove or correct those lines (zkfleet edits only its own block)",
+};
+
+/** A refused plan as one error: every reason, and the fix for each kind. */
+export function refusalError(plan: Plan): ZkfleetError {
+  const codes = [...new Set(plan.refusals.map((r) => r.code))];
+  const headline = codes.length === 1 && codes[0] === "hosts_file_conflict"
+    ? "/etc/hosts on some hosts gives ensemble names other addresses; nothing was changed"
+    : `the plan is refused (${codes.join(", ")}); nothing was changed`;
+  return new ZkfleetError("plan", headline, {
+    where: plan.refusals.map((r) => r.message).join("\n         "),
+    hint: codes.map((c) => REFUSAL_HINTS[c]).join("; "),
+  });
 }

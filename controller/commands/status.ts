@@ -4,6 +4,7 @@
 // verdict per ensemble comes from the pure rules in status/health.ts.
 import { Fleet, type FleetOptions } from "../fleet.js";
 import type { Inventory } from "../inventory/schema.js";
+import { targetOf } from "../model/target.js";
 import { observationError, observeServer, toHostReport } from "../observe.js";
 import { type EnsembleReport, judgeEnsemble } from "../status/health.js";
 
@@ -21,12 +22,18 @@ export async function runStatus(input: StatusInput, fleet?: Fleet): Promise<Flee
   const started = Date.now();
   const own = fleet ?? (await Fleet.open(input.inventories.map((i) => i.inventory), input.fleet));
   try {
+    const targets = input.inventories.map(({ file, inventory }) => ({ inventory, target: targetOf(inventory, file) }));
+    const memberOf = (key: string) => {
+      const h = own.host(key);
+      return targets.find((t) => t.inventory === h.inventory)!.target.members.find((m) => m.host === h.spec.name)!;
+    };
     const keys = own.hosts.map((h) => h.key);
-    const results = await own.forEachHost(keys, (key) => observeServer(own, key));
-    const observed = new Map(results.map((r) => [r.host, r.ok ? r.value : { key: r.host, reachable: false, error: observationError(r.error), files: {}, ms: 0 }]));
-    const ensembles = input.inventories.map(({ file, inventory }) => {
+    const results = await own.forEachHost(keys, (key) => observeServer(own, key, memberOf(key).probe));
+    // The pool connects before calling: a host it cannot reach arrives as an error.
+    const observed = new Map(results.map((r) => [r.host, r.ok ? r.value : { host: r.host, reachable: false, error: observationError(r.error), ms: 0 }]));
+    const ensembles = targets.map(({ inventory, target }) => {
       const hosts = own.hosts.filter((h) => h.inventory === inventory);
-      return judgeEnsemble(inventory, file, hosts.map((h) => toHostReport(h, observed.get(h.key)!)));
+      return judgeEnsemble(target, hosts.map((h) => toHostReport(memberOf(h.key), observed.get(h.key)!)));
     });
     return { ensembles, ms: Date.now() - started };
   } finally {

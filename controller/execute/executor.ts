@@ -1,194 +1,154 @@
-// The executor carries out a plan's steps and nothing else: before a step it
-// re-observes and checks the step's gate, after it waits for its outcome, and
-// it journals both. Decisions about what to do belong to the planner.
-import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { posix } from "node:path";
+// The executor carries out a plan's steps and nothing else: it runs the steps
+// in the order and grouping the plan gives, journals each one before it
+// starts and after it ends, and stops between steps when interrupted. The
+// acting itself is behind `Actions` (actions.ts on a fleet), so this file
+// holds only sequencing, which unit tests drive with a recording double.
 import { ZkfleetError } from "../../common/errors.js";
-import type { Fleet, FleetHost } from "../fleet.js";
-import { observeServer, toHostReport } from "../observe.js";
-import type { Plan, Step } from "../plan/plan.js";
-import { type EnsembleReport, judgeEnsemble } from "../status/health.js";
+import { type Plan, type Step, type AwaitHealthyStep, assertNever, planSteps } from "../plan/steps.js";
+import type { EnsembleReport } from "../status/health.js";
 import type { Journal } from "./journal.js";
 
-export interface StepResult {
-  step: Step;
+/** What a step did; data (a backup path, the release it replaced) goes into the journal for rollback. */
+export interface Outcome {
   changed: boolean;
   message: string;
+  data?: Record<string, unknown>;
+}
+
+/** The only things that act on hosts. One method per step kind that acts, and one observation for gates. */
+export interface Actions {
+  install(step: Extract<Step, { kind: "install" }>): Promise<Outcome>;
+  writeFile(step: Extract<Step, { kind: "write_file" }>): Promise<Outcome>;
+  start(step: Extract<Step, { kind: "start" }>): Promise<Outcome>;
+  stop(step: Extract<Step, { kind: "stop" }>): Promise<Outcome>;
+  observe(plan: Plan, hosts: readonly string[]): Promise<EnsembleReport>;
+}
+
+export interface StepResult extends Outcome {
+  step: Step;
+  index: number;
   ms: number;
 }
 
 export interface ExecuteOptions {
-  fleet: Fleet;
-  inventoryFile: string;
-  journal: Journal;
-  /** How long to wait for an ensemble to settle after starts and restarts. */
-  settleTimeoutMs: number;
-  onStepStart?: (step: Step) => void;
+  actions: Actions;
+  journal: Pick<Journal, "path" | "write" | "plan">;
+  /** Hosts worked on at once in a concurrent stage. */
+  parallel: number;
+  onStepStart?: (step: Step, index: number) => void;
   onStepDone?: (result: StepResult) => void;
   onWaiting?: (line: string) => void;
   /** Aborted (Ctrl-C): stop before the next step, never inside one. */
   signal?: AbortSignal;
+  /** Between two observations of a gate; injectable so tests do not wait. */
+  pollMs?: number;
 }
 
-function serviceOf(h: FleetHost) {
-  return h.inventory.zookeeper.service === "systemd"
-    ? { kind: "systemd" as const, unit: "zookeeper.service" }
-    : { kind: "script" as const };
+export interface ExecuteResult {
+  results: StepResult[];
+  /** The last health report of a check, when the plan ends with one. */
+  final?: EnsembleReport;
 }
 
-function zooCfgPath(h: FleetHost): string {
-  return posix.join(h.inventory.zookeeper.config_dir, "zoo.cfg");
-}
-
-async function install(opts: ExecuteOptions, step: Extract<Step, { kind: "install" }>): Promise<Omit<StepResult, "step" | "ms">> {
-  const { fleet } = opts;
-  const h = fleet.host(step.host);
-  const conn = await fleet.connection(step.host);
-  const remote = posix.join(h.inventory.agent.dir, "dists", posix.basename(step.tarball));
-  let content: Buffer;
-  try {
-    content = await readFile(step.tarball);
-  } catch (cause) {
-    throw new ZkfleetError("artifact", `cannot read ${step.tarball}`, {
-      where: step.tarball, hint: "build it with `zkfleet lab dists`, or fix zookeeper.dists in the inventory", cause,
-    });
-  }
-  const sha256 = createHash("sha256").update(content).digest("hex");
-  const mk = await conn.run(["mkdir", "-p", posix.dirname(remote)], { become: h.inventory.ssh.become });
-  if (mk.code !== 0) throw new ZkfleetError("ssh", `cannot create ${posix.dirname(remote)} on ${step.host}: ${mk.stderr.trim()}`, { where: step.host });
-  await conn.put(remote, content, 0o644);
-  try {
-    const r = await fleet.call(step.host, "install_dist", {
-      tarball: remote, version: step.version, install_dir: h.inventory.zookeeper.install_dir, set_current: step.setCurrent, sha256,
-    });
-    return { changed: r.changed, message: r.message };
-  } finally {
-    // The release is unpacked; the pushed tarball is only a transfer copy.
-    await conn.run(["rm", "-f", "--", remote], { become: h.inventory.ssh.become });
-  }
-}
-
-async function writeFile(opts: ExecuteOptions, step: Extract<Step, { kind: "write_file" }>) {
-  const h = opts.fleet.host(step.host);
-  const r = await opts.fleet.call(step.host, "write_file", {
-    path: step.path, content: step.content, mode: step.mode, state_dir: posix.join(h.inventory.agent.dir, "state"),
-  });
-  return { changed: r.changed, message: r.message };
-}
-
-async function start(opts: ExecuteOptions, host: string) {
-  const h = opts.fleet.host(host);
-  const zk = h.inventory.zookeeper;
-  const r = await opts.fleet.call(host, "start", {
-    install_dir: zk.install_dir, config_dir: zk.config_dir, data_dir: zk.data_dir, service: serviceOf(h), log_dir: zk.log_dir,
-  });
-  return { changed: r.changed, message: r.message };
-}
-
-async function stop(opts: ExecuteOptions, host: string) {
-  const h = opts.fleet.host(host);
-  const r = await opts.fleet.call(host, "stop", {
-    data_dir: h.inventory.zookeeper.data_dir, config_path: zooCfgPath(h), service: serviceOf(h),
-  });
-  return { changed: r.changed, message: r.message };
-}
-
-/** Observes every host of the plan's ensemble and judges it. */
-export async function observeEnsemble(opts: ExecuteOptions, keys: string[]): Promise<EnsembleReport> {
-  // Gates poll every second: ask the servers through the SSH connections, start nothing on the hosts.
-  const observed = await Promise.all(keys.map((k) => observeServer(opts.fleet, k)));
-  const hosts = keys.map((k, i) => toHostReport(opts.fleet.host(k), observed[i]!));
-  return judgeEnsemble(opts.fleet.host(keys[0]!).inventory, opts.inventoryFile, hosts);
-}
-
-async function waitHealthy(opts: ExecuteOptions, keys: string[], what: string): Promise<EnsembleReport> {
-  const deadline = Date.now() + opts.settleTimeoutMs;
-  let last: EnsembleReport | undefined;
+async function awaitHealthy(plan: Plan, step: AwaitHealthyStep, opts: ExecuteOptions): Promise<{ outcome: Outcome; report: EnsembleReport }> {
+  const deadline = Date.now() + step.timeoutMs;
   for (;;) {
-    last = await observeEnsemble(opts, keys);
-    if (last.verdict === "healthy") return last;
-    if (Date.now() > deadline) {
-      throw new ZkfleetError("zookeeper", `${what}: the ensemble did not settle within ${opts.settleTimeoutMs / 1000}s (${last.verdict})`, {
-        where: last.problems.join("; "),
+    const report = await opts.actions.observe(plan, step.hosts);
+    if (report.verdict === "healthy") {
+      return { report, outcome: { changed: false, message: `leader ${report.leader}, ${report.votersUp}/${report.voters} voters up` } };
+    }
+    if (Date.now() >= deadline) {
+      const waited = `${step.hosts.join(", ")} did not become healthy within ${step.timeoutMs / 1000}s (${report.verdict})`;
+      if (step.role === "gate") {
+        throw new ZkfleetError("plan", `not going on: ${waited}; ${step.reason}`, {
+          where: report.problems.join("; "),
+          hint: "stopping a server of an ensemble that is not fully healthy could cost quorum; fix the problems above, then run apply again",
+        });
+      }
+      throw new ZkfleetError("zookeeper", `${waited}`, {
+        where: report.problems.join("; "),
         hint: "look at the ZooKeeper logs on the hosts named above (log_dir), then run `zkfleet status`; apply can be run again once fixed",
       });
     }
-    opts.onWaiting?.(`${what}: ${last.verdict}, ${last.votersUp}/${last.voters} voters up${last.problems[0] ? ` (${last.problems[0]})` : ""}`);
-    await new Promise((r) => setTimeout(r, 1000));
+    opts.onWaiting?.(`${step.role}: ${report.verdict}, ${report.votersUp}/${report.voters} voters up${report.problems[0] ? ` (${report.problems[0]})` : ""}`);
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? 1000));
   }
 }
 
-/**
- * Restart one running server without losing quorum. Gate: the ensemble is
- * healthy now, so taking this one server down leaves a majority serving.
- * Outcome: the ensemble is healthy again, this server included.
- */
-async function restart(opts: ExecuteOptions, step: Extract<Step, { kind: "restart" }>, keys: string[]) {
-  const before = await observeEnsemble(opts, keys);
-  if (before.verdict !== "healthy") {
-    throw new ZkfleetError("plan", `not restarting ${step.host}: the ensemble is ${before.verdict} right now`, {
-      where: before.problems.join("; "),
-      hint: "restarting a server of an ensemble that is not fully healthy could cost quorum; fix the problems above, then run apply again",
-    });
-  }
-  await stop(opts, step.host);
-  await start(opts, step.host);
-  await waitHealthy(opts, keys, `after restarting ${step.host}`);
-  return { changed: true, message: `restarted (was ${step.mode}); ensemble healthy again` };
+/** Runs items with at most `limit` at once; every item runs, and the first error (in item order) is thrown after all settle. */
+async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const errors: { i: number; err: unknown }[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        await fn(items[i]!);
+      } catch (err) {
+        errors.push({ i, err });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (errors.length > 0) throw errors.sort((a, b) => a.i - b.i)[0]!.err;
 }
 
-export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<{ results: StepResult[]; final?: EnsembleReport }> {
-  const keys = opts.fleet.hosts.map((h) => h.key);
+export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<ExecuteResult> {
+  const { actions, journal } = opts;
   const results: StepResult[] = [];
   let final: EnsembleReport | undefined;
-  opts.journal.write("plan", { ensemble: plan.ensemble, steps: plan.steps.map(({ kind, host, reason }) => ({ kind, host, reason })) });
+  const indexOf = new Map(planSteps(plan).map((s, i) => [s, i]));
+  journal.plan(plan);
 
-  const run = async (index: number, step: Step, fn: () => Promise<{ changed: boolean; message: string }>) => {
+  const dispatch = async (step: Step): Promise<Outcome> => {
+    switch (step.kind) {
+      case "install": return actions.install(step);
+      case "write_file": return actions.writeFile(step);
+      case "start": return actions.start(step);
+      case "stop": return actions.stop(step);
+      case "await_healthy": {
+        const { outcome, report } = await awaitHealthy(plan, step, opts);
+        final = report;
+        return outcome;
+      }
+      default: return assertNever(step);
+    }
+  };
+
+  const run = async (step: Step) => {
+    const index = indexOf.get(step)!;
     if (opts.signal?.aborted) {
-      opts.journal.write("interrupted", { before: index, kind: step.kind, host: step.host });
-      throw new ZkfleetError("usage", `interrupted before step ${index + 1} (${step.kind} on ${step.host}); every earlier step finished`, {
-        where: opts.journal.path,
+      journal.write("interrupted", { before: index, kind: step.kind, host: step.host });
+      throw new ZkfleetError("interrupted", `interrupted before step ${index + 1} (${step.kind} on ${step.host}); every earlier step finished`, {
+        where: journal.path,
         hint: "run apply again: it observes the hosts afresh and plans only what is still missing",
       });
     }
-    opts.onStepStart?.(step);
-    opts.journal.write("step-start", { index, kind: step.kind, host: step.host });
+    opts.onStepStart?.(step, index);
+    journal.write("step-start", { index, kind: step.kind, host: step.host, ...("before" in step ? { before: step.before } : {}) });
     const started = Date.now();
     try {
-      const r = await fn();
-      const result = { step, ...r, ms: Date.now() - started };
-      opts.journal.write("step-done", { index, kind: step.kind, host: step.host, changed: r.changed, message: r.message, ms: result.ms });
+      const outcome = await dispatch(step);
+      const result: StepResult = { step, index, ...outcome, ms: Date.now() - started };
+      journal.write("step-done", { index, kind: step.kind, host: step.host, changed: outcome.changed, message: outcome.message, ...(outcome.data ? { data: outcome.data } : {}), ms: result.ms });
       results.push(result);
       opts.onStepDone?.(result);
     } catch (err) {
-      opts.journal.write("step-failed", { index, kind: step.kind, host: step.host, error: String(err instanceof Error ? err.message : err) });
+      journal.write("step-failed", { index, kind: step.kind, host: step.host, error: String(err instanceof Error ? err.message : err) });
       throw err;
     }
   };
 
-  // Preparing hosts (install, files) touches no running server: hosts in parallel, each host's steps in order.
-  const prepare = plan.steps.map((s, i) => [i, s] as const).filter(([, s]) => s.kind === "install" || s.kind === "write_file");
-  const byHost = new Map<string, (typeof prepare)[number][]>();
-  for (const entry of prepare) byHost.set(entry[1].host, [...(byHost.get(entry[1].host) ?? []), entry]);
-  const prepared = await opts.fleet.forEachHost([...byHost.keys()], async (host) => {
-    for (const [i, s] of byHost.get(host)!) {
-      await run(i, s, () => (s.kind === "install" ? install(opts, s) : writeFile(opts, s as Extract<Step, { kind: "write_file" }>)));
+  for (const stage of plan.stages) {
+    if (!stage.concurrent) {
+      for (const step of stage.steps) await run(step);
+      continue;
     }
-  });
-  const failed = prepared.find((r) => !r.ok);
-  if (failed && !failed.ok) throw failed.error;
-
-  for (const [i, s] of plan.steps.entries()) {
-    if (s.kind === "start") await run(i, s, () => start(opts, s.host));
-    else if (s.kind === "restart") await run(i, s, () => restart(opts, s, keys));
-    else if (s.kind === "wait_ensemble") {
-      await run(i, s, async () => {
-        final = await waitHealthy(opts, keys, "waiting for the ensemble");
-        return { changed: false, message: `leader ${final.leader}, ${final.votersUp}/${final.voters} voters up` };
-      });
-    }
+    const hosts = [...new Set(stage.steps.map((s) => s.host))];
+    await inParallel(hosts, opts.parallel, async (host) => {
+      for (const step of stage.steps.filter((s) => s.host === host)) await run(step);
+    });
   }
-  opts.journal.write("done", { changed: results.filter((r) => r.changed).length });
-  return { results, final };
+  journal.write("done", { changed: results.filter((r) => r.changed).length });
+  return { results: results.sort((a, b) => a.index - b.index), final };
 }

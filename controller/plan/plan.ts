@@ -1,8 +1,21 @@
 // The planner: what must happen to bring the observed fleet to the desired
 // state, and in which order. Pure: no SSH, no ZooKeeper client, no file
 // system. Quorum safety is decided here, so this is where the rules live and
-// where the unit and property tests aim.
+// where the unit and property tests aim. Its output (steps.ts) is the whole
+// contract with the executor.
 import { unifiedDiff } from "../../common/diff.js";
+import type { OpArgsInput } from "../../common/protocol.js";
+import { type EnsembleModel, modelEnsemble } from "../model/ensemble.js";
+import { membershipChange, parseMembership, type ServerEntry } from "../model/membership.js";
+import {
+  type ObservedHost, currentRelease, fileContent, fileRead, installedReleases, isRunning, modeOf,
+} from "../model/observed.js";
+import type { EnsembleTarget } from "../model/target.js";
+import { settingsDiff, withDynamicConfigFile } from "../model/zoo-cfg.js";
+import { findHostsConflicts } from "../render/hosts-block.js";
+import type { AwaitHealthyStep, Plan, Refusal, Stage, Step } from "./steps.js";
+
+export * from "./steps.js";
 
 export interface DesiredFile {
   path: string;
@@ -10,64 +23,37 @@ export interface DesiredFile {
   mode: number;
 }
 
-/** What the executor found on one host before planning. */
-export interface ObservedHost {
-  host: string;
-  reachable: boolean;
-  error?: string;
-  /** Versions unpacked under install_dir/releases, and the one `current` points to. */
-  installed: string[];
-  current: string | null;
-  /** ZooKeeper process verified by pid file and /proc. */
-  running: boolean;
-  /** From srvr: leader, follower, observer, standalone; undefined when not serving. */
-  mode?: string;
-  /** Current content of each managed file (null when absent). */
-  files: Record<string, string | null>;
-  /** The data dir already holds a version-2 directory (the server has state). */
-  hasData: boolean;
-}
-
+/** What one host should look like, and how its server is started and stopped there. */
 export interface DesiredHost {
   host: string;
-  role: "participant" | "observer";
   version: string;
   /** Local tarball of the distribution, to push when the release is missing. */
   tarball: string;
+  installDir: string;
+  /** Where a tarball is put on the host for unpacking. */
+  transferDir: string;
+  /** The agent's state directory (backups of replaced files). */
+  stateDir: string;
   files: DesiredFile[];
+  start: OpArgsInput<"start">;
+  stop: OpArgsInput<"stop">;
 }
 
-interface StepBase {
-  host: string;
-  /** Why the step is needed, for --check output and the journal. */
-  reason: string;
-}
-
-export type Step =
-  | (StepBase & { kind: "install"; version: string; tarball: string; setCurrent: boolean })
-  | (StepBase & { kind: "write_file"; path: string; content: string; mode: number; diff: string; created: boolean })
-  | (StepBase & { kind: "start" })
-  | (StepBase & { kind: "restart"; mode: string })
-  | (Omit<StepBase, "host"> & { kind: "wait_ensemble"; host: "*"; hosts: string[] });
-
-export interface Plan {
-  ensemble: string;
-  steps: Step[];
-  /** Hosts the plan leaves alone (already as desired). */
-  unchanged: string[];
-  /** When set, the plan must not run: each entry says what and why. */
-  refused: string[];
-}
-
-/** Server lines of a zoo.cfg (or dynamic file), normalised: the ensemble's membership. */
-export function membership(cfg: string | null): string[] {
-  if (cfg === null) return [];
-  return cfg
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => /^server\.\d+\s*=/.test(l))
-    .map((l) => l.replace(/\s+/g, ""))
-    .sort();
+export interface PlanInput {
+  target: EnsembleTarget;
+  desired: DesiredHost[];
+  observed: ObservedHost[];
+  /** Restrict changes to these hosts (--limit); every host is still observed and checked. */
+  limit?: string[];
+  config: {
+    /** zoo.cfg's path: its settings, and its server lines unless reconfig is on. */
+    zooCfg: string;
+    /** The dynamic file zkfleet writes when reconfig is on (3.5.3+). */
+    dynamic?: string;
+  };
+  /** The managed /etc/hosts block, to find lines outside it that would override it. */
+  hostsFile?: { path: string; block: string };
+  timeouts: { gateMs: number; settleMs: number };
 }
 
 /**
@@ -75,98 +61,218 @@ export function membership(cfg: string | null): string[] {
  * that are down first (nothing to lose), then followers, observers, and the
  * leader last, so the ensemble elects at most once.
  */
-export function restartOrder(hosts: ObservedHost[]): ObservedHost[] {
-  const rank = (h: ObservedHost): number =>
-    !h.running || h.mode === undefined ? 0 : h.mode === "follower" ? 1 : h.mode === "observer" ? 2 : h.mode === "leader" ? 4 : 3;
+export function restartOrder<T extends ObservedHost>(hosts: readonly T[]): T[] {
+  const rank = (h: T): number => {
+    const mode = modeOf(h);
+    return !isRunning(h) || mode === undefined ? 0 : mode === "follower" ? 1 : mode === "observer" ? 2 : mode === "leader" ? 4 : 3;
+  };
   return [...hosts].sort((a, b) => rank(a) - rank(b) || a.host.localeCompare(b.host));
 }
 
-export interface PlanInput {
-  ensemble: string;
-  desired: DesiredHost[];
-  observed: ObservedHost[];
-  /** Restrict changes to these hosts (--limit); every host is still observed. */
-  limit?: string[];
-  /** The main config file's path, whose server lines define membership. */
-  zooCfgPath: string;
+/** The membership the inventory asks for, read from the rendered file that carries it. */
+function desiredMembership(input: PlanInput): ServerEntry[] {
+  const path = input.config.dynamic ?? input.config.zooCfg;
+  const file = input.desired[0]?.files.find((f) => f.path === path);
+  return file ? parseMembership(file.content).servers : [];
+}
+
+function unobservable(input: PlanInput): Refusal[] {
+  const byHost = new Map(input.observed.map((o) => [o.host, o]));
+  return input.desired.flatMap((d): Refusal[] => {
+    const o = byHost.get(d.host);
+    if (o?.reachable) return [];
+    const error = o?.error ?? "no observation";
+    return [{ code: "unobservable_host", host: d.host, message: `${d.host}: cannot be observed (${error}); nothing was changed`, data: { error } }];
+  });
+}
+
+/** A managed file that exists but cannot be read is never planned as absent: its content is unknown. */
+function unreadable(input: PlanInput, observed: Map<string, ObservedHost>): Refusal[] {
+  return input.desired.flatMap((d) => {
+    const o = observed.get(d.host)!;
+    const paths = new Set([...d.files.map((f) => f.path), ...(input.hostsFile ? [input.hostsFile.path] : [])]);
+    const found = [...paths].flatMap((path) => {
+      const f = fileRead(o, path);
+      return f.state === "unreadable" ? [{ path, error: f.error }] : [];
+    });
+    const dyn = o.facts?.dynamic_config;
+    if (dyn && dyn.file.state === "unreadable") found.push({ path: dyn.path, error: dyn.file.error });
+    return found.map(({ path, error }): Refusal => ({
+      code: "unreadable_file", host: d.host,
+      message: `${d.host}: ${path} exists but cannot be read (${error}); planning it as absent would overwrite it`,
+      data: { path, error },
+    }));
+  });
+}
+
+/**
+ * Changing the version of an ensemble that exists is a rolling upgrade: a
+ * server running another version, or holding data under another release, is
+ * not touched by apply. A fresh host (no data) is installed as asked.
+ */
+function versionChanges(input: PlanInput, model: EnsembleModel): Refusal[] {
+  if (!model.exists) return [];
+  const want = input.target.version;
+  return model.hosts.flatMap((h): Refusal[] => {
+    if (h.version === null || h.version === want || !(h.running || h.hasData)) return [];
+    return [{
+      code: "version_change", host: h.host,
+      message: `${h.host}: ${h.running ? "runs" : "holds data of"} ZooKeeper ${h.version}, the inventory says ${want}; ` +
+        "changing the version of an ensemble is a rolling upgrade, which apply does not do",
+      data: { observed: h.version, desired: want, running: h.running },
+    }];
+  });
+}
+
+/**
+ * Membership is compared on every host, in --limit or not, running or not:
+ * a stopped server started with a new server list, or a running one
+ * restarted with it, changes the ensemble's membership by static rewrite,
+ * which risks two leaders (ZOOKEEPER-2819) and is not apply's to do.
+ */
+function membershipChanges(input: PlanInput, model: EnsembleModel): Refusal[] {
+  if (!model.exists) return [];
+  const want = desiredMembership(input);
+  return model.hosts.flatMap((h): Refusal[] => {
+    const m = h.membership;
+    if (!m) return [];
+    if (m.problems.length > 0) {
+      return [{
+        code: "unreadable_membership", host: h.host,
+        message: `${h.host}: server lines in ${m.source} cannot be read: ${m.problems.join("; ")}`,
+        data: { source: m.source, problems: m.problems },
+      }];
+    }
+    const change = membershipChange(m.servers, want);
+    if (change.added.length === 0 && change.removed.length === 0) return [];
+    return [{
+      code: "membership_change", host: h.host,
+      message: `${h.host}: the inventory changes the ensemble's membership (${m.source} has ` +
+        `${change.removed.join(", ") || "nothing more"}; the inventory has ${change.added.join(", ") || "nothing more"}); ` +
+        "apply does not change membership",
+      data: { source: m.source, added: change.added, removed: change.removed },
+    }];
+  });
+}
+
+function hostsFileConflicts(input: PlanInput, observed: Map<string, ObservedHost>): Refusal[] {
+  const hf = input.hostsFile;
+  if (!hf) return [];
+  return input.desired.flatMap((d) =>
+    findHostsConflicts(fileContent(observed.get(d.host)!, hf.path) ?? "", hf.block, input.target.name).map((c): Refusal => ({
+      code: "hosts_file_conflict", host: d.host,
+      message: `${d.host}: ${hf.path}:${c.line} "${c.text.trim()}" maps ${c.name}, which the ensemble needs at ${c.expected}`,
+      data: { line: c.line, text: c.text, name: c.name, expected: c.expected },
+    })));
+}
+
+/**
+ * The writes a host needs. With reconfig on an ensemble that exists, the
+ * dynamic file and zoo.cfg's dynamicConfigFile line belong to ZooKeeper:
+ * membership was compared above, zoo.cfg is compared by its settings, and a
+ * rewritten zoo.cfg keeps pointing at the dynamic file the server uses now.
+ */
+function fileWrites(input: PlanInput, d: DesiredHost, o: ObservedHost, exists: boolean): Step[] {
+  const dynamic = input.config.dynamic;
+  const steps: Step[] = [];
+  for (const f of d.files) {
+    const before = fileContent(o, f.path);
+    let content = f.content;
+    if (dynamic !== undefined && exists) {
+      if (f.path === dynamic) continue;
+      const live = o.facts?.dynamic_config?.path;
+      if (f.path === input.config.zooCfg && before !== null) {
+        if (settingsDiff(before, f.content, true).length === 0) continue;
+        if (live !== undefined) content = withDynamicConfigFile(f.content, live);
+      }
+    }
+    if (before === content) continue;
+    steps.push({
+      kind: "write_file", host: d.host, path: f.path, content, mode: f.mode, stateDir: d.stateDir,
+      diff: unifiedDiff(f.path, before, content), before: before === null ? "absent" : "present",
+      reason: before === null ? `${f.path} does not exist` : `${f.path} differs from the inventory`,
+    });
+  }
+  return steps;
 }
 
 export function planApply(input: PlanInput): Plan {
+  const target = input.target;
+  const refuse = (refusals: Refusal[]): Plan => ({ target, stages: [], unchanged: [], refusals });
+  const cannotObserve = unobservable(input);
+  if (cannotObserve.length > 0) return refuse(cannotObserve);
   const observedBy = new Map(input.observed.map((o) => [o.host, o]));
-  const refused: string[] = [];
-  const steps: Step[] = [];
-  const unchanged: string[] = [];
+  const cannotRead = unreadable(input, observedBy);
+  if (cannotRead.length > 0) return refuse(cannotRead);
+  const model = modelEnsemble(input.desired.map((d) => observedBy.get(d.host)!), input.config.zooCfg);
+  const refusals = [...versionChanges(input, model), ...membershipChanges(input, model), ...hostsFileConflicts(input, observedBy)];
+  if (refusals.length > 0) return refuse(refusals);
+
   const inScope = (host: string) => !input.limit || input.limit.includes(host);
+  const members = target.members.map((m) => m.host);
+  const prepare: Step[] = [];
+  const starts: Step[] = [];
+  const rolls: { observed: ObservedHost; steps: Step[] }[] = [];
+  const unchanged: string[] = [];
 
   for (const d of input.desired) {
-    const o = observedBy.get(d.host);
-    if (!o || !o.reachable) refused.push(`${d.host}: cannot be observed (${o?.error ?? "no observation"}); nothing was changed`);
-  }
-  if (refused.length > 0) return { ensemble: input.ensemble, steps: [], unchanged: [], refused };
-
-  const anyRunning = input.observed.some((o) => o.running);
-  const restarts: ObservedHost[] = [];
-  const starts: string[] = [];
-
-  for (const d of input.desired) {
-    const o = observedBy.get(d.host)!;
     if (!inScope(d.host)) continue;
-    const hostSteps: Step[] = [];
-
-    if (o.running && o.current !== null && o.current !== d.version) {
-      refused.push(`${d.host}: runs ZooKeeper ${o.current}, the inventory says ${d.version}; ` +
-        "changing the version of a running server is a rolling upgrade, which apply does not do");
-      continue;
-    }
-    if (!o.installed.includes(d.version) || o.current !== d.version) {
-      hostSteps.push({
-        kind: "install", host: d.host, version: d.version, tarball: d.tarball, setCurrent: o.current !== d.version,
-        reason: o.installed.includes(d.version) ? `switch current from ${o.current ?? "nothing"} to ${d.version}` : `ZooKeeper ${d.version} is not installed`,
+    const o = observedBy.get(d.host)!;
+    const current = currentRelease(o);
+    const installed = installedReleases(o);
+    const steps: Step[] = [];
+    if (!installed.includes(d.version) || current !== d.version) {
+      steps.push({
+        kind: "install", host: d.host, version: d.version, tarball: d.tarball, transferDir: d.transferDir, installDir: d.installDir,
+        setCurrent: current !== d.version, before: { current, installed },
+        reason: installed.includes(d.version) ? `switch current from ${current ?? "nothing"} to ${d.version}` : `ZooKeeper ${d.version} is not installed`,
       });
     }
+    steps.push(...fileWrites(input, d, o, model.exists));
 
-    const changedFiles = d.files.filter((f) => o.files[f.path] !== f.content);
-    for (const f of changedFiles) {
-      const before = o.files[f.path] ?? null;
-      hostSteps.push({
-        kind: "write_file", host: d.host, path: f.path, content: f.content, mode: f.mode,
-        diff: unifiedDiff(f.path, before, f.content), created: before === null,
-        reason: before === null ? `${f.path} does not exist` : `${f.path} differs from the inventory`,
+    if (!isRunning(o)) {
+      prepare.push(...steps);
+      starts.push({
+        kind: "start", host: d.host, args: d.start,
+        reason: model.hosts.some((h) => h.running) ? "ZooKeeper is not running; it joins the running ensemble" : "ZooKeeper is not running",
       });
+    } else if (steps.length > 0) {
+      // Written right before the restart that loads it: an interrupted roll leaves the hosts after it untouched.
+      rolls.push({ observed: o, steps });
+    } else {
+      unchanged.push(d.host);
     }
-
-    if (o.running && changedFiles.length > 0) {
-      const cfg = d.files.find((f) => f.path === input.zooCfgPath);
-      if (cfg && membership(o.files[input.zooCfgPath] ?? null).join() !== membership(cfg.content).join()) {
-        refused.push(`${d.host}: the change alters the ensemble's membership (server lines) of a running server; ` +
-          "rewriting static configs of a live ensemble risks two leaders (ZOOKEEPER-2819), and apply does not change membership");
-        continue;
-      }
-      restarts.push(o);
-    } else if (!o.running) {
-      starts.push(d.host);
-    }
-    if (hostSteps.length === 0 && o.running) unchanged.push(d.host);
-    steps.push(...hostSteps);
   }
 
-  for (const host of starts) {
-    steps.push({
-      kind: "start", host,
-      reason: anyRunning ? "ZooKeeper is not running; it joins the running ensemble" : "ZooKeeper is not running",
+  const healthy = (role: AwaitHealthyStep["role"], reason: string): AwaitHealthyStep => ({
+    kind: "await_healthy", host: "*", role, hosts: members, reason,
+    timeoutMs: role === "gate" ? input.timeouts.gateMs : input.timeouts.settleMs,
+  });
+  // Under --limit, members left out that are not running cannot form the ensemble: awaiting it would only time out.
+  const willRun = (h: string) => isRunning(observedBy.get(h)!) || starts.some((s) => s.host === h);
+  const wholeEnsembleRuns = members.every(willRun);
+
+  const stages: Stage[] = [];
+  if (prepare.length > 0) stages.push({ title: "prepare hosts that serve nothing yet", concurrent: true, steps: prepare });
+  if (starts.length > 0) {
+    const last = rolls.length === 0 && wholeEnsembleRuns
+      ? [healthy("check", "done only when one leader serves and every other server follows or observes it")] : [];
+    stages.push({ title: "start servers that are down", concurrent: false, steps: [...starts, ...last] });
+  }
+  for (const { observed: o, steps } of restartOrder(rolls.map((r) => r.observed)).map((ob) => rolls.find((r) => r.observed === ob)!)) {
+    const d = input.desired.find((x) => x.host === o.host)!;
+    const mode = modeOf(o) ?? "unknown";
+    stages.push({
+      title: `roll ${o.host} (${mode})`,
+      concurrent: false,
+      steps: [
+        healthy("gate", `stopping ${o.host} must leave a quorum: every other server must serve first`),
+        ...steps,
+        { kind: "stop", host: o.host, args: d.stop, mode, reason: "its configuration changed; restarted one at a time, leader last" },
+        { kind: "start", host: o.host, args: d.start, reason: "back with the new configuration" },
+        healthy("check", `${o.host} must serve again before the next server is touched`),
+      ],
     });
   }
-  for (const o of restartOrder(restarts)) {
-    steps.push({ kind: "restart", host: o.host, mode: o.mode ?? "unknown", reason: "its configuration changed; restarted one at a time, leader last" });
-  }
-  // Under --limit, hosts left out that are not running cannot form the
-  // ensemble this run would wait for; waiting would only time out.
-  const willRun = (h: string) => observedBy.get(h)!.running || starts.includes(h);
-  if ((starts.length > 0 || restarts.length > 0) && input.desired.every((d) => willRun(d.host))) {
-    steps.push({
-      kind: "wait_ensemble", host: "*", hosts: input.desired.map((d) => d.host),
-      reason: "done only when one leader serves and every other server follows or observes it",
-    });
-  }
-  return { ensemble: input.ensemble, steps: refused.length > 0 ? [] : steps, unchanged, refused };
+  return { target, stages, unchanged, refusals: [] };
 }

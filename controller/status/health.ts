@@ -1,8 +1,9 @@
 // Judging an ensemble from what its hosts report. Pure: the gathering lives
 // in observe.ts, so the rules here are unit-tested without hosts.
-import type { Inventory } from "../inventory/schema.js";
+import { quorumSize } from "../model/quorum.js";
+import type { EnsembleTarget } from "../model/target.js";
 
-/** What one host said (or failed to say). */
+/** A status row: one member as the inventory names it, with what its host and server said (observe.ts toHostReport). */
 export interface HostReport {
   host: string;
   address: string;
@@ -54,10 +55,10 @@ export function compareZxid(a: string, b: string): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-export function judgeEnsemble(inv: Inventory, inventoryPath: string, hosts: HostReport[]): EnsembleReport {
+export function judgeEnsemble(target: Pick<EnsembleTarget, "name" | "inventory" | "version">, hosts: HostReport[]): EnsembleReport {
   const problems: string[] = [];
   const voters = hosts.filter((h) => h.role === "participant");
-  const quorum = Math.floor(voters.length / 2) + 1;
+  const quorum = quorumSize(voters.length);
   const votersUp = voters.filter((h) => h.mode !== undefined && VOTING_MODES.has(h.mode));
   const leaders = hosts.filter((h) => h.mode === "leader");
   const leader = leaders.length === 1 ? leaders[0] : undefined;
@@ -78,8 +79,8 @@ export function judgeEnsemble(inv: Inventory, inventoryPath: string, hosts: Host
     const expected = h.role === "observer" ? ["observer"] : ["leader", "follower"];
     if (h.mode === undefined) problems.push(`${h.host}: ZooKeeper answers but is not serving (electing or not in a quorum)`);
     else if (!expected.includes(h.mode)) problems.push(`${h.host}: mode ${h.mode}, expected ${expected.join(" or ")}`);
-    if (h.version !== undefined && !h.version.startsWith(inv.zookeeper.version)) {
-      problems.push(`${h.host}: runs ZooKeeper ${h.version}, the inventory says ${inv.zookeeper.version}`);
+    if (h.version !== undefined && !h.version.startsWith(target.version)) {
+      problems.push(`${h.host}: runs ZooKeeper ${h.version}, the inventory says ${target.version}`);
     }
     if (h.myidOnHost !== undefined && h.myidOnHost !== null && h.myidOnHost.trim() !== String(h.myid)) {
       problems.push(`${h.host}: myid file says ${h.myidOnHost.trim()}, the inventory says ${h.myid}`);
@@ -107,9 +108,9 @@ export function judgeEnsemble(inv: Inventory, inventoryPath: string, hosts: Host
   }
 
   return {
-    ensemble: inv.ensemble,
-    inventory: inventoryPath,
-    version: inv.zookeeper.version,
+    ensemble: target.name,
+    inventory: target.inventory,
+    version: target.version,
     hosts,
     leader: leader?.host,
     voters: voters.length,

@@ -151,7 +151,7 @@ describe("a config change on the running 3.8.0 ensemble", () => {
 
     const r = await apply(changed(), "--yes", "--json");
     expect(r.code, r.err).toBe(2);
-    const restarted = (r.json.results as { kind: string; host: string }[]).filter((x) => x.kind === "restart").map((x) => x.host);
+    const restarted = (r.json.results as { kind: string; host: string }[]).filter((x) => x.kind === "stop").map((x) => x.host);
     expect([...restarted].sort()).toEqual(["zk1", "zk2", "zk3"]);
     expect(restarted.at(-1)).toBe(leader);
     expect(r.json.final.verdict).toBe("healthy");

@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type HostReport, compareZxid, judgeEnsemble } from "../../controller/status/health.js";
-import type { Inventory } from "../../controller/inventory/schema.js";
 
-const inv = { ensemble: "orders", zookeeper: { version: "3.8.0" } } as unknown as Inventory;
+const target = { name: "orders", inventory: "inv.yml", version: "3.8.0" };
 
 function host(n: number, over: Partial<HostReport> = {}): HostReport {
   return {
@@ -13,12 +12,12 @@ function host(n: number, over: Partial<HostReport> = {}): HostReport {
 
 describe("judgeEnsemble", () => {
   it("is healthy with one leader, every voter following and all synced", () => {
-    const r = judgeEnsemble(inv, "inv.yml", [host(1, { mode: "leader", syncedFollowers: 2 }), host(2), host(3)]);
+    const r = judgeEnsemble(target, [host(1, { mode: "leader", syncedFollowers: 2 }), host(2), host(3)]);
     expect(r).toMatchObject({ verdict: "healthy", leader: "zk1", votersUp: 3, voters: 3, quorum: 2, problems: [] });
   });
 
   it("is degraded but serving with one voter of three unreachable", () => {
-    const r = judgeEnsemble(inv, "inv.yml", [
+    const r = judgeEnsemble(target, [
       host(1, { mode: "leader", syncedFollowers: 1 }), host(2), host(3, { reachable: false, error: "ssh timeout", mode: undefined }),
     ]);
     expect(r.verdict).toBe("degraded");
@@ -26,15 +25,15 @@ describe("judgeEnsemble", () => {
   });
 
   it("has no quorum with two voters of three down", () => {
-    const r = judgeEnsemble(inv, "inv.yml", [host(1, { mode: undefined }), host(2, { running: false, mode: undefined }), host(3, { running: false, mode: undefined })]);
+    const r = judgeEnsemble(target, [host(1, { mode: undefined }), host(2, { running: false, mode: undefined }), host(3, { running: false, mode: undefined })]);
     expect(r.verdict).toBe("no-quorum");
     expect(r.problems[0]).toBe("0 of 3 voters serve; a quorum needs 2");
   });
 
   it("calls out two leaders, a wrong myid, a wrong version and unsynced followers", () => {
-    const split = judgeEnsemble(inv, "inv.yml", [host(1, { mode: "leader" }), host(2, { mode: "leader" }), host(3)]);
+    const split = judgeEnsemble(target, [host(1, { mode: "leader" }), host(2, { mode: "leader" }), host(3)]);
     expect(split.verdict).toBe("split-brain");
-    const r = judgeEnsemble(inv, "inv.yml", [
+    const r = judgeEnsemble(target, [
       host(1, { mode: "leader", syncedFollowers: 1 }), host(2, { myidOnHost: "7" }), host(3, { version: "3.4.13-1" }),
     ]);
     expect(r.verdict).toBe("degraded");
@@ -46,13 +45,13 @@ describe("judgeEnsemble", () => {
   });
 
   it("says a server that accepts connections but answers nothing is frozen or overloaded", () => {
-    const r = judgeEnsemble(inv, "inv.yml", [host(1, { mode: "leader", syncedFollowers: 1 }), host(2), host(3, { answering: false, mode: undefined })]);
+    const r = judgeEnsemble(target, [host(1, { mode: "leader", syncedFollowers: 1 }), host(2), host(3, { answering: false, mode: undefined })]);
     expect(r.verdict).toBe("degraded");
     expect(r.problems).toEqual(["zk3: ZooKeeper accepts connections on its client port but answers nothing (frozen or overloaded?)"]);
   });
 
   it("expects observers to observe and does not count them as voters", () => {
-    const r = judgeEnsemble(inv, "inv.yml", [host(1, { mode: "leader", syncedFollowers: 1 }), host(2), host(3, { role: "observer", mode: "follower" })]);
+    const r = judgeEnsemble(target, [host(1, { mode: "leader", syncedFollowers: 1 }), host(2), host(3, { role: "observer", mode: "follower" })]);
     expect(r.voters).toBe(2);
     expect(r.problems).toEqual(["zk3: mode follower, expected observer"]);
   });

@@ -1,0 +1,114 @@
+// The contract between the planner and the executor. A plan holds everything
+// the executor will do: each step's arguments, the gates before and the
+// checks after as steps of their own, timeouts, and the state a step expects
+// to replace (for the journal, resume and rollback). The executor adds
+// nothing and reorders nothing, so `apply --check` shows exactly what runs.
+import type { OpArgsInput } from "../../common/protocol.js";
+import type { EnsembleTarget } from "../model/target.js";
+
+interface StepBase {
+  host: string;
+  /** Why the step is needed, for --check output and the journal. */
+  reason: string;
+}
+
+export type InstallStep = StepBase & {
+  kind: "install";
+  version: string;
+  /** Local tarball, pushed into transferDir on the host, unpacked, then removed. */
+  tarball: string;
+  transferDir: string;
+  installDir: string;
+  setCurrent: boolean;
+  before: { current: string | null; installed: string[] };
+};
+
+export type WriteFileStep = StepBase & {
+  kind: "write_file";
+  path: string;
+  content: string;
+  mode: number;
+  /** The agent keeps the replaced content under stateDir/backups. */
+  stateDir: string;
+  diff: string;
+  before: "absent" | "present";
+};
+
+export type StartStep = StepBase & { kind: "start"; args: OpArgsInput<"start"> };
+export type StopStep = StepBase & { kind: "stop"; args: OpArgsInput<"stop">; /** Its mode when planned. */ mode: string };
+
+/**
+ * Wait until every member serves: one leader, the others following or
+ * observing, synced. As a gate (before a stop) a timeout refuses to go on,
+ * since stopping a server of an unhealthy ensemble could cost quorum; as a
+ * check (after a start) a timeout is a failed step.
+ */
+export type AwaitHealthyStep = StepBase & {
+  kind: "await_healthy";
+  host: "*";
+  role: "gate" | "check";
+  /** The hosts whose health is awaited: every member of the ensemble. */
+  hosts: string[];
+  timeoutMs: number;
+};
+
+export type Step = InstallStep | WriteFileStep | StartStep | StopStep | AwaitHealthyStep;
+export type StepKind = Step["kind"];
+
+/**
+ * Steps run in stages, in order. In a concurrent stage hosts proceed side by
+ * side, each host's steps in order (preparing hosts that serve nothing); in
+ * a serial stage one step after another (anything that touches a server).
+ */
+export interface Stage {
+  title: string;
+  concurrent: boolean;
+  steps: Step[];
+}
+
+export type RefusalCode =
+  | "unobservable_host"
+  | "unreadable_file"
+  | "version_change"
+  | "membership_change"
+  | "unreadable_membership"
+  | "hosts_file_conflict";
+
+/** A reason the plan must not run: a code and data for tests and --json, a message for people. */
+export interface Refusal {
+  code: RefusalCode;
+  host?: string;
+  message: string;
+  data: Record<string, unknown>;
+}
+
+export interface Plan {
+  target: EnsembleTarget;
+  stages: Stage[];
+  /** Hosts the plan leaves alone (running, already as desired). */
+  unchanged: string[];
+  /** When any, the plan has no stages and must not run. */
+  refusals: Refusal[];
+}
+
+/** Every step in execution order; a step's index here is its number in the journal. */
+export function planSteps(plan: Plan): Step[] {
+  return plan.stages.flatMap((s) => s.steps);
+}
+
+export function assertNever(x: never): never {
+  throw new Error(`unhandled step ${JSON.stringify(x)}`);
+}
+
+/** One line per step for people: what, where, why. */
+export function describeStep(s: Step): string {
+  switch (s.kind) {
+    case "install": return `${s.host}: install ZooKeeper ${s.version}${s.setCurrent ? " and make it current" : ""} (${s.reason})`;
+    case "write_file": return `${s.host}: ${s.before === "absent" ? "create" : "update"} ${s.path}`;
+    case "start": return `${s.host}: start ZooKeeper (${s.reason})`;
+    case "stop": return `${s.host}: stop ZooKeeper, now ${s.mode} (${s.reason})`;
+    case "await_healthy":
+      return `${s.role === "gate" ? "gate" : "check"}: ${s.hosts.join(", ")} healthy within ${Math.round(s.timeoutMs / 1000)}s (${s.reason})`;
+    default: return assertNever(s);
+  }
+}

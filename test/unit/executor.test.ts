@@ -1,0 +1,81 @@
+// The executor's sequencing with recording actions (the acting is tested in
+// the lab): journal before and after every step, stop at the first failure,
+// stop between steps when interrupted, gates and checks with their exit codes.
+import { describe, expect, it } from "vitest";
+import { ExitCode, ZkfleetError, exitCodeFor } from "../../common/errors.js";
+import { type Actions, executePlan } from "../../controller/execute/executor.js";
+import type { Plan, Step } from "../../controller/plan/steps.js";
+import type { EnsembleReport } from "../../controller/status/health.js";
+
+const report = (verdict: EnsembleReport["verdict"]): EnsembleReport => ({
+  ensemble: "e", inventory: "e.yml", version: "3.8.0", hosts: [], leader: "zk1", voters: 3, votersUp: verdict === "healthy" ? 3 : 2, quorum: 2, verdict,
+  problems: verdict === "healthy" ? [] : ["zk3: ZooKeeper is not running"],
+});
+
+const stop = (host: string): Step => ({ kind: "stop", host, mode: "follower", reason: "r", args: { data_dir: "/d", config_path: "/c" } });
+const start = (host: string): Step => ({ kind: "start", host, reason: "r", args: { install_dir: "/i", config_dir: "/c", data_dir: "/d" } });
+const gate: Step = { kind: "await_healthy", host: "*", role: "gate", hosts: ["zk1", "zk2", "zk3"], timeoutMs: 0, reason: "r" };
+const check: Step = { ...gate, role: "check" } as Step;
+
+function plan(...stages: Step[][]): Plan {
+  return { target: { name: "e", inventory: "e.yml", version: "3.8.0", members: [] }, stages: stages.map((steps) => ({ title: "t", concurrent: false, steps })), unchanged: [], refusals: [] };
+}
+
+function harness(opts: { verdicts?: EnsembleReport["verdict"][]; failOn?: string; onAct?: (s: Step) => void } = {}) {
+  const acted: string[] = [];
+  const records: { event: string; index?: number }[] = [];
+  const verdicts = [...(opts.verdicts ?? [])];
+  const act = async (s: Step) => {
+    acted.push(`${s.kind}:${s.host}`);
+    opts.onAct?.(s);
+    if (opts.failOn === `${s.kind}:${s.host}`) throw new ZkfleetError("agent", "boom");
+    return { changed: true, message: "ok", data: { backup: "/b" } };
+  };
+  const actions: Actions = { install: act, writeFile: act, start: act, stop: act, observe: async () => report(verdicts.shift() ?? "healthy") };
+  const journal = { path: "(memory)", write: (event: string, data: Record<string, unknown>) => void records.push({ event, ...data }), plan: () => void records.push({ event: "plan" }) };
+  return { acted, records, actions, journal };
+}
+
+describe("executePlan", () => {
+  it("journals the plan, then each step before it runs and after it ends, with what it left (backups)", async () => {
+    const h = harness();
+    const { results } = await executePlan(plan([gate, stop("zk2"), start("zk2"), check]), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0 });
+    expect(h.acted).toEqual(["stop:zk2", "start:zk2"]);
+    expect(h.records.map((r) => `${r.event}${r.index ?? ""}`)).toEqual([
+      "plan", "step-start0", "step-done0", "step-start1", "step-done1", "step-start2", "step-done2", "step-start3", "step-done3", "done",
+    ]);
+    expect(h.records[4]).toMatchObject({ data: { backup: "/b" } });
+    expect(results.map((r) => r.index)).toEqual([0, 1, 2, 3]);
+  });
+
+  it("stops at the first failed step; nothing after it runs", async () => {
+    const h = harness({ failOn: "stop:zk2" });
+    await expect(executePlan(plan([stop("zk2"), start("zk2")], [stop("zk3")]), { actions: h.actions, journal: h.journal, parallel: 1 })).rejects.toThrow("boom");
+    expect(h.acted).toEqual(["stop:zk2"]);
+    expect(h.records.at(-1)).toMatchObject({ event: "step-failed", index: 0 });
+  });
+
+  it("a gate that never sees a healthy ensemble refuses as unsafe (exit 5), before stopping anything", async () => {
+    const h = harness({ verdicts: ["degraded", "degraded"] });
+    const err = await executePlan(plan([gate, stop("zk2")]), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0 }).catch((e) => e);
+    expect(exitCodeFor(err)).toBe(ExitCode.unsafe);
+    expect(err.where).toContain("zk3: ZooKeeper is not running");
+    expect(h.acted).toEqual([]);
+  });
+
+  it("a check that times out fails the run (exit 4)", async () => {
+    const h = harness({ verdicts: ["no-quorum"] });
+    const err = await executePlan(plan([start("zk1"), check]), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0 }).catch((e) => e);
+    expect(exitCodeFor(err)).toBe(ExitCode.failed);
+  });
+
+  it("an interrupt stops between steps, journals where, and exits 130 (not 'invalid input')", async () => {
+    const abort = new AbortController();
+    const h = harness({ onAct: (s) => s.kind === "stop" && abort.abort() });
+    const err = await executePlan(plan([stop("zk2"), start("zk2")]), { actions: h.actions, journal: h.journal, parallel: 1, signal: abort.signal }).catch((e) => e);
+    expect(h.acted).toEqual(["stop:zk2"]);
+    expect(exitCodeFor(err)).toBe(ExitCode.interrupted);
+    expect(err.message).toMatch(/interrupted before step 2 \(start on zk2\); every earlier step finished/);
+    expect(h.records.map((r) => r.event)).toEqual(["plan", "step-start", "step-done", "interrupted"]);
+  });
+});
