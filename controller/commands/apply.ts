@@ -163,6 +163,7 @@ const REFUSAL_HINTS: Record<Plan["refusals"][number]["code"], string> = {
   membership_change: "membership changes need an operation that keeps quorum step by step (one server at a time); " +
     "put the inventory back to the ensemble's current servers to keep using apply",
   unreadable_membership: "correct the server lines named on that host, then run apply again",
+  quorum_at_risk: "bring the voters that are down back first (apply starts them when they are in scope: drop --limit), then run apply again",
   hosts_file_conflict: "the first matching line wins over zkfleet's block, so a server would bind or dial the wrong address: " +
     "remove or correct those lines (zkfleet edits only its own block)",
 };

@@ -13,6 +13,7 @@ import {
 import type { EnsembleTarget } from "../model/target.js";
 import { settingsDiff, withDynamicConfigFile } from "../model/zoo-cfg.js";
 import { findHostsConflicts } from "../render/hosts-block.js";
+import { quorumSize, spareVoters } from "../model/quorum.js";
 import type { AwaitHealthyStep, Plan, Refusal, Stage, Step } from "./steps.js";
 
 export * from "./steps.js";
@@ -251,6 +252,20 @@ export function planApply(input: PlanInput): Plan {
   // Under --limit, members left out that are not running cannot form the ensemble: awaiting it would only time out.
   const willRun = (h: string) => isRunning(observedBy.get(h)!) || starts.some((s) => s.host === h);
   const wholeEnsembleRuns = members.every(willRun);
+
+  // A voter can be restarted only while the others form a quorum without it. The gates check this again
+  // on live state; refusing here says so before anything is touched, instead of after a timeout.
+  const voters = target.members.filter((m) => m.role === "participant").map((m) => m.host);
+  const votersUp = voters.filter(willRun).length;
+  const rollsVoter = rolls.some((r) => voters.includes(r.observed.host));
+  if (rollsVoter && voters.length > 1 && spareVoters(votersUp, voters.length) < 1) {
+    return refuse([{
+      code: "quorum_at_risk",
+      message: `restarting a voter would leave ${votersUp - 1} of ${voters.length} voters, below the quorum of ${quorumSize(voters.length)}; ` +
+        `voters not running: ${voters.filter((h) => !willRun(h)).join(", ") || "none"}`,
+      data: { voters: voters.length, votersUp, quorum: quorumSize(voters.length) },
+    }]);
+  }
 
   const stages: Stage[] = [];
   if (prepare.length > 0) stages.push({ title: "prepare hosts that serve nothing yet", concurrent: true, steps: prepare });

@@ -72,7 +72,8 @@ export type RefusalCode =
   | "version_change"
   | "membership_change"
   | "unreadable_membership"
-  | "hosts_file_conflict";
+  | "hosts_file_conflict"
+  | "quorum_at_risk";
 
 /** A reason the plan must not run: a code and data for tests and --json, a message for people. */
 export interface Refusal {

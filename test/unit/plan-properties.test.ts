@@ -138,6 +138,11 @@ describe("planApply over random observed ensembles", () => {
     fc.assert(fc.property(scenario, ({ input }) => {
       const plan = planApply(input);
       for (const step of planSteps(plan)) if (step.host !== "*" && input.limit) expect(input.limit).toContain(step.host);
+      // A voter is stopped only when the voters running or started by the plan keep a quorum without it.
+      const voters = input.target.members.filter((m) => m.role === "participant").map((m) => m.host);
+      const up = voters.filter((h) => input.observed.find((o) => o.host === h)?.facts?.process?.state === "running" ||
+        planSteps(plan).some((s) => s.kind === "start" && s.host === h && !plan.stages.some((st) => st.steps.some((x) => x.kind === "stop" && x.host === h))));
+      if (voters.length > 1 && planSteps(plan).some((s) => s.kind === "stop")) expect(up.length - 1).toBeGreaterThanOrEqual(Math.floor(voters.length / 2) + 1);
       for (const stage of plan.stages) {
         stage.steps.forEach((step, i) => {
           if (step.kind !== "stop") return;

@@ -101,6 +101,18 @@ describe("planApply", () => {
   });
 
   describe("refusals", () => {
+    it("refuses a roll that would restart a voter while another is down and left out by --limit", () => {
+      const ds = hosts3.map((h) => desired(h, { [CFG]: cfg([1, 2, 3], ["maxClientCnxns=100"]) }));
+      const shapes = ds.map((d) => asDesired(d, {
+        files: { [CFG]: cfg([1, 2, 3]), [MYID]: `${d.host.slice(2)}\n` }, ...(d.host === "zk3" ? { running: false, hasData: true } : {}),
+      }));
+      const plan = planApply(input(ds, shapes, { limit: ["zk1", "zk2"] }));
+      expect(plan.stages).toEqual([]);
+      expect(plan.refusals).toEqual([expect.objectContaining({ code: "quorum_at_risk", data: { voters: 3, votersUp: 2, quorum: 2 } })]);
+      // In scope, the stopped voter is started first and the roll can go ahead.
+      expect(planApply(input(ds, shapes)).stages.map((s) => s.title)).toEqual(["prepare hosts that serve nothing yet", "start servers that are down", "roll zk1 (follower)", "roll zk2 (follower)"]);
+    });
+
     it("refuses to rewrite the membership of a running ensemble (static server lines)", () => {
       const ds = hosts3.map((h) => desired(h, { [CFG]: cfg([1, 2, 3, 4]) }));
       const plan = planApply(input(ds, ds.map((d) => asDesired(d, { files: { [CFG]: cfg([1, 2, 3]) } }))));
