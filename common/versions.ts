@@ -197,3 +197,44 @@ export const FOUR_LETTER_WORDS = ["srvr", "mntr", "conf", "ruok", "stat", "isro"
 
 /** The words zkfleet itself sends: an override without them breaks its gates. */
 export const REQUIRED_FOUR_LETTER_WORDS = ["srvr", "mntr"] as const;
+
+/** Whether a live ensemble can move from one version to another one server at a time, and why. */
+export interface VersionHop {
+  from: string;
+  to: string;
+  rolling: boolean;
+  /** For people: what was seen, or what stands in the way and what to do instead. */
+  why: string;
+}
+
+/**
+ * The hops zkfleet rolls, found in the lab with mixed versions serving one
+ * ensemble (a 3.4.13 leader with 3.8.0 and 3.9.3 followers, a 3.9.3 leader
+ * with 3.8.0 and 3.4.13 followers): every upgrade among the known versions,
+ * and 3.9.3 back to 3.8.0. Back to 3.4 is refused: data written by 3.5+ can
+ * hold what 3.4 does not know (container and TTL nodes, the dynamic
+ * configuration under /zookeeper/config), so going back there is a restore.
+ */
+export function versionHop(from: string, to: string): VersionHop {
+  const known = (v: string) => (KNOWN_ZOOKEEPER_VERSIONS as readonly string[]).includes(v);
+  if (!known(from) || !known(to)) {
+    return { from, to, rolling: false, why: `zkfleet knows ZooKeeper ${KNOWN_ZOOKEEPER_VERSIONS.join(", ")}; ${known(from) ? to : from} is not one of them` };
+  }
+  const order = (v: string) => v.split(".").map(Number).reduce((acc, n) => acc * 1000 + n, 0);
+  if (order(to) > order(from)) {
+    return { from, to, rolling: true, why: `servers of ${from} and ${to} serve one ensemble together (seen in the lab), so the ensemble is upgraded one server at a time` };
+  }
+  if (to.startsWith("3.4.") && !from.startsWith("3.4.")) {
+    return {
+      from, to, rolling: false,
+      why: `${from} may have written data 3.4 does not know (container and TTL nodes, the dynamic configuration): ` +
+        "going back to 3.4 is a restore of a backup taken before the upgrade, not a rolling downgrade",
+    };
+  }
+  return { from, to, rolling: true, why: `servers of ${from} and ${to} serve one ensemble together (seen in the lab), so the ensemble is downgraded one server at a time` };
+}
+
+/** 3.5+ refuses a data directory with transaction logs and no snapshot, which 3.4 followers often have (ZOOKEEPER-3056). */
+export function needsSnapshotToStart(version: string): boolean {
+  return !version.startsWith("3.4.");
+}

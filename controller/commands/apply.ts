@@ -77,6 +77,7 @@ function desiredHost(inv: Inventory, spec: HostSpec, observed: ObservedHost | un
     files,
     start: { install_dir: zk.install_dir, config_dir: zk.config_dir, data_dir: zk.data_dir, service: serviceOf(inv), log_dir: zk.log_dir },
     stop: { data_dir: zk.data_dir, config_path: zooCfgOf(inv), service: serviceOf(inv) },
+    clean: { data_dir: zk.data_dir, ...(zk.data_log_dir ? { data_log_dir: zk.data_log_dir } : {}), config_path: zooCfgOf(inv) },
   };
 }
 
@@ -159,7 +160,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
 const REFUSAL_HINTS: Record<Plan["refusals"][number]["code"], string> = {
   unobservable_host: "fix what is named for each host (or leave the host out of the inventory) and run apply again",
   unreadable_file: "make the file readable (or move it aside if it is not needed) on the host named, then run apply again; zkfleet keeps a backup of every file it replaces",
-  version_change: "a version change of a live ensemble needs a rolling upgrade, one server at a time; apply only creates and maintains an ensemble",
+  unsafe_version_hop: "choose a version the ensemble can roll to (see the reason), or take the path the reason names",
   membership_change: "membership changes need an operation that keeps quorum step by step (one server at a time); " +
     "put the inventory back to the ensemble's current servers to keep using apply",
   unreadable_membership: "correct the server lines named on that host, then run apply again",

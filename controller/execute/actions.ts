@@ -48,6 +48,20 @@ export function fleetActions(fleet: Fleet): Actions {
       return { changed: r.changed, message: r.message, data: { backup: r.data.backup } };
     },
 
+    async switchRelease(step) {
+      // Already unpacked by an earlier install step: install_dist only switches the link and never reads the tarball.
+      const r = await fleet.call(step.host, "install_dist", {
+        tarball: posix.join(step.installDir, "releases", `.not-needed-${step.version}.tar.gz`), version: step.version,
+        install_dir: step.installDir, set_current: true,
+      });
+      return { changed: r.changed, message: r.message, data: { current_before: r.data.current_before, current_after: r.data.current_after } };
+    },
+
+    async cleanData(step) {
+      const r = await fleet.call(step.host, "clean_data", step.args);
+      return { changed: r.changed, message: r.message, data: { moved: r.data.moved } };
+    },
+
     async start(step) {
       const r = await fleet.call(step.host, "start", step.args);
       return { changed: r.changed, message: r.message, data: { pid: r.data.pid } };
@@ -58,10 +72,10 @@ export function fleetActions(fleet: Fleet): Actions {
       return { changed: r.changed, message: r.message, data: { pid: r.data.pid, signal: r.data.signal } };
     },
 
-    async observe(plan: Plan, hosts: readonly string[]) {
+    async observe(plan: Plan, hosts: readonly string[], versions: readonly string[]) {
       const members = plan.target.members.filter((m) => hosts.includes(m.host));
       const observed = await Promise.all(members.map((m) => observeServer(fleet, m.host, m.probe)));
-      return judgeEnsemble(plan.target, members.map((m, i) => toHostReport(m, observed[i]!)));
+      return judgeEnsemble(plan.target, members.map((m, i) => toHostReport(m, observed[i]!)), { versions });
     },
   };
 }

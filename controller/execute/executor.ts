@@ -19,9 +19,12 @@ export interface Outcome {
 export interface Actions {
   install(step: Extract<Step, { kind: "install" }>): Promise<Outcome>;
   writeFile(step: Extract<Step, { kind: "write_file" }>): Promise<Outcome>;
+  switchRelease(step: Extract<Step, { kind: "switch_release" }>): Promise<Outcome>;
+  cleanData(step: Extract<Step, { kind: "clean_data" }>): Promise<Outcome>;
   start(step: Extract<Step, { kind: "start" }>): Promise<Outcome>;
   stop(step: Extract<Step, { kind: "stop" }>): Promise<Outcome>;
-  observe(plan: Plan, hosts: readonly string[]): Promise<EnsembleReport>;
+  /** The members named, judged as one ensemble; servers may run any of `versions`. */
+  observe(plan: Plan, hosts: readonly string[], versions: readonly string[]): Promise<EnsembleReport>;
 }
 
 export interface StepResult extends Outcome {
@@ -50,27 +53,50 @@ export interface ExecuteResult {
   final?: EnsembleReport;
 }
 
+/**
+ * Polls until the ensemble is healthy and, for a check naming a host, until
+ * that host's zxid has reached the leader's zxid of an earlier poll: then it
+ * has every transaction committed before it was seen serving, not only a
+ * mode. A gate that times out refuses (exit 5); a check that times out fails.
+ */
 async function awaitHealthy(plan: Plan, step: AwaitHealthyStep, opts: ExecuteOptions): Promise<{ outcome: Outcome; report: EnsembleReport }> {
   const deadline = Date.now() + step.timeoutMs;
+  let leaderZxid: bigint | undefined;
   for (;;) {
-    const report = await opts.actions.observe(plan, step.hosts);
-    if (report.verdict === "healthy") {
-      return { report, outcome: { changed: false, message: `leader ${report.leader}, ${report.votersUp}/${report.voters} voters up` } };
+    const report = await opts.actions.observe(plan, step.hosts, step.versions);
+    let waitingFor = report.verdict === "healthy" ? undefined : `${report.verdict}${report.problems[0] ? ` (${report.problems[0]})` : ""}`;
+    if (waitingFor === undefined && step.caughtUp !== undefined) {
+      const zxidOf = (host: string | undefined) => {
+        const z = report.hosts.find((h) => h.host === host)?.zxid;
+        return z === undefined ? undefined : BigInt(z);
+      };
+      const mine = zxidOf(step.caughtUp);
+      leaderZxid ??= zxidOf(report.leader);
+      // A leader's zxid with counter 0 is the marker of an epoch with no transaction yet, which followers
+      // never process: then the leader counting this server as synced (part of "healthy") is the whole test.
+      const epochMarker = leaderZxid !== undefined && (leaderZxid & 0xffffffffn) === 0n;
+      if (mine === undefined || leaderZxid === undefined || (!epochMarker && mine < leaderZxid)) {
+        waitingFor = `${step.caughtUp} at zxid ${mine === undefined ? "?" : `0x${mine.toString(16)}`}, the leader was at 0x${leaderZxid?.toString(16) ?? "?"}`;
+      }
+    }
+    if (waitingFor === undefined) {
+      const caught = step.caughtUp ? `, ${step.caughtUp} caught up` : "";
+      return { report, outcome: { changed: false, message: `leader ${report.leader}, ${report.votersUp}/${report.voters} voters up${caught}` } };
     }
     if (Date.now() >= deadline) {
-      const waited = `${step.hosts.join(", ")} did not become healthy within ${step.timeoutMs / 1000}s (${report.verdict})`;
+      const waited = `${step.hosts.join(", ")} did not become healthy within ${step.timeoutMs / 1000}s: ${waitingFor}`;
       if (step.role === "gate") {
         throw new ZkfleetError("plan", `not going on: ${waited}; ${step.reason}`, {
           where: report.problems.join("; "),
           hint: "stopping a server of an ensemble that is not fully healthy could cost quorum; fix the problems above, then run apply again",
         });
       }
-      throw new ZkfleetError("zookeeper", `${waited}`, {
+      throw new ZkfleetError("zookeeper", waited, {
         where: report.problems.join("; "),
         hint: "look at the ZooKeeper logs on the hosts named above (log_dir), then run `zkfleet status`; apply can be run again once fixed",
       });
     }
-    opts.onWaiting?.(`${step.role}: ${report.verdict}, ${report.votersUp}/${report.voters} voters up${report.problems[0] ? ` (${report.problems[0]})` : ""}`);
+    opts.onWaiting?.(`${step.role}: ${waitingFor}, ${report.votersUp}/${report.voters} voters up`);
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 1000));
   }
 }
@@ -104,6 +130,8 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
     switch (step.kind) {
       case "install": return actions.install(step);
       case "write_file": return actions.writeFile(step);
+      case "switch_release": return actions.switchRelease(step);
+      case "clean_data": return actions.cleanData(step);
       case "start": return actions.start(step);
       case "stop": return actions.stop(step);
       case "await_healthy": {

@@ -4,8 +4,9 @@
 // where the unit and property tests aim. Its output (steps.ts) is the whole
 // contract with the executor.
 import { unifiedDiff } from "../../common/diff.js";
+import { needsSnapshotToStart, versionHop } from "../../common/versions.js";
 import type { OpArgsInput } from "../../common/protocol.js";
-import { type EnsembleModel, modelEnsemble } from "../model/ensemble.js";
+import { type EnsembleModel, type ModelHost, modelEnsemble } from "../model/ensemble.js";
 import { membershipChange, parseMembership, type ServerEntry } from "../model/membership.js";
 import {
   type ObservedHost, currentRelease, fileContent, fileRead, installedReleases, isRunning, modeOf,
@@ -38,6 +39,7 @@ export interface DesiredHost {
   files: DesiredFile[];
   start: OpArgsInput<"start">;
   stop: OpArgsInput<"stop">;
+  clean: OpArgsInput<"clean_data">;
 }
 
 export interface PlanInput {
@@ -106,23 +108,38 @@ function unreadable(input: PlanInput, observed: Map<string, ObservedHost>): Refu
   });
 }
 
+/** The version a host's server runs or would run from its data (undefined for a fresh host). */
+function versionOf(h: ModelHost): string | undefined {
+  return (h.running || h.hasData) && h.version !== null ? h.version : undefined;
+}
+
 /**
- * Changing the version of an ensemble that exists is a rolling upgrade: a
- * server running another version, or holding data under another release, is
- * not touched by apply. A fresh host (no data) is installed as asked.
+ * A version change of an ensemble that exists is rolled one server at a
+ * time only along a hop known to serve with mixed versions (common/versions.ts);
+ * any other is refused with the reason and what to do instead.
  */
-function versionChanges(input: PlanInput, model: EnsembleModel): Refusal[] {
+function versionHops(input: PlanInput, model: EnsembleModel): Refusal[] {
   if (!model.exists) return [];
   const want = input.target.version;
   return model.hosts.flatMap((h): Refusal[] => {
-    if (h.version === null || h.version === want || !(h.running || h.hasData)) return [];
+    const from = versionOf(h);
+    if (from === undefined || from === want) return [];
+    const hop = versionHop(from, want);
+    if (hop.rolling) return [];
     return [{
-      code: "version_change", host: h.host,
-      message: `${h.host}: ${h.running ? "runs" : "holds data of"} ZooKeeper ${h.version}, the inventory says ${want}; ` +
-        "changing the version of an ensemble is a rolling upgrade, which apply does not do",
-      data: { observed: h.version, desired: want, running: h.running },
+      code: "unsafe_version_hop", host: h.host,
+      message: `${h.host}: ZooKeeper ${from} -> ${want} cannot be rolled: ${hop.why}`,
+      data: { from, to: want, why: hop.why },
     }];
   });
+}
+
+/** 3.4 followers often hold transaction logs and no snapshot; 3.5+ refuses to start on that (ZOOKEEPER-3056). */
+function logsWithoutSnapshot(o: ObservedHost): boolean {
+  const f = o.facts;
+  const snapshots = (f?.data_dir?.snapshots.length ?? 0) + (f?.data_log_dir?.snapshots.length ?? 0);
+  const logs = (f?.data_dir?.logs.length ?? 0) + (f?.data_log_dir?.logs.length ?? 0);
+  return snapshots === 0 && logs > 0;
 }
 
 /**
@@ -206,23 +223,35 @@ export function planApply(input: PlanInput): Plan {
   const cannotRead = unreadable(input, observedBy);
   if (cannotRead.length > 0) return refuse(cannotRead);
   const model = modelEnsemble(input.desired.map((d) => observedBy.get(d.host)!), input.config.zooCfg);
-  const refusals = [...versionChanges(input, model), ...membershipChanges(input, model), ...hostsFileConflicts(input, observedBy)];
+  const refusals = [...versionHops(input, model), ...membershipChanges(input, model), ...hostsFileConflicts(input, observedBy)];
   if (refusals.length > 0) return refuse(refusals);
 
   const inScope = (host: string) => !input.limit || input.limit.includes(host);
   const members = target.members.map((m) => m.host);
+  const push: Step[] = [];
   const prepare: Step[] = [];
   const starts: Step[] = [];
-  const rolls: { observed: ObservedHost; steps: Step[] }[] = [];
+  const rolls: { observed: ObservedHost; steps: Step[]; upgrade: boolean }[] = [];
   const unchanged: string[] = [];
+  const modelOf = new Map(model.hosts.map((h) => [h.host, h]));
 
   for (const d of input.desired) {
     if (!inScope(d.host)) continue;
     const o = observedBy.get(d.host)!;
     const current = currentRelease(o);
     const installed = installedReleases(o);
+    const from = versionOf(modelOf.get(d.host)!);
+    const upgrade = from !== undefined && from !== d.version;
     const steps: Step[] = [];
-    if (!installed.includes(d.version) || current !== d.version) {
+    if (upgrade) {
+      // The new release goes onto every host before any server restarts on it.
+      if (!installed.includes(d.version)) {
+        push.push({
+          kind: "install", host: d.host, version: d.version, tarball: d.tarball, transferDir: d.transferDir, installDir: d.installDir,
+          setCurrent: false, before: { current, installed }, reason: `ZooKeeper ${d.version} is not installed; ${from} keeps serving until its turn`,
+        });
+      }
+    } else if (!installed.includes(d.version) || current !== d.version) {
       steps.push({
         kind: "install", host: d.host, version: d.version, tarball: d.tarball, transferDir: d.transferDir, installDir: d.installDir,
         setCurrent: current !== d.version, before: { current, installed },
@@ -230,23 +259,39 @@ export function planApply(input: PlanInput): Plan {
       });
     }
     steps.push(...fileWrites(input, d, o, model.exists));
+    const onNewRelease: Step[] = [];
+    if (upgrade) {
+      onNewRelease.push({
+        kind: "switch_release", host: d.host, version: d.version, installDir: d.installDir, before: { current },
+        reason: `upgrade from ${from} to ${d.version}`,
+      });
+      if (from!.startsWith("3.4.") && needsSnapshotToStart(d.version) && logsWithoutSnapshot(o)) {
+        onNewRelease.push({
+          kind: "clean_data", host: d.host, args: d.clean,
+          reason: `3.4 left transaction logs and no snapshot, on which ${d.version} refuses to start (ZOOKEEPER-3056); ` +
+            "the server syncs a snapshot from the leader instead (snapshot.trust.empty is never used: ZOOKEEPER-3644)",
+        });
+      }
+    }
 
     if (!isRunning(o)) {
-      prepare.push(...steps);
+      prepare.push(...steps, ...onNewRelease);
       starts.push({
         kind: "start", host: d.host, args: d.start,
         reason: model.hosts.some((h) => h.running) ? "ZooKeeper is not running; it joins the running ensemble" : "ZooKeeper is not running",
       });
-    } else if (steps.length > 0) {
+    } else if (steps.length > 0 || upgrade) {
       // Written right before the restart that loads it: an interrupted roll leaves the hosts after it untouched.
-      rolls.push({ observed: o, steps });
+      rolls.push({ observed: o, steps: [...steps, ...onNewRelease], upgrade });
     } else {
       unchanged.push(d.host);
     }
   }
 
-  const healthy = (role: AwaitHealthyStep["role"], reason: string): AwaitHealthyStep => ({
-    kind: "await_healthy", host: "*", role, hosts: members, reason,
+  // While an upgrade is half done two versions serve together; gates accept both.
+  const versions = [...new Set([target.version, ...model.hosts.flatMap((h) => versionOf(h) ?? [])])].sort();
+  const healthy = (role: AwaitHealthyStep["role"], reason: string, caughtUp?: string): AwaitHealthyStep => ({
+    kind: "await_healthy", host: "*", role, hosts: members, versions, reason, ...(caughtUp ? { caughtUp } : {}),
     timeoutMs: role === "gate" ? input.timeouts.gateMs : input.timeouts.settleMs,
   });
   // Under --limit, members left out that are not running cannot form the ensemble: awaiting it would only time out.
@@ -268,24 +313,27 @@ export function planApply(input: PlanInput): Plan {
   }
 
   const stages: Stage[] = [];
+  if (push.length > 0) stages.push({ title: "push the new release to every host (nothing restarts)", concurrent: true, steps: push });
   if (prepare.length > 0) stages.push({ title: "prepare hosts that serve nothing yet", concurrent: true, steps: prepare });
   if (starts.length > 0) {
     const last = rolls.length === 0 && wholeEnsembleRuns
       ? [healthy("check", "done only when one leader serves and every other server follows or observes it")] : [];
     stages.push({ title: "start servers that are down", concurrent: false, steps: [...starts, ...last] });
   }
-  for (const { observed: o, steps } of restartOrder(rolls.map((r) => r.observed)).map((ob) => rolls.find((r) => r.observed === ob)!)) {
+  for (const { observed: o, steps, upgrade } of restartOrder(rolls.map((r) => r.observed)).map((ob) => rolls.find((r) => r.observed === ob)!)) {
     const d = input.desired.find((x) => x.host === o.host)!;
     const mode = modeOf(o) ?? "unknown";
+    const [writes, onNewRelease] = [steps.filter((s) => s.kind === "write_file"), steps.filter((s) => s.kind !== "write_file")];
     stages.push({
-      title: `roll ${o.host} (${mode})`,
+      title: `${upgrade ? "upgrade" : "roll"} ${o.host} (${mode})`,
       concurrent: false,
       steps: [
         healthy("gate", `stopping ${o.host} must leave a quorum: every other server must serve first`),
-        ...steps,
-        { kind: "stop", host: o.host, args: d.stop, mode, reason: "its configuration changed; restarted one at a time, leader last" },
-        { kind: "start", host: o.host, args: d.start, reason: "back with the new configuration" },
-        healthy("check", `${o.host} must serve again before the next server is touched`),
+        ...writes,
+        { kind: "stop", host: o.host, args: d.stop, mode, reason: upgrade ? `its turn to move to ${d.version}; one at a time, leader last` : "its configuration changed; restarted one at a time, leader last" },
+        ...onNewRelease,
+        { kind: "start", host: o.host, args: d.start, reason: upgrade ? `on ZooKeeper ${d.version}` : "back with the new configuration" },
+        healthy("check", `${o.host} must serve again before the next server is touched`, o.host),
       ],
     });
   }

@@ -34,6 +34,12 @@ export type WriteFileStep = StepBase & {
   before: "absent" | "present";
 };
 
+/** Point `current` at a release already unpacked on the host (the server is stopped). */
+export type SwitchReleaseStep = StepBase & { kind: "switch_release"; version: string; installDir: string; before: { current: string | null } };
+
+/** Move the data directory's state aside (never deleted) so the server starts empty and syncs from the leader. */
+export type CleanDataStep = StepBase & { kind: "clean_data"; args: OpArgsInput<"clean_data"> };
+
 export type StartStep = StepBase & { kind: "start"; args: OpArgsInput<"start"> };
 export type StopStep = StepBase & { kind: "stop"; args: OpArgsInput<"stop">; /** Its mode when planned. */ mode: string };
 
@@ -49,10 +55,14 @@ export type AwaitHealthyStep = StepBase & {
   role: "gate" | "check";
   /** The hosts whose health is awaited: every member of the ensemble. */
   hosts: string[];
+  /** Versions a server may report and still count as healthy: two while an upgrade is half done. */
+  versions: string[];
+  /** A check after a start also waits until this host's zxid reaches what the leader had. */
+  caughtUp?: string;
   timeoutMs: number;
 };
 
-export type Step = InstallStep | WriteFileStep | StartStep | StopStep | AwaitHealthyStep;
+export type Step = InstallStep | WriteFileStep | StopStep | SwitchReleaseStep | CleanDataStep | StartStep | AwaitHealthyStep;
 export type StepKind = Step["kind"];
 
 /**
@@ -69,11 +79,11 @@ export interface Stage {
 export type RefusalCode =
   | "unobservable_host"
   | "unreadable_file"
-  | "version_change"
   | "membership_change"
   | "unreadable_membership"
   | "hosts_file_conflict"
-  | "quorum_at_risk";
+  | "quorum_at_risk"
+  | "unsafe_version_hop";
 
 /** A reason the plan must not run: a code and data for tests and --json, a message for people. */
 export interface Refusal {
@@ -104,12 +114,15 @@ export function assertNever(x: never): never {
 /** One line per step for people: what, where, why. */
 export function describeStep(s: Step): string {
   switch (s.kind) {
-    case "install": return `${s.host}: install ZooKeeper ${s.version}${s.setCurrent ? " and make it current" : ""} (${s.reason})`;
+    case "install": return `${s.host}: ${s.setCurrent ? "install" : "unpack"} ZooKeeper ${s.version}${s.setCurrent ? " and make it current" : " beside the running release"} (${s.reason})`;
+    case "switch_release": return `${s.host}: switch current from ${s.before.current ?? "nothing"} to ${s.version}`;
+    case "clean_data": return `${s.host}: move the data directory's state aside (${s.reason})`;
     case "write_file": return `${s.host}: ${s.before === "absent" ? "create" : "update"} ${s.path}`;
     case "start": return `${s.host}: start ZooKeeper (${s.reason})`;
     case "stop": return `${s.host}: stop ZooKeeper, now ${s.mode} (${s.reason})`;
     case "await_healthy":
-      return `${s.role === "gate" ? "gate" : "check"}: ${s.hosts.join(", ")} healthy within ${Math.round(s.timeoutMs / 1000)}s (${s.reason})`;
+      return `${s.role === "gate" ? "gate" : "check"}: ${s.hosts.join(", ")} healthy${s.caughtUp ? `, ${s.caughtUp} caught up with the leader` : ""}` +
+        `${s.versions.length > 1 ? ` (running ${s.versions.join(" or ")})` : ""} within ${Math.round(s.timeoutMs / 1000)}s (${s.reason})`;
     default: return assertNever(s);
   }
 }

@@ -55,7 +55,16 @@ export function compareZxid(a: string, b: string): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-export function judgeEnsemble(target: Pick<EnsembleTarget, "name" | "inventory" | "version">, hosts: HostReport[]): EnsembleReport {
+/**
+ * `versions`: what a server may run and still count as healthy; by default
+ * the inventory's version, during an upgrade the old one as well.
+ */
+export function judgeEnsemble(
+  target: Pick<EnsembleTarget, "name" | "inventory" | "version">,
+  hosts: HostReport[],
+  opts: { versions?: readonly string[] } = {},
+): EnsembleReport {
+  const accepted = opts.versions ?? [target.version];
   const problems: string[] = [];
   const voters = hosts.filter((h) => h.role === "participant");
   const quorum = quorumSize(voters.length);
@@ -79,7 +88,7 @@ export function judgeEnsemble(target: Pick<EnsembleTarget, "name" | "inventory" 
     const expected = h.role === "observer" ? ["observer"] : ["leader", "follower"];
     if (h.mode === undefined) problems.push(`${h.host}: ZooKeeper answers but is not serving (electing or not in a quorum)`);
     else if (!expected.includes(h.mode)) problems.push(`${h.host}: mode ${h.mode}, expected ${expected.join(" or ")}`);
-    if (h.version !== undefined && !h.version.startsWith(target.version)) {
+    if (h.version !== undefined && !accepted.some((v) => h.version!.startsWith(v))) {
       problems.push(`${h.host}: runs ZooKeeper ${h.version}, the inventory says ${target.version}`);
     }
     if (h.myidOnHost !== undefined && h.myidOnHost !== null && h.myidOnHost.trim() !== String(h.myid)) {

@@ -14,7 +14,7 @@ const report = (verdict: EnsembleReport["verdict"]): EnsembleReport => ({
 
 const stop = (host: string): Step => ({ kind: "stop", host, mode: "follower", reason: "r", args: { data_dir: "/d", config_path: "/c" } });
 const start = (host: string): Step => ({ kind: "start", host, reason: "r", args: { install_dir: "/i", config_dir: "/c", data_dir: "/d" } });
-const gate: Step = { kind: "await_healthy", host: "*", role: "gate", hosts: ["zk1", "zk2", "zk3"], timeoutMs: 0, reason: "r" };
+const gate: Step = { kind: "await_healthy", host: "*", role: "gate", hosts: ["zk1", "zk2", "zk3"], versions: ["3.8.0"], timeoutMs: 0, reason: "r" };
 const check: Step = { ...gate, role: "check" } as Step;
 
 function plan(...stages: Step[][]): Plan {
@@ -31,7 +31,9 @@ function harness(opts: { verdicts?: EnsembleReport["verdict"][]; failOn?: string
     if (opts.failOn === `${s.kind}:${s.host}`) throw new ZkfleetError("agent", "boom");
     return { changed: true, message: "ok", data: { backup: "/b" } };
   };
-  const actions: Actions = { install: act, writeFile: act, start: act, stop: act, observe: async () => report(verdicts.shift() ?? "healthy") };
+  const actions: Actions = {
+    install: act, writeFile: act, switchRelease: act, cleanData: act, start: act, stop: act, observe: async () => report(verdicts.shift() ?? "healthy"),
+  };
   const journal = { path: "(memory)", write: (event: string, data: Record<string, unknown>) => void records.push({ event, ...data }), plan: () => void records.push({ event: "plan" }) };
   return { acted, records, actions, journal };
 }
@@ -67,6 +69,27 @@ describe("executePlan", () => {
     const h = harness({ verdicts: ["no-quorum"] });
     const err = await executePlan(plan([start("zk1"), check]), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0 }).catch((e) => e);
     expect(exitCodeFor(err)).toBe(ExitCode.failed);
+  });
+
+  it("a check waits until the restarted server's zxid reaches the leader's, except at an epoch's first zxid", async () => {
+    const rows = (leader: string, mine: string) => ({
+      ...report("healthy"), leader: "zk1",
+      hosts: [
+        { host: "zk1", address: "a", myid: 1, role: "participant" as const, reachable: true, mode: "leader", zxid: leader },
+        { host: "zk2", address: "b", myid: 2, role: "participant" as const, reachable: true, mode: "follower", zxid: mine },
+      ],
+    });
+    const seen = [rows("0x100000009", "0x100000004"), rows("0x10000000c", "0x100000008"), rows("0x10000000f", "0x10000000a")];
+    const h = harness();
+    h.actions.observe = async () => seen.shift()!;
+    const caught = { ...check, caughtUp: "zk2", timeoutMs: 10_000 } as Step;
+    const { results } = await executePlan(plan([caught]), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0 });
+    expect(seen).toHaveLength(0);
+    expect(results[0]!.message).toMatch(/zk2 caught up/);
+    // After a leader change with no write yet, the leader reports 0x300000000, which no follower processes.
+    const h2 = harness();
+    h2.actions.observe = async () => rows("0x300000000", "0x200000004");
+    await expect(executePlan(plan([caught]), { actions: h2.actions, journal: h2.journal, parallel: 1, pollMs: 0 })).resolves.toBeDefined();
   });
 
   it("an interrupt stops between steps, journals where, and exits 130 (not 'invalid input')", async () => {

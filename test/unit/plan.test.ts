@@ -28,6 +28,7 @@ function desired(host: string, files: Record<string, string>, version = "3.8.0")
     files: [...Object.entries(files).map(([path, content]) => ({ path, content, mode: 0o644 })), { path: MYID, content: `${host.slice(2)}\n`, mode: 0o644 }],
     start: { install_dir: "/opt/zookeeper", config_dir: "/etc/zookeeper/conf", data_dir: "/var/lib/zookeeper" },
     stop: { data_dir: "/var/lib/zookeeper", config_path: CFG },
+    clean: { data_dir: "/var/lib/zookeeper", config_path: CFG },
   };
 }
 
@@ -154,13 +155,52 @@ describe("planApply", () => {
       }]);
     });
 
-    it("refuses a version change of a running server, and of a stopped one holding data", () => {
-      const ds = hosts3.map((h) => desired(h, { [CFG]: cfg([1, 2, 3]) }));
-      const shapes = ds.map((d) => asDesired(d, { current: "3.4.13", ...(d.host === "zk3" ? { running: false, hasData: true } : {}) }));
+    it("refuses a hop that cannot be rolled (back to 3.4 from 3.8), on running and stopped servers alike", () => {
+      const ds = hosts3.map((h) => desired(h, { [CFG]: cfg([1, 2, 3]) }, "3.4.13"));
+      const shapes = ds.map((d) => asDesired(d, { current: "3.8.0", ...(d.host === "zk3" ? { running: false, hasData: true } : {}) }));
       const plan = planApply(input(ds, shapes));
-      expect(plan.refusals.map((r) => [r.code, r.host, r.data.observed])).toEqual([
-        ["version_change", "zk1", "3.4.13"], ["version_change", "zk2", "3.4.13"], ["version_change", "zk3", "3.4.13"],
+      expect(plan.stages).toEqual([]);
+      expect(plan.refusals.map((r) => [r.code, r.host, r.data.from])).toEqual([
+        ["unsafe_version_hop", "zk1", "3.8.0"], ["unsafe_version_hop", "zk2", "3.8.0"], ["unsafe_version_hop", "zk3", "3.8.0"],
       ]);
+      expect(plan.refusals[0]!.message).toMatch(/restore of a backup/);
+    });
+  });
+
+  describe("version upgrades", () => {
+    const upgradeInput = (opts: { logsOnly?: string[] } = {}) => {
+      const ds = hosts3.map((h) => desired(h, { [CFG]: cfg([1, 2, 3]) }, "3.8.0"));
+      const modes: Record<string, string> = { zk1: "follower", zk2: "leader", zk3: "follower" };
+      const shapes = ds.map((d) => asDesired(d, { current: "3.4.13", mode: modes[d.host]! }));
+      const i = input(ds, shapes);
+      // 3.4 followers that only ever received diffs: logs, no snapshot.
+      for (const o of i.observed) {
+        if (!opts.logsOnly?.includes(o.host) || !o.facts?.data_dir) continue;
+        o.facts.data_dir.logs = [{ name: "log.100000001", size: 1024, zxid: "0x100000001" }];
+      }
+      return i;
+    };
+
+    it("pushes the new release everywhere first, then upgrades one server per stage, leader last, gates accepting both versions", () => {
+      const plan = planApply(upgradeInput());
+      expect(plan.refusals).toEqual([]);
+      expect(plan.stages.map((s) => [s.title, s.concurrent])).toEqual([
+        ["push the new release to every host (nothing restarts)", true],
+        ["upgrade zk1 (follower)", false], ["upgrade zk3 (follower)", false], ["upgrade zk2 (leader)", false],
+      ]);
+      expect(kinds(plan.stages[0]!.steps)).toEqual(["install:zk1", "install:zk2", "install:zk3"]);
+      expect(plan.stages[0]!.steps.every((s) => s.kind === "install" && !s.setCurrent)).toBe(true);
+      expect(kinds(plan.stages[1]!.steps)).toEqual(["await_healthy:*", "stop:zk1", "switch_release:zk1", "start:zk1", "await_healthy:*"]);
+      expect(plan.stages[1]!.steps[0]).toMatchObject({ role: "gate", versions: ["3.4.13", "3.8.0"] });
+      expect(plan.stages[1]!.steps[4]).toMatchObject({ role: "check", caughtUp: "zk1" });
+    });
+
+    it("moves aside a 3.4 data dir holding logs and no snapshot before starting 3.8 on it, and only there", () => {
+      const plan = planApply(upgradeInput({ logsOnly: ["zk2"] }));
+      const cleans = planSteps(plan).filter((s) => s.kind === "clean_data");
+      expect(cleans.map((s) => s.host)).toEqual(["zk2"]);
+      const zk2 = plan.stages.find((s) => s.title.startsWith("upgrade zk2"))!;
+      expect(kinds(zk2.steps)).toEqual(["await_healthy:*", "stop:zk2", "switch_release:zk2", "clean_data:zk2", "start:zk2", "await_healthy:*"]);
     });
   });
 

@@ -1,0 +1,107 @@
+// Rolling version upgrades by `apply` in the lab: 3.4.13 -> 3.8.0 -> 3.9.3
+// on a live 3-server ensemble whose 3.4 followers hold transaction logs and
+// no snapshot. Followers first, the leader last, every stage gated; the data
+// is read back by ZooKeeper's own zkCli, not by zkfleet.
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse as parseYaml, stringify as toYaml } from "yaml";
+import { labDown, labUp } from "../../lab/lab.js";
+import { defaultArtifactsDir } from "../../common/paths.js";
+import { runCli } from "../helpers/cli.js";
+import { sshRun, testLabDir } from "../helpers/lab.js";
+import { readNodes, writeNodes } from "../helpers/zkcli.js";
+import { afterAll } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import type { LabState } from "../../lab/lab.js";
+
+const JOURNAL = mkdtempSync(join(tmpdir(), "zkfleet-upgrade-test-"));
+const ENV = { ZKFLEET_JOURNAL: JOURNAL };
+const NODES = 40;
+let lab: LabState | undefined;
+
+afterAll(async () => {
+  if (lab) await labDown(lab.dir);
+  rmSync(JOURNAL, { recursive: true, force: true });
+});
+
+function inventoryFor(version: string): string {
+  const path = join(lab!.dir, `inventory-${version}.yml`);
+  const inv = parseYaml(readFileSync(lab!.inventory, "utf8")) as { zookeeper: Record<string, unknown> };
+  writeFileSync(path, toYaml({ ...inv, zookeeper: { ...inv.zookeeper, version } }));
+  return path;
+}
+
+async function apply(inventory: string, ...flags: string[]) {
+  const r = await runCli(["apply", "-i", inventory, ...flags], ENV);
+  return { ...r, json: flags.includes("--json") && r.out ? JSON.parse(r.out) : undefined };
+}
+
+async function modes(inventory: string): Promise<Record<string, { mode?: string; version?: string }>> {
+  const r = await runCli(["status", "-i", inventory, "--json"], ENV);
+  return Object.fromEntries(JSON.parse(r.out).ensembles[0].hosts.map((h: { host: string; mode?: string; version?: string }) => [h.host, h]));
+}
+
+describe("rolling upgrade of a live 3-server ensemble", () => {
+  it("3.4.13 -> 3.8.0: release pushed first, followers then the leader, logs-only 3.4 data dirs moved aside, data kept", async () => {
+    const dir = testLabDir("upgrade");
+    lab = await labUp({ hosts: 3, dir, subnet: "127.80.0", version: "3.4.13", dists: defaultArtifactsDir(process.env) });
+    const v34 = lab.inventory;
+    const first = await apply(v34, "--yes");
+    expect(first.code, first.err).toBe(2);
+    const server = `${lab.hosts[0]!.address}:2181`;
+    await writeNodes(server, "/upgrade", NODES);
+    const before = await readNodes(server, "/upgrade", NODES);
+    expect(before).toHaveLength(NODES);
+    const logsOnly = [];
+    for (const h of lab.hosts) {
+      const ls = (await sshRun(lab, h.name, "ls /var/lib/zookeeper/version-2")).stdout;
+      if (/^log\./m.test(ls) && !/^snapshot\./m.test(ls)) logsOnly.push(h.name);
+    }
+    // The situation that makes 3.5+ refuse to start (ZOOKEEPER-3056) is really there.
+    expect(logsOnly.length).toBeGreaterThan(0);
+
+    const v38 = inventoryFor("3.8.0");
+    const leader = Object.entries(await modes(v34)).find(([, h]) => h.mode === "leader")![0];
+    const check = await apply(v38, "--check", "--json");
+    expect(check.code, check.err).toBe(2);
+    const titles = (check.json.stages as { title: string }[]).map((s) => s.title);
+    expect(titles[0]).toBe("push the new release to every host (nothing restarts)");
+    expect(titles.at(-1)).toBe(`upgrade ${leader} (leader)`);
+    const cleaned = (check.json.steps as { kind: string; host: string }[]).filter((s) => s.kind === "clean_data").map((s) => s.host);
+    expect(cleaned.sort()).toEqual([...logsOnly].sort());
+
+    const r = await apply(v38, "--yes", "--json");
+    expect(r.code, r.err).toBe(2);
+    expect(r.json.final.verdict).toBe("healthy");
+    const stops = (r.json.results as { kind: string; host: string }[]).filter((x) => x.kind === "stop").map((x) => x.host);
+    expect(stops).toHaveLength(3);
+    expect(stops.at(-1)).toBe(leader);
+    for (const h of Object.values(await modes(v38))) expect(h.version).toMatch(/^3\.8\.0/);
+    expect(await readNodes(server, "/upgrade", NODES)).toEqual(before);
+    // What was moved aside is kept, not deleted.
+    for (const host of logsOnly) {
+      const moved = await sshRun(lab, host, "ls /var/lib/zookeeper/.zkfleet-moved/*/version-2");
+      expect(moved.stdout, host).toMatch(/^log\./m);
+    }
+    const again = await apply(v38, "--yes", "--json");
+    expect(again.code, again.err).toBe(0);
+  }, 300_000);
+
+  it("3.8.0 -> 3.9.3, and refuses 3.9.3 -> 3.4.13 with the reason", async () => {
+    const server = `${lab!.hosts[1]!.address}:2181`;
+    const before = await readNodes(server, "/upgrade", NODES);
+    const r = await apply(inventoryFor("3.9.3"), "--yes", "--json");
+    expect(r.code, r.err).toBe(2);
+    expect(r.json.final.verdict).toBe("healthy");
+    expect((r.json.steps as { kind: string }[]).some((s) => s.kind === "clean_data")).toBe(false);
+    for (const h of Object.values(await modes(inventoryFor("3.9.3")))) expect(h.version).toMatch(/^3\.9\.3/);
+    expect(await readNodes(server, "/upgrade", NODES)).toEqual(before);
+
+    const down = await apply(inventoryFor("3.4.13"), "--yes", "--json");
+    expect(down.code, down.err).toBe(5);
+    expect(down.json.refusals[0]).toMatchObject({ code: "unsafe_version_hop", data: { from: "3.9.3", to: "3.4.13" } });
+    expect(down.err).toMatch(/restore of a backup/);
+  }, 300_000);
+});
