@@ -100,3 +100,21 @@ export async function quorumPeersWithConfig(config: string): Promise<LiveProcess
   }
   return found;
 }
+
+/**
+ * When a process started, in ms since the epoch: /proc/<pid>/stat's start
+ * time (clock ticks since boot; USER_HZ is 100 in the kernel's ABI) plus the
+ * boot time from /proc/stat. Null when unreadable.
+ */
+export async function startedAtMs(pid: number): Promise<number | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[19]);
+    const btime = /^btime (\d+)$/m.exec(await readFile("/proc/stat", "utf8"))?.[1];
+    if (!Number.isFinite(ticks) || btime === undefined) return null;
+    return Number(btime) * 1000 + ticks * 10;
+  } catch {
+    return null;
+  }
+}

@@ -71,6 +71,8 @@ const ProcessState = z.strictObject({
   pid: z.number().int().positive().nullable(),
   /** The config file the running process was given, when it can be read. */
   config: z.string().nullable(),
+  /** When the running process started (ms since the epoch): a managed file changed after it is not loaded yet. */
+  started_at_ms: z.number().nullable(),
   detail: z.string(),
 });
 
@@ -80,7 +82,7 @@ const ProcessState = z.strictObject({
  * be read must never be planned as one to create.
  */
 export const FileRead = z.discriminatedUnion("state", [
-  z.strictObject({ state: z.literal("present"), content: z.string() }),
+  z.strictObject({ state: z.literal("present"), content: z.string(), mtime_ms: z.number() }),
   z.strictObject({ state: z.literal("absent") }),
   z.strictObject({ state: z.literal("unreadable"), error: z.string() }),
 ]);

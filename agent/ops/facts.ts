@@ -7,7 +7,7 @@ import { isAbsolute, join } from "node:path";
 import { exists, lstatIfExists, listDir, readIfExists, statIfExists } from "../fs-util.js";
 import { done, type OpOutcome } from "../outcome.js";
 import type { FileRead, OpArgs, OpData } from "../../common/protocol.js";
-import { describePidFile, pidFileIn, readPidFile } from "../proc.js";
+import { describePidFile, pidFileIn, readPidFile, startedAtMs } from "../proc.js";
 import { currentRelease, installedReleases } from "../releases.js";
 
 type DirListing = NonNullable<OpData<"facts">["data_dir"]>;
@@ -72,12 +72,12 @@ async function processFacts(dataDir: string): Promise<OpData<"facts">["process"]
   const pidFile = pidFileIn(dataDir);
   const state = await readPidFile(pidFile);
   const detail = describePidFile(pidFile, state);
-  if (state.kind === "absent") return { pid_file: pidFile, state: "absent", pid: null, config: null, detail };
+  if (state.kind === "absent") return { pid_file: pidFile, state: "absent", pid: null, config: null, started_at_ms: null, detail };
   if (state.kind === "zookeeper") {
-    return { pid_file: pidFile, state: "running", pid: state.pid, config: state.config, detail };
+    return { pid_file: pidFile, state: "running", pid: state.pid, config: state.config, started_at_ms: await startedAtMs(state.pid), detail };
   }
   const pid = state.kind === "garbage" ? null : state.pid;
-  return { pid_file: pidFile, state: "stale", pid, config: null, detail };
+  return { pid_file: pidFile, state: "stale", pid, config: null, started_at_ms: null, detail };
 }
 
 function errorText(err: unknown): string {
@@ -94,7 +94,7 @@ export async function readFileState(path: string): Promise<FileRead> {
       const what = st.isDirectory() ? "a directory" : st.isSymbolicLink() ? "a symbolic link" : "not a regular file";
       return { state: "unreadable", error: `${path} is ${what}` };
     }
-    return { state: "present", content: (await readFile(path)).toString("utf8") };
+    return { state: "present", content: (await readFile(path)).toString("utf8"), mtime_ms: Math.round(st.mtimeMs) };
   } catch (err) {
     return { state: "unreadable", error: errorText(err) };
   }

@@ -12,7 +12,7 @@ import {
   type ObservedHost, currentRelease, fileContent, fileRead, installedReleases, isRunning, modeOf,
 } from "../model/observed.js";
 import type { EnsembleTarget } from "../model/target.js";
-import { settingsDiff, withDynamicConfigFile } from "../model/zoo-cfg.js";
+import { parseSettings, settingsDiff, withDynamicConfigFile } from "../model/zoo-cfg.js";
 import { findHostsConflicts } from "../render/hosts-block.js";
 import { quorumSize, spareVoters } from "../model/quorum.js";
 import type { AwaitHealthyStep, Plan, Refusal, Stage, Step } from "./steps.js";
@@ -214,6 +214,41 @@ function fileWrites(input: PlanInput, d: DesiredHost, o: ObservedHost, exists: b
   return steps;
 }
 
+/** Settings every version prints in `conf` exactly as zoo.cfg gives them. */
+const CONF_ECHOES = ["tickTime", "initLimit", "syncLimit", "maxClientCnxns", "minSessionTimeout", "maxSessionTimeout"];
+
+/**
+ * Why a running server whose files are as desired still needs a restart: a
+ * file it reads at start-up changed after it started (a run killed between
+ * writing and restarting), or it reports a setting other than its zoo.cfg's.
+ * Undefined when it runs what its files say.
+ */
+function pendingRestart(input: PlanInput, d: DesiredHost, o: ObservedHost): string | undefined {
+  const started = o.facts?.process?.started_at_ms;
+  const reconfig = input.config.dynamic !== undefined;
+  if (started !== null && started !== undefined) {
+    for (const f of d.files) {
+      // ZooKeeper itself rewrites these once it runs with reconfig; /etc/hosts has lines that are not ours.
+      if (f.path === input.config.dynamic || (reconfig && f.path === input.config.zooCfg) || f.path === input.hostsFile?.path) continue;
+      const r = fileRead(o, f.path);
+      // A second of slack: file times and the kernel's start time are not read from one clock tick.
+      if (r.state === "present" && r.mtime_ms > started + 1000) {
+        return `${f.path} changed after the server started (${new Date(r.mtime_ms).toISOString()} > ${new Date(started).toISOString()}): it runs the old configuration`;
+      }
+    }
+  }
+  const conf = o.server?.conf;
+  const cfg = d.files.find((f) => f.path === input.config.zooCfg);
+  if (conf && cfg) {
+    const want = parseSettings(cfg.content);
+    for (const key of CONF_ECHOES) {
+      const w = want.get(key);
+      if (w !== undefined && conf[key] !== undefined && conf[key] !== w) return `the server runs ${key}=${conf[key]}, its zoo.cfg says ${w}`;
+    }
+  }
+  return undefined;
+}
+
 export function planApply(input: PlanInput): Plan {
   const target = input.target;
   const refuse = (refusals: Refusal[]): Plan => ({ target, stages: [], unchanged: [], refusals });
@@ -231,7 +266,7 @@ export function planApply(input: PlanInput): Plan {
   const push: Step[] = [];
   const prepare: Step[] = [];
   const starts: Step[] = [];
-  const rolls: { observed: ObservedHost; steps: Step[]; upgrade: boolean }[] = [];
+  const rolls: { observed: ObservedHost; steps: Step[]; upgrade: boolean; pending?: string }[] = [];
   const unchanged: string[] = [];
   const modelOf = new Map(model.hosts.map((h) => [h.host, h]));
 
@@ -284,7 +319,9 @@ export function planApply(input: PlanInput): Plan {
       // Written right before the restart that loads it: an interrupted roll leaves the hosts after it untouched.
       rolls.push({ observed: o, steps: [...steps, ...onNewRelease], upgrade });
     } else {
-      unchanged.push(d.host);
+      const pending = pendingRestart(input, d, o);
+      if (pending) rolls.push({ observed: o, steps: [], upgrade: false, pending });
+      else unchanged.push(d.host);
     }
   }
 
@@ -320,7 +357,7 @@ export function planApply(input: PlanInput): Plan {
       ? [healthy("check", "done only when one leader serves and every other server follows or observes it")] : [];
     stages.push({ title: "start servers that are down", concurrent: false, steps: [...starts, ...last] });
   }
-  for (const { observed: o, steps, upgrade } of restartOrder(rolls.map((r) => r.observed)).map((ob) => rolls.find((r) => r.observed === ob)!)) {
+  for (const { observed: o, steps, upgrade, pending } of restartOrder(rolls.map((r) => r.observed)).map((ob) => rolls.find((r) => r.observed === ob)!)) {
     const d = input.desired.find((x) => x.host === o.host)!;
     const mode = modeOf(o) ?? "unknown";
     const [writes, onNewRelease] = [steps.filter((s) => s.kind === "write_file"), steps.filter((s) => s.kind !== "write_file")];
@@ -330,7 +367,11 @@ export function planApply(input: PlanInput): Plan {
       steps: [
         healthy("gate", `stopping ${o.host} must leave a quorum: every other server must serve first`),
         ...writes,
-        { kind: "stop", host: o.host, args: d.stop, mode, reason: upgrade ? `its turn to move to ${d.version}; one at a time, leader last` : "its configuration changed; restarted one at a time, leader last" },
+        {
+          kind: "stop", host: o.host, args: d.stop, mode,
+          reason: upgrade ? `its turn to move to ${d.version}; one at a time, leader last`
+            : pending ? `a restart is pending: ${pending}` : "its configuration changed; restarted one at a time, leader last",
+        },
         ...onNewRelease,
         { kind: "start", host: o.host, args: d.start, reason: upgrade ? `on ZooKeeper ${d.version}` : "back with the new configuration" },
         healthy("check", `${o.host} must serve again before the next server is touched`, o.host),

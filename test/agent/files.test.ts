@@ -84,12 +84,12 @@ describe("protocol", () => {
       files: [join(conf, "zoo.cfg"), join(conf, "missing"), join(conf, "a-directory")], zoo_cfg: join(conf, "zoo.cfg"),
     });
     expect(r.data.files).toEqual({
-      [join(conf, "zoo.cfg")]: { state: "present", content: `tickTime=2000\ndynamicConfigFile=${conf}/zoo.cfg.dynamic.100000000\n` },
+      [join(conf, "zoo.cfg")]: { state: "present", content: `tickTime=2000\ndynamicConfigFile=${conf}/zoo.cfg.dynamic.100000000\n`, mtime_ms: expect.any(Number) },
       [join(conf, "missing")]: { state: "absent" },
       [join(conf, "a-directory")]: { state: "unreadable", error: `${join(conf, "a-directory")} is a directory` },
     });
     expect(r.data.dynamic_config).toEqual({
-      path: `${conf}/zoo.cfg.dynamic.100000000`, file: { state: "present", content: "server.1=zk1:2888:3888:participant;2181\n" },
+      path: `${conf}/zoo.cfg.dynamic.100000000`, file: { state: "present", content: "server.1=zk1:2888:3888:participant;2181\n", mtime_ms: expect.any(Number) },
     });
   });
 });

@@ -57,7 +57,7 @@ it("observes a host through a LocalConnection: facts, managed files and an answe
     expect(o.reachable, o.error).toBe(true);
     expect(connected).toEqual(["here"]);
     expect(o.facts?.files).toEqual({
-      [join(conf, "zoo.cfg")]: { state: "present", content: "tickTime=2000\nserver.1=localhost:2888:3888\n" },
+      [join(conf, "zoo.cfg")]: { state: "present", content: "tickTime=2000\nserver.1=localhost:2888:3888\n", mtime_ms: expect.any(Number) },
       [join(conf, "myid")]: { state: "absent" },
     });
     expect(o.facts?.dynamic_config).toBeNull();

@@ -20,11 +20,14 @@ export interface HostShape {
   /** `conf` key/values of the running server (3.5+ lists server.N there). */
   conf?: Record<string, string>;
   dynamic?: { path: string; content: string };
+  /** When the running server started (ms); files are written at 1000 unless writtenAt says otherwise. */
+  startedAt?: number;
+  writtenAt?: Record<string, number>;
 }
 
-function read(v: string | null | { unreadable: string }): FileRead {
+function read(v: string | null | { unreadable: string }, mtime = 1000): FileRead {
   if (v === null) return { state: "absent" };
-  if (typeof v === "string") return { state: "present", content: v };
+  if (typeof v === "string") return { state: "present", content: v, mtime_ms: mtime };
   return { state: "unreadable", error: v.unreadable };
 }
 
@@ -43,8 +46,8 @@ export function observedHost(s: HostShape): ObservedHost {
       os: null,
       releases: { dir: "/opt/zookeeper", versions: s.installed ?? (current ? [current] : []), current },
       process: running
-        ? { pid_file: "/var/lib/zookeeper/zookeeper_server.pid", state: "running", pid: 100, config: null, detail: "running" }
-        : { pid_file: "/var/lib/zookeeper/zookeeper_server.pid", state: "absent", pid: null, config: null, detail: "absent" },
+        ? { pid_file: "/var/lib/zookeeper/zookeeper_server.pid", state: "running", pid: 100, config: null, started_at_ms: s.startedAt ?? 2000, detail: "running" }
+        : { pid_file: "/var/lib/zookeeper/zookeeper_server.pid", state: "absent", pid: null, config: null, started_at_ms: null, detail: "absent" },
       myid: null,
       data_dir: {
         path: "/var/lib/zookeeper", exists: true, version2: s.hasData ?? running, snapshots: [], logs: [],
@@ -52,8 +55,8 @@ export function observedHost(s: HostShape): ObservedHost {
       },
       data_log_dir: null,
       config_dir: null,
-      files: Object.fromEntries(Object.entries(s.files ?? {}).map(([p, v]) => [p, read(v)])),
-      dynamic_config: s.dynamic ? { path: s.dynamic.path, file: { state: "present", content: s.dynamic.content } } : null,
+      files: Object.fromEntries(Object.entries(s.files ?? {}).map(([p, v]) => [p, read(v, s.writtenAt?.[p])])),
+      dynamic_config: s.dynamic ? { path: s.dynamic.path, file: { state: "present", content: s.dynamic.content, mtime_ms: 1000 } } : null,
     },
     server: running
       ? {

@@ -167,6 +167,35 @@ describe("planApply", () => {
     });
   });
 
+  describe("a restart that is pending (a run killed between writing and restarting)", () => {
+    const ds = () => hosts3.map((h) => desired(h, { [CFG]: cfg([1, 2, 3], ["maxClientCnxns=100"]) }));
+
+    it("a file newer than the running server means it runs the old configuration: restart it, without writing", () => {
+      const shapes = ds().map((d) => asDesired(d, d.host === "zk2" ? { startedAt: 5_000, writtenAt: { [CFG]: 9_000 } } : {}));
+      const plan = planApply(input(ds(), shapes));
+      expect(plan.stages.map((s) => s.title)).toEqual(["roll zk2 (follower)"]);
+      expect(kinds(plan.stages[0]!.steps)).toEqual(["await_healthy:*", "stop:zk2", "start:zk2", "await_healthy:*"]);
+      expect(plan.stages[0]!.steps[1]!.reason).toMatch(/^a restart is pending: \/etc\/zookeeper\/conf\/zoo\.cfg changed after the server started/);
+    });
+
+    it("a setting the server reports otherwise than its zoo.cfg means the same", () => {
+      const shapes = ds().map((d) => asDesired(d, d.host === "zk3" ? { conf: { maxClientCnxns: "60", tickTime: "2000" } } : { conf: { maxClientCnxns: "100" } }));
+      const plan = planApply(input(ds(), shapes));
+      expect(plan.stages.map((s) => s.title)).toEqual(["roll zk3 (follower)"]);
+      expect(plan.stages[0]!.steps[1]!.reason).toBe("a restart is pending: the server runs maxClientCnxns=60, its zoo.cfg says 100");
+    });
+
+    it("with reconfig, zoo.cfg rewritten by ZooKeeper after it started is not a pending restart", () => {
+      const live = `${DYN}.100000000`;
+      const dsr = hosts3.map((h) => desired(h, { [CFG]: reconfigCfg(), [DYN]: dyn([1, 2, 3]) }));
+      const shapes = dsr.map((d) => asDesired(d, {
+        files: { [CFG]: `tickTime=2000\nreconfigEnabled=true\ndynamicConfigFile=${live}\n`, [DYN]: dyn([1, 2, 3]), [MYID]: `${d.host.slice(2)}\n` },
+        dynamic: { path: live, content: dyn([1, 2, 3]) }, startedAt: 5_000, writtenAt: { [CFG]: 9_000 },
+      }));
+      expect(planApply(input(dsr, shapes, { config: { zooCfg: CFG, dynamic: DYN } })).stages).toEqual([]);
+    });
+  });
+
   describe("version upgrades", () => {
     const upgradeInput = (opts: { logsOnly?: string[] } = {}) => {
       const ds = hosts3.map((h) => desired(h, { [CFG]: cfg([1, 2, 3]) }, "3.8.0"));
