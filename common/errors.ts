@@ -19,12 +19,15 @@ export interface ErrorDetails {
   /** What the user should do about it. */
   hint?: string;
   cause?: unknown;
+  /** The transport to the host is gone (not a refusal by the host): a caller may reconnect once. */
+  lostConnection?: boolean;
 }
 
 export class ZkfleetError extends Error {
   readonly source: ErrorSource;
   readonly where?: string;
   readonly hint?: string;
+  readonly lostConnection: boolean;
 
   constructor(source: ErrorSource, message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -32,6 +35,7 @@ export class ZkfleetError extends Error {
     this.source = source;
     this.where = details.where;
     this.hint = details.hint;
+    this.lostConnection = details.lostConnection ?? false;
   }
 
   /** One human-readable block: what, where, what to do. */

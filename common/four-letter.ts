@@ -4,6 +4,7 @@
 
 import { createConnection } from "node:net";
 import type { Duplex } from "node:stream";
+import { ZkfleetError } from "./errors.js";
 import type { FourLetterWord, Zxid } from "./protocol.js";
 
 export type WordReply =
@@ -24,6 +25,9 @@ export async function sendWordOn(open: OpenStream, word: FourLetterWord, timeout
   try {
     stream = await withTimeout(open(), timeoutMs);
   } catch (err) {
+    // The way to the host is gone (an SSH connection lost with its host): a fact about the host, not about
+    // ZooKeeper, which must not be reported as a server that accepts and answers nothing.
+    if (err instanceof ZkfleetError && err.source === "ssh" && err.lostConnection) throw err;
     const detail = err instanceof Error ? err.message : String(err);
     return refusedMessage(detail) || detail === "connect timed out" ? { kind: "refused", detail } : { kind: "no_answer", detail };
   }

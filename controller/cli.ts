@@ -105,6 +105,8 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .option("--parallel <n>", "hosts worked on at once", intArg("--parallel"), 16)
     .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts")
     .option("--journal <dir>", "where run journals are written", defaultJournalDir(io.env))
+    .option("--gate-timeout <seconds>", "how long a gate waits for a healthy ensemble before it refuses to stop a server", intArg("--gate-timeout"), 30)
+    .option("--settle-timeout <seconds>", "how long a check waits for a restarted server to serve and catch up", intArg("--settle-timeout"), 120)
     .action(async (o) => {
       // apply refuses what check calls an error, so the two never disagree.
       const checked = await runCheck([o.inventory]);
@@ -125,6 +127,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       const result = await runApply({
         signal: interrupt.signal,
         file: o.inventory, inventory, check: !!o.check, limit: o.limit, journalDir: o.journal, fleet: fleetOptions(o),
+        gateTimeoutMs: o.gateTimeout * 1000, settleTimeoutMs: o.settleTimeout * 1000,
         confirm: async (plan) => {
           if (o.yes) return true;
           if (!process.stdin.isTTY) return false;

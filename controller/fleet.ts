@@ -84,6 +84,12 @@ export class Fleet {
     return this.pool.get(key);
   }
 
+  /** After a connection was lost with its host: the next use connects again (and the agent is checked again). */
+  forget(key: string): void {
+    this.pool.forget(key);
+    this.agents.delete(key);
+  }
+
   private agentOptions(h: FleetHost): EnsureAgentOptions {
     return { agentDir: h.inventory.agent.dir, nodeBin: h.inventory.agent.node, bundle: { path: this.bundlePath }, become: h.inventory.ssh.become };
   }

@@ -67,7 +67,7 @@ export async function observeAll(fleet: Fleet, keys: readonly string[], request:
  * watching a fleet every few seconds costs its hosts nothing but a
  * connection. The myid is the one the running server reports (`conf` serverId).
  */
-export async function observeServer(fleet: Fleet, key: string, probe: Member["probe"]): Promise<ObservedHost> {
+export async function observeServer(fleet: Fleet, key: string, probe: Member["probe"], retry = true): Promise<ObservedHost> {
   const started = Date.now();
   try {
     const conn = await fleet.connection(key);
@@ -75,6 +75,11 @@ export async function observeServer(fleet: Fleet, key: string, probe: Member["pr
       (word) => sendWordOn(() => conn.openTcp(probe.address, probe.port), word, 2000));
     return { host: key, reachable: true, server: data, ms: Date.now() - started };
   } catch (err) {
+    // A connection opened before the host went away: connect once more, which says at once whether the host is there.
+    if (retry && err instanceof ZkfleetError && err.lostConnection) {
+      fleet.forget(key);
+      return observeServer(fleet, key, probe, false);
+    }
     return unreachable(key, err, started);
   }
 }

@@ -52,6 +52,13 @@ export class ConnectionPool {
     return pending;
   }
 
+  /** Drops a host's connection (lost with its host) so that the next get() connects afresh. */
+  forget(host: string): void {
+    const pending = this.connections.get(host);
+    this.connections.delete(host);
+    pending?.then((c) => c.close()).catch(() => {});
+  }
+
   /**
    * Runs fn for every host, at most `limit` hosts at once. Results come back in
    * the order of `hosts`; failures (connect or fn) are results, never thrown.

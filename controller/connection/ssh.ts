@@ -341,6 +341,7 @@ class SshConnection implements Connection {
       this.lost ??= new ZkfleetError("ssh", `connection to ${describeTarget(target)} was lost: ${reason}`, {
         where: target.host,
         hint: "reconnect; if it keeps happening, check the network and the host's sshd log",
+        lostConnection: true,
       });
     };
     // Without an error listener a dropped connection would crash the process.
@@ -448,7 +449,7 @@ class SshConnection implements Connection {
   }
 
   async close(): Promise<void> {
-    this.lost ??= new ZkfleetError("ssh", `connection to ${this.host} is closed`, { where: this.host });
+    this.lost ??= new ZkfleetError("ssh", `connection to ${this.host} is closed`, { where: this.host, lostConnection: true });
     await this.link.close();
   }
 
