@@ -7,6 +7,7 @@ import { z } from "zod";
 import { cleanDataOp } from "./ops/clean-data.js";
 import { factsOp } from "./ops/facts.js";
 import { installDistOp } from "./ops/install-dist.js";
+import { lockOp } from "./ops/lock.js";
 import { startOp } from "./ops/start.js";
 import { statusOp } from "./ops/status.js";
 import { stopOp } from "./ops/stop.js";
@@ -24,6 +25,7 @@ const handlers: { [K in OpName]: Handler<K> } = {
   stop: stopOp,
   clean_data: cleanDataOp,
   status: statusOp,
+  lock: lockOp,
 };
 
 function errorText(err: unknown): string {

@@ -201,6 +201,27 @@ export const CleanDataData = z.strictObject({
   moved: z.array(z.strictObject({ from: z.string(), to: z.string() })),
 });
 
+/**
+ * A run's lock on an ensemble, kept on each of its hosts (so that another
+ * controller sees it too): a small JSON file created exclusively.
+ */
+export const LockArgs = z.strictObject({
+  path: AbsPath,
+  action: z.enum(["acquire", "release"]),
+  /** The run that holds or wants the lock; acquiring a lock this run already holds succeeds (resume). */
+  run: z.string().min(1).max(200),
+  /** Who: user@controller and pid, for the message another run shows. */
+  holder: z.string().min(1).max(200),
+  /** Take the lock over from another run (deliberately breaking a stale one). */
+  break: z.boolean().default(false),
+});
+const LockHolder = z.strictObject({ run: z.string(), holder: z.string(), since: z.string() });
+export const LockData = z.strictObject({
+  acquired: z.boolean(),
+  /** Who held it before this call (null when free). */
+  held_by: LockHolder.nullable(),
+});
+
 export const FourLetterWord = z.enum(["ruok", "srvr", "mntr", "conf"]);
 export type FourLetterWord = z.infer<typeof FourLetterWord>;
 
@@ -240,6 +261,7 @@ export const Ops = {
   stop: { args: StopArgs, data: StopData },
   clean_data: { args: CleanDataArgs, data: CleanDataData },
   status: { args: StatusArgs, data: StatusData },
+  lock: { args: LockArgs, data: LockData },
 } as const;
 
 export type OpName = keyof typeof Ops;
@@ -269,6 +291,7 @@ export const Request = z.discriminatedUnion("op", [
   requestFor("stop"),
   requestFor("clean_data"),
   requestFor("status"),
+  requestFor("lock"),
 ]);
 /** A request as the controller writes it. */
 export type AgentRequest = z.input<typeof Request>;

@@ -15,6 +15,25 @@ import { runApply } from "./commands/apply.js";
 import { type Plan, type Step, describeStep, planSteps } from "./plan/steps.js";
 import { defaultJournalDir } from "./execute/journal.js";
 import { createInterface } from "node:readline/promises";
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { findRun, listRuns, runSteps } from "./execute/runs.js";
+
+/** The options apply and runs resume share. */
+interface ApplyOptions {
+  inventory: string;
+  check?: boolean;
+  diff?: boolean;
+  limit?: string[];
+  yes?: boolean;
+  json?: boolean;
+  parallel?: number;
+  acceptNewHostKeys?: boolean;
+  journal: string;
+  gateTimeout: number;
+  settleTimeout: number;
+  breakLock?: boolean;
+}
 
 export interface Io {
   out: (text: string) => void;
@@ -94,8 +113,92 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       }
     });
 
+  /** apply, and `runs resume` (the same run continued from what the hosts are now). */
+  const applyCommand = async (o: ApplyOptions, resume?: { run: string; lockRun: string; inventoryHash: string }) => {
+    // apply refuses what check calls an error, so the two never disagree.
+    const checked = await runCheck([o.inventory]);
+    if (!checked.ok) throw inventoryError(o.inventory, checked.findings.filter((f) => f.severity === "error"));
+    if (!o.json) for (const w of checked.findings) io.err(formatFinding(w));
+    const inventory = await loadInventory(o.inventory);
+    const inventoryHash = createHash("sha256").update(await readFile(o.inventory)).digest("hex");
+    if (resume && resume.inventoryHash !== inventoryHash) {
+      throw new ZkfleetError("usage", `${o.inventory} changed since run ${resume.run} was planned; nothing was changed`, {
+        where: o.inventory, hint: "resume continues a run as it was asked for: run `zkfleet apply` with the inventory as it is now instead",
+      });
+    }
+    const human = !o.json;
+    // Ctrl-C stops at the next safe point (between steps); a second one exits at once.
+    const interrupt = new AbortController();
+    const onSigint = () => {
+      io.err("interrupted: finishing the current step, then stopping (Ctrl-C again to quit now)");
+      interrupt.abort();
+      process.once("SIGINT", () => process.exit(130));
+    };
+    process.once("SIGINT", onSigint);
+    let planned: Plan | undefined;
+    const withoutContent = (st: Step) => ("content" in st ? { ...st, content: undefined } : st);
+    const result = await runApply({
+      signal: interrupt.signal,
+      file: o.inventory, inventory, check: !!o.check, limit: o.limit, journalDir: o.journal, fleet: fleetOptions(o),
+      gateTimeoutMs: o.gateTimeout * 1000, settleTimeoutMs: o.settleTimeout * 1000,
+      inventoryHash, breakLock: !!o.breakLock, ...(resume ? { resume: { run: resume.run, lockRun: resume.lockRun } } : {}),
+      confirm: async (plan) => {
+        if (o.yes) return true;
+        if (!process.stdin.isTTY) return false;
+        const rl = createInterface({ input: process.stdin, output: process.stderr });
+        try {
+          return /^y(es)?$/i.test((await rl.question(`apply ${planSteps(plan).length} step(s) to ${plan.target.name}? [y/N] `)).trim());
+        } finally {
+          rl.close();
+        }
+      },
+      onPlan: (plan) => {
+        planned = plan;
+        // A refused plan is reported by the error that follows; "plan of 0 step(s)" would mislead.
+        if (!human || plan.refusals.length > 0) return;
+        const count = planSteps(plan).length;
+        if (count === 0) return io.out(`${plan.target.name}: nothing to do, every host is as the inventory says`);
+        io.out(`${plan.target.name}: plan of ${count} step(s) in ${plan.stages.length} stage(s)${o.check ? " (check mode: nothing will be changed)" : ""}`);
+        plan.stages.forEach((stage, n) => {
+          io.out(` stage ${n + 1}/${plan.stages.length}: ${stage.title}${stage.concurrent ? " (hosts in parallel)" : ""}`);
+          for (const st of stage.steps) {
+            io.out(`  - ${describeStep(st)}`);
+            if (o.diff && st.kind === "write_file") io.out(st.diff.split("\n").map((l) => "      " + l).join("\n").trimEnd());
+          }
+        });
+      },
+      onStepStart: (st) => human && io.err(`  ... ${describeStep(st)}`),
+      onStepDone: (r) => human && io.out(`  ${r.changed ? "changed" : "ok     "} ${describeStep(r.step)} [${(r.ms / 1000).toFixed(1)}s]${r.changed ? "" : ": " + r.message}`),
+      onWaiting: (line) => human && io.err(`      ${line}`),
+    }).catch((err: unknown) => {
+      // --json gets the refusals as data (code, host, data) as well as the error on stderr.
+      if (o.json && planned && planned.refusals.length > 0) {
+        io.out(JSON.stringify({ ensemble: planned.target.name, check: !!o.check, executed: false, changed: 0, refusals: planned.refusals }, null, 2));
+      }
+      throw err;
+    }).finally(() => process.removeListener("SIGINT", onSigint));
+    const steps = planSteps(result.plan);
+    const changed = result.executed ? result.changed : steps.length;
+    if (o.json) {
+      io.out(JSON.stringify({
+        ensemble: result.plan.target.name, check: !!o.check, executed: result.executed, changed,
+        stages: result.plan.stages.map((stage) => ({ ...stage, steps: stage.steps.map(withoutContent) })),
+        steps: steps.map(withoutContent),
+        refusals: result.plan.refusals,
+        results: result.results.map((r) => ({ index: r.index, kind: r.step.kind, host: r.step.host, changed: r.changed, message: r.message, ms: r.ms })),
+        final: result.final, journal: result.journal, run: result.runId,
+      }, null, 2));
+    } else if (result.executed) {
+      const outcome = result.final
+        ? `leader ${result.final.leader ?? "none"}, ${result.final.verdict}`
+        : "ensemble not awaited (hosts left out by --limit are not running)";
+      io.out(`${result.plan.target.name}: ${changed} changed, ${outcome}; journal ${result.journal}`);
+    }
+    setExit(changed > 0 ? ExitCode.changed : ExitCode.ok);
+  };
+
   program.command("apply")
-    .description("bring an ensemble to what its inventory says (for now: from nothing to running), idempotently")
+    .description("bring an ensemble to what its inventory says: create it, roll configuration changes and version upgrades through it, leader last")
     .requiredOption("-i, --inventory <file>", "inventory file")
     .option("--check", "show the plan and change nothing (exit 2 when changes are pending)")
     .option("--diff", "show file changes per host")
@@ -107,80 +210,52 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .option("--journal <dir>", "where run journals are written", defaultJournalDir(io.env))
     .option("--gate-timeout <seconds>", "how long a gate waits for a healthy ensemble before it refuses to stop a server", intArg("--gate-timeout"), 30)
     .option("--settle-timeout <seconds>", "how long a check waits for a restarted server to serve and catch up", intArg("--settle-timeout"), 120)
-    .action(async (o) => {
-      // apply refuses what check calls an error, so the two never disagree.
-      const checked = await runCheck([o.inventory]);
-      if (!checked.ok) throw inventoryError(o.inventory, checked.findings.filter((f) => f.severity === "error"));
-      if (!o.json) for (const w of checked.findings) io.err(formatFinding(w));
-      const inventory = await loadInventory(o.inventory);
-      const human = !o.json;
-      // Ctrl-C stops at the next safe point (between steps); a second one exits at once.
-      const interrupt = new AbortController();
-      const onSigint = () => {
-        io.err("interrupted: finishing the current step, then stopping (Ctrl-C again to quit now)");
-        interrupt.abort();
-        process.once("SIGINT", () => process.exit(130));
-      };
-      process.once("SIGINT", onSigint);
-      let planned: Plan | undefined;
-      const withoutContent = (st: Step) => ("content" in st ? { ...st, content: undefined } : st);
-      const result = await runApply({
-        signal: interrupt.signal,
-        file: o.inventory, inventory, check: !!o.check, limit: o.limit, journalDir: o.journal, fleet: fleetOptions(o),
-        gateTimeoutMs: o.gateTimeout * 1000, settleTimeoutMs: o.settleTimeout * 1000,
-        confirm: async (plan) => {
-          if (o.yes) return true;
-          if (!process.stdin.isTTY) return false;
-          const rl = createInterface({ input: process.stdin, output: process.stderr });
-          try {
-            return /^y(es)?$/i.test((await rl.question(`apply ${planSteps(plan).length} step(s) to ${plan.target.name}? [y/N] `)).trim());
-          } finally {
-            rl.close();
-          }
-        },
-        onPlan: (plan) => {
-          planned = plan;
-          // A refused plan is reported by the error that follows; "plan of 0 step(s)" would mislead.
-          if (!human || plan.refusals.length > 0) return;
-          const count = planSteps(plan).length;
-          if (count === 0) return io.out(`${plan.target.name}: nothing to do, every host is as the inventory says`);
-          io.out(`${plan.target.name}: plan of ${count} step(s) in ${plan.stages.length} stage(s)${o.check ? " (check mode: nothing will be changed)" : ""}`);
-          plan.stages.forEach((stage, n) => {
-            io.out(` stage ${n + 1}/${plan.stages.length}: ${stage.title}${stage.concurrent ? " (hosts in parallel)" : ""}`);
-            for (const st of stage.steps) {
-              io.out(`  - ${describeStep(st)}`);
-              if (o.diff && st.kind === "write_file") io.out(st.diff.split("\n").map((l) => "      " + l).join("\n").trimEnd());
-            }
-          });
-        },
-        onStepStart: (st) => human && io.err(`  ... ${describeStep(st)}`),
-        onStepDone: (r) => human && io.out(`  ${r.changed ? "changed" : "ok     "} ${describeStep(r.step)} [${(r.ms / 1000).toFixed(1)}s]${r.changed ? "" : ": " + r.message}`),
-        onWaiting: (line) => human && io.err(`      ${line}`),
-      }).catch((err: unknown) => {
-        // --json gets the refusals as data (code, host, data) as well as the error on stderr.
-        if (o.json && planned && planned.refusals.length > 0) {
-          io.out(JSON.stringify({ ensemble: planned.target.name, check: !!o.check, executed: false, changed: 0, refusals: planned.refusals }, null, 2));
-        }
-        throw err;
-      }).finally(() => process.removeListener("SIGINT", onSigint));
-      const steps = planSteps(result.plan);
-      const changed = result.executed ? result.changed : steps.length;
-      if (o.json) {
-        io.out(JSON.stringify({
-          ensemble: result.plan.target.name, check: !!o.check, executed: result.executed, changed,
-          stages: result.plan.stages.map((stage) => ({ ...stage, steps: stage.steps.map(withoutContent) })),
-          steps: steps.map(withoutContent),
-          refusals: result.plan.refusals,
-          results: result.results.map((r) => ({ index: r.index, kind: r.step.kind, host: r.step.host, changed: r.changed, message: r.message, ms: r.ms })),
-          final: result.final, journal: result.journal, run: result.runId,
-        }, null, 2));
-      } else if (result.executed) {
-        const outcome = result.final
-          ? `leader ${result.final.leader ?? "none"}, ${result.final.verdict}`
-          : "ensemble not awaited (hosts left out by --limit are not running)";
-        io.out(`${result.plan.target.name}: ${changed} changed, ${outcome}; journal ${result.journal}`);
+    .option("--break-lock", "take the ensemble's lock over from another run (one whose controller is gone)")
+    .action((o) => applyCommand(o));
+
+  const runs = program.command("runs")
+    .description("runs recorded in the journal: list, show one, resume one that stopped");
+  runs.command("list", { isDefault: true })
+    .description("every run with its outcome (the default)")
+    .option("--ensemble <name>", "only this ensemble's runs")
+    .option("--journal <dir>", "where run journals are", defaultJournalDir(io.env))
+    .option("--json", "machine-readable output")
+    .action((o) => {
+      const list = listRuns(o.journal, o.ensemble);
+      if (o.json) return io.out(JSON.stringify(list, null, 2));
+      if (list.length === 0) return io.out(`no runs in ${o.journal}`);
+      for (const r of list) {
+        io.out(`${r.run}  ${r.ensemble.padEnd(12)} ${r.command.padEnd(7)} ${r.outcome}  ${r.stepsDone}/${r.steps} steps, ${r.changed} changed${r.detail ? `: ${r.detail}` : ""}`);
       }
-      setExit(changed > 0 ? ExitCode.changed : ExitCode.ok);
+    });
+  runs.command("show <run>")
+    .description("one run's steps: what ran, how long, what changed, where it stopped")
+    .option("--journal <dir>", "where run journals are", defaultJournalDir(io.env))
+    .option("--json", "machine-readable output")
+    .action((run: string, o) => {
+      const r = findRun(o.journal, run);
+      const steps = runSteps(r.file);
+      if (o.json) return io.out(JSON.stringify({ ...r, stepRecords: steps }, null, 2));
+      io.out(`run ${r.run} (${r.command} of ${r.ensemble}): ${r.outcome}${r.detail ? `: ${r.detail}` : ""}`);
+      io.out(`  started ${r.started}${r.ended ? `, ended ${r.ended}` : ""}; inventory ${r.origin?.inventory ?? "?"}; journal ${r.file}`);
+      for (const st of steps) io.out(`  ${String(st.index + 1).padStart(3)}. ${st.outcome.padEnd(15)} ${st.kind.padEnd(14)} ${st.host.padEnd(8)}${st.ms !== undefined ? ` ${(st.ms / 1000).toFixed(1)}s` : ""}${st.message ? `  ${st.message}` : ""}`);
+      setExit(r.outcome === "done" ? ExitCode.ok : ExitCode.failed);
+    });
+  runs.command("resume <run>")
+    .description("continue a run that stopped (killed, interrupted, failed): observe afresh, plan what is still missing, take its lock back")
+    .option("--yes", "do not ask before changing anything")
+    .option("--json", "machine-readable output")
+    .option("--journal <dir>", "where run journals are", defaultJournalDir(io.env))
+    .option("--parallel <n>", "hosts worked on at once", intArg("--parallel"), 16)
+    .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts")
+    .option("--gate-timeout <seconds>", "as for apply", intArg("--gate-timeout"), 30)
+    .option("--settle-timeout <seconds>", "as for apply", intArg("--settle-timeout"), 120)
+    .action(async (run: string, o) => {
+      const r = findRun(o.journal, run);
+      if (!r.origin) throw new ZkfleetError("usage", `run ${r.run} records no inventory (written by an older zkfleet)`, { where: r.file, hint: "run apply again instead" });
+      if (r.outcome === "done") throw new ZkfleetError("usage", `run ${r.run} finished; there is nothing to resume`, { where: r.file, hint: "run apply to change the ensemble again" });
+      await applyCommand({ ...o, inventory: r.origin.inventory, ...(r.origin.limit ? { limit: r.origin.limit } : {}) },
+        { run: r.run, lockRun: r.origin.lockRun, inventoryHash: r.origin.inventoryHash });
     });
 
   const lab = program.command("lab").description("a lab of simulated hosts on this machine, to rehearse on");

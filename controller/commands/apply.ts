@@ -1,13 +1,14 @@
-// `zkfleet apply`: observe the hosts, plan (pure), show the plan, and unless
-// --check, carry it out. For now it brings an ensemble from nothing to running
-// and keeps it as the inventory says; version and membership changes of a
-// running ensemble are refused by the planner rather than improvised here.
+// `zkfleet apply`: take the ensemble's lock, observe the hosts, plan (pure),
+// show the plan, and unless --check, carry it out: create an ensemble, roll
+// configuration changes and version upgrades through it. Membership changes
+// and unsafe hops are refused by the planner rather than improvised here.
 import { existsSync } from "node:fs";
 import { join, posix } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
 import { fleetActions } from "../execute/actions.js";
 import { type StepResult, executePlan } from "../execute/executor.js";
-import { Journal } from "../execute/journal.js";
+import { Journal, newRunId } from "../execute/journal.js";
+import { acquireEnsembleLock } from "../execute/lock.js";
 import { Fleet, type FleetOptions } from "../fleet.js";
 import type { HostSpec, Inventory } from "../inventory/schema.js";
 import type { ObservedHost } from "../model/observed.js";
@@ -30,6 +31,12 @@ export interface ApplyInput {
   /** How long a gate waits for the ensemble to be healthy before a server is stopped. */
   gateTimeoutMs?: number;
   fleet?: FleetOptions;
+  /** sha256 of the inventory file as read, for the journal (resume checks it). */
+  inventoryHash: string;
+  /** Take the ensemble lock over from another run. */
+  breakLock?: boolean;
+  /** The run this one continues (`runs resume`): its lock is taken back, its id recorded. */
+  resume?: { run: string; lockRun: string };
   /** Asked before changing anything (not in check mode); false aborts. */
   confirm: (plan: Plan) => Promise<boolean>;
   onPlan?: (plan: Plan) => void;
@@ -99,6 +106,15 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
   }
 
   const fleet = await Fleet.open([inv], input.fleet);
+  const runId = newRunId();
+  const lockRun = input.resume?.lockRun ?? runId;
+  // A run that may act holds the ensemble's lock before it looks: a plan made while another run acts would be stale.
+  const lock = input.check ? undefined : await acquireEnsembleLock(fleet, inv.hosts.map((h) => h.name), {
+    ensemble: inv.ensemble, agentDir: inv.agent.dir, run: lockRun, breakLock: input.breakLock ?? false,
+  }).catch(async (err: unknown) => {
+    await fleet.close();
+    throw err;
+  });
   try {
     const target = targetOf(inv, input.file);
     const zooCfg = zooCfgOf(inv);
@@ -136,7 +152,12 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       });
     }
 
-    const journal = new Journal(input.journalDir, inv.ensemble, "apply");
+    const journal = new Journal(input.journalDir, inv.ensemble, input.resume ? "resume" : "apply", runId);
+    journal.origin = {
+      inventory: input.file, inventoryHash: input.inventoryHash, lockRun,
+      ...(input.resume ? { resumes: input.resume.run } : {}), ...(input.limit ? { limit: input.limit } : {}),
+    };
+    if (lock && lock.tookOver.length > 0) journal.write("lock-broken", { previous: lock.tookOver });
     try {
       const { results, final } = await executePlan(plan, {
         actions: fleetActions(fleet), journal, parallel: fleet.parallel,
@@ -152,6 +173,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       journal.close();
     }
   } finally {
+    await lock?.release();
     await fleet.close();
   }
 }

@@ -437,14 +437,21 @@ class SshConnection implements Connection {
 
   openTcp(address: string, port: number): Promise<Duplex> {
     if (this.lost) return Promise.reject(this.lost);
+    // The transport going away races a channel open: that is the host gone, not the port refusing.
+    const lostNow = (err: Error) => this.lost ?? new ZkfleetError("ssh", `connection to ${this.host} was lost: ${err.message}`, {
+      where: this.host, cause: err, lostConnection: true,
+    });
     return new Promise((resolve, reject) => {
-      this.link.client.forwardOut("127.0.0.1", 0, address, port, (err, channel) => {
-        if (err) {
+      try {
+        this.link.client.forwardOut("127.0.0.1", 0, address, port, (err, channel) => {
+          if (!err) return resolve(channel);
+          if (this.lost || /not connected|no response from server/i.test(err.message)) return reject(lostNow(err));
           reject(new ZkfleetError("ssh", `${this.host} cannot connect to ${address}:${port}: ${err.message}`, { where: this.host, cause: err }));
-        } else {
-          resolve(channel);
-        }
-      });
+        });
+      } catch (err) {
+        // ssh2 throws "Not connected" synchronously once its socket is gone.
+        reject(lostNow(err as Error));
+      }
     });
   }
 

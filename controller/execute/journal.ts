@@ -18,16 +18,31 @@ export function planHash(plan: Plan): string {
   return createHash("sha256").update(JSON.stringify(plan)).digest("hex");
 }
 
+/** A run's name: sortable by time, unique by its random tail. */
+export function newRunId(now = new Date()): string {
+  return `${now.toISOString().replace(/[:.]/g, "-")}-${randomBytes(3).toString("hex")}`;
+}
+
+/** What the first record says about where a run came from, so `runs resume` can check nothing changed since. */
+export interface RunOrigin {
+  inventory: string;
+  /** sha256 of the inventory file as it was read. */
+  inventoryHash: string;
+  /** The run id the ensemble lock is held under (the original run's, when resumed). */
+  lockRun: string;
+  /** The run this one continues. */
+  resumes?: string;
+  limit?: string[];
+}
+
 export class Journal {
   readonly path: string;
-  /** Names the run in the file name and every record: `<time>-<random>`. */
-  readonly runId: string;
   private readonly fd: number;
 
-  constructor(dir: string, ensemble: string, readonly command: string, now = new Date()) {
+  /** runId names the run in the file name and every record. */
+  constructor(dir: string, ensemble: string, readonly command: string, readonly runId: string = newRunId()) {
     const folder = join(dir, ensemble);
     mkdirSync(folder, { recursive: true });
-    this.runId = `${now.toISOString().replace(/[:.]/g, "-")}-${randomBytes(3).toString("hex")}`;
     this.path = join(folder, `${this.runId}-${command}.jsonl`);
     this.fd = openSync(this.path, "wx", 0o600);
   }
@@ -42,9 +57,12 @@ export class Journal {
     fsyncSync(this.fd);
   }
 
-  /** The first record of a run: the whole plan, file contents included, and its hash. */
+  /** Where the run came from; written before its plan. */
+  origin?: RunOrigin;
+
+  /** The first record of a run: where it came from, the whole plan, file contents included, and its hash. */
   plan(plan: Plan): void {
-    this.write("plan", { command: this.command, ensemble: plan.target.name, hash: planHash(plan), plan });
+    this.write("plan", { command: this.command, ensemble: plan.target.name, ...(this.origin ?? {}), hash: planHash(plan), plan });
   }
 
   close(): void {

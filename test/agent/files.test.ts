@@ -269,3 +269,23 @@ describe("facts and clean_data", () => {
     expect((await stat(join(dir, "version-2"))).isDirectory()).toBe(true);
   });
 });
+
+describe("lock", () => {
+  const path = () => join(h.dir, "state", "lock-e.json");
+  const lock = (action: "acquire" | "release", run: string, extra: { break?: boolean } = {}) =>
+    agentCall(h.conn, h.agent, "lock", { path: path(), action, run, holder: `tester pid ${run}`, ...extra });
+
+  it("is taken once, taken again by the same run, refused to another run naming the holder, broken only deliberately, released by its run", async () => {
+    expect((await lock("acquire", "run-a")).data).toEqual({ acquired: true, held_by: null });
+    expect((await lock("acquire", "run-a")).data.acquired).toBe(true);
+    const other = await lock("acquire", "run-b");
+    expect(other.changed).toBe(false);
+    expect(other.data).toMatchObject({ acquired: false, held_by: { run: "run-a", holder: "tester pid run-a" } });
+    expect((await lock("release", "run-b")).changed).toBe(false);
+    expect(JSON.parse(await readFile(path(), "utf8")).run).toBe("run-a");
+    const broken = await lock("acquire", "run-b", { break: true });
+    expect(broken.data).toMatchObject({ acquired: true, held_by: { run: "run-a" } });
+    expect((await lock("release", "run-b")).changed).toBe(true);
+    await expect(lstat(path())).rejects.toThrow(/ENOENT/);
+  });
+});

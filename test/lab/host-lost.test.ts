@@ -1,7 +1,8 @@
 // A host powered off in the middle of a roll: the next gate sees it as
 // unreachable (not as a frozen server behind a connection that is gone),
 // refuses to stop another server, and the ensemble keeps its quorum. Once
-// the host is back, apply finishes the roll.
+// the host is back, the run is resumed: the lock it could not release on the
+// host that was off says so, and `runs resume` finishes the roll.
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -51,7 +52,12 @@ it("stops at the next gate naming the lost host unreachable; quorum holds; apply
   expect(status.ensembles[0].votersUp).toBe(2);
 
   await labFault("power-on", victim!, t.lab.dir);
-  const again = await runCli(["apply", "-i", changed, "--yes", "--json"], t.env);
+  // Its lock could not be released on the host that was off: apply says which run holds it.
+  const blocked = await runCli(["apply", "-i", changed, "--yes"], t.env);
+  expect(blocked.code, blocked.err).toBe(5);
+  const run = /locked by run (\S+)/.exec(blocked.err)?.[1];
+  expect(run, blocked.err).toBeDefined();
+  const again = await runCli(["runs", "resume", run!, "--yes", "--json"], t.env);
   expect(again.code, again.err).toBe(2);
   expect(JSON.parse(again.out).final.verdict).toBe("healthy");
 }, 240_000);

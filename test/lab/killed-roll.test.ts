@@ -1,7 +1,10 @@
-// The controller killed with SIGKILL in the middle of a configuration roll:
-// the next apply sees every server that does not run what its files say (a
-// pending restart) and finishes the roll, leader last; afterwards every
-// server reports the new value itself (`conf`), not only its file.
+// Two controllers and a killed one. A second apply while one runs is refused,
+// naming the run that holds the ensemble's lock. The controller killed with
+// SIGKILL in the middle of a configuration roll leaves its lock: a plain
+// apply is refused, `runs` shows the run with no end record, and
+// `runs resume` sees every server that does not run what its files say (a
+// pending restart) and finishes the roll; afterwards every server reports
+// the new value itself (`conf`), not only its file.
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -18,13 +21,34 @@ async function confValue(address: string, key: string): Promise<string | undefin
   return new RegExp(`^${key}=(.*)$`, "m").exec(conf)?.[1];
 }
 
-it("after SIGKILL right after a zoo.cfg was written, the next apply restarts what is pending and converges", async () => {
+function withCnxns(n: number): string {
+  const path = join(t.lab.dir, `cnxns-${n}.yml`);
+  const inv = parseYaml(readFileSync(t.lab.inventory, "utf8")) as { zookeeper: Record<string, unknown> };
+  writeFileSync(path, toYaml({ ...inv, zookeeper: { ...inv.zookeeper, config: { maxClientCnxns: n } } }));
+  return path;
+}
+
+it("a second apply while one runs is refused, naming the run and controller that hold the lock", async () => {
   const first = await runCli(["apply", "-i", t.lab.inventory, "--yes"], t.env);
   expect(first.code, first.err).toBe(2);
-  const changed = join(t.lab.dir, "changed.yml");
-  const inv = parseYaml(readFileSync(t.lab.inventory, "utf8")) as { zookeeper: Record<string, unknown> };
-  writeFileSync(changed, toYaml({ ...inv, zookeeper: { ...inv.zookeeper, config: { maxClientCnxns: 77 } } }));
+  const child = spawn("node", [join(packageRoot(), "bin/zkfleet.js"), "apply", "-i", withCnxns(66), "--yes"], { env: { ...process.env, ...t.env } });
+  let out = "";
+  const second = new Promise<Awaited<ReturnType<typeof runCli>>>((resolve) => {
+    child.stdout.on("data", (d) => {
+      if (out === "" ) void runCli(["apply", "-i", withCnxns(67), "--yes"], t.env).then(resolve);
+      out += d;
+    });
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  const refused = await second;
+  expect(code, out).toBe(2);
+  expect(refused.code, refused.err).toBe(5);
+  expect(refused.err).toMatch(new RegExp(`ensemble lab is locked by run \\S+ \\(\\S+@\\S+ pid ${child.pid}\\) since \\S+; nothing was changed`));
+  expect(refused.err).toContain("zkfleet runs resume");
+}, 240_000);
 
+it("after SIGKILL right after a zoo.cfg was written, runs resume restarts what is pending and converges", async () => {
+  const changed = withCnxns(77);
   const child = spawn("node", [join(packageRoot(), "bin/zkfleet.js"), "apply", "-i", changed, "--yes"], { env: { ...process.env, ...t.env } });
   let out = "";
   let killed = false;
@@ -46,13 +70,22 @@ it("after SIGKILL right after a zoo.cfg was written, the next apply restarts wha
   const before = await Promise.all(t.lab.hosts.map((h) => confValue(h.address, "maxClientCnxns")));
   expect(before.some((v) => v !== "77"), `conf before: ${before.join(",")}`).toBe(true);
 
-  const again = await runCli(["apply", "-i", changed, "--yes", "--json"], t.env);
+  // The killed run still holds the lock: a plain apply is refused and says how to go on.
+  const blocked = await runCli(["apply", "-i", changed, "--yes"], t.env);
+  expect(blocked.code, blocked.err).toBe(5);
+  const runs = JSON.parse((await runCli(["runs", "--json"], t.env)).out) as { run: string; outcome: string }[];
+  const killedRun = runs.at(-1)!;
+  expect(killedRun.outcome).toBe("no end record (controller killed?)");
+  expect(blocked.err).toContain(`locked by run ${killedRun.run}`);
+
+  const again = await runCli(["runs", "resume", killedRun.run, "--yes", "--json"], t.env);
   expect(again.code, again.err).toBe(2);
   const json = JSON.parse(again.out);
   expect(json.final.verdict).toBe("healthy");
   const stepsOn = (host: string) => (json.steps as { kind: string; host: string; reason: string }[]).filter((s) => s.host === host);
   console.log(`killed with ${written} at maxClientCnxns=${before[t.lab.hosts.findIndex((h) => h.name === written)]}`);
-  if (before[t.lab.hosts.findIndex((h) => h.name === written)] === "60") {
+  const writtenBefore = before[t.lab.hosts.findIndex((h) => h.name === written)];
+  if (writtenBefore !== undefined && writtenBefore !== "77") {
     // Killed before its stop: its file is new, its server old. Only the pending restart shows it.
     expect(stepsOn(written).map((s) => s.kind)).toEqual(["stop", "start"]);
     expect(stepsOn(written)[0]!.reason).toMatch(/^a restart is pending: \/etc\/zookeeper\/conf\/zoo\.cfg changed after the server started/);
@@ -66,6 +99,9 @@ it("after SIGKILL right after a zoo.cfg was written, the next apply restarts wha
   }, 30_000);
   expect(after, "every server reports maxClientCnxns=77 itself").toEqual(["77", "77", "77"]);
 
+  // Done: the lock is released, and nothing is left to do.
   const third = await runCli(["apply", "-i", changed, "--yes", "--json"], t.env);
   expect(third.code, third.err).toBe(0);
+  const listed = JSON.parse((await runCli(["runs", "--json"], t.env)).out) as { run: string; outcome: string; command: string }[];
+  expect(listed.find((r) => r.command === "resume")?.outcome).toBe("done");
 }, 240_000);

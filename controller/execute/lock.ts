@@ -1,0 +1,72 @@
+// The ensemble lock from the controller's side: taken on every host of the
+// ensemble before anything is observed for a run that will act, in host
+// order so that two controllers racing cannot each hold half; released in
+// `finally`. A run killed outright leaves it, and the next run is told who
+// holds it and how to go on.
+import { hostname, userInfo } from "node:os";
+import { posix } from "node:path";
+import { ZkfleetError } from "../../common/errors.js";
+import type { OpData } from "../../common/protocol.js";
+import type { Fleet } from "../fleet.js";
+import { observationError } from "../observe.js";
+
+export interface EnsembleLock {
+  release(): Promise<void>;
+  /** Runs whose lock this one took over (with --break-lock), for the journal. */
+  tookOver: NonNullable<OpData<"lock">["held_by"]>[];
+}
+
+export function lockPath(agentDir: string, ensemble: string): string {
+  // Beside the agent bundles, not in a directory of its own: a released lock leaves nothing behind.
+  return posix.join(agentDir, `lock-${ensemble.replace(/[^A-Za-z0-9._-]/g, "_")}.json`);
+}
+
+export const controllerIdentity = (): string => `${userInfo().username}@${hostname()} pid ${process.pid}`;
+
+export async function acquireEnsembleLock(
+  fleet: Fleet,
+  keys: readonly string[],
+  opts: { ensemble: string; agentDir: string; run: string; breakLock: boolean },
+): Promise<EnsembleLock> {
+  const path = lockPath(opts.agentDir, opts.ensemble);
+  const holder = controllerIdentity();
+  const taken: string[] = [];
+  const tookOver: EnsembleLock["tookOver"] = [];
+  const release = async () => {
+    await Promise.all(taken.map((key) =>
+      fleet.call(key, "lock", { path, action: "release", run: opts.run, holder }).catch(() => undefined)));
+  };
+  const unreachable: string[] = [];
+  try {
+    for (const key of [...keys].sort()) {
+      let r;
+      try {
+        r = await fleet.call(key, "lock", { path, action: "acquire", run: opts.run, holder, break: opts.breakLock });
+      } catch (err) {
+        // Every host is tried, so that the refusal names each one that cannot be reached, as an observation would.
+        unreachable.push(`${key}: ${observationError(err)}`);
+        continue;
+      }
+      if (!r.data.acquired) {
+        const h = r.data.held_by;
+        throw new ZkfleetError("plan", `ensemble ${opts.ensemble} is locked by run ${h?.run ?? "?"} (${h?.holder ?? "?"}) since ${h?.since ?? "?"}; nothing was changed`, {
+          where: `${key}:${path}`,
+          hint: `wait for that run to finish; if its controller is gone, \`zkfleet runs resume ${h?.run ?? "<run>"}\` continues it, ` +
+            "or pass --break-lock to take the lock over deliberately",
+        });
+      }
+      taken.push(key);
+      if (r.data.held_by && r.data.held_by.run !== opts.run) tookOver.push(r.data.held_by);
+    }
+    if (unreachable.length > 0) {
+      throw new ZkfleetError("ssh", `${unreachable.length} host(s) cannot be observed; nothing was changed`, {
+        where: unreachable.join("\n         "),
+        hint: "fix what is named for each host (or leave the host out of the inventory) and run apply again",
+      });
+    }
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  return { release, tookOver };
+}

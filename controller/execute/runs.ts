@@ -1,0 +1,99 @@
+// Reading journals back: which runs an ensemble had, how each ended, and
+// where a run came from (for `runs resume`). A run killed outright has no
+// closing record: it is reported as such, never guessed to have finished.
+import { readFileSync, readdirSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { ZkfleetError } from "../../common/errors.js";
+import type { Plan } from "../plan/steps.js";
+import type { RunOrigin } from "./journal.js";
+
+export type RunOutcome = "done" | "failed" | "interrupted" | "refused" | "no end record (controller killed?)";
+
+export interface RunSummary {
+  run: string;
+  ensemble: string;
+  command: string;
+  file: string;
+  started: string;
+  ended?: string;
+  outcome: RunOutcome;
+  steps: number;
+  stepsDone: number;
+  changed: number;
+  /** The failed step's error, or where it was interrupted. */
+  detail?: string;
+  origin?: RunOrigin;
+}
+
+interface Rec { at: string; run: string; event: string; [k: string]: unknown }
+
+function records(file: string): Rec[] {
+  return readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").flatMap((l) => {
+    try {
+      return [JSON.parse(l) as Rec];
+    } catch {
+      // A line cut short by a kill mid-write is not a record.
+      return [];
+    }
+  });
+}
+
+export function summarize(file: string): RunSummary | undefined {
+  const recs = records(file);
+  const plan = recs.find((r) => r.event === "plan");
+  if (!plan) return undefined;
+  const steps = ((plan.plan as Plan | undefined)?.stages ?? []).reduce((n, s) => n + s.steps.length, 0);
+  const last = recs.at(-1)!;
+  const failed = recs.find((r) => r.event === "step-failed");
+  const interrupted = recs.find((r) => r.event === "interrupted");
+  const outcome: RunOutcome = last.event === "done" ? "done" : failed ? "failed" : interrupted ? "interrupted" : "no end record (controller killed?)";
+  const detail = failed ? `step ${Number(failed.index) + 1} (${String(failed.kind)} on ${String(failed.host)}): ${String(failed.error)}`
+    : interrupted ? `before step ${Number(interrupted.before) + 1}` : undefined;
+  const origin = plan.inventory ? {
+    inventory: String(plan.inventory), inventoryHash: String(plan.inventoryHash), lockRun: String(plan.lockRun ?? plan.run),
+    ...(plan.resumes ? { resumes: String(plan.resumes) } : {}), ...(Array.isArray(plan.limit) ? { limit: plan.limit as string[] } : {}),
+  } : undefined;
+  return {
+    run: plan.run, ensemble: String(plan.ensemble), command: String(plan.command), file, started: plan.at,
+    ...(last.event === "done" || failed || interrupted ? { ended: last.at } : {}),
+    outcome, steps, stepsDone: recs.filter((r) => r.event === "step-done").length,
+    changed: recs.filter((r) => r.event === "step-done" && r.changed === true).length,
+    ...(detail ? { detail } : {}), ...(origin ? { origin } : {}),
+  };
+}
+
+/** Every run in the journal directory (optionally of one ensemble), oldest first. */
+export function listRuns(dir: string, ensemble?: string): RunSummary[] {
+  if (!existsSync(dir)) return [];
+  const ensembles = ensemble ? [ensemble] : readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+  return ensembles.flatMap((e) => {
+    const folder = join(dir, e);
+    if (!existsSync(folder)) return [];
+    return readdirSync(folder).filter((f) => f.endsWith(".jsonl")).flatMap((f) => summarize(join(folder, f)) ?? []);
+  }).sort((a, b) => a.started.localeCompare(b.started));
+}
+
+export function findRun(dir: string, run: string): RunSummary {
+  const found = listRuns(dir).filter((r) => r.run === run || r.run.startsWith(run));
+  if (found.length === 1) return found[0]!;
+  throw new ZkfleetError("usage", found.length === 0 ? `no run ${run} in ${dir}` : `${run} names ${found.length} runs: ${found.map((r) => r.run).join(", ")}`, {
+    where: dir, hint: "`zkfleet runs` lists the runs; give the whole id (or --journal for another journal directory)",
+  });
+}
+
+/** The step records of a run, for `runs show`. */
+export function runSteps(file: string): { index: number; kind: string; host: string; outcome: string; ms?: number; message?: string }[] {
+  const recs = records(file);
+  const plan = recs.find((r) => r.event === "plan")?.plan as Plan | undefined;
+  const steps = (plan?.stages ?? []).flatMap((s) => s.steps);
+  return steps.map((s, index) => {
+    const done = recs.find((r) => r.event === "step-done" && r.index === index);
+    const failed = recs.find((r) => r.event === "step-failed" && r.index === index);
+    const started = recs.some((r) => r.event === "step-start" && r.index === index);
+    return {
+      index, kind: s.kind, host: s.host,
+      outcome: done ? (done.changed ? "changed" : "ok") : failed ? "failed" : started ? "started, no end" : "not run",
+      ...(done ? { ms: Number(done.ms), message: String(done.message) } : failed ? { message: String(failed.error) } : {}),
+    };
+  });
+}
