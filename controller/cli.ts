@@ -136,7 +136,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     };
     process.once("SIGINT", onSigint);
     let planned: Plan | undefined;
-    const withoutContent = (st: Step) => ("content" in st ? { ...st, content: undefined } : st);
+    const withoutContent = (st: Step) => ("content" in st ? { ...st, content: undefined, previous: undefined } : st);
     const result = await runApply({
       signal: interrupt.signal,
       file: o.inventory, inventory, check: !!o.check, limit: o.limit, journalDir: o.journal, fleet: fleetOptions(o),
@@ -165,6 +165,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
             io.out(`  - ${describeStep(st)}`);
             if (o.diff && st.kind === "write_file") io.out(st.diff.split("\n").map((l) => "      " + l).join("\n").trimEnd());
           }
+          if (stage.undo) io.out(`    if it does not come back: ${stage.undo.map((u) => u.kind).join(", ")} (previous release and files), then halt`);
         });
       },
       onStepStart: (st) => human && io.err(`  ... ${describeStep(st)}`),
@@ -182,7 +183,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     if (o.json) {
       io.out(JSON.stringify({
         ensemble: result.plan.target.name, check: !!o.check, executed: result.executed, changed,
-        stages: result.plan.stages.map((stage) => ({ ...stage, steps: stage.steps.map(withoutContent) })),
+        stages: result.plan.stages.map((stage) => ({ ...stage, steps: stage.steps.map(withoutContent), ...(stage.undo ? { undo: stage.undo.map(withoutContent) } : {}) })),
         steps: steps.map(withoutContent),
         refusals: result.plan.refusals,
         results: result.results.map((r) => ({ index: r.index, kind: r.step.kind, host: r.step.host, changed: r.changed, message: r.message, ms: r.ms })),

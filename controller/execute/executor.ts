@@ -124,6 +124,9 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
   const results: StepResult[] = [];
   let final: EnsembleReport | undefined;
   const indexOf = new Map(planSteps(plan).map((s, i) => [s, i]));
+  // Undo steps are numbered after the plan's own, in the journal too.
+  let undoIndex = indexOf.size;
+  for (const stage of plan.stages) for (const s of stage.undo ?? []) indexOf.set(s, undoIndex++);
   journal.plan(plan);
 
   const dispatch = async (step: Step): Promise<Outcome> => {
@@ -169,7 +172,17 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
 
   for (const stage of plan.stages) {
     if (!stage.concurrent) {
-      for (const step of stage.steps) await run(step);
+      let stopped = false;
+      try {
+        for (const step of stage.steps) {
+          if (step.kind === "stop") stopped = true;
+          await run(step);
+        }
+      } catch (err) {
+        // An interrupt comes between steps and leaves a server as its steps left it: resume goes on from there.
+        if (!stopped || !stage.undo || (err instanceof ZkfleetError && err.source === "interrupted")) throw err;
+        throw await undoStage(stage.title, stage.undo, err);
+      }
       continue;
     }
     const hosts = [...new Set(stage.steps.map((s) => s.host))];
@@ -177,6 +190,27 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
       for (const step of stage.steps.filter((s) => s.host === host)) await run(step);
     });
   }
+  /** Puts a server back as it was after its stage failed, then halts the run with both stories told. */
+  async function undoStage(title: string, undo: Step[], cause: unknown): Promise<ZkfleetError> {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    journal.write("undo-start", { stage: title, error: why });
+    try {
+      for (const step of undo) await run(step);
+    } catch (undoErr) {
+      return new ZkfleetError("zookeeper", `${title} failed (${why}), and putting it back failed too: ${undoErr instanceof Error ? undoErr.message : String(undoErr)}`, {
+        where: journal.path,
+        hint: "the ensemble may be short of this server: run `zkfleet status`, look at its ZooKeeper log, fix it by hand; the journal lists what ran",
+        cause,
+      });
+    }
+    journal.write("undo-done", { stage: title });
+    return new ZkfleetError("zookeeper", `${title} failed: ${why}; the server was put back on its previous release and configuration and serves again; the run halted, servers after it were not touched`, {
+      where: journal.path,
+      hint: "find out why it did not come back on the new release or configuration (its ZooKeeper log), fix the inventory, then run apply again",
+      cause,
+    });
+  }
+
   journal.write("done", { changed: results.filter((r) => r.changed).length });
   return { results: results.sort((a, b) => a.index - b.index), final };
 }

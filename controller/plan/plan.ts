@@ -207,7 +207,7 @@ function fileWrites(input: PlanInput, d: DesiredHost, o: ObservedHost, exists: b
     if (before === content) continue;
     steps.push({
       kind: "write_file", host: d.host, path: f.path, content, mode: f.mode, stateDir: d.stateDir,
-      diff: unifiedDiff(f.path, before, content), before: before === null ? "absent" : "present",
+      diff: unifiedDiff(f.path, before, content), before: before === null ? "absent" : "present", previous: before,
       reason: before === null ? `${f.path} does not exist` : `${f.path} differs from the inventory`,
     });
   }
@@ -361,6 +361,18 @@ export function planApply(input: PlanInput): Plan {
     const d = input.desired.find((x) => x.host === o.host)!;
     const mode = modeOf(o) ?? "unknown";
     const [writes, onNewRelease] = [steps.filter((s) => s.kind === "write_file"), steps.filter((s) => s.kind !== "write_file")];
+    const check = healthy("check", `${o.host} must serve again before the next server is touched`, o.host);
+    const undo: Step[] = [
+      { kind: "stop", host: o.host, args: d.stop, mode: "failed", reason: "it did not come back: put it back as it was" },
+      ...writes.flatMap((w): Step[] => (w.kind === "write_file" && w.previous !== null
+        ? [{ ...w, content: w.previous, previous: w.content, diff: unifiedDiff(w.path, w.content, w.previous), reason: `back to its content before this run` }]
+        : [])),
+      ...onNewRelease.flatMap((st): Step[] => (st.kind === "switch_release" && st.before.current !== null
+        ? [{ ...st, version: st.before.current, before: { current: st.version }, reason: `back to ${st.before.current}` }]
+        : [])),
+      { kind: "start", host: o.host, args: d.start, reason: "on its previous release and configuration" },
+      { ...check, reason: `${o.host} must serve again as before; then the run halts` },
+    ];
     stages.push({
       title: `${upgrade ? "upgrade" : "roll"} ${o.host} (${mode})`,
       concurrent: false,
@@ -374,8 +386,9 @@ export function planApply(input: PlanInput): Plan {
         },
         ...onNewRelease,
         { kind: "start", host: o.host, args: d.start, reason: upgrade ? `on ZooKeeper ${d.version}` : "back with the new configuration" },
-        healthy("check", `${o.host} must serve again before the next server is touched`, o.host),
+        check,
       ],
+      undo,
     });
   }
   return { target, stages, unchanged, refusals: [] };

@@ -32,6 +32,8 @@ export type WriteFileStep = StepBase & {
   stateDir: string;
   diff: string;
   before: "absent" | "present";
+  /** The content it replaces (null: none): what an undo writes back. */
+  previous: string | null;
 };
 
 /** Point `current` at a release already unpacked on the host (the server is stopped). */
@@ -74,6 +76,12 @@ export interface Stage {
   title: string;
   concurrent: boolean;
   steps: Step[];
+  /**
+   * When a step fails after this stage stopped its server: put the server
+   * back as it was (previous files and release) and check it serves, then
+   * halt. Shown by --check like every other step.
+   */
+  undo?: Step[];
 }
 
 export type RefusalCode =

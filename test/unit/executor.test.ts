@@ -17,6 +17,10 @@ const start = (host: string): Step => ({ kind: "start", host, reason: "r", args:
 const gate: Step = { kind: "await_healthy", host: "*", role: "gate", hosts: ["zk1", "zk2", "zk3"], versions: ["3.8.0"], timeoutMs: 0, reason: "r" };
 const check: Step = { ...gate, role: "check" } as Step;
 
+function planWithUndo(steps: Step[], undo: Step[]): Plan {
+  return { target: { name: "e", inventory: "e.yml", version: "3.8.0", members: [] }, stages: [{ title: "roll zk2 (follower)", concurrent: false, steps, undo }], unchanged: [], refusals: [] };
+}
+
 function plan(...stages: Step[][]): Plan {
   return { target: { name: "e", inventory: "e.yml", version: "3.8.0", members: [] }, stages: stages.map((steps) => ({ title: "t", concurrent: false, steps })), unchanged: [], refusals: [] };
 }
@@ -90,6 +94,24 @@ describe("executePlan", () => {
     const h2 = harness();
     h2.actions.observe = async () => rows("0x300000000", "0x200000004");
     await expect(executePlan(plan([caught]), { actions: h2.actions, journal: h2.journal, parallel: 1, pollMs: 0 })).resolves.toBeDefined();
+  });
+
+  it("a server that does not come back is put back by the stage's undo, then the run halts (exit 4) saying so", async () => {
+    const h = harness({ verdicts: ["healthy", "no-quorum", "healthy"] });
+    const failingCheck = { ...check, timeoutMs: 0 } as Step;
+    const err = await executePlan(planWithUndo([gate, stop("zk2"), start("zk2"), failingCheck], [stop("zk2"), start("zk2"), check]),
+      { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0 }).catch((e) => e);
+    expect(h.acted).toEqual(["stop:zk2", "start:zk2", "stop:zk2", "start:zk2"]);
+    expect(exitCodeFor(err)).toBe(ExitCode.failed);
+    expect(err.message).toMatch(/^roll zk2 \(follower\) failed: .*put back on its previous release and configuration and serves again; the run halted/);
+    expect(h.records.map((r) => r.event)).toContain("undo-done");
+  });
+
+  it("no undo when the stage failed before its server was stopped (at the gate)", async () => {
+    const h = harness({ verdicts: ["degraded"] });
+    const err = await executePlan(planWithUndo([gate, stop("zk2")], [stop("zk2"), start("zk2")]), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0 }).catch((e) => e);
+    expect(exitCodeFor(err)).toBe(ExitCode.unsafe);
+    expect(h.acted).toEqual([]);
   });
 
   it("an interrupt stops between steps, journals where, and exits 130 (not 'invalid input')", async () => {

@@ -1,0 +1,66 @@
+// A server that does not come back on a new configuration or a new release
+// is put back automatically (previous files, previous release), the run
+// halts with the ensemble at quorum, and the servers after it are never
+// touched.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { expect, it } from "vitest";
+import { parse as parseYaml, stringify as toYaml } from "yaml";
+import { labStatus } from "../../lab/lab.js";
+import { runCli } from "../helpers/cli.js";
+import { sshRun, useTestLab } from "../helpers/lab.js";
+
+const t = useTestLab("undo", "127.80.3");
+
+function derive(name: string, zk: Record<string, unknown>): string {
+  const path = join(t.lab.dir, name);
+  const inv = parseYaml(readFileSync(t.lab.inventory, "utf8")) as { zookeeper: Record<string, unknown> };
+  writeFileSync(path, toYaml({ ...inv, zookeeper: { ...inv.zookeeper, ...zk } }));
+  return path;
+}
+
+const zkPids = async () => Object.fromEntries((await labStatus(t.lab.dir)).hosts.map((h) => [h.name, h.zookeeper.map((z) => z.pid)]));
+const zooCfgs = async () => Object.fromEntries(await Promise.all(t.lab.hosts.map(async (h) => [h.name, (await sshRun(t.lab, h.name, "cat /etc/zookeeper/conf/zoo.cfg")).stdout] as const)));
+
+async function expectHaltedAfterFirst(r: { code: number; out: string; err: string }, before: { pids: Record<string, number[]>; cfgs: Record<string, string> }) {
+  expect(r.code, r.err).toBe(4);
+  expect(r.err).toMatch(/failed: [\s\S]*put back on its previous release and configuration and serves again; the run halted, servers after it were not touched/);
+  const first = /^ stage 1\/\d+: (?:roll|upgrade) (\S+) /m.exec(r.out)?.[1] ?? / stage 2\/\d+: (?:roll|upgrade) (\S+) /.exec(r.out)?.[1];
+  expect(first, r.out).toBeDefined();
+  const status = JSON.parse((await runCli(["status", "-i", t.lab.inventory, "--json"], t.env)).out);
+  expect(status.ensembles[0].verdict).toBe("healthy");
+  const pids = await zkPids();
+  const cfgs = await zooCfgs();
+  for (const h of t.lab.hosts) {
+    expect(cfgs[h.name], h.name).toBe(before.cfgs[h.name]);
+    // The first server was restarted (twice); every other one still runs the very same process.
+    if (h.name !== first) expect(pids[h.name], h.name).toEqual(before.pids[h.name]);
+  }
+}
+
+it("a configuration the server cannot start with: that server is put back, the run halts, the others untouched", async () => {
+  const first = await runCli(["apply", "-i", t.lab.inventory, "--yes"], t.env);
+  expect(first.code, first.err).toBe(2);
+  const before = { pids: await zkPids(), cfgs: await zooCfgs() };
+  // A metrics provider class that does not exist: 3.8 refuses to boot with it.
+  const broken = derive("broken-config.yml", { config: { "metricsProvider.className": "org.example.NoSuchProvider" } });
+  const r = await runCli(["apply", "-i", broken, "--yes", "--settle-timeout", "20"], t.env);
+  await expectHaltedAfterFirst(r, before);
+}, 240_000);
+
+it("a release that does not start: that server goes back to the release it ran, the run halts, the others untouched", async () => {
+  // A "3.9.3" whose zkServer.sh fails: pushed everywhere, tried on one server only.
+  const dists = join(t.lab.dir, "broken-dists");
+  const root = join(dists, "stage", "apache-zookeeper-3.9.3-bin");
+  mkdirSync(join(root, "bin"), { recursive: true });
+  writeFileSync(join(root, "bin", "zkServer.sh"), "#!/bin/sh\necho 'this release is broken on purpose' >&2\nexit 1\n", { mode: 0o755 });
+  execFileSync("tar", ["-czf", join(dists, "apache-zookeeper-3.9.3-bin.tar.gz"), "-C", join(dists, "stage"), "apache-zookeeper-3.9.3-bin"]);
+  const before = { pids: await zkPids(), cfgs: await zooCfgs() };
+  const broken = derive("broken-release.yml", { version: "3.9.3", dists });
+  const r = await runCli(["apply", "-i", broken, "--yes", "--settle-timeout", "20"], t.env);
+  await expectHaltedAfterFirst(r, before);
+  for (const h of t.lab.hosts) {
+    expect((await sshRun(t.lab, h.name, "readlink /opt/zookeeper/current")).stdout.trim(), h.name).toBe("releases/3.8.0");
+  }
+}, 240_000);
