@@ -18,6 +18,7 @@ import { createInterface } from "node:readline/promises";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { findRun, listRuns, runSteps } from "./execute/runs.js";
+import { windowDeadline } from "./plan/estimate.js";
 
 /** The options apply and runs resume share. */
 interface ApplyOptions {
@@ -33,6 +34,34 @@ interface ApplyOptions {
   gateTimeout: number;
   settleTimeout: number;
   breakLock?: boolean;
+  window?: string;
+  deadline?: string;
+}
+
+/** --deadline: an ISO time, or HH:MM meaning its next occurrence. */
+function parseDeadline(text: string, now: Date): Date {
+  const hm = /^(\d{1,2}):(\d{2})$/.exec(text.trim());
+  if (hm && Number(hm[1]) < 24 && Number(hm[2]) < 60) {
+    const d = new Date(now);
+    d.setHours(Number(hm[1]), Number(hm[2]), 0, 0);
+    if (d <= now) d.setDate(d.getDate() + 1);
+    return d;
+  }
+  const d = new Date(text);
+  if (Number.isNaN(d.getTime())) throw new ZkfleetError("usage", `--deadline takes a time like 04:00 or 2026-12-01T04:00:00Z, got "${text}"`, { where: "--deadline" });
+  if (d <= now) throw new ZkfleetError("usage", `--deadline ${text} has passed already`, { where: "--deadline" });
+  return d;
+}
+
+function deadlineOf(o: { window?: string; deadline?: string }, now = new Date()): Date | undefined {
+  if (o.window !== undefined && o.deadline !== undefined) {
+    throw new ZkfleetError("usage", "give --window or --deadline, not both", { where: "--window/--deadline" });
+  }
+  if (o.deadline !== undefined) return parseDeadline(o.deadline, now);
+  if (o.window === undefined) return undefined;
+  const w = windowDeadline(o.window, now);
+  if ("error" in w) throw new ZkfleetError("usage", `--window: ${w.error}`, { where: "--window", hint: "run it inside the window, or pass the window you are in" });
+  return w.deadline;
 }
 
 export interface Io {
@@ -119,6 +148,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     const checked = await runCheck([o.inventory]);
     if (!checked.ok) throw inventoryError(o.inventory, checked.findings.filter((f) => f.severity === "error"));
     if (!o.json) for (const w of checked.findings) io.err(formatFinding(w));
+    const deadline = deadlineOf(o);
     const inventory = await loadInventory(o.inventory);
     const inventoryHash = createHash("sha256").update(await readFile(o.inventory)).digest("hex");
     if (resume && resume.inventoryHash !== inventoryHash) {
@@ -141,7 +171,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       signal: interrupt.signal,
       file: o.inventory, inventory, check: !!o.check, limit: o.limit, journalDir: o.journal, fleet: fleetOptions(o),
       gateTimeoutMs: o.gateTimeout * 1000, settleTimeoutMs: o.settleTimeout * 1000,
-      inventoryHash, breakLock: !!o.breakLock, ...(resume ? { resume: { run: resume.run, lockRun: resume.lockRun } } : {}),
+      inventoryHash, breakLock: !!o.breakLock, ...(deadline ? { deadline } : {}), ...(resume ? { resume: { run: resume.run, lockRun: resume.lockRun } } : {}),
       confirm: async (plan) => {
         if (o.yes) return true;
         if (!process.stdin.isTTY) return false;
@@ -152,13 +182,14 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
           rl.close();
         }
       },
-      onPlan: (plan) => {
+      onPlan: (plan, estimateMs) => {
         planned = plan;
         // A refused plan is reported by the error that follows; "plan of 0 step(s)" would mislead.
         if (!human || plan.refusals.length > 0) return;
         const count = planSteps(plan).length;
         if (count === 0) return io.out(`${plan.target.name}: nothing to do, every host is as the inventory says`);
-        io.out(`${plan.target.name}: plan of ${count} step(s) in ${plan.stages.length} stage(s)${o.check ? " (check mode: nothing will be changed)" : ""}`);
+        io.out(`${plan.target.name}: plan of ${count} step(s) in ${plan.stages.length} stage(s), about ${Math.ceil(estimateMs / 1000)}s` +
+          `${deadline ? ` (the window closes at ${deadline.toISOString()})` : ""}${o.check ? " (check mode: nothing will be changed)" : ""}`);
         plan.stages.forEach((stage, n) => {
           io.out(` stage ${n + 1}/${plan.stages.length}: ${stage.title}${stage.concurrent ? " (hosts in parallel)" : ""}`);
           for (const st of stage.steps) {
@@ -212,6 +243,8 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .option("--gate-timeout <seconds>", "how long a gate waits for a healthy ensemble before it refuses to stop a server", intArg("--gate-timeout"), 30)
     .option("--settle-timeout <seconds>", "how long a check waits for a restarted server to serve and catch up", intArg("--settle-timeout"), 120)
     .option("--break-lock", "take the ensemble's lock over from another run (one whose controller is gone)")
+    .option("--window <HH:MM-HH:MM>", "the maintenance window: start nothing that cannot finish in it, stop at a safe point before it closes")
+    .option("--deadline <time>", "like --window, with only an end (04:00, or an ISO time)")
     .action((o) => applyCommand(o));
 
   const runs = program.command("runs")
@@ -251,6 +284,8 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts")
     .option("--gate-timeout <seconds>", "as for apply", intArg("--gate-timeout"), 30)
     .option("--settle-timeout <seconds>", "as for apply", intArg("--settle-timeout"), 120)
+    .option("--window <HH:MM-HH:MM>", "as for apply")
+    .option("--deadline <time>", "as for apply")
     .action(async (run: string, o) => {
       const r = findRun(o.journal, run);
       if (!r.origin) throw new ZkfleetError("usage", `run ${r.run} records no inventory (written by an older zkfleet)`, { where: r.file, hint: "run apply again instead" });

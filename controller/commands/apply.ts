@@ -9,6 +9,8 @@ import { fleetActions } from "../execute/actions.js";
 import { type StepResult, executePlan } from "../execute/executor.js";
 import { Journal, newRunId } from "../execute/journal.js";
 import { acquireEnsembleLock } from "../execute/lock.js";
+import { stepHistory } from "../execute/runs.js";
+import { estimatePlan, estimateStage } from "../plan/estimate.js";
 import { Fleet, type FleetOptions } from "../fleet.js";
 import type { HostSpec, Inventory } from "../inventory/schema.js";
 import type { ObservedHost } from "../model/observed.js";
@@ -35,11 +37,13 @@ export interface ApplyInput {
   inventoryHash: string;
   /** Take the ensemble lock over from another run. */
   breakLock?: boolean;
+  /** The end of the maintenance window: nothing starts that cannot finish before it. */
+  deadline?: Date;
   /** The run this one continues (`runs resume`): its lock is taken back, its id recorded. */
   resume?: { run: string; lockRun: string };
   /** Asked before changing anything (not in check mode); false aborts. */
   confirm: (plan: Plan) => Promise<boolean>;
-  onPlan?: (plan: Plan) => void;
+  onPlan?: (plan: Plan, estimateMs: number) => void;
   onStepStart?: (step: Step, index: number) => void;
   onStepDone?: (result: StepResult) => void;
   onWaiting?: (line: string) => void;
@@ -135,7 +139,9 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       ...(inv.hosts_file === "managed" ? { hostsFile: { path: ETC_HOSTS, block: renderHostsBlock(inv) } } : {}),
       timeouts: { gateMs: input.gateTimeoutMs ?? 30_000, settleMs: input.settleTimeoutMs ?? 120_000 },
     });
-    input.onPlan?.(plan);
+    const history = stepHistory(input.journalDir, inv.ensemble);
+    const estimateMs = estimatePlan(plan, history);
+    input.onPlan?.(plan, estimateMs);
     const unreachable = observed.filter((o) => !o.reachable);
     if (unreachable.length > 0) {
       throw new ZkfleetError("ssh", `${unreachable.length} host(s) cannot be observed; nothing was changed`, {
@@ -146,6 +152,12 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     if (plan.refusals.length > 0) throw refusalError(plan);
     const steps = planSteps(plan);
     if (input.check || steps.length === 0) return { plan, executed: false, results: [], changed: 0 };
+    if (input.deadline && Date.now() + estimateMs > input.deadline.getTime()) {
+      const minutes = (ms: number) => `${Math.ceil(ms / 60_000)} min`;
+      throw new ZkfleetError("plan", `the plan needs about ${minutes(estimateMs)}, the window closes in ${minutes(input.deadline.getTime() - Date.now())} (${input.deadline.toISOString()}); nothing was changed`, {
+        hint: "start it in a longer window, or split it (--limit); estimates come from earlier runs of this ensemble in the journal, or conservative defaults",
+      });
+    }
     if (!(await input.confirm(plan))) {
       throw new ZkfleetError("usage", "apply was not confirmed; nothing was changed", {
         hint: "answer y at the prompt, or pass --yes (review first with --check --diff)",
@@ -165,6 +177,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
         ...(input.onStepDone ? { onStepDone: input.onStepDone } : {}),
         ...(input.onWaiting ? { onWaiting: input.onWaiting } : {}),
         ...(input.signal ? { signal: input.signal } : {}),
+        ...(input.deadline ? { deadline: { at: input.deadline, estimateStage: (stage) => estimateStage(stage, history) } } : {}),
       });
       return {
         plan, executed: true, results, changed: results.filter((r) => r.changed).length, final, journal: journal.path, runId: journal.runId,

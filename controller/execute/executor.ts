@@ -35,7 +35,7 @@ export interface StepResult extends Outcome {
 
 export interface ExecuteOptions {
   actions: Actions;
-  journal: Pick<Journal, "path" | "write" | "plan">;
+  journal: Pick<Journal, "path" | "write" | "plan" | "runId">;
   /** Hosts worked on at once in a concurrent stage. */
   parallel: number;
   onStepStart?: (step: Step, index: number) => void;
@@ -45,6 +45,12 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Between two observations of a gate; injectable so tests do not wait. */
   pollMs?: number;
+  /**
+   * The end of the maintenance window: a stage is started only when its
+   * estimate fits before it. Stopping between stages leaves every server up
+   * and synced (the last check passed), ready for `runs resume`.
+   */
+  deadline?: { at: Date; estimateStage: (stage: Plan["stages"][number]) => number };
 }
 
 export interface ExecuteResult {
@@ -171,6 +177,16 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
   };
 
   for (const stage of plan.stages) {
+    if (opts.deadline && Date.now() + opts.deadline.estimateStage(stage) > opts.deadline.at.getTime()) {
+      const next = indexOf.get(stage.steps[0]!)!;
+      const needs = Math.round(opts.deadline.estimateStage(stage) / 1000);
+      journal.write("window-closing", { before: next, stage: stage.title, deadline: opts.deadline.at.toISOString(), estimateMs: needs * 1000 });
+      throw new ZkfleetError("interrupted", `the maintenance window closes at ${opts.deadline.at.toISOString()}: "${stage.title}" needs about ${needs}s; ` +
+        `stopped before it (step ${next + 1}), every server up and synced`, {
+        where: journal.path,
+        hint: `continue in the next window with \`zkfleet runs resume ${journal.runId}\``,
+      });
+    }
     if (!stage.concurrent) {
       let stopped = false;
       try {

@@ -4,7 +4,8 @@
 import { readFileSync, readdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
-import type { Plan } from "../plan/steps.js";
+import type { StepHistory } from "../plan/estimate.js";
+import type { Plan, StepKind } from "../plan/steps.js";
 import type { RunOrigin } from "./journal.js";
 
 export type RunOutcome = "done" | "failed" | "interrupted" | "refused" | "no end record (controller killed?)";
@@ -96,4 +97,16 @@ export function runSteps(file: string): { index: number; kind: string; host: str
       ...(done ? { ms: Number(done.ms), message: String(done.message) } : failed ? { message: String(failed.error) } : {}),
     };
   });
+}
+
+/** How long each kind of step took in this ensemble's earlier runs (successful steps only), for estimates. */
+export function stepHistory(dir: string, ensemble: string): StepHistory {
+  const history: StepHistory = {};
+  for (const run of listRuns(dir, ensemble)) {
+    for (const r of records(run.file)) {
+      if (r.event !== "step-done" || typeof r.ms !== "number") continue;
+      (history[r.kind as StepKind] ??= []).push(r.ms);
+    }
+  }
+  return history;
 }

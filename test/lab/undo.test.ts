@@ -64,3 +64,18 @@ it("a release that does not start: that server goes back to the release it ran, 
     expect((await sshRun(t.lab, h.name, "readlink /opt/zookeeper/current")).stdout.trim(), h.name).toBe("releases/3.8.0");
   }
 }, 240_000);
+
+it("a plan that cannot finish before the deadline is refused before anything is touched; a closed window is bad input", async () => {
+  const before = { pids: await zkPids(), cfgs: await zooCfgs() };
+  const change = derive("deadline.yml", { config: { maxClientCnxns: 99 } });
+  const soon = new Date(Date.now() + 2_000).toISOString();
+  const r = await runCli(["apply", "-i", change, "--yes", "--deadline", soon], t.env);
+  expect(r.code, r.err).toBe(5);
+  expect(r.err).toMatch(/the plan needs about \d+ min, the window closes in \d+ min .*; nothing was changed/);
+  expect(await zkPids()).toEqual(before.pids);
+  expect(await zooCfgs()).toEqual(before.cfgs);
+  const hour = (new Date().getHours() + 2) % 24;
+  const closed = await runCli(["apply", "-i", change, "--yes", "--window", `${String(hour).padStart(2, "0")}:00-${String(hour).padStart(2, "0")}:30`], t.env);
+  expect(closed.code, closed.err).toBe(3);
+  expect(closed.err).toMatch(/--window: the window .* is not open now; it opens at/);
+}, 120_000);

@@ -38,7 +38,7 @@ function harness(opts: { verdicts?: EnsembleReport["verdict"][]; failOn?: string
   const actions: Actions = {
     install: act, writeFile: act, switchRelease: act, cleanData: act, start: act, stop: act, observe: async () => report(verdicts.shift() ?? "healthy"),
   };
-  const journal = { path: "(memory)", write: (event: string, data: Record<string, unknown>) => void records.push({ event, ...data }), plan: () => void records.push({ event: "plan" }) };
+  const journal = { runId: "r1", path: "(memory)", write: (event: string, data: Record<string, unknown>) => void records.push({ event, ...data }), plan: () => void records.push({ event: "plan" }) };
   return { acted, records, actions, journal };
 }
 

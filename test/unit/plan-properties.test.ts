@@ -110,7 +110,7 @@ function recorder() {
   return { done, actions };
 }
 
-const memoryJournal = () => ({ path: "(memory)", records: [] as unknown[], write(event: string, data: Record<string, unknown>) { this.records.push({ event, ...data }); }, plan(p: Plan) { this.records.push({ event: "plan", p }); } });
+const memoryJournal = () => ({ runId: "r1", path: "(memory)", records: [] as unknown[], write(event: string, data: Record<string, unknown>) { this.records.push({ event, ...data }); }, plan(p: Plan) { this.records.push({ event: "plan", p }); } });
 
 describe("planApply over random observed ensembles", () => {
   it("never changes the membership of an ensemble that exists, and refuses or plans nothing else", () => {
