@@ -3,7 +3,8 @@
 // run: one plain OpenSSH `ssh HOST true` per host, one after another. The
 // ratio says what status costs over the SSH round trips it cannot avoid.
 // Run after `npm run build`:  node bench/status.mjs [rounds]
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
+import { commandRunner } from "./lib.mjs";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,23 +23,7 @@ const work = mkdtempSync(join(tmpdir(), "zkfleet-bench-status-"));
 const env = { ...process.env, ZKFLEET_JOURNAL: join(work, "journal") };
 const children = new Set();
 
-/** Runs a command to its end; never rejects, the exit code is part of the result. */
-function run(argv, { timeoutMs = 300_000 } = {}) {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const child = spawn(argv[0], argv.slice(1), { env, stdio: ["ignore", "pipe", "pipe"] });
-    children.add(child);
-    let stdout = "", stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code: code ?? 128, signal, stdout, stderr, ms: performance.now() - t0 });
-    });
-  });
-}
+const run = (argv, opts = {}) => commandRunner(env, children)(argv, { timeoutMs: 300_000, ...opts });
 
 function fail(what, r) {
   throw new Error(`${what} failed (exit ${r.code}${r.signal ? `, ${r.signal}` : ""}):\n${r.stderr.trim() || r.stdout.slice(0, 2000)}`);

@@ -19,6 +19,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { findRun, listRuns, runSteps } from "./execute/runs.js";
 import { windowDeadline } from "./plan/estimate.js";
+import type { CanaryReport } from "./canary/canary.js";
 
 /** The options apply and runs resume share. */
 interface ApplyOptions {
@@ -36,6 +37,21 @@ interface ApplyOptions {
   breakLock?: boolean;
   window?: string;
   deadline?: string;
+  /** commander's --no-canary: false when given. */
+  canary?: boolean;
+}
+
+/** The canary's figures for people: in total, then each step where clients saw something. */
+function formatCanary(r: CanaryReport, steps: Step[]): string {
+  const t = r.total;
+  const lines = [`canary: ${t.ops} operations, ${t.failed} failed, longest unavailability ${(t.longestGapMs / 1000).toFixed(1)}s (full connect string), ` +
+    `latency p50 ${t.p50Ms} ms p99 ${t.p99Ms} ms, sessions expired ${t.expired}, acknowledged writes lost ${t.lost}`];
+  for (const st of r.steps) {
+    if (st.failed === 0 || !steps[st.index]) continue;
+    lines.push(`  step ${st.index + 1} (${describeStep(steps[st.index]!)}): ${st.failed} of ${st.ops} failed, longest gap ${(st.longestGapMs / 1000).toFixed(1)}s`);
+  }
+  for (const c of r.clients) if (c.problem) lines.push(`  ${c.label}: ${c.problem}`);
+  return lines.join("\n");
 }
 
 /** --deadline: an ISO time, or HH:MM meaning its next occurrence. */
@@ -171,7 +187,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       signal: interrupt.signal,
       file: o.inventory, inventory, check: !!o.check, limit: o.limit, journalDir: o.journal, fleet: fleetOptions(o),
       gateTimeoutMs: o.gateTimeout * 1000, settleTimeoutMs: o.settleTimeout * 1000,
-      inventoryHash, breakLock: !!o.breakLock, ...(deadline ? { deadline } : {}), ...(resume ? { resume: { run: resume.run, lockRun: resume.lockRun } } : {}),
+      inventoryHash, breakLock: !!o.breakLock, ...(deadline ? { deadline } : {}), canary: { enabled: o.canary !== false }, ...(resume ? { resume: { run: resume.run, lockRun: resume.lockRun } } : {}),
       confirm: async (plan) => {
         if (o.yes) return true;
         if (!process.stdin.isTTY) return false;
@@ -218,13 +234,14 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
         steps: steps.map(withoutContent),
         refusals: result.plan.refusals,
         results: result.results.map((r) => ({ index: r.index, kind: r.step.kind, host: r.step.host, changed: r.changed, message: r.message, ms: r.ms })),
-        final: result.final, journal: result.journal, run: result.runId,
+        final: result.final, journal: result.journal, run: result.runId, canary: result.canary,
       }, null, 2));
     } else if (result.executed) {
       const outcome = result.final
         ? `leader ${result.final.leader ?? "none"}, ${result.final.verdict}`
         : "ensemble not awaited (hosts left out by --limit are not running)";
       io.out(`${result.plan.target.name}: ${changed} changed, ${outcome}; journal ${result.journal}`);
+      if (result.canary) io.out(formatCanary(result.canary, planSteps(result.plan)));
     }
     setExit(changed > 0 ? ExitCode.changed : ExitCode.ok);
   };
@@ -243,6 +260,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .option("--gate-timeout <seconds>", "how long a gate waits for a healthy ensemble before it refuses to stop a server", intArg("--gate-timeout"), 30)
     .option("--settle-timeout <seconds>", "how long a check waits for a restarted server to serve and catch up", intArg("--settle-timeout"), 120)
     .option("--break-lock", "take the ensemble's lock over from another run (one whose controller is gone)")
+    .option("--no-canary", "do not run canary clients while servers restart")
     .option("--window <HH:MM-HH:MM>", "the maintenance window: start nothing that cannot finish in it, stop at a safe point before it closes")
     .option("--deadline <time>", "like --window, with only an end (04:00, or an ISO time)")
     .action((o) => applyCommand(o));
@@ -284,6 +302,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts")
     .option("--gate-timeout <seconds>", "as for apply", intArg("--gate-timeout"), 30)
     .option("--settle-timeout <seconds>", "as for apply", intArg("--settle-timeout"), 120)
+    .option("--no-canary", "as for apply")
     .option("--window <HH:MM-HH:MM>", "as for apply")
     .option("--deadline <time>", "as for apply")
     .action(async (run: string, o) => {

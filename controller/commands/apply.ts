@@ -5,6 +5,7 @@
 import { existsSync } from "node:fs";
 import { join, posix } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
+import { Canary, type CanaryReport } from "../canary/canary.js";
 import { fleetActions } from "../execute/actions.js";
 import { type StepResult, executePlan } from "../execute/executor.js";
 import { Journal, newRunId } from "../execute/journal.js";
@@ -37,6 +38,8 @@ export interface ApplyInput {
   inventoryHash: string;
   /** Take the ensemble lock over from another run. */
   breakLock?: boolean;
+  /** Real clients writing and reading while servers stop (default on when the plan stops a server). */
+  canary?: { enabled: boolean; intervalMs?: number };
   /** The end of the maintenance window: nothing starts that cannot finish before it. */
   deadline?: Date;
   /** The run this one continues (`runs resume`): its lock is taken back, its id recorded. */
@@ -58,6 +61,7 @@ export interface ApplyResult {
   final?: EnsembleReport;
   journal?: string;
   runId?: string;
+  canary?: CanaryReport;
 }
 
 export function tarballFor(inv: Inventory): string {
@@ -170,19 +174,50 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       ...(input.resume ? { resumes: input.resume.run } : {}), ...(input.limit ? { limit: input.limit } : {}),
     };
     if (lock && lock.tookOver.length > 0) journal.write("lock-broken", { previous: lock.tookOver });
+    // Clients only notice servers that stop: the canary watches plans that stop one.
+    let canary: Canary | undefined;
+    let report: CanaryReport | undefined;
+    const finishCanary = async () => {
+      if (!canary || report) return;
+      report = await canary.stop();
+      journal.write("canary", { report });
+    };
     try {
+      canary = (input.canary?.enabled ?? true) && steps.some((st) => st.kind === "stop")
+      ? await Canary.start([
+        { label: "all", connect: target.members.map((m) => `${m.address}:${inv.zookeeper.client_port}`).join(",") },
+        // Pinned clients only on servers that serve now: one that is down has nothing to show.
+        ...target.members.filter((m) => byKey.get(m.host)?.server?.mode !== undefined)
+          .map((m) => ({ label: m.host, connect: `${m.address}:${inv.zookeeper.client_port}` })),
+      ], { prefix: `/zkfleet-canary/${runId}`, ...(input.canary?.intervalMs ? { intervalMs: input.canary.intervalMs } : {}) })
+      : undefined;
       const { results, final } = await executePlan(plan, {
         actions: fleetActions(fleet), journal, parallel: fleet.parallel,
-        ...(input.onStepStart ? { onStepStart: input.onStepStart } : {}),
+        onStepStart: (step, index) => {
+          canary?.step(index);
+          input.onStepStart?.(step, index);
+        },
         ...(input.onStepDone ? { onStepDone: input.onStepDone } : {}),
         ...(input.onWaiting ? { onWaiting: input.onWaiting } : {}),
         ...(input.signal ? { signal: input.signal } : {}),
         ...(input.deadline ? { deadline: { at: input.deadline, estimateStage: (stage) => estimateStage(stage, history) } } : {}),
+      }).catch(async (err: unknown) => {
+        await finishCanary().catch(() => undefined);
+        throw err;
       });
+      await finishCanary();
+      if (report && report.total.lost > 0) {
+        throw new ZkfleetError("zookeeper", `the canary lost ${report.total.lost} acknowledged write(s) during the run`, {
+          where: journal.path,
+          hint: "an acknowledged write must never be lost: stop changing this ensemble, keep its data dirs as they are, and look at the journal and the servers' logs",
+        });
+      }
       return {
         plan, executed: true, results, changed: results.filter((r) => r.changed).length, final, journal: journal.path, runId: journal.runId,
+        ...(report ? { canary: report } : {}),
       };
     } finally {
+      canary?.kill();
       journal.close();
     }
   } finally {

@@ -45,9 +45,11 @@ export function summarize(file: string): RunSummary | undefined {
   if (!plan) return undefined;
   const steps = ((plan.plan as Plan | undefined)?.stages ?? []).reduce((n, s) => n + s.steps.length, 0);
   const last = recs.at(-1)!;
+  // The canary's report may follow the closing record.
+  const doneRec = recs.find((r) => r.event === "done");
   const failed = recs.find((r) => r.event === "step-failed");
-  const interrupted = recs.find((r) => r.event === "interrupted");
-  const outcome: RunOutcome = last.event === "done" ? "done" : failed ? "failed" : interrupted ? "interrupted" : "no end record (controller killed?)";
+  const interrupted = recs.find((r) => r.event === "interrupted" || r.event === "window-closing");
+  const outcome: RunOutcome = doneRec ? "done" : failed ? "failed" : interrupted ? "interrupted" : "no end record (controller killed?)";
   const detail = failed ? `step ${Number(failed.index) + 1} (${String(failed.kind)} on ${String(failed.host)}): ${String(failed.error)}`
     : interrupted ? `before step ${Number(interrupted.before) + 1}` : undefined;
   const origin = plan.inventory ? {
@@ -56,7 +58,7 @@ export function summarize(file: string): RunSummary | undefined {
   } : undefined;
   return {
     run: plan.run, ensemble: String(plan.ensemble), command: String(plan.command), file, started: plan.at,
-    ...(last.event === "done" || failed || interrupted ? { ended: last.at } : {}),
+    ...(doneRec || failed || interrupted ? { ended: last.at } : {}),
     outcome, steps, stepsDone: recs.filter((r) => r.event === "step-done").length,
     changed: recs.filter((r) => r.event === "step-done" && r.changed === true).length,
     ...(detail ? { detail } : {}), ...(origin ? { origin } : {}),

@@ -155,6 +155,12 @@ describe("a config change on the running 3.8.0 ensemble", () => {
     expect([...restarted].sort()).toEqual(["zk1", "zk2", "zk3"]);
     expect(restarted.at(-1)).toBe(leader);
     expect(r.json.final.verdict).toBe("healthy");
+    // Clients kept writing throughout: none of their acknowledged writes is lost, no session expired.
+    expect(r.json.canary.total.ops).toBeGreaterThan(50);
+    expect(r.json.canary.total.lost).toBe(0);
+    expect(r.json.canary.total.expired).toBe(0);
+    expect(r.json.canary.clients.map((c: { label: string }) => c.label).sort()).toEqual(["all", "zk1", "zk2", "zk3"]);
+    expect(r.json.canary.clients.filter((c: { problem?: string }) => c.problem)).toEqual([]);
 
     const pidsAfter = await zkPids(lab);
     for (const h of lab.hosts) {

@@ -6,7 +6,7 @@
 // pending restart) and finishes the roll; afterwards every server reports
 // the new value itself (`conf`), not only its file.
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
@@ -104,4 +104,39 @@ it("after SIGKILL right after a zoo.cfg was written, runs resume restarts what i
   expect(third.code, third.err).toBe(0);
   const listed = JSON.parse((await runCli(["runs", "--json"], t.env)).out) as { run: string; outcome: string; command: string }[];
   expect(listed.find((r) => r.command === "resume")?.outcome).toBe("done");
+}, 240_000);
+
+/** Canary worker processes started by this test process: pid and label. */
+function canaryWorkers(): { pid: number; label: string }[] {
+  const found: { pid: number; label: string }[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      const ppid = Number(readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+      if (ppid === process.pid && argv.some((a) => a.endsWith("canary/worker.js"))) found.push({ pid: Number(entry), label: JSON.parse(argv.at(-2) || argv.at(-1)!).label });
+    } catch {
+      // Gone while listing.
+    }
+  }
+  return found;
+}
+
+it("a canary client that crashes costs its own figures, never the run", async () => {
+  const running = runCli(["apply", "-i", withCnxns(55), "--yes", "--json"], t.env);
+  // Once the run acts (a step has started), the canary is past its start: then kill one of its clients.
+  const journalDir = join(t.env.ZKFLEET_JOURNAL!, "lab");
+  const acting = () => readdirSync(journalDir).some((f) => {
+    const text = readFileSync(join(journalDir, f), "utf8");
+    return text.includes("maxClientCnxns=55") && text.includes('"event":"step-start"');
+  });
+  const victim = await pollUntil(async () => (acting() ? canaryWorkers().find((w) => w.label !== "all") : undefined), 60_000, 100);
+  expect(victim).toBeDefined();
+  process.kill(victim!.pid, "SIGKILL");
+  const r = await running;
+  expect(r.code, r.err).toBe(2);
+  const report = JSON.parse(r.out).canary;
+  expect(report.clients.find((c: { label: string }) => c.label === victim!.label).problem).toMatch(/exited \(SIGKILL\) without its report/);
+  expect(report.total.lost).toBe(0);
+  expect(canaryWorkers()).toEqual([]);
 }, 240_000);

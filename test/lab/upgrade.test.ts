@@ -79,6 +79,8 @@ describe("rolling upgrade of a live 3-server ensemble", () => {
     expect(stops).toHaveLength(3);
     expect(stops.at(-1)).toBe(leader);
     for (const h of Object.values(await modes(v38))) expect(h.version).toMatch(/^3\.8\.0/);
+    expect(r.json.canary.total).toMatchObject({ lost: 0, expired: 0 });
+    expect(r.json.canary.total.ops).toBeGreaterThan(50);
     expect(await readNodes(server, "/upgrade", NODES)).toEqual(before);
     // What was moved aside is kept, not deleted.
     for (const host of logsOnly) {
@@ -97,6 +99,7 @@ describe("rolling upgrade of a live 3-server ensemble", () => {
     expect(r.json.final.verdict).toBe("healthy");
     expect((r.json.steps as { kind: string }[]).some((s) => s.kind === "clean_data")).toBe(false);
     for (const h of Object.values(await modes(inventoryFor("3.9.3")))) expect(h.version).toMatch(/^3\.9\.3/);
+    expect(r.json.canary.total).toMatchObject({ lost: 0, expired: 0 });
     expect(await readNodes(server, "/upgrade", NODES)).toEqual(before);
 
     const down = await apply(inventoryFor("3.4.13"), "--yes", "--json");

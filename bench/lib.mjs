@@ -1,0 +1,23 @@
+// What the benches share: running a command to its end with a time limit,
+// remembering every child so that a bench stopped early kills only its own.
+import { spawn } from "node:child_process";
+
+/** A runner whose children are tracked in `children`; results never reject, the exit code is part of them. */
+export function commandRunner(env, children) {
+  return function run(argv, { timeoutMs = 300_000 } = {}) {
+    return new Promise((resolve) => {
+      const t0 = performance.now();
+      const child = spawn(argv[0], argv.slice(1), { env, stdio: ["ignore", "pipe", "pipe"] });
+      children.add(child);
+      let stdout = "", stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      child.on("close", (code, signal) => {
+        clearTimeout(timer);
+        children.delete(child);
+        resolve({ code: code ?? 128, signal, stdout, stderr, ms: performance.now() - t0 });
+      });
+    });
+  };
+}

@@ -1,0 +1,199 @@
+// The canary: real clients (the `zookeeper` package, each in a worker
+// process) writing and reading while a run stops and starts servers, one on
+// the full connect string as applications use it and one pinned to each
+// server. What they saw is what clients saw: failed operations, the longest
+// time without a successful write, latencies, expired sessions, and, checked
+// at the end, acknowledged writes that are gone (must be none).
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { ZkfleetError } from "../../common/errors.js";
+import { packageRoot } from "../../common/paths.js";
+import type { CanaryConfig, CanaryFinal, CanaryOp } from "./protocol.js";
+
+export interface CanaryTarget {
+  label: string;
+  connect: string;
+}
+
+export interface ClientFigures {
+  label: string;
+  connect: string;
+  ops: number;
+  failed: number;
+  acked: number;
+  lost: number;
+  expired: number;
+  /** Longest stretch without a successful write (ms), from the canary's start to its stop. */
+  longestGapMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Set when the worker died or the final check could not run: its figures are partial or missing. */
+  problem?: string;
+}
+
+export interface StepFigures {
+  index: number;
+  ops: number;
+  failed: number;
+  /** Longest gap of the full-connect-string client while this step ran. */
+  longestGapMs: number;
+}
+
+export interface CanaryReport {
+  clients: ClientFigures[];
+  steps: StepFigures[];
+  /** The client on the full connect string: what an application sees. */
+  total: { ops: number; failed: number; lost: number; expired: number; longestGapMs: number; p50Ms: number; p99Ms: number };
+}
+
+const quantile = (xs: number[], q: number) => {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+};
+
+/** Longest time between successful writes, counting from the first moment to the last. */
+export function longestGap(ops: readonly CanaryOp[], from: number, to: number): number {
+  const done = ops.filter((o) => o.kind === "write" && o.ok).map((o) => o.t + o.ms).filter((t) => t >= from && t <= to).sort((a, b) => a - b);
+  let gap = 0;
+  let last = from;
+  for (const t of done) {
+    gap = Math.max(gap, t - last);
+    last = t;
+  }
+  return Math.max(gap, to - last);
+}
+
+export function summarize(finals: readonly (CanaryFinal | { label: string; connect: string; problem: string })[]): CanaryReport {
+  const clients = finals.map((f): ClientFigures => {
+    if (!("ops" in f)) return { label: f.label, connect: f.connect, ops: 0, failed: 0, acked: 0, lost: 0, expired: 0, longestGapMs: 0, p50Ms: 0, p99Ms: 0, problem: f.problem };
+    const end = Math.max(0, ...f.ops.map((o) => o.t + o.ms));
+    const start = Math.min(end, ...f.ops.map((o) => o.t));
+    const latencies = f.ops.filter((o) => o.ok).map((o) => o.ms);
+    return {
+      label: f.label, connect: f.connect, ops: f.ops.length, failed: f.ops.filter((o) => !o.ok).length, acked: f.acked, lost: f.lost.length,
+      expired: f.expired, longestGapMs: longestGap(f.ops, start, end), p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99),
+      ...(f.verifyError ? { problem: `the final check could not read the canary's znodes: ${f.verifyError}` } : {}),
+    };
+  });
+  const all = finals.find((f) => f.label === "all");
+  const allOps = all && "ops" in all ? all.ops : [];
+  const stepIndexes = [...new Set(finals.flatMap((f) => ("ops" in f ? f.ops.map((o) => o.step) : [])))].filter((i) => i >= 0).sort((a, b) => a - b);
+  const steps = stepIndexes.map((index): StepFigures => {
+    const inStep = finals.flatMap((f) => ("ops" in f ? f.ops.filter((o) => o.step === index) : []));
+    const mine = allOps.filter((o) => o.step === index);
+    const from = Math.min(...mine.map((o) => o.t));
+    const to = Math.max(...mine.map((o) => o.t + o.ms));
+    return { index, ops: inStep.length, failed: inStep.filter((o) => !o.ok).length, longestGapMs: mine.length > 0 ? longestGap(allOps, from, to) : 0 };
+  });
+  const c = clients.find((x) => x.label === "all");
+  return {
+    clients, steps,
+    total: {
+      ops: clients.reduce((n, x) => n + x.ops, 0), failed: clients.reduce((n, x) => n + x.failed, 0),
+      lost: clients.reduce((n, x) => n + x.lost, 0), expired: clients.reduce((n, x) => n + x.expired, 0),
+      longestGapMs: c?.longestGapMs ?? 0, p50Ms: c?.p50Ms ?? 0, p99Ms: c?.p99Ms ?? 0,
+    },
+  };
+}
+
+export interface CanaryOptions {
+  /** Parent znode of the canary's own znodes; the run id keeps two runs' canaries apart. */
+  prefix: string;
+  intervalMs?: number;
+  sessionTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  maxRunMs?: number;
+}
+
+function workerPath(): string {
+  const path = join(packageRoot(), "dist", "controller", "canary", "worker.js");
+  if (!existsSync(path)) {
+    throw new ZkfleetError("usage", `the canary worker ${path} is missing`, { hint: "build zkfleet (`npm run build`), or pass --no-canary" });
+  }
+  return path;
+}
+
+interface Worker {
+  target: CanaryTarget;
+  child: ChildProcess;
+  final: Promise<CanaryFinal | { label: string; connect: string; problem: string }>;
+}
+
+export class Canary {
+  private constructor(private readonly workers: Worker[]) {}
+
+  /** Starts one worker per target and waits until each is connected; a canary that cannot connect stops the run before it acts. */
+  static async start(targets: readonly CanaryTarget[], opts: CanaryOptions): Promise<Canary> {
+    const path = workerPath();
+    const workers: Worker[] = [];
+    const ready: Promise<void>[] = [];
+    for (const target of targets) {
+      const config: CanaryConfig = {
+        label: target.label, connect: target.connect, verifyConnect: targets.find((t) => t.label === "all")?.connect ?? target.connect,
+        prefix: opts.prefix, intervalMs: opts.intervalMs ?? 100,
+        sessionTimeoutMs: opts.sessionTimeoutMs ?? 10_000, connectTimeoutMs: opts.connectTimeoutMs ?? 15_000, maxRunMs: opts.maxRunMs ?? 6 * 3600_000,
+      };
+      const child = spawn(process.execPath, [path, JSON.stringify(config)], { stdio: ["pipe", "pipe", "pipe"] });
+      let stderr = "";
+      child.stderr!.on("data", (d) => (stderr = (stderr + String(d)).slice(-2000)));
+      const lines = createInterface({ input: child.stdout! });
+      let readyResolve!: () => void;
+      let readyReject!: (e: Error) => void;
+      ready.push(new Promise<void>((res, rej) => { readyResolve = res; readyReject = rej; }));
+      const final = new Promise<CanaryFinal | { label: string; connect: string; problem: string }>((resolve) => {
+        lines.on("line", (line) => {
+          let msg: { type?: string; message?: string };
+          try {
+            msg = JSON.parse(line) as { type?: string };
+          } catch {
+            return;
+          }
+          if (msg.type === "ready") readyResolve();
+          else if (msg.type === "error") readyReject(new Error(msg.message));
+          else if (msg.type === "final") resolve(msg as CanaryFinal);
+        });
+        child.on("exit", (code, signal) => {
+          const problem = `canary client ${target.label} exited (${signal ?? `code ${code}`}) without its report${stderr ? `: ${stderr.trim().split("\n").at(-1)}` : ""}`;
+          readyReject(new Error(problem));
+          resolve({ label: target.label, connect: target.connect, problem });
+        });
+      });
+      workers.push({ target, child, final });
+    }
+    try {
+      await Promise.all(ready);
+    } catch (err) {
+      for (const w of workers) w.child.kill("SIGKILL");
+      throw new ZkfleetError("zookeeper", `the canary cannot work with the ensemble before the run: ${(err as Error).message}; nothing was changed`, {
+        hint: "check that the controller reaches the client ports (zkfleet status), or run with --no-canary",
+      });
+    }
+    return new Canary(workers);
+  }
+
+  /** Later operations belong to this plan step. */
+  step(index: number): void {
+    for (const w of this.workers) if (w.child.stdin?.writable) w.child.stdin.write(`step ${index}\n`);
+  }
+
+  /** Stops the clients, lets each check its acknowledged writes, and sums up; a worker that hangs is killed after timeoutMs. */
+  async stop(timeoutMs = 120_000): Promise<CanaryReport> {
+    for (const w of this.workers) if (w.child.stdin?.writable) w.child.stdin.end("stop\n");
+    const finals = await Promise.all(this.workers.map((w) => Promise.race([
+      w.final,
+      new Promise<{ label: string; connect: string; problem: string }>((resolve) => setTimeout(() => {
+        w.child.kill("SIGKILL");
+        resolve({ label: w.target.label, connect: w.target.connect, problem: `canary client ${w.target.label} did not report within ${timeoutMs / 1000}s and was stopped` });
+      }, timeoutMs).unref()),
+    ])));
+    return summarize(finals);
+  }
+
+  /** For `finally` after an error: no worker outlives the run. */
+  kill(): void {
+    for (const w of this.workers) if (w.child.exitCode === null) w.child.kill("SIGKILL");
+  }
+}

@@ -1,0 +1,42 @@
+// What a canary worker is told and what it reports: the types both the
+// controller and the worker process use.
+
+export interface CanaryConfig {
+  /** A name for this client: "all" for the full connect string, or the server it is pinned to. */
+  label: string;
+  connect: string;
+  /** The final check reads through a new session on this one (every server), whichever server `connect` pinned. */
+  verifyConnect: string;
+  /** Where its znodes go: <prefix>/<label>/w-<seq>. */
+  prefix: string;
+  intervalMs: number;
+  sessionTimeoutMs: number;
+  connectTimeoutMs: number;
+  /** It stops by itself after this long even if never told to. */
+  maxRunMs: number;
+}
+
+export interface CanaryOp {
+  /** ms since the worker started. */
+  t: number;
+  ms: number;
+  kind: "write" | "read";
+  ok: boolean;
+  /** The plan step running when it was issued (-1: before the first). */
+  step: number;
+  error?: string;
+}
+
+export interface CanaryFinal {
+  type: "final";
+  label: string;
+  connect: string;
+  ops: CanaryOp[];
+  events: { t: number; kind: "connected" | "disconnected" | "expired"; detail?: string }[];
+  acked: number;
+  /** Acknowledged writes not found at the end: must be empty. */
+  lost: number[];
+  expired: number;
+  /** The final check could not read the canary's znodes. */
+  verifyError?: string;
+}
