@@ -12,12 +12,13 @@ import { formatFinding } from "./inventory/findings.js";
 import { inventoryError, loadInventory } from "./inventory/load.js";
 import { formatStatus, runStatus } from "./commands/status.js";
 import { runApply } from "./commands/apply.js";
+import { registerDataCommands } from "./commands/data.js";
 import { type Plan, type Step, describeStep, planSteps } from "./plan/steps.js";
 import { defaultJournalDir } from "./execute/journal.js";
 import { createInterface } from "node:readline/promises";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { findRun, listRuns, runSteps } from "./execute/runs.js";
+import { findRun, listRuns, replacedBy, runSteps } from "./execute/runs.js";
 import { windowDeadline } from "./plan/estimate.js";
 import type { CanaryReport } from "./canary/canary.js";
 
@@ -159,13 +160,19 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     });
 
   /** apply, and `runs resume` (the same run continued from what the hosts are now). */
-  const applyCommand = async (o: ApplyOptions, resume?: { run: string; lockRun: string; inventoryHash: string }) => {
+  const applyCommand = async (
+    o: ApplyOptions,
+    resume?: { run: string; lockRun: string; inventoryHash: string },
+    restore?: { run: string; files: Map<string, Map<string, string>>; version?: string },
+  ) => {
     // apply refuses what check calls an error, so the two never disagree.
     const checked = await runCheck([o.inventory]);
     if (!checked.ok) throw inventoryError(o.inventory, checked.findings.filter((f) => f.severity === "error"));
     if (!o.json) for (const w of checked.findings) io.err(formatFinding(w));
     const deadline = deadlineOf(o);
-    const inventory = await loadInventory(o.inventory);
+    const loaded = await loadInventory(o.inventory);
+    // A rollback asks for the release the run replaced; everything else comes from the inventory as it is.
+    const inventory = restore?.version ? { ...loaded, zookeeper: { ...loaded.zookeeper, version: restore.version as typeof loaded.zookeeper.version } } : loaded;
     const inventoryHash = createHash("sha256").update(await readFile(o.inventory)).digest("hex");
     if (resume && resume.inventoryHash !== inventoryHash) {
       throw new ZkfleetError("usage", `${o.inventory} changed since run ${resume.run} was planned; nothing was changed`, {
@@ -187,7 +194,8 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       signal: interrupt.signal,
       file: o.inventory, inventory, check: !!o.check, limit: o.limit, journalDir: o.journal, fleet: fleetOptions(o),
       gateTimeoutMs: o.gateTimeout * 1000, settleTimeoutMs: o.settleTimeout * 1000,
-      inventoryHash, breakLock: !!o.breakLock, ...(deadline ? { deadline } : {}), canary: { enabled: o.canary !== false }, ...(resume ? { resume: { run: resume.run, lockRun: resume.lockRun } } : {}),
+      inventoryHash, breakLock: !!o.breakLock, ...(deadline ? { deadline } : {}), canary: { enabled: o.canary !== false },
+      ...(resume ? { resume: { run: resume.run, lockRun: resume.lockRun } } : {}), ...(restore ? { restore: { run: restore.run, files: restore.files } } : {}),
       confirm: async (plan) => {
         if (o.yes) return true;
         if (!process.stdin.isTTY) return false;
@@ -312,7 +320,31 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       await applyCommand({ ...o, inventory: r.origin.inventory, ...(r.origin.limit ? { limit: r.origin.limit } : {}) },
         { run: r.run, lockRun: r.origin.lockRun, inventoryHash: r.origin.inventoryHash });
     });
+  runs.command("rollback <run>")
+    .description("undo a finished or halted run: its servers back on the release and files they had before it, rolling, gated, with the canary")
+    .option("--check", "show the plan and change nothing")
+    .option("--diff", "show file changes per host")
+    .option("--yes", "do not ask before changing anything")
+    .option("--json", "machine-readable output")
+    .option("--journal <dir>", "where run journals are", defaultJournalDir(io.env))
+    .option("--parallel <n>", "hosts worked on at once", intArg("--parallel"), 16)
+    .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts")
+    .option("--gate-timeout <seconds>", "as for apply", intArg("--gate-timeout"), 30)
+    .option("--settle-timeout <seconds>", "as for apply", intArg("--settle-timeout"), 120)
+    .option("--no-canary", "as for apply")
+    .option("--window <HH:MM-HH:MM>", "as for apply")
+    .option("--deadline <time>", "as for apply")
+    .action(async (run: string, o) => {
+      const r = findRun(o.journal, run);
+      if (!r.origin) throw new ZkfleetError("usage", `run ${r.run} records no inventory (written by an older zkfleet)`, { where: r.file, hint: "put the previous files back by hand from agent.dir/state/backups" });
+      const replaced = replacedBy(r.file);
+      if (replaced.files.size === 0 && !replaced.version) {
+        throw new ZkfleetError("usage", `run ${r.run} replaced no file and no release: there is nothing to roll back`, { where: r.file });
+      }
+      await applyCommand({ ...o, inventory: r.origin.inventory }, undefined, { run: r.run, files: replaced.files, ...(replaced.version ? { version: replaced.version } : {}) });
+    });
 
+  registerDataCommands(program, io, setExit);
   const lab = program.command("lab").description("a lab of simulated hosts on this machine, to rehearse on");
   const dirOption = () => new Option("--dir <dir>", "lab directory").default(DEFAULT_LAB_DIR);
   const jsonOption = () => new Option("--json", "machine-readable output");

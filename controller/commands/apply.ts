@@ -42,6 +42,12 @@ export interface ApplyInput {
   canary?: { enabled: boolean; intervalMs?: number };
   /** The end of the maintenance window: nothing starts that cannot finish before it. */
   deadline?: Date;
+  /**
+   * A rollback (`runs rollback`): files to put back as they were before that
+   * run, per host and path. The inventory passed in already names the
+   * version that run replaced.
+   */
+  restore?: { run: string; files: Map<string, Map<string, string>> };
   /** The run this one continues (`runs resume`): its lock is taken back, its id recorded. */
   resume?: { run: string; lockRun: string };
   /** Asked before changing anything (not in check mode); false aborts. */
@@ -136,7 +142,11 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     const dynamic = rendered.get(inv.hosts[0]!.name)!.find((f) => f.path !== zooCfg && f.path.startsWith(`${zooCfg}.dynamic`));
     const plan = planApply({
       target,
-      desired: inv.hosts.map((spec) => desiredHost(inv, spec, byKey.get(spec.name))),
+      desired: inv.hosts.map((spec) => {
+        const d = desiredHost(inv, spec, byKey.get(spec.name));
+        const back = input.restore?.files.get(spec.name);
+        return back ? { ...d, files: d.files.map((f) => (back.has(f.path) ? { ...f, content: back.get(f.path)! } : f)) } : d;
+      }),
       observed,
       ...(input.limit ? { limit: input.limit } : {}),
       config: { zooCfg, ...(dynamic ? { dynamic: dynamic.path } : {}) },
@@ -168,10 +178,11 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       });
     }
 
-    const journal = new Journal(input.journalDir, inv.ensemble, input.resume ? "resume" : "apply", runId);
+    const journal = new Journal(input.journalDir, inv.ensemble, input.restore ? "rollback" : input.resume ? "resume" : "apply", runId);
     journal.origin = {
       inventory: input.file, inventoryHash: input.inventoryHash, lockRun,
-      ...(input.resume ? { resumes: input.resume.run } : {}), ...(input.limit ? { limit: input.limit } : {}),
+      ...(input.resume ? { resumes: input.resume.run } : {}), ...(input.restore ? { rollsBack: input.restore.run } : {}),
+      ...(input.limit ? { limit: input.limit } : {}),
     };
     if (lock && lock.tookOver.length > 0) journal.write("lock-broken", { previous: lock.tookOver });
     // Clients only notice servers that stop: the canary watches plans that stop one.

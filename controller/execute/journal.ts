@@ -32,6 +32,8 @@ export interface RunOrigin {
   lockRun: string;
   /** The run this one continues. */
   resumes?: string;
+  /** The run this one undoes. */
+  rollsBack?: string;
   limit?: string[];
 }
 

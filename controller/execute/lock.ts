@@ -1,7 +1,8 @@
 // The ensemble lock from the controller's side: taken on every host of the
-// ensemble before anything is observed for a run that will act, in host
-// order so that two controllers racing cannot each hold half; released in
-// `finally`. A run killed outright leaves it, and the next run is told who
+// ensemble before anything is observed for a run that will act, all hosts at
+// once; a run that finds any host held by another releases what it took, so
+// two controllers racing may both give up but never both hold it. Released
+// in `finally`. A run killed outright leaves it, and the next run is told who
 // holds it and how to go on.
 import { hostname, userInfo } from "node:os";
 import { posix } from "node:path";
@@ -37,36 +38,33 @@ export async function acquireEnsembleLock(
       fleet.call(key, "lock", { path, action: "release", run: opts.run, holder }).catch(() => undefined)));
   };
   const unreachable: string[] = [];
-  try {
-    for (const key of [...keys].sort()) {
-      let r;
-      try {
-        r = await fleet.call(key, "lock", { path, action: "acquire", run: opts.run, holder, break: opts.breakLock });
-      } catch (err) {
-        // Every host is tried, so that the refusal names each one that cannot be reached, as an observation would.
-        unreachable.push(`${key}: ${observationError(err)}`);
-        continue;
-      }
-      if (!r.data.acquired) {
-        const h = r.data.held_by;
-        throw new ZkfleetError("plan", `ensemble ${opts.ensemble} is locked by run ${h?.run ?? "?"} (${h?.holder ?? "?"}) since ${h?.since ?? "?"}; nothing was changed`, {
-          where: `${key}:${path}`,
-          hint: `wait for that run to finish; if its controller is gone, \`zkfleet runs resume ${h?.run ?? "<run>"}\` continues it, ` +
-            "or pass --break-lock to take the lock over deliberately",
-        });
-      }
+  const heldElsewhere: { key: string; by: NonNullable<OpData<"lock">["held_by"]> | null }[] = [];
+  await Promise.all([...keys].sort().map(async (key) => {
+    try {
+      const r = await fleet.call(key, "lock", { path, action: "acquire", run: opts.run, holder, break: opts.breakLock });
+      if (!r.data.acquired) return void heldElsewhere.push({ key, by: r.data.held_by });
       taken.push(key);
       if (r.data.held_by && r.data.held_by.run !== opts.run) tookOver.push(r.data.held_by);
+    } catch (err) {
+      // Every host is tried, so that the refusal names each one that cannot be reached, as an observation would.
+      unreachable.push(`${key}: ${observationError(err)}`);
     }
-    if (unreachable.length > 0) {
-      throw new ZkfleetError("ssh", `${unreachable.length} host(s) cannot be observed; nothing was changed`, {
-        where: unreachable.join("\n         "),
-        hint: "fix what is named for each host (or leave the host out of the inventory) and run apply again",
-      });
-    }
-  } catch (err) {
+  }));
+  if (heldElsewhere.length > 0) {
     await release();
-    throw err;
+    const { key, by: h } = heldElsewhere.sort((a, b) => a.key.localeCompare(b.key))[0]!;
+    throw new ZkfleetError("plan", `ensemble ${opts.ensemble} is locked by run ${h?.run ?? "?"} (${h?.holder ?? "?"}) since ${h?.since ?? "?"}; nothing was changed`, {
+      where: `${key}:${path}`,
+      hint: `wait for that run to finish; if its controller is gone, \`zkfleet runs resume ${h?.run ?? "<run>"}\` continues it, ` +
+        "or pass --break-lock to take the lock over deliberately",
+    });
+  }
+  if (unreachable.length > 0) {
+    await release();
+    throw new ZkfleetError("ssh", `${unreachable.length} host(s) cannot be observed; nothing was changed`, {
+      where: unreachable.sort().join("\n         "),
+      hint: "fix what is named for each host (or leave the host out of the inventory) and run apply again",
+    });
   }
   return { release, tookOver };
 }

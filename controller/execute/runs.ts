@@ -112,3 +112,28 @@ export function stepHistory(dir: string, ensemble: string): StepHistory {
   }
   return history;
 }
+
+/**
+ * What a run replaced, read from its journal: for every file a step of it
+ * changed, the content before (only files that existed; a created file is
+ * left), and the release its servers ran before, if it switched them.
+ */
+export function replacedBy(file: string): { files: Map<string, Map<string, string>>; version?: string } {
+  const recs = records(file);
+  const plan = recs.find((r) => r.event === "plan")?.plan as Plan | undefined;
+  const steps = (plan?.stages ?? []).flatMap((s) => s.steps);
+  const changed = new Set(recs.filter((r) => r.event === "step-done" && r.changed === true).map((r) => Number(r.index)));
+  const files = new Map<string, Map<string, string>>();
+  let version: string | undefined;
+  steps.forEach((st, index) => {
+    if (!changed.has(index)) return;
+    if (st.kind === "write_file" && st.previous !== null && st.previous !== undefined) {
+      const mine = files.get(st.host) ?? new Map<string, string>();
+      // The first write of a path in a run holds what was there before the run.
+      if (!mine.has(st.path)) mine.set(st.path, st.previous);
+      files.set(st.host, mine);
+    }
+    if ((st.kind === "switch_release" || (st.kind === "install" && st.setCurrent)) && st.before.current !== null) version ??= st.before.current;
+  });
+  return { files, ...(version ? { version } : {}) };
+}

@@ -91,7 +91,7 @@ describe("rolling upgrade of a live 3-server ensemble", () => {
     expect(again.code, again.err).toBe(0);
   }, 300_000);
 
-  it("3.8.0 -> 3.9.3, and refuses 3.9.3 -> 3.4.13 with the reason", async () => {
+  it("3.8.0 -> 3.9.3, rolled back by `runs rollback`, and 3.8.0 -> 3.4.13 refused with the reason", async () => {
     const server = `${lab!.hosts[1]!.address}:2181`;
     const before = await readNodes(server, "/upgrade", NODES);
     const r = await apply(inventoryFor("3.9.3"), "--yes", "--json");
@@ -102,9 +102,21 @@ describe("rolling upgrade of a live 3-server ensemble", () => {
     expect(r.json.canary.total).toMatchObject({ lost: 0, expired: 0 });
     expect(await readNodes(server, "/upgrade", NODES)).toEqual(before);
 
+    const cfg393 = (await sshRun(lab!, "zk1", "cat /etc/zookeeper/conf/zoo.cfg")).stdout;
+    const back = await runCli(["runs", "rollback", r.json.run, "--yes", "--json"], ENV);
+    expect(back.code, back.err).toBe(2);
+    const rolledBack = JSON.parse(back.out);
+    expect(rolledBack.final.verdict).toBe("healthy");
+    expect(rolledBack.canary.total).toMatchObject({ lost: 0, expired: 0 });
+    for (const h of Object.values(await modes(inventoryFor("3.8.0")))) expect(h.version).toMatch(/^3\.8\.0/);
+    // The files are those from before the upgrade again, not a re-rendering of the new inventory.
+    expect((await sshRun(lab!, "zk1", "cat /etc/zookeeper/conf/zoo.cfg")).stdout).toMatch(/ZooKeeper 3\.8\.0 configuration/);
+    expect(cfg393).toMatch(/ZooKeeper 3\.9\.3 configuration/);
+    expect(await readNodes(server, "/upgrade", NODES)).toEqual(before);
+
     const down = await apply(inventoryFor("3.4.13"), "--yes", "--json");
     expect(down.code, down.err).toBe(5);
-    expect(down.json.refusals[0]).toMatchObject({ code: "unsafe_version_hop", data: { from: "3.9.3", to: "3.4.13" } });
+    expect(down.json.refusals[0]).toMatchObject({ code: "unsafe_version_hop", data: { from: "3.8.0", to: "3.4.13" } });
     expect(down.err).toMatch(/restore of a backup/);
   }, 300_000);
 });
