@@ -410,7 +410,7 @@ class SshConnection implements Connection {
     try {
       const handle = await sftpCall<Buffer>((cb) => sftp.open(temp, "wx", { mode }, cb));
       try {
-        await sftpCall((cb) => sftp.write(handle, data, 0, data.length, 0, cb));
+        await writePipelined(sftp, handle, data);
         await sftpCall((cb) => sftp.fchmod(handle, mode, cb)); // the server applied its umask at open
         await sftpCall((cb) => sftp.ext_openssh_fsync(handle, cb)).catch(unlessUnsupported);
       } finally {
@@ -491,6 +491,53 @@ class SshConnection implements Connection {
       cause,
     });
   }
+}
+
+/**
+ * SFTP WRITE requests of one put, each at most PUT_CHUNK_BYTES, of which up to
+ * PUT_WRITES_IN_FLIGHT are sent before the first reply (like ssh2's fastPut and
+ * OpenSSH's sftp -R): one sftp.write of the whole buffer would send one request
+ * and wait for its reply before the next, a round trip per ~255 KB. 32 x 64 KiB
+ * is 2 MiB in flight, OpenSSH's session channel window, which bounds what can be
+ * in flight anyway.
+ */
+const PUT_CHUNK_BYTES = 64 * 1024;
+const PUT_WRITES_IN_FLIGHT = 32;
+
+/**
+ * Writes data at offset 0 of the open handle. After the first failed request
+ * no new one is sent; it rejects with that failure once every request already
+ * sent has been answered (or failed with the channel), so the caller's close
+ * and unlink never overtake a write.
+ */
+function writePipelined(sftp: SFTPWrapper, handle: Buffer, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let next = 0;
+    let inFlight = 0;
+    let failure: { error: unknown } | undefined;
+    const pump = (): void => {
+      while (!failure && next < data.length && inFlight < PUT_WRITES_IN_FLIGHT) {
+        const offset = next;
+        const length = Math.min(PUT_CHUNK_BYTES, data.length - offset);
+        next += length;
+        inFlight++;
+        const done = (err?: unknown): void => {
+          inFlight--;
+          if (err && !failure) failure = { error: err };
+          pump();
+        };
+        try {
+          sftp.write(handle, data, offset, length, offset, (err) => done(err ?? undefined));
+        } catch (err) {
+          done(err); // ssh2 throws synchronously on bad arguments
+        }
+      }
+      if (inFlight > 0) return;
+      if (failure) reject(failure.error);
+      else if (next >= data.length) resolve();
+    };
+    pump();
+  });
 }
 
 /** fsync is best effort: a server without the extension still gets an atomic rename. */

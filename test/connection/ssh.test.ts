@@ -1,5 +1,6 @@
 // SshConnection against real OpenSSH servers on 127.91.0.0/24.
 import { execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
@@ -143,6 +144,55 @@ describe("SshConnection against OpenSSH", () => {
       expect(missing.where).toBe(`zk-a:${join(dir, "nope")}`);
       const noDir = await failure(conn.put(join(dir, "no-dir", "f"), "x"));
       expect(noDir.where).toBe(`zk-a:${join(dir, "no-dir", "f")}`);
+    });
+
+    it("puts a file of several MB, not a multiple of the write size, byte-exact", async () => {
+      const path = join(dir, "release.tar.gz");
+      // 5 MiB + 12345: many pipelined writes and a short last one.
+      const bytes = randomBytes(5 * 1024 * 1024 + 12_345);
+      await conn.put(path, bytes, 0o600);
+      expect((await readFile(path)).equals(bytes)).toBe(true);
+      expect((await conn.get(path)).equals(bytes)).toBe(true);
+      expect((await conn.run(["stat", "-c", "%a %s", path])).stdout.trim()).toBe(`600 ${bytes.length}`);
+      const leftovers = await conn.run(["sh", "-c", 'ls -a "$1" | grep zkfleet || true', "sh", dir]);
+      expect(leftovers.stdout).toBe("");
+    });
+
+    it("a disk that fills up mid-put leaves no temp file and the destination as it was", async () => {
+      // A namespace user makes the helper run sshd in its own mount namespace: a
+      // tmpfs mounted over SSH there is private to that sshd, the machine never sees it.
+      const small = await startSshd({
+        address: "127.91.0.13",
+        authorizedKeys: [clientKey.publicLine],
+        users: [{ name: "zkdiskfull", uid: 4251 }],
+      });
+      try {
+        const file = freshKnownHosts();
+        await writeFile(file, await keyscan(small));
+        const c = await connectSsh(target({ host: "zk-full", hostname: small.address, port: small.port, knownHostsFile: file }));
+        try {
+          const disk = join(dir, "small-disk");
+          const mounted = await c.run(["sh", "-c", 'mkdir -p "$1" && mount -t tmpfs -o size=1m zkfleet-test "$1" && printf old > "$1/zoo.tar.gz"', "sh", disk]);
+          expect(mounted).toMatchObject({ code: 0, stderr: "" });
+          const used = async () => (await c.run(["df", "--output=used", disk])).stdout;
+          const before = await used();
+          // 3 MiB into 1 MiB: the open succeeds, writes fail part way (ENOSPC).
+          const err = await failure(c.put(join(disk, "zoo.tar.gz"), randomBytes(3 * 1024 * 1024)));
+          expect(err.message.startsWith(`cannot write ${disk}/zoo.tar.gz on zk-full: `)).toBe(true);
+          expect(err.where).toBe(`zk-full:${disk}/zoo.tar.gz`);
+          expect((await c.run(["ls", "-A", disk])).stdout).toBe("zoo.tar.gz\n");
+          expect((await c.run(["cat", join(disk, "zoo.tar.gz")])).stdout).toBe("old");
+          // The temp file is closed as well as unlinked: its blocks are free again.
+          expect(await used()).toBe(before);
+          // And the connection is still good for the next put.
+          await c.put(join(disk, "zoo.tar.gz"), "new");
+          expect((await c.run(["cat", join(disk, "zoo.tar.gz")])).stdout).toBe("new");
+        } finally {
+          await c.close();
+        }
+      } finally {
+        await small.stop();
+      }
     });
   });
 
