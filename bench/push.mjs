@@ -28,7 +28,7 @@ const RTTS = (process.argv[3] ?? "0,20,100").split(",").map(Number);
 const TARBALL = join(root, "artifacts/apache-zookeeper-3.8.0-bin.tar.gz");
 // Outside the checkout: a clone may live under /tmp, which lab hosts replace with their own.
 const labDir = "/var/tmp/zkfleet-bench-push";
-const SUBNET = "127.79.0";
+const SUBNET = "127.74.0";
 const PROXY_ADDRESS = `${SUBNET}.200`; // not a lab host: those start at .11
 const HOST = "zk1";
 const HOST_ADDRESS = `${SUBNET}.11`;

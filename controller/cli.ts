@@ -254,12 +254,8 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     setExit(changed > 0 ? ExitCode.changed : ExitCode.ok);
   };
 
-  program.command("apply")
-    .description("bring an ensemble to what its inventory says: create it, roll configuration changes and version upgrades through it, leader last")
-    .requiredOption("-i, --inventory <file>", "inventory file")
-    .option("--check", "show the plan and change nothing (exit 2 when changes are pending)")
-    .option("--diff", "show file changes per host")
-    .option("--limit <host>", "change only this host (repeatable); every host is still observed", collect)
+  /** The options of every command that acts on an ensemble (apply, runs resume, runs rollback). */
+  const actingOptions = (cmd: Command) => cmd
     .option("--yes", "do not ask before changing anything")
     .option("--json", "machine-readable output")
     .option("--parallel <n>", "hosts worked on at once", intArg("--parallel"), 16)
@@ -267,10 +263,17 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .option("--journal <dir>", "where run journals are written", defaultJournalDir(io.env))
     .option("--gate-timeout <seconds>", "how long a gate waits for a healthy ensemble before it refuses to stop a server", intArg("--gate-timeout"), 30)
     .option("--settle-timeout <seconds>", "how long a check waits for a restarted server to serve and catch up", intArg("--settle-timeout"), 120)
-    .option("--break-lock", "take the ensemble's lock over from another run (one whose controller is gone)")
     .option("--no-canary", "do not run canary clients while servers restart")
     .option("--window <HH:MM-HH:MM>", "the maintenance window: start nothing that cannot finish in it, stop at a safe point before it closes")
-    .option("--deadline <time>", "like --window, with only an end (04:00, or an ISO time)")
+    .option("--deadline <time>", "like --window, with only an end (04:00, or an ISO time)");
+
+  actingOptions(program.command("apply")
+    .description("bring an ensemble to what its inventory says: create it, roll configuration changes and version upgrades through it, leader last")
+    .requiredOption("-i, --inventory <file>", "inventory file")
+    .option("--check", "show the plan and change nothing (exit 2 when changes are pending)")
+    .option("--diff", "show file changes per host")
+    .option("--limit <host>", "change only this host (repeatable); every host is still observed", collect)
+    .option("--break-lock", "take the ensemble's lock over from another run (one whose controller is gone)"))
     .action((o) => applyCommand(o));
 
   const runs = program.command("runs")
@@ -301,18 +304,8 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       for (const st of steps) io.out(`  ${String(st.index + 1).padStart(3)}. ${st.outcome.padEnd(15)} ${st.kind.padEnd(14)} ${st.host.padEnd(8)}${st.ms !== undefined ? ` ${(st.ms / 1000).toFixed(1)}s` : ""}${st.message ? `  ${st.message}` : ""}`);
       setExit(r.outcome === "done" ? ExitCode.ok : ExitCode.failed);
     });
-  runs.command("resume <run>")
-    .description("continue a run that stopped (killed, interrupted, failed): observe afresh, plan what is still missing, take its lock back")
-    .option("--yes", "do not ask before changing anything")
-    .option("--json", "machine-readable output")
-    .option("--journal <dir>", "where run journals are", defaultJournalDir(io.env))
-    .option("--parallel <n>", "hosts worked on at once", intArg("--parallel"), 16)
-    .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts")
-    .option("--gate-timeout <seconds>", "as for apply", intArg("--gate-timeout"), 30)
-    .option("--settle-timeout <seconds>", "as for apply", intArg("--settle-timeout"), 120)
-    .option("--no-canary", "as for apply")
-    .option("--window <HH:MM-HH:MM>", "as for apply")
-    .option("--deadline <time>", "as for apply")
+  actingOptions(runs.command("resume <run>")
+    .description("continue a run that stopped (killed, interrupted, failed): observe afresh, plan what is still missing, take its lock back"))
     .action(async (run: string, o) => {
       const r = findRun(o.journal, run);
       if (!r.origin) throw new ZkfleetError("usage", `run ${r.run} records no inventory (written by an older zkfleet)`, { where: r.file, hint: "run apply again instead" });
@@ -320,20 +313,10 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       await applyCommand({ ...o, inventory: r.origin.inventory, ...(r.origin.limit ? { limit: r.origin.limit } : {}) },
         { run: r.run, lockRun: r.origin.lockRun, inventoryHash: r.origin.inventoryHash });
     });
-  runs.command("rollback <run>")
+  actingOptions(runs.command("rollback <run>")
     .description("undo a finished or halted run: its servers back on the release and files they had before it, rolling, gated, with the canary")
     .option("--check", "show the plan and change nothing")
-    .option("--diff", "show file changes per host")
-    .option("--yes", "do not ask before changing anything")
-    .option("--json", "machine-readable output")
-    .option("--journal <dir>", "where run journals are", defaultJournalDir(io.env))
-    .option("--parallel <n>", "hosts worked on at once", intArg("--parallel"), 16)
-    .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts")
-    .option("--gate-timeout <seconds>", "as for apply", intArg("--gate-timeout"), 30)
-    .option("--settle-timeout <seconds>", "as for apply", intArg("--settle-timeout"), 120)
-    .option("--no-canary", "as for apply")
-    .option("--window <HH:MM-HH:MM>", "as for apply")
-    .option("--deadline <time>", "as for apply")
+    .option("--diff", "show file changes per host"))
     .action(async (run: string, o) => {
       const r = findRun(o.journal, run);
       if (!r.origin) throw new ZkfleetError("usage", `run ${r.run} records no inventory (written by an older zkfleet)`, { where: r.file, hint: "put the previous files back by hand from agent.dir/state/backups" });

@@ -5,9 +5,11 @@ import { execFile } from "node:child_process";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { afterAll, beforeAll } from "vitest";
+import { parse as parseYaml, stringify as toYaml } from "yaml";
+import { defaultArtifactsDir } from "../../common/paths.js";
 import { type LabState, labDown, labUp } from "../../lab/lab.js";
 
 const execFileP = promisify(execFile);
@@ -73,15 +75,23 @@ export interface TestLab {
   lab: LabState;
 }
 
+/** A copy of the lab's inventory with some zookeeper fields changed, written beside it; its path. */
+export function deriveInventory(lab: LabState, fileName: string, zookeeper: Record<string, unknown>): string {
+  const path = join(lab.dir, fileName);
+  const inv = parseYaml(readFileSync(lab.inventory, "utf8")) as { zookeeper: Record<string, unknown> };
+  writeFileSync(path, toYaml({ ...inv, zookeeper: { ...inv.zookeeper, ...zookeeper } }));
+  return path;
+}
+
 /** A lab for one test file: up before its tests (after clearing a leftover), down after them. */
-export function useTestLab(name: string, subnet: string, hosts = 3): TestLab {
+export function useTestLab(name: string, subnet: string, hosts = 3, version?: string): TestLab {
   const dir = testLabDir(name);
   const journal = mkdtempSync(join(tmpdir(), `zkfleet-${name}-`));
   // `lab` is set in beforeAll, before any test can read it.
   const ctx: TestLab = { dir, env: { ZKFLEET_JOURNAL: journal }, lab: undefined as unknown as LabState };
   beforeAll(async () => {
     if (existsSync(join(dir, "lab.json"))) await labDown(dir);
-    ctx.lab = await labUp({ hosts, dir, subnet });
+    ctx.lab = await labUp({ hosts, dir, subnet, ...(version ? { version, dists: defaultArtifactsDir(process.env) } : {}) });
   });
   afterAll(async () => {
     if (existsSync(join(dir, "lab.json"))) await labDown(dir);

@@ -4,33 +4,17 @@
 // resume` finishes the change; the ensemble keeps its quorum and its data
 // (read back by zkCli), and the resumed run's canary loses nothing.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, expect, it } from "vitest";
-import { parse as parseYaml, stringify as toYaml } from "yaml";
-import { defaultArtifactsDir, packageRoot } from "../../common/paths.js";
-import { type LabState, labDown, labUp } from "../../lab/lab.js";
+import { expect, it } from "vitest";
+import { packageRoot } from "../../common/paths.js";
 import { runCli } from "../helpers/cli.js";
-import { testLabDir } from "../helpers/lab.js";
+import { deriveInventory, useTestLab } from "../helpers/lab.js";
 import { readNodes, writeNodes } from "../helpers/zkcli.js";
 
-const JOURNAL = mkdtempSync(join(tmpdir(), "zkfleet-upgrade-killed-"));
-const ENV = { ZKFLEET_JOURNAL: JOURNAL };
+const t = useTestLab("upgrade-killed", "127.80.4", 3, "3.4.13");
+const ENV = t.env;
 const NODES = 20;
-let lab: LabState | undefined;
-
-afterAll(async () => {
-  if (lab) await labDown(lab.dir);
-  rmSync(JOURNAL, { recursive: true, force: true });
-});
-
-function inventoryFor(version: string): string {
-  const path = join(lab!.dir, `inventory-${version}.yml`);
-  const inv = parseYaml(readFileSync(lab!.inventory, "utf8")) as { zookeeper: Record<string, unknown> };
-  writeFileSync(path, toYaml({ ...inv, zookeeper: { ...inv.zookeeper, version } }));
-  return path;
-}
+const inventoryFor = (version: string) => deriveInventory(t.lab, `inventory-${version}.yml`, { version });
 
 /** Runs apply as its own process and kills it with SIGKILL as soon as a line of its output matches. */
 async function applyKilledAt(inventory: string, at: RegExp): Promise<string> {
@@ -67,7 +51,7 @@ async function versions(inventory: string): Promise<string[]> {
 }
 
 it("SIGKILL during the push, in the middle of a restart and between restarts: runs resume finishes each, nothing lost", async () => {
-  lab = await labUp({ hosts: 3, dir: testLabDir("upgrade-killed"), subnet: "127.80.4", version: "3.4.13", dists: defaultArtifactsDir(process.env) });
+  const lab = t.lab;
   const first = await runCli(["apply", "-i", lab.inventory, "--yes"], ENV);
   expect(first.code, first.err).toBe(2);
   const server = `${lab.hosts[0]!.address}:2181`;

@@ -2,36 +2,15 @@
 // on a live 3-server ensemble whose 3.4 followers hold transaction logs and
 // no snapshot. Followers first, the leader last, every stage gated; the data
 // is read back by ZooKeeper's own zkCli, not by zkfleet.
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parse as parseYaml, stringify as toYaml } from "yaml";
-import { labDown, labUp } from "../../lab/lab.js";
-import { defaultArtifactsDir } from "../../common/paths.js";
 import { runCli } from "../helpers/cli.js";
-import { sshRun, testLabDir } from "../helpers/lab.js";
+import { deriveInventory, sshRun, useTestLab } from "../helpers/lab.js";
 import { readNodes, writeNodes } from "../helpers/zkcli.js";
-import { afterAll } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import type { LabState } from "../../lab/lab.js";
 
-const JOURNAL = mkdtempSync(join(tmpdir(), "zkfleet-upgrade-test-"));
-const ENV = { ZKFLEET_JOURNAL: JOURNAL };
+const t = useTestLab("upgrade", "127.80.0", 3, "3.4.13");
+const ENV = t.env;
 const NODES = 40;
-let lab: LabState | undefined;
-
-afterAll(async () => {
-  if (lab) await labDown(lab.dir);
-  rmSync(JOURNAL, { recursive: true, force: true });
-});
-
-function inventoryFor(version: string): string {
-  const path = join(lab!.dir, `inventory-${version}.yml`);
-  const inv = parseYaml(readFileSync(lab!.inventory, "utf8")) as { zookeeper: Record<string, unknown> };
-  writeFileSync(path, toYaml({ ...inv, zookeeper: { ...inv.zookeeper, version } }));
-  return path;
-}
+const inventoryFor = (version: string) => deriveInventory(t.lab, `inventory-${version}.yml`, { version });
 
 async function apply(inventory: string, ...flags: string[]) {
   const r = await runCli(["apply", "-i", inventory, ...flags], ENV);
@@ -45,8 +24,7 @@ async function modes(inventory: string): Promise<Record<string, { mode?: string;
 
 describe("rolling upgrade of a live 3-server ensemble", () => {
   it("3.4.13 -> 3.8.0: release pushed first, followers then the leader, logs-only 3.4 data dirs moved aside, data kept", async () => {
-    const dir = testLabDir("upgrade");
-    lab = await labUp({ hosts: 3, dir, subnet: "127.80.0", version: "3.4.13", dists: defaultArtifactsDir(process.env) });
+    const lab = t.lab;
     const v34 = lab.inventory;
     const first = await apply(v34, "--yes");
     expect(first.code, first.err).toBe(2);
@@ -92,7 +70,7 @@ describe("rolling upgrade of a live 3-server ensemble", () => {
   }, 300_000);
 
   it("3.8.0 -> 3.9.3, rolled back by `runs rollback`, and 3.8.0 -> 3.4.13 refused with the reason", async () => {
-    const server = `${lab!.hosts[1]!.address}:2181`;
+    const server = `${t.lab.hosts[1]!.address}:2181`;
     const before = await readNodes(server, "/upgrade", NODES);
     const r = await apply(inventoryFor("3.9.3"), "--yes", "--json");
     expect(r.code, r.err).toBe(2);
@@ -102,7 +80,7 @@ describe("rolling upgrade of a live 3-server ensemble", () => {
     expect(r.json.canary.total).toMatchObject({ lost: 0, expired: 0 });
     expect(await readNodes(server, "/upgrade", NODES)).toEqual(before);
 
-    const cfg393 = (await sshRun(lab!, "zk1", "cat /etc/zookeeper/conf/zoo.cfg")).stdout;
+    const cfg393 = (await sshRun(t.lab, "zk1", "cat /etc/zookeeper/conf/zoo.cfg")).stdout;
     const back = await runCli(["runs", "rollback", r.json.run, "--yes", "--json"], ENV);
     expect(back.code, back.err).toBe(2);
     const rolledBack = JSON.parse(back.out);
@@ -110,7 +88,7 @@ describe("rolling upgrade of a live 3-server ensemble", () => {
     expect(rolledBack.canary.total).toMatchObject({ lost: 0, expired: 0 });
     for (const h of Object.values(await modes(inventoryFor("3.8.0")))) expect(h.version).toMatch(/^3\.8\.0/);
     // The files are those from before the upgrade again, not a re-rendering of the new inventory.
-    expect((await sshRun(lab!, "zk1", "cat /etc/zookeeper/conf/zoo.cfg")).stdout).toMatch(/ZooKeeper 3\.8\.0 configuration/);
+    expect((await sshRun(t.lab, "zk1", "cat /etc/zookeeper/conf/zoo.cfg")).stdout).toMatch(/ZooKeeper 3\.8\.0 configuration/);
     expect(cfg393).toMatch(/ZooKeeper 3\.9\.3 configuration/);
     expect(await readNodes(server, "/upgrade", NODES)).toEqual(before);
 
