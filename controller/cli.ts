@@ -12,6 +12,7 @@ import { formatFinding } from "./inventory/findings.js";
 import { inventoryError, loadInventory } from "./inventory/load.js";
 import { formatStatus, runStatus } from "./commands/status.js";
 import { runApply } from "./commands/apply.js";
+import { registerDataCommands } from "./commands/data.js";
 import { type Plan, type Step, describeStep, planSteps } from "./plan/steps.js";
 import { defaultJournalDir } from "./execute/journal.js";
 import { createInterface } from "node:readline/promises";
@@ -326,6 +327,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       await applyCommand({ ...o, inventory: r.origin.inventory }, undefined, { run: r.run, files: replaced.files, ...(replaced.version ? { version: replaced.version } : {}) });
     });
 
+  registerDataCommands(program, io, setExit);
   const lab = program.command("lab").description("a lab of simulated hosts on this machine, to rehearse on");
   const dirOption = () => new Option("--dir <dir>", "lab directory").default(DEFAULT_LAB_DIR);
   const jsonOption = () => new Option("--json", "machine-readable output");

@@ -1,0 +1,209 @@
+// The data commands' CLI: export, import and diff parse their flags here and
+// call controller/data/; what they print is rendered here. Progress goes to
+// stderr, and only when it is a terminal.
+import { Writable } from "node:stream";
+import type { Command } from "commander";
+import { ExitCode, ZkfleetError } from "../../common/errors.js";
+import type { Io } from "../cli.js";
+import { type ClusterOptions, openCluster } from "../data/cluster.js";
+import { type DiffKind, type DiffReport, diffTrees } from "../data/diff.js";
+import { type ExportResult, exportToFile, exportTree } from "../data/export.js";
+import type { ImportReport } from "../data/import-plan.js";
+import { runImport } from "../data/import.js";
+import { readHeader } from "../data/read-file.js";
+import { clusterFrom, openSide, parseSide } from "../data/sides.js";
+import { ZkPath } from "../zk/protocol.js";
+
+interface ClusterFlags {
+  zk?: string;
+  inventory?: string;
+  auth?: string[];
+  sessionTimeout: number;
+  acceptNewHostKeys?: boolean;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function seconds(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) === 0) throw new ZkfleetError("usage", `${name} takes a whole number of seconds, got "${value}"`, { where: name });
+    return Number(value);
+  };
+}
+
+function znodePath(value: string): string {
+  const p = ZkPath.safeParse(value);
+  if (!p.success) throw new ZkfleetError("usage", `--path: "${value}" ${p.error.issues[0]?.message ?? "is not a znode path"}`, { where: "--path" });
+  return p.data;
+}
+
+function clusterOptions(o: ClusterFlags): ClusterOptions {
+  const auth = (o.auth ?? []).map((a) => {
+    const at = a.indexOf(":");
+    if (at <= 0) throw new ZkfleetError("usage", `--auth takes SCHEME:CREDENTIAL (e.g. digest:user:password), got "${a}"`, { where: "--auth" });
+    return { scheme: a.slice(0, at), credential: a.slice(at + 1) };
+  });
+  return { sessionTimeoutMs: o.sessionTimeout * 1000, auth, fleet: o.acceptNewHostKeys ? { acceptNewHostKeys: true } : {} };
+}
+
+function withClusterFlags(c: Command, inventory = true): Command {
+  c.option("--zk <connect>", "the cluster by connect string: host:port[,host:port...]");
+  if (inventory) c.option("-i, --inventory <file>", "the cluster by inventory, reached through SSH (no client port opened to this machine)");
+  return c
+    .option("--auth <scheme:credential>", "authenticate the session, e.g. digest:user:password (repeatable)", collect)
+    .option("--session-timeout <seconds>", "ZooKeeper session timeout", seconds("--session-timeout"), 30)
+    .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts");
+}
+
+/** A progress line rewritten in place on a terminal; nothing otherwise. */
+function progressLine(): { show: (text: string) => void; clear: () => void } {
+  const tty = process.stderr.isTTY === true;
+  let shown = false;
+  return {
+    show: (text) => {
+      if (!tty) return;
+      shown = true;
+      process.stderr.write(`\r\x1b[K${text}`);
+    },
+    clear: () => {
+      if (shown) process.stderr.write("\r\x1b[K");
+    },
+  };
+}
+
+const rate = (n: number, ms: number) => `${Math.round((n / Math.max(ms, 1)) * 1000)}/s`;
+
+/** Lines to io.out as a stream, pacing on the real stdout when that is where they go. */
+function linesTo(io: Io): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      io.out(chunk.toString("utf8").replace(/\n$/, ""));
+      if (process.stdout.writableLength > 16 << 20) process.stdout.once("drain", () => done());
+      else done();
+    },
+  });
+}
+
+function formatExport(r: ExportResult, where: string): string {
+  return `exported ${r.nodes} node(s) (${r.ephemeral} ephemeral, ${r.bytes} bytes of data) in ${(r.ms / 1000).toFixed(1)}s (${rate(r.nodes, r.ms)}) to ${where}; ` +
+    `digest ${r.digest}${r.vanished ? `; ${r.vanished} node(s) went away while the walk ran` : ""}`;
+}
+
+const LIST_MAX = 20;
+const listed = (paths: readonly string[]) => paths.slice(0, LIST_MAX).join(", ") + (paths.length > LIST_MAX ? `, ... (${paths.length - LIST_MAX} more)` : "");
+
+function formatImport(r: ImportReport, target: string, policy: string): string {
+  const lines = [r.dryRun
+    ? `dry run, nothing written: ${r.nodes} node(s) in the file, into ${target}: ${r.created} to create, ${r.unchanged} already as in the file`
+    : `${r.nodes} node(s) into ${target}: ${r.created} created, ${r.updated} updated, ${r.unchanged} already as in the file, in ${(r.ms / 1000).toFixed(1)}s (${rate(r.created + r.updated, r.ms)})`];
+  if (r.ancestorsCreated.length) lines.push(`  ancestors ${r.dryRun ? "to create" : "created"} (empty, open ACL): ${listed(r.ancestorsCreated)}`);
+  if (r.conflicts.length) {
+    const fate = r.dryRun ? `would be ${policy === "overwrite" ? "overwritten" : policy === "skip" ? "left as they are" : "refused (--on-conflict fail)"}` : policy === "overwrite" ? "overwritten" : "left as they are";
+    lines.push(`  ${r.conflicts.length} existing node(s) differ from the file, ${fate}:`);
+    for (const c of r.conflicts.slice(0, LIST_MAX)) lines.push(`    ${c.path} (${c.differences.join(", ")})`);
+    if (r.conflicts.length > LIST_MAX) lines.push(`    ... (${r.conflicts.length - LIST_MAX} more)`);
+  }
+  if (r.unresolved.length) lines.push(`  NOT overwritten (ephemeral on one side only; a session owns it): ${listed(r.unresolved)}`);
+  if (r.ephemeralSkipped.length) lines.push(`  ${r.ephemeralSkipped.length} ephemeral node(s) skipped (sessions own them; --ephemeral persistent creates them): ${listed(r.ephemeralSkipped)}`);
+  if (r.systemSkipped) lines.push(`  ${r.systemSkipped} node(s) under /zookeeper left alone`);
+  const c = r.counters;
+  if (c.parents || c.ahead.length) {
+    lines.push(`  sequence counters: ${c.parents} parent(s) ${r.dryRun ? "to move on" : "moved on"} with ${c.ops} create/delete call(s) (one create per step)${r.dryRun ? "" : ` in ${(c.ms / 1000).toFixed(1)}s`}`);
+  }
+  if (c.ahead.length) lines.push(`    already past the source on the target (cannot go back): ${listed(c.ahead)}`);
+  return lines.join("\n");
+}
+
+function formatDiffSummary(r: DiffReport): string {
+  const side = (name: string, s: DiffReport["a"]) => `${name}: ${s.label}: ${s.nodes} node(s)${s.ephemeral ? ` (+${s.ephemeral} ephemeral)` : ""}, digest ${s.digest}`;
+  const kinds = (Object.entries(r.byKind) as [DiffKind, number][]).map(([k, n]) => `${k} ${n}`).join(", ");
+  return [
+    side("A", r.a), side("B", r.b),
+    ...(r.ephemeralOneSided ? [`${r.ephemeralOneSided} ephemeral node(s) on one side only, not compared (sessions own them)`] : []),
+    r.equal ? "equal" : `${r.differences} difference(s): ${kinds}`,
+  ].join("\n");
+}
+
+export function registerDataCommands(program: Command, io: Io, setExit: (code: ExitCode) => void): void {
+  withClusterFlags(program.command("export")
+    .description("stream a tree to JSON lines (path, data, ACL, ephemeral flag, stats), holding none of it in memory")
+    .option("--path <path>", "the subtree to export", znodePath, "/")
+    .option("-o, --output <file>", "write here (complete only once renamed into place) instead of stdout"))
+    .action(async (o: ClusterFlags & { path: string; output?: string }) => {
+      const spec = clusterFrom(o);
+      const progress = progressLine();
+      const cluster = await openCluster(spec, clusterOptions(o));
+      try {
+        const opts = { root: o.path, source: cluster.label, onProgress: (p: { nodes: number; ms: number }) => progress.show(`exported ${p.nodes} node(s), ${rate(p.nodes, p.ms)}`) };
+        const r = o.output ? await exportToFile(cluster.client, o.output, opts) : await exportTree(cluster.client, linesTo(io), opts);
+        progress.clear();
+        (o.output ? io.out : io.err)(formatExport(r, o.output ?? "stdout"));
+      } finally {
+        progress.clear();
+        await cluster.close();
+      }
+    });
+
+  withClusterFlags(program.command("import")
+    .description("write an export file into a cluster: parents first, data and ACLs exact, sequence counters continued; the file is checked whole first")
+    .requiredOption("-f, --file <file>", "an export file")
+    .option("--dry-run", "read the target and say what would be created, changed and skipped; write nothing")
+    .option("--on-conflict <policy>", "an existing node that differs: fail (refuse before writing), skip (leave it), overwrite", "fail")
+    .option("--ephemeral <how>", "ephemeral nodes: skip, or create them as persistent", "skip")
+    .option("--no-counters", "do not continue sequence counters")
+    .option("--json", "machine-readable report"))
+    .action(async (o: ClusterFlags & { file: string; dryRun?: boolean; onConflict: string; ephemeral: string; counters: boolean; json?: boolean }) => {
+      if (!["skip", "overwrite", "fail"].includes(o.onConflict)) throw new ZkfleetError("usage", `--on-conflict takes skip, overwrite or fail, got "${o.onConflict}"`, { where: "--on-conflict" });
+      if (!["skip", "persistent"].includes(o.ephemeral)) throw new ZkfleetError("usage", `--ephemeral takes skip or persistent, got "${o.ephemeral}"`, { where: "--ephemeral" });
+      const spec = clusterFrom(o);
+      const progress = progressLine();
+      const cluster = await openCluster(spec, clusterOptions(o));
+      try {
+        let total = 0;
+        const r = await runImport(cluster.client, {
+          file: o.file, dryRun: !!o.dryRun, onConflict: o.onConflict as "skip" | "overwrite" | "fail", ephemeral: o.ephemeral as "skip" | "persistent",
+          counters: o.counters, versions: () => cluster.versions(),
+          onChecked: (s) => {
+            total = s.nodes;
+            progress.show(`${o.file}: ${s.nodes} node(s), checked`);
+          },
+          onProgress: (p) => progress.show(`${o.dryRun ? "checked against the target" : "imported"} ${p.nodes}/${total} node(s), ${rate(p.nodes, p.ms)}`),
+        });
+        progress.clear();
+        io.out(o.json ? JSON.stringify({ target: cluster.label, file: o.file, ...r }, null, 2) : formatImport(r, cluster.label, o.onConflict));
+        const changes = r.created + r.updated + r.counters.parents + r.ancestorsCreated.length + (r.dryRun && o.onConflict === "overwrite" ? r.conflicts.length : 0);
+        setExit(r.unresolved.length > 0 ? ExitCode.failed : changes > 0 ? ExitCode.changed : ExitCode.ok);
+      } finally {
+        progress.clear();
+        await cluster.close();
+      }
+    });
+
+  program.command("diff <a> <b>")
+    .description("compare two trees, each a connect string, an inventory or an export file: every difference by path, a digest of each side; exit 0 only when equal")
+    .option("--path <path>", "the subtree of live sides (default: an export file's root, else /)", znodePath)
+    .option("--auth <scheme:credential>", "authenticate live sessions, e.g. digest:user:password (repeatable)", collect)
+    .option("--session-timeout <seconds>", "ZooKeeper session timeout", seconds("--session-timeout"), 30)
+    .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts")
+    .option("--json", "machine-readable report (differences included)")
+    .action(async (a: string, b: string, o: ClusterFlags & { path?: string; json?: boolean }) => {
+      const [sa, sb] = [await parseSide(a), await parseSide(b)];
+      const file = [sa, sb].find((s) => s.kind === "file");
+      const defaultRoot = file?.kind === "file" ? ((await readHeader(file.file))?.root ?? "/") : "/";
+      const opts = clusterOptions(o);
+      const left = await openSide(sa, o.path, defaultRoot, opts);
+      try {
+        const right = await openSide(sb, o.path, defaultRoot, opts);
+        try {
+          const entries: { path: string; kind: DiffKind; detail?: string }[] = [];
+          const r = await diffTrees(left, right, (d) => (o.json ? entries.push(d) : io.out(`${d.kind.padEnd(9)} ${d.path}${d.detail ? `  ${d.detail}` : ""}`)));
+          io.out(o.json ? JSON.stringify({ ...r, entries }, null, 2) : formatDiffSummary(r));
+          setExit(r.equal ? ExitCode.ok : ExitCode.failed);
+        } finally {
+          await right.close();
+        }
+      } finally {
+        await left.close();
+      }
+    });
+}

@@ -1,0 +1,100 @@
+// `zkfleet export`: a live tree streamed to JSON lines (format.ts) as it is
+// walked, so memory stays flat whatever the tree's size. A live tree is not
+// a snapshot: nodes that go while the walk runs are counted, not errors.
+import { once } from "node:events";
+import { createWriteStream } from "node:fs";
+import { rename, rm } from "node:fs/promises";
+import type { Writable } from "node:stream";
+import { ZkfleetError } from "../../common/errors.js";
+import type { ZkClient } from "../zk/client.js";
+import { isSystemPath } from "../zk/paths.js";
+import { walkTree } from "../zk/walk.js";
+import { FORMAT, FORMAT_VERSION, type Header, type TreeNode, isEphemeral, toLine } from "./format.js";
+import { TreeDigest } from "./digest.js";
+
+export interface Progress {
+  nodes: number;
+  bytes: number;
+  ms: number;
+}
+
+export interface ExportOptions {
+  root: string;
+  /** Names the source in the header. */
+  source: string;
+  window?: number;
+  onProgress?: (p: Progress) => void;
+}
+
+export interface ExportResult {
+  nodes: number;
+  ephemeral: number;
+  bytes: number;
+  digest: string;
+  /** Listed by their parent, gone when read. */
+  vanished: number;
+  ms: number;
+}
+
+async function assertRoot(client: ZkClient, root: string): Promise<void> {
+  if (!(await client.exists(root))) {
+    throw new ZkfleetError("usage", `${client.label} has no node ${root}`, { where: root, hint: "give an existing path with --path" });
+  }
+}
+
+/** The live tree below root as TreeNodes, /zookeeper left out. */
+export async function* liveTree(client: ZkClient, root: string, opts: { window?: number; onVanished?: () => void } = {}): AsyncGenerator<TreeNode> {
+  await assertRoot(client, root);
+  for await (const n of walkTree(client, root, { window: opts.window, skip: isSystemPath, onVanished: opts.onVanished })) {
+    yield { path: n.path, data: n.data, acl: n.acl, ephemeral: isEphemeral(n.stat), stat: n.stat };
+  }
+}
+
+export async function exportTree(client: ZkClient, out: Writable, opts: ExportOptions): Promise<ExportResult> {
+  await assertRoot(client, opts.root);
+  const started = Date.now();
+  let failed: Error | undefined;
+  out.on("error", (err) => (failed ??= err));
+  const write = async (line: unknown) => {
+    if (failed) throw failed;
+    if (!out.write(JSON.stringify(line) + "\n")) await once(out, "drain");
+  };
+  const header: Header = { format: FORMAT, version: FORMAT_VERSION, root: opts.root, source: opts.source, started: new Date(started).toISOString() };
+  await write(header);
+  const digest = new TreeDigest();
+  let vanished = 0;
+  let nodes = 0;
+  let bytes = 0;
+  let lastReport = 0;
+  for await (const node of liveTree(client, opts.root, { window: opts.window, onVanished: () => vanished++ })) {
+    digest.push(node);
+    nodes++;
+    bytes += node.data.length;
+    await write(toLine(node));
+    if (opts.onProgress && Date.now() - lastReport > 250) {
+      lastReport = Date.now();
+      opts.onProgress({ nodes, bytes, ms: lastReport - started });
+    }
+  }
+  const result = { nodes, ephemeral: digest.ephemeral, bytes, digest: digest.finish(), vanished, ms: Date.now() - started };
+  await write({ end: true, nodes, digest: result.digest, finished: new Date().toISOString() });
+  return result;
+}
+
+/** Writes beside the file and renames at the end: a failed export never leaves a file that looks whole. */
+export async function exportToFile(client: ZkClient, file: string, opts: ExportOptions): Promise<ExportResult> {
+  const temp = `${file}.partial-${process.pid}`;
+  const out = createWriteStream(temp, { flags: "wx" });
+  try {
+    await once(out, "open");
+    const result = await exportTree(client, out, opts);
+    out.end();
+    await once(out, "finish");
+    await rename(temp, file);
+    return result;
+  } catch (err) {
+    out.destroy();
+    await rm(temp, { force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,72 @@
+// The export file: JSON lines, one header, one line per znode in depth-first
+// order (zk/paths.ts), one end line with the count and the tree's digest, so
+// a truncated file is told apart from a complete one.
+//
+//   {"format":"zkfleet-export","version":1,"root":"/app","source":"...","started":"..."}
+//   {"path":"/app","data":"<base64>","acl":[{"perms":31,"scheme":"world","id":"anyone"}],"ephemeral":false,"stat":{...}}
+//   {"end":true,"nodes":1,"digest":"sha256:..."}
+//
+// container and ttlMs are only written when known: servers report
+// ephemeralOwner 0 for container and TTL nodes to clients, so a live
+// export cannot tell them from persistent ones.
+import { z } from "zod";
+import { Acl, Base64, Stat, ZkPath } from "../zk/protocol.js";
+
+export const FORMAT = "zkfleet-export";
+export const FORMAT_VERSION = 1;
+
+export const Header = z.strictObject({
+  format: z.literal(FORMAT),
+  version: z.literal(FORMAT_VERSION),
+  root: ZkPath,
+  source: z.string(),
+  started: z.string(),
+});
+export type Header = z.infer<typeof Header>;
+
+export const NodeLine = z.strictObject({
+  path: ZkPath,
+  data: Base64,
+  acl: z.array(Acl).min(1),
+  ephemeral: z.boolean(),
+  container: z.literal(true).optional(),
+  ttlMs: z.number().int().positive().optional(),
+  stat: Stat,
+}).refine((n) => !(n.ephemeral && (n.container || n.ttlMs !== undefined)), "an ephemeral node cannot be a container or have a TTL")
+  .refine((n) => !(n.container && n.ttlMs !== undefined), "a container node cannot have a TTL");
+export type NodeLine = z.infer<typeof NodeLine>;
+
+export const EndLine = z.strictObject({
+  end: z.literal(true),
+  nodes: z.number().int().nonnegative(),
+  digest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  finished: z.string(),
+});
+export type EndLine = z.infer<typeof EndLine>;
+
+/** What every tree stream carries, whether read live or from a file. */
+export interface TreeNode {
+  path: string;
+  data: Buffer;
+  acl: Acl[];
+  ephemeral: boolean;
+  container?: boolean;
+  ttlMs?: number;
+  stat: Stat;
+}
+
+export function toLine(n: TreeNode): NodeLine {
+  return {
+    path: n.path, data: n.data.toString("base64"), acl: n.acl, ephemeral: n.ephemeral,
+    ...(n.container ? { container: true as const } : {}), ...(n.ttlMs !== undefined ? { ttlMs: n.ttlMs } : {}), stat: n.stat,
+  };
+}
+
+export function fromLine(l: NodeLine): TreeNode {
+  return {
+    path: l.path, data: Buffer.from(l.data, "base64"), acl: l.acl, ephemeral: l.ephemeral,
+    ...(l.container ? { container: true } : {}), ...(l.ttlMs !== undefined ? { ttlMs: l.ttlMs } : {}), stat: l.stat,
+  };
+}
+
+export const isEphemeral = (stat: Stat) => stat.ephemeralOwner !== "0";

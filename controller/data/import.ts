@@ -1,0 +1,189 @@
+// `zkfleet import`: an export file written into a cluster, faithfully.
+//
+// The whole file is checked before the first write (a corrupt or truncated
+// file is refused with its line number). Nodes are created in file order,
+// pipelined on one session, so a parent's create always precedes its
+// children's. The package creates every node with the open ACL, so a node's
+// own ACL is set once its subtree is done (post-order): an ACL that denies
+// us CREATE must not stop its children. Before that ACL, its sequence
+// counter (digest.ts sequenceCounter: servers count creates) is moved on to
+// the source's by creating and deleting a scratch child, one create per
+// step, so the next sequential child gets the number it would have had on
+// the source, whatever was deleted there.
+import { randomBytes } from "node:crypto";
+import { ZkfleetError } from "../../common/errors.js";
+import type { ZkClient } from "../zk/client.js";
+import { ZkCallError } from "../zk/client.js";
+import { childPath } from "../zk/paths.js";
+import { type Acl, ZkCode } from "../zk/protocol.js";
+import { OPEN_ACL, differences, sameAcl } from "./compare.js";
+import { type TreeNode, isEphemeral } from "./format.js";
+import { sequenceCounter } from "./digest.js";
+import {
+  type ImportReport, type ImportSettings, Tracker, emptyReport, fileRoot, isNoNode, missingAncestors, nodesToWrite, noteCounter, planImport,
+} from "./import-plan.js";
+import { Limiter } from "./limiter.js";
+import { PathStack } from "./path-stack.js";
+import { type FileSummary, checkExportFile } from "./read-file.js";
+
+export interface ImportRun extends ImportSettings {
+  dryRun: boolean;
+  /** Versions the target's servers report (for container and TTL nodes); asked only when the file has such nodes. */
+  versions: () => Promise<string[]>;
+  /** Told once the file has been checked, before anything is read or written on the target. */
+  onChecked?: (s: FileSummary) => void;
+}
+
+/** Whether a node that exists may be written, and what it has now. */
+type State = { kind: "created" } | { kind: "existing"; acl: Acl[] } | { kind: "left" };
+
+interface Frame {
+  path: string;
+  node: TreeNode;
+  state: Promise<State>;
+  /** Creates issued below it (all succeed, or the import stops). */
+  childCreates: number;
+}
+
+const atLeast353 = (v: string) => {
+  const [a = 0, b = 0, c = 0] = v.split(/[.-]/).map(Number);
+  return a > 3 || (a === 3 && (b > 5 || (b === 5 && c >= 3)));
+};
+
+export async function runImport(client: ZkClient, run: ImportRun): Promise<ImportReport> {
+  const summary = await checkExportFile(run.file);
+  run.onChecked?.(summary);
+  if (summary.extended > 0) {
+    const versions = await run.versions();
+    if (versions.length === 0 || !versions.every(atLeast353)) {
+      throw new ZkfleetError("plan", `${run.file} holds ${summary.extended} container or TTL node(s), which need ZooKeeper 3.5.3+ on every server; ` +
+        `the target reports ${versions.length ? versions.join(", ") : "no version (srvr unanswered)"}; nothing was written`, {
+        where: client.label, hint: "import into a 3.5.3+ ensemble (TTL nodes also need extendedTypesEnabled=true)",
+      });
+    }
+  }
+  if (run.dryRun) return planImport(client, run);
+  if (run.onConflict === "fail") {
+    const plan = await planImport(client, run);
+    if (plan.conflicts.length > 0) {
+      const first = plan.conflicts.slice(0, 5).map((c) => `${c.path} (${c.differences.join(", ")})`).join("; ");
+      throw new ZkfleetError("plan", `${plan.conflicts.length} node(s) exist on ${client.label} with other content, e.g. ${first}; nothing was written`, {
+        where: client.label, hint: "--dry-run lists them all; --on-conflict overwrite replaces them, --on-conflict skip leaves them as they are",
+      });
+    }
+  }
+  return applyImport(client, run);
+}
+
+async function applyImport(client: ZkClient, run: ImportRun): Promise<ImportReport> {
+  const started = Date.now();
+  const report = emptyReport(false);
+  const calls = new Limiter(run.window ?? 256);
+  const work = new Tracker();
+  const scratch = `zkfleet-counter-${randomBytes(6).toString("hex")}`;
+  let counterMs = 0;
+
+  for (const a of await missingAncestors(client, await fileRoot(run.file))) {
+    await client.create(a, Buffer.alloc(0));
+    report.ancestorsCreated.push(a);
+  }
+
+  /** A node that exists: compared, then left, or given the file's data now (its ACL comes at close). */
+  const existing = async (node: TreeNode): Promise<State> => {
+    const got = await calls.run(() => client.read(node.path, { children: false }));
+    const want = { data: node.data, acl: node.acl, ephemeral: node.ephemeral && run.ephemeral === "skip" };
+    const diffs = differences(want, { data: got.data, acl: got.acl, ephemeral: isEphemeral(got.stat) });
+    if (diffs.length === 0) {
+      report.unchanged++;
+      return { kind: "existing", acl: got.acl };
+    }
+    report.conflicts.push({ path: node.path, differences: diffs });
+    if (run.onConflict === "fail") {
+      throw new ZkfleetError("zookeeper", `${node.path} appeared on ${client.label} during the import with other content (${diffs.join(", ")})`, {
+        where: node.path, hint: "another client writes there: stop it, then run the import again with --on-conflict overwrite",
+      });
+    }
+    if (run.onConflict === "skip") return { kind: "left" };
+    if (diffs.includes("ephemeral")) {
+      report.unresolved.push(node.path);
+      return { kind: "left" };
+    }
+    report.updated++;
+    if (diffs.includes("data")) await calls.run(() => client.set(node.path, node.data));
+    return { kind: "existing", acl: got.acl };
+  };
+
+  const create = (node: TreeNode): Promise<State> => {
+    if (node.path === "/") return existing(node);
+    const mode = node.container ? "container" : node.ttlMs !== undefined ? "ttl" : "persistent";
+    return calls.run(() => client.create(node.path, node.data, { mode, ...(node.ttlMs !== undefined ? { ttlMs: node.ttlMs } : {}) })).then(
+      (): State => {
+        report.created++;
+        return { kind: "created" };
+      },
+      (err: unknown) => {
+        if (err instanceof ZkCallError && err.rc === ZkCode.nodeExists) return existing(node);
+        // The server checks the parent's ACL before whether the node exists: below a parent that denies
+        // CREATE, a node that is already there answers noAuth.
+        if (err instanceof ZkCallError && err.rc === ZkCode.noAuth) {
+          return existing(node).catch((again: unknown) => {
+            throw isNoNode(again) ? err : again;
+          });
+        }
+        throw err;
+      });
+  };
+
+  /** Post-order: the counter, then the ACL, issued in that order on the session. */
+  const close = async (f: Frame) => {
+    const state = await f.state;
+    if (state.kind === "left") return;
+    const issued: Promise<unknown>[] = [];
+    // A container left without children is deleted by the server: never bump one.
+    if (run.counters && !f.node.container) {
+      const have = state.kind === "created" ? f.childCreates : sequenceCounter((await calls.run(() => client.exists(f.path)))!);
+      const steps = noteCounter(report, f.path, have, sequenceCounter(f.node.stat));
+      if (steps > 0) {
+        const t = Date.now();
+        const bump = childPath(f.path, scratch);
+        for (let i = 0; i < steps; i++) {
+          await calls.room();
+          issued.push(calls.run(() => client.create(bump, Buffer.alloc(0))), calls.run(() => client.delete(bump)));
+        }
+        issued.push(Promise.all(issued).then(() => (counterMs += Date.now() - t)));
+      }
+    }
+    const current = state.kind === "created" ? OPEN_ACL : state.acl;
+    if (!sameAcl(current, f.node.acl)) issued.push(calls.run(() => client.setAcl(f.path, f.node.acl)));
+    await Promise.all(issued);
+  };
+
+  const stack = new PathStack<Frame>((f) => work.track(close(f)));
+  try {
+    for await (const { node, parent } of nodesToWrite(run, report, stack, work, started)) {
+      await calls.room();
+      const state = create(node);
+      work.track(state);
+      if (parent) parent.childCreates++;
+      stack.push({ path: node.path, node, state, childCreates: 0 });
+    }
+    stack.finish();
+    await work.settle();
+  } catch (err) {
+    await work.settle().catch(() => undefined);
+    throw stopped(err, report, client.label);
+  }
+  report.counters.ms = counterMs;
+  report.ms = Date.now() - started;
+  return report;
+}
+
+/** A write failed: say how far the import got and how to finish it, never leave it unsaid. */
+function stopped(err: unknown, r: ImportReport, label: string): ZkfleetError {
+  const cause = err instanceof ZkfleetError ? err : new ZkfleetError("zookeeper", String((err as Error)?.message ?? err));
+  const done = `${r.created} node(s) created and ${r.updated} updated before it stopped`;
+  return new ZkfleetError(cause.source, `import into ${label} stopped: ${cause.message}; ${done}`, {
+    where: cause.where, cause: err,
+    hint: `${cause.hint ? cause.hint + "; then " : ""}run the same import again with --on-conflict overwrite: what was written is kept, the rest (ACLs and counters of unfinished parents included) is completed`,
+  });
+}

@@ -1,0 +1,135 @@
+// Reading an export file back, one line at a time, checking as it goes what
+// a tree in depth-first order must be: the header first, the root next,
+// every node after its parent and in order, the end line last with the
+// count and the digest of what came before. The first problem stops the
+// read with the file and line number.
+import { createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
+import type { z } from "zod";
+import { ZkfleetError } from "../../common/errors.js";
+import { comparePaths, isUnder, parentOf } from "../zk/paths.js";
+import { EndLine, Header, NodeLine, type TreeNode, fromLine } from "./format.js";
+import { TreeDigest } from "./digest.js";
+
+export interface FileNode {
+  line: number;
+  node: TreeNode;
+}
+
+export interface FileSummary {
+  header: Header;
+  end: EndLine;
+  /** Persistent and ephemeral nodes. */
+  nodes: number;
+  ephemeral: number;
+  /** Nodes that need a 3.5.3+ server (container, TTL). */
+  extended: number;
+}
+
+function problem(file: string, line: number, what: string, hint = "export the tree again; an export file is only complete with its end line"): ZkfleetError {
+  return new ZkfleetError("usage", `${file}:${line}: ${what}`, { where: `${file}:${line}`, hint });
+}
+
+function issues(err: z.ZodError): string {
+  return err.issues.map((i) => `${i.path.length ? i.path.join(".") + ": " : ""}${i.message}`).join("; ");
+}
+
+/** The nodes of an export file, checked; `summary` is filled once the end line has been read and checked. */
+export async function* readExportFile(file: string, summary?: (s: FileSummary) => void): AsyncGenerator<FileNode> {
+  let input;
+  try {
+    input = createReadStream(file);
+    await new Promise<void>((resolve, reject) => input!.once("open", () => resolve()).once("error", reject));
+  } catch (err) {
+    throw new ZkfleetError("usage", `cannot read ${file}: ${(err as Error).message}`, { where: file, hint: "give the path of a file written by `zkfleet export`" });
+  }
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let n = 0;
+  let header: Header | undefined;
+  let end: EndLine | undefined;
+  let prev: string | undefined;
+  const ancestors: { path: string; ephemeral: boolean }[] = [];
+  const digest = new TreeDigest();
+  let extended = 0;
+  let count = 0;
+  try {
+    for await (const text of lines) {
+      n++;
+      if (end) throw problem(file, n, "more lines after the end line");
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        throw problem(file, n, `not a JSON line (${text.length > 60 ? text.slice(0, 60) + "..." : text || "empty line"})`);
+      }
+      if (!header) {
+        const h = Header.safeParse(raw);
+        if (!h.success) throw problem(file, n, `not the header of a zkfleet export: ${issues(h.error)}`, "give a file written by `zkfleet export`");
+        header = h.data;
+        continue;
+      }
+      if (raw !== null && typeof raw === "object" && "end" in raw) {
+        const e = EndLine.safeParse(raw);
+        if (!e.success) throw problem(file, n, `a broken end line: ${issues(e.error)}`);
+        end = e.data;
+        if (end.nodes !== count) throw problem(file, n, `the end line counts ${end.nodes} nodes, the file holds ${count}`);
+        const computed = digest.finish();
+        if (end.digest !== computed) throw problem(file, n, `the digest in the end line (${end.digest}) is not that of the nodes before it (${computed}): the file was altered`);
+        continue;
+      }
+      const parsed = NodeLine.safeParse(raw);
+      if (!parsed.success) throw problem(file, n, `a broken node line: ${issues(parsed.error)}`);
+      const node = fromLine(parsed.data);
+      const path = node.path;
+      if (prev === undefined) {
+        if (path !== header.root) throw problem(file, n, `the first node is ${path}, the header says the root is ${header.root}`);
+      } else {
+        if (!isUnder(path, header.root)) throw problem(file, n, `${path} is outside the root ${header.root}`);
+        if (comparePaths(prev, path) >= 0) throw problem(file, n, `${path} comes after ${prev}: ${path === prev ? "a duplicate" : "out of depth-first order"}`);
+        while (ancestors.length > 0 && !isUnder(path, ancestors.at(-1)!.path)) ancestors.pop();
+        const parent = ancestors.at(-1);
+        if (!parent || parent.path !== parentOf(path)) throw problem(file, n, `the parent of ${path} is not in the file before it`);
+        if (parent.ephemeral) throw problem(file, n, `${path} is below the ephemeral node ${parent.path}, and ephemeral nodes have no children`);
+      }
+      ancestors.push({ path, ephemeral: node.ephemeral });
+      if (node.container || node.ttlMs !== undefined) extended++;
+      digest.push(node);
+      count++;
+      prev = path;
+      yield { line: n, node };
+    }
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+  if (!header) throw problem(file, 1, "the file is empty");
+  if (!end) throw problem(file, n, `the file ends without its end line after ${count} node(s): it is truncated`);
+  summary?.({ header, end, nodes: count, ephemeral: digest.ephemeral, extended });
+}
+
+/** Reads the whole file, holding nothing, and says what it holds; throws at its first problem. */
+export async function checkExportFile(file: string): Promise<FileSummary> {
+  let summary: FileSummary | undefined;
+  for await (const _ of readExportFile(file, (s) => (summary = s)));
+  return summary!;
+}
+
+/** The header alone (for telling an export file from an inventory). */
+export async function readHeader(file: string): Promise<Header | undefined> {
+  const input = createReadStream(file, { start: 0, end: 64 * 1024 });
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  try {
+    for await (const text of lines) {
+      try {
+        const h = Header.safeParse(JSON.parse(text));
+        return h.success ? h.data : undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+}
