@@ -22,6 +22,9 @@ interface ClusterFlags {
   acceptNewHostKeys?: boolean;
 }
 
+/** Readers replace a failed client process this often (the package crashes on some races: zk/worker.ts getAcl). */
+const READ_RETRIES = 3;
+
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 function seconds(name: string) {
@@ -86,8 +89,11 @@ function linesTo(io: Io): Writable {
 
 function formatExport(r: ExportResult, where: string): string {
   return `exported ${r.nodes} node(s) (${r.ephemeral} ephemeral, ${r.bytes} bytes of data) in ${(r.ms / 1000).toFixed(1)}s (${rate(r.nodes, r.ms)}) to ${where}; ` +
-    `digest ${r.digest}${r.vanished ? `; ${r.vanished} node(s) went away while the walk ran` : ""}`;
+    `digest ${r.digest}${r.vanished ? `; ${r.vanished} node(s) went away while the walk ran` : ""}${replaced(r.restarts)}`;
 }
+
+const replaced = (restarts: readonly string[]) =>
+  restarts.length ? `; the client process failed ${restarts.length} time(s) and was replaced, its reads sent again (${restarts.join("; ")})` : "";
 
 const LIST_MAX = 20;
 const listed = (paths: readonly string[]) => paths.slice(0, LIST_MAX).join(", ") + (paths.length > LIST_MAX ? `, ... (${paths.length - LIST_MAX} more)` : "");
@@ -120,6 +126,7 @@ function formatDiffSummary(r: DiffReport): string {
   return [
     side("A", r.a), side("B", r.b),
     ...(r.ephemeralOneSided ? [`${r.ephemeralOneSided} ephemeral node(s) on one side only, not compared (sessions own them)`] : []),
+    `compared in ${(r.ms / 1000).toFixed(1)}s (${rate(r.a.nodes + r.a.ephemeral, r.ms)} per side)`,
     r.equal ? "equal" : `${r.differences} difference(s): ${kinds}`,
   ].join("\n");
 }
@@ -132,7 +139,7 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
     .action(async (o: ClusterFlags & { path: string; output?: string }) => {
       const spec = clusterFrom(o);
       const progress = progressLine();
-      const cluster = await openCluster(spec, clusterOptions(o));
+      const cluster = await openCluster(spec, { ...clusterOptions(o), retryReads: READ_RETRIES });
       try {
         const opts = { root: o.path, source: cluster.label, onProgress: (p: { nodes: number; ms: number }) => progress.show(`exported ${p.nodes} node(s), ${rate(p.nodes, p.ms)}`) };
         const r = o.output ? await exportToFile(cluster.client, o.output, opts) : await exportTree(cluster.client, linesTo(io), opts);
@@ -190,7 +197,7 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
       const [sa, sb] = [await parseSide(a), await parseSide(b)];
       const file = [sa, sb].find((s) => s.kind === "file");
       const defaultRoot = file?.kind === "file" ? ((await readHeader(file.file))?.root ?? "/") : "/";
-      const opts = clusterOptions(o);
+      const opts = { ...clusterOptions(o), retryReads: READ_RETRIES };
       const left = await openSide(sa, o.path, defaultRoot, opts);
       try {
         const right = await openSide(sb, o.path, defaultRoot, opts);
@@ -198,6 +205,7 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
           const entries: { path: string; kind: DiffKind; detail?: string }[] = [];
           const r = await diffTrees(left, right, (d) => (o.json ? entries.push(d) : io.out(`${d.kind.padEnd(9)} ${d.path}${d.detail ? `  ${d.detail}` : ""}`)));
           io.out(o.json ? JSON.stringify({ ...r, entries }, null, 2) : formatDiffSummary(r));
+          for (const side of [left, right]) if (side.restarts().length) io.err(`${side.label}${replaced(side.restarts()).replace(/^;/, ":")}`);
           setExit(r.equal ? ExitCode.ok : ExitCode.failed);
         } finally {
           await right.close();

@@ -16,6 +16,8 @@ export interface ClusterOptions {
   sessionTimeoutMs?: number;
   auth?: ZkClientOptions["auth"];
   fleet?: FleetOptions;
+  /** For readers: see ZkClientOptions.retryReads. */
+  retryReads?: number;
 }
 
 export interface Cluster {
@@ -52,7 +54,7 @@ async function probeVersions(connect: string): Promise<string[]> {
 }
 
 export async function openCluster(spec: ClusterSpec, opts: ClusterOptions = {}): Promise<Cluster> {
-  const clientOptions = { sessionTimeoutMs: opts.sessionTimeoutMs, ...(opts.auth ? { auth: opts.auth } : {}) };
+  const clientOptions = { sessionTimeoutMs: opts.sessionTimeoutMs, retryReads: opts.retryReads, ...(opts.auth ? { auth: opts.auth } : {}) };
   if (spec.kind === "zk") {
     const client = await ZkClient.open({ connect: spec.connect, ...clientOptions });
     return { client, label: spec.connect, versions: () => probeVersions(spec.connect), close: () => client.close() };

@@ -33,6 +33,8 @@ export interface ExportResult {
   digest: string;
   /** Listed by their parent, gone when read. */
   vanished: number;
+  /** Client processes that failed during the walk and were replaced, their reads sent again. */
+  restarts: string[];
   ms: number;
 }
 
@@ -76,7 +78,7 @@ export async function exportTree(client: ZkClient, out: Writable, opts: ExportOp
       opts.onProgress({ nodes, bytes, ms: lastReport - started });
     }
   }
-  const result = { nodes, ephemeral: digest.ephemeral, bytes, digest: digest.finish(), vanished, ms: Date.now() - started };
+  const result = { nodes, ephemeral: digest.ephemeral, bytes, digest: digest.finish(), vanished, restarts: [...client.restarts], ms: Date.now() - started };
   await write({ end: true, nodes, digest: result.digest, finished: new Date().toISOString() });
   return result;
 }

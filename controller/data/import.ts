@@ -134,28 +134,38 @@ async function applyImport(client: ZkClient, run: ImportRun): Promise<ImportRepo
       });
   };
 
-  /** Post-order: the counter, then the ACL, issued in that order on the session. */
+  /**
+   * `steps` creates (and deletes) of a scratch child. Answers come in the order the calls went out, so
+   * the last one answered means all were; holding only it keeps a counter of millions from filling memory.
+   */
+  const bump = async (path: string, steps: number) => {
+    const t = Date.now();
+    const scratchPath = childPath(path, scratch);
+    let failure: { error: unknown } | undefined;
+    const note = (error: unknown) => void (failure ??= { error });
+    let last: Promise<unknown> = Promise.resolve();
+    for (let i = 0; i < steps && !failure; i++) {
+      await calls.room();
+      calls.run(() => client.create(scratchPath, Buffer.alloc(0))).catch(note);
+      last = calls.run(() => client.delete(scratchPath)).catch(note);
+    }
+    await last;
+    if (failure) throw failure.error;
+    counterMs += Date.now() - t;
+  };
+
+  /** Post-order: the counter, then the ACL (which may deny the scratch child's create). */
   const close = async (f: Frame) => {
     const state = await f.state;
     if (state.kind === "left") return;
-    const issued: Promise<unknown>[] = [];
     // A container left without children is deleted by the server: never bump one.
     if (run.counters && !f.node.container) {
       const have = state.kind === "created" ? f.childCreates : sequenceCounter((await calls.run(() => client.exists(f.path)))!);
       const steps = noteCounter(report, f.path, have, sequenceCounter(f.node.stat));
-      if (steps > 0) {
-        const t = Date.now();
-        const bump = childPath(f.path, scratch);
-        for (let i = 0; i < steps; i++) {
-          await calls.room();
-          issued.push(calls.run(() => client.create(bump, Buffer.alloc(0))), calls.run(() => client.delete(bump)));
-        }
-        issued.push(Promise.all(issued).then(() => (counterMs += Date.now() - t)));
-      }
+      if (steps > 0) await bump(f.path, steps);
     }
     const current = state.kind === "created" ? OPEN_ACL : state.acl;
-    if (!sameAcl(current, f.node.acl)) issued.push(calls.run(() => client.setAcl(f.path, f.node.acl)));
-    await Promise.all(issued);
+    if (!sameAcl(current, f.node.acl)) await calls.run(() => client.setAcl(f.path, f.node.acl));
   };
 
   const stack = new PathStack<Frame>((f) => work.track(close(f)));

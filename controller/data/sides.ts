@@ -39,6 +39,8 @@ export interface OpenSide {
   label: string;
   root: string;
   nodes: AsyncIterable<TreeNode>;
+  /** A live side's client processes that failed and were replaced. */
+  restarts(): string[];
   close(): Promise<void>;
 }
 
@@ -52,9 +54,9 @@ export async function openSide(spec: SideSpec, root: string | undefined, default
     const nodes = (async function* () {
       for await (const { node } of readExportFile(spec.file)) yield node;
     })();
-    return { label: spec.file, root: header?.root ?? "/", nodes, close: async () => undefined };
+    return { label: spec.file, root: header?.root ?? "/", nodes, restarts: () => [], close: async () => undefined };
   }
   const cluster: Cluster = await openCluster(spec, opts);
   const at = root ?? defaultRoot;
-  return { label: cluster.label, root: at, nodes: liveTree(cluster.client, at), close: () => cluster.close() };
+  return { label: cluster.label, root: at, nodes: liveTree(cluster.client, at), restarts: () => [...cluster.client.restarts], close: () => cluster.close() };
 }

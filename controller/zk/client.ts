@@ -1,17 +1,13 @@
 // The controller's ZooKeeper client: one session, held by a worker process
 // (worker.ts) so that the native client crashing or hanging costs a typed
-// error and never the controller. Any number of calls may be in flight; the
-// session keeps them in order (ZooKeeper answers one session FIFO), which
-// lets callers pipeline a parent's create before its children's.
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { createInterface } from "node:readline";
-import type { Readable } from "node:stream";
-import { fileURLToPath, pathToFileURL } from "node:url";
+// error and never the controller; a reader may ask for the worker to be
+// replaced and its reads sent again. Any number of calls may be in flight;
+// the session keeps them in order (ZooKeeper answers one session FIFO),
+// which lets callers pipeline a parent's create before its children's.
 import { ZkfleetError } from "../../common/errors.js";
+import { WorkerProcess } from "./process.js";
 import {
-  type Acl, type Call, type CallOp, type CreateMode, type Init, type SessionState, type Stat, type ValueOf,
+  type Acl, type Call, type CallOp, type CreateMode, type SessionState, type Stat, type ValueOf,
   FromWorker, ZkCode, codeName,
 } from "./protocol.js";
 
@@ -30,6 +26,12 @@ export interface ZkClientOptions {
   auth?: { scheme: string; credential: string }[];
   /** See DESIGN.md: the package's default (10) closes sessions on replies near 1 MB. */
   responseCounterLimit?: number;
+  /**
+   * Times a failed worker may be replaced by a new one (a new session) when
+   * only reads were outstanding, which are then sent again (default 0: every
+   * failure is the caller's). For readers that hold no ephemeral nodes.
+   */
+  retryReads?: number;
 }
 
 /** A call ZooKeeper answered with an error code: the session is fine, this operation is not. */
@@ -53,83 +55,95 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-/** The worker as built JS (dist) or, when running from sources (tests), through tsx. */
-function workerCommand(): string[] {
-  const js = fileURLToPath(new URL("./worker.js", import.meta.url));
-  if (existsSync(js)) return [js];
-  const ts = fileURLToPath(new URL("./worker.ts", import.meta.url));
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-  return ["--import", tsx, ts];
-}
+/** Calls that can be sent again on a new session without changing anything. */
+const READS = new Set<CallOp>(["exists", "get", "children", "acl", "read"]);
 
 export class ZkClient {
   readonly label: string;
-  private readonly child: ChildProcess;
+  /** The session's id and the timeout the server granted (of the latest session, after a restart). */
+  session = { id: "", timeoutMs: 0 };
+  /** Worker processes that failed and were replaced (only while every call outstanding was a read): what happened to each. */
+  readonly restarts: string[] = [];
+  private worker!: WorkerProcess;
+  private live = false;
+  private closing = false;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private lastAnswer = Date.now();
   private dead: Error | undefined;
   private state: SessionState = "connected";
-  private readonly exited: Promise<void>;
   private readonly watchdog: NodeJS.Timeout;
-  private diagnostics = "";
+  private onReady: (err?: Error) => void = () => undefined;
+  /** Why the current worker is going, when the controller knows better than its exit status. */
+  private lastWords: string | undefined;
 
-  /** The session's id and the timeout the server granted, once open. */
-  session = { id: "", timeoutMs: 0 };
-
-  private constructor(private readonly opts: ZkClientOptions, private readonly onReady: (err?: Error) => void) {
+  private constructor(private readonly opts: ZkClientOptions) {
     this.label = opts.label ?? opts.connect;
-    // Answers come on fd 3: the native client logs to stdout and stderr, kept for error messages.
-    this.child = spawn(process.execPath, workerCommand(), { stdio: ["pipe", "pipe", "pipe", "pipe"] });
-    const keep = (d: Buffer) => (this.diagnostics = (this.diagnostics + String(d)).slice(-4000));
-    this.child.stdout!.on("data", keep);
-    this.child.stderr!.on("data", keep);
-    this.child.stdin!.on("error", () => undefined);
-    createInterface({ input: this.child.stdio[3] as Readable, crlfDelay: Infinity }).on("line", (line) => this.receive(line));
-    this.exited = new Promise((resolve) => this.child.on("exit", (code, signal) => {
-      const how = signal ? `crashed (${signal})` : `exited (code ${code})`;
-      const tail = this.diagnostics.trim().split("\n").filter(Boolean).at(-1);
-      this.fail(`client process ${how}${tail ? ` (${tail})` : ""}`,
-        "the native ZooKeeper client failed; the controller is unharmed: run the command again (an import resumes with --on-conflict overwrite)");
-      resolve();
-    }));
     const stall = opts.stallTimeoutMs ?? 60_000;
     this.watchdog = setInterval(() => {
       if (this.pending.size === 0 || Date.now() - this.lastAnswer < stall) return;
-      this.fail(`did not answer for ${Math.round(stall / 1000)}s with ${this.pending.size} call(s) outstanding; its process was stopped`,
-        "the server or the network to it may be overloaded or frozen: check `zkfleet status`, then run the command again");
-      this.child.kill("SIGKILL");
+      this.lastWords = `did not answer for ${Math.round(stall / 1000)}s with ${this.pending.size} call(s) outstanding; its process was stopped`;
+      this.worker.kill();
     }, Math.min(1000, stall)).unref();
   }
 
   /** Starts the worker and waits for a session. */
   static async open(opts: ZkClientOptions): Promise<ZkClient> {
-    let settle!: (err?: Error) => void;
-    const ready = new Promise<void>((resolve, reject) => (settle = (err) => (err ? reject(err) : resolve())));
-    const client = new ZkClient(opts, settle);
-    const init: Init = {
-      type: "init", connect: opts.connect, sessionTimeoutMs: opts.sessionTimeoutMs ?? 30_000,
-      responseCounterLimit: opts.responseCounterLimit ?? 1_000_000, auth: opts.auth ?? [],
-    };
-    client.write(init);
-    const connectTimeoutMs = opts.connectTimeoutMs ?? 20_000;
-    const timer = setTimeout(() => settle(client.error(`no session within ${connectTimeoutMs / 1000}s`,
+    const client = new ZkClient(opts);
+    try {
+      await client.start();
+      return client;
+    } catch (err) {
+      clearInterval(client.watchdog);
+      client.worker.kill();
+      await client.worker.exited;
+      throw err;
+    }
+  }
+
+  /** A worker, its session (authenticated), and then every call outstanding sent to it. */
+  private async start(): Promise<void> {
+    this.live = false;
+    const ready = new Promise<void>((resolve, reject) => (this.onReady = (err) => (err ? reject(err) : resolve())));
+    const worker = new WorkerProcess((line) => this.receive(line), (how) => this.exited(worker, how));
+    this.worker = worker;
+    worker.send({
+      type: "init", connect: this.opts.connect, sessionTimeoutMs: this.opts.sessionTimeoutMs ?? 30_000,
+      responseCounterLimit: this.opts.responseCounterLimit ?? 1_000_000, auth: this.opts.auth ?? [],
+    });
+    const connectTimeoutMs = this.opts.connectTimeoutMs ?? 20_000;
+    const timer = setTimeout(() => this.onReady(this.error(`no session within ${connectTimeoutMs / 1000}s`,
       "check that the servers run and answer on their client port (`zkfleet status -i INV`), and the connect string")), connectTimeoutMs);
     try {
       await ready;
-      return client;
-    } catch (err) {
-      client.child.kill("SIGKILL");
-      await client.exited;
-      throw err;
     } finally {
       clearTimeout(timer);
     }
+    this.live = true;
+    this.lastAnswer = Date.now();
+    for (const [id, p] of this.pending) worker.send({ type: "call", id, call: p.call });
+  }
+
+  /** A worker gone: replaced when only reads were waiting on it and restarts are left, else every call fails. */
+  private exited(worker: WorkerProcess, how: string): void {
+    if (worker !== this.worker || this.closing) return;
+    const why = this.lastWords ?? `client process ${how}${worker.lastWords() ? ` (${worker.lastWords()})` : ""}`;
+    this.lastWords = undefined;
+    if (this.replaceable()) {
+      this.restarts.push(why);
+      this.start().catch((err: unknown) => this.fail(`${why}; a new client process failed too: ${(err as Error).message}`));
+      return;
+    }
+    this.fail(why, "the native ZooKeeper client failed; the controller is unharmed: run the command again (an import resumes with --on-conflict overwrite)");
+  }
+
+  private replaceable(): boolean {
+    return this.live && this.restarts.length < (this.opts.retryReads ?? 0) && [...this.pending.values()].every((p) => READS.has(p.call.op));
   }
 
   /** The worker's pid (tests use it to play a crash or a hang). */
   get pid(): number | undefined {
-    return this.child.pid;
+    return this.worker.pid;
   }
 
   call<K extends CallOp>(call: Extract<Call, { op: K }>): Promise<ValueOf<K>> {
@@ -138,7 +152,7 @@ export class ZkClient {
     return new Promise<ValueOf<K>>((resolve, reject) => {
       if (this.pending.size === 0) this.lastAnswer = Date.now();
       this.pending.set(id, { call, resolve: resolve as (v: never) => void, reject });
-      this.write({ type: "call", id, call });
+      if (this.live) this.worker.send({ type: "call", id, call });
     });
   }
 
@@ -192,30 +206,9 @@ export class ZkClient {
   /** Ends the session (its ephemeral nodes go with it) and the worker; kills a worker that does not go. */
   async close(): Promise<void> {
     clearInterval(this.watchdog);
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      this.fail("was closed");
-      this.write({ type: "close" });
-      this.flush();
-      this.child.stdin!.end();
-      const timer = setTimeout(() => this.child.kill("SIGKILL"), 5000);
-      await this.exited;
-      clearTimeout(timer);
-    }
-  }
-
-  // Lines are sent once per turn of the event loop: a walk or an import issues thousands of calls at once.
-  private outgoing: string[] = [];
-
-  private write(msg: Init | { type: "call"; id: number; call: Call } | { type: "close" }): void {
-    if (this.outgoing.length === 0) setImmediate(() => this.flush());
-    this.outgoing.push(JSON.stringify(msg));
-  }
-
-  private flush(): void {
-    if (this.outgoing.length === 0) return;
-    const text = this.outgoing.join("\n") + "\n";
-    this.outgoing = [];
-    if (this.child.stdin!.writable) this.child.stdin!.write(text);
+    this.fail("was closed");
+    this.closing = true;
+    await this.worker.end();
   }
 
   private receive(line: string): void {
@@ -225,7 +218,7 @@ export class ZkClient {
       msg = FromWorker.parse(JSON.parse(line));
     } catch (err) {
       this.fail(`sent a message the controller does not understand: ${(err as Error).message.slice(0, 300)}`);
-      this.child.kill("SIGKILL");
+      this.worker.kill();
       return;
     }
     switch (msg.type) {
@@ -238,6 +231,8 @@ export class ZkClient {
         this.state = msg.state;
         if (msg.state === "expired" || msg.state === "auth_failed") {
           const why = msg.state === "expired" ? "lost its session (expired)" : "was refused authentication";
+          // The worker exits next; a reader's session is then replaced.
+          if (msg.state === "expired" && this.replaceable()) return void (this.lastWords = why);
           this.fail(why, msg.state === "expired"
             ? "the servers did not hear from the client within the session timeout: check the network and load, then run the command again"
             : "check the --auth credentials");

@@ -16,6 +16,7 @@ import { ZkClient } from "../../controller/zk/client.js";
 import { runCli } from "../helpers/cli.js";
 import { useTestLab } from "../helpers/lab.js";
 import { zkCli } from "../helpers/zkcli.js";
+import { exportLines, node } from "./fixtures.js";
 import { javaDigest } from "./independent.js";
 
 /** Children of the wide parent. The issue asks for 50,000: that copy is bench/data-copy.mjs (about 2 minutes here); CI keeps this file bounded. */
@@ -214,6 +215,18 @@ describe("export, import and diff, 3.4.13 to 3.9.3 through SSH", () => {
     expect(replaced.code, replaced.err).toBe(2);
     expect(replaced.out).toMatch(/0 created, 1 updated/);
     expect((await cli("diff", file(), target, "--auth", AUTH)).code).toBe(0);
+  });
+
+  it("container and TTL nodes (only a file can say so: servers report them as persistent) need 3.5.3+: refused on 3.4.13, created on 3.9.3", async () => {
+    const box = { ...node("/boxes", "", { cversion: 0 }), container: true };
+    const lines = exportLines("/boxes", [box, node("/boxes/item", "in a container")]);
+    const boxes = writeAndName("boxes.jsonl", lines.join("\n") + "\n");
+    const old = await cli("import", "-i", src, "-f", boxes);
+    expect(old.code).toBe(5);
+    expect(old.err).toMatch(/1 container or TTL node\(s\), which need ZooKeeper 3\.5\.3\+ on every server; the target reports 3\.4\.13, 3\.4\.13, 3\.4\.13; nothing was written/);
+    const modern = await cli("import", "-i", dst, "-f", boxes);
+    expect(modern.code, modern.err).toBe(2);
+    expect(modern.out).toMatch(/2 created/);
   });
 
   it("the next sequential child on the target gets the number the source gives, also where the last children were deleted", async () => {

@@ -101,6 +101,31 @@ describe("ZkClient", () => {
     expect(await withClient((d) => d.exists("/big"))).toBeDefined();
   });
 
+  it("a reader may have a crashed client process replaced: its reads are sent again on a new session, a bounded number of times", async () => {
+    const c = await ZkClient.open({ connect, retryReads: 1 });
+    try {
+      const reads = Array.from({ length: 40 }, () => c.get("/big/n3"));
+      process.kill(c.pid!, "SIGSEGV");
+      for (const r of await Promise.all(reads)) expect(r.data.length).toBe(NEAR_1MB);
+      expect(c.restarts).toEqual([expect.stringMatching(/crashed \(SIGSEGV\)/)]);
+      const again = c.get("/big/n3").catch((e: unknown) => e);
+      process.kill(c.pid!, "SIGSEGV");
+      expect(await again).toBeInstanceOf(ZkfleetError);
+    } finally {
+      await c.close();
+    }
+    // A write outstanding is never sent twice: the crash is the caller's.
+    const w = await ZkClient.open({ connect, retryReads: 3 });
+    try {
+      const write = w.set("/big/n3", Buffer.from("x")).catch((e: unknown) => e);
+      process.kill(w.pid!, "SIGSEGV");
+      expect(String(await write)).toMatch(/crashed \(SIGSEGV\), during set \/big\/n3/);
+      expect(w.restarts).toEqual([]);
+    } finally {
+      await w.close();
+    }
+  });
+
   it("a hung client process is stopped after the stall timeout, its calls failing with a typed error", async () => {
     const c = await ZkClient.open({ connect, stallTimeoutMs: 1500 });
     process.kill(c.pid!, "SIGSTOP");
