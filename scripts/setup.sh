@@ -14,6 +14,8 @@ fi
 
 need=()
 [ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/java ] || need+=(openjdk-17-jre-headless)
+# The data tests' independent reader runs a .java source file, which needs the JDK's compiler module.
+java --list-modules 2>/dev/null | grep -q '^jdk.compiler' || need+=(openjdk-17-jdk-headless)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
