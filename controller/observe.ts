@@ -43,8 +43,16 @@ export async function observeHost(fleet: Fleet, key: string, req: ObserveRequest
   }
 }
 
-function unreachable(key: string, err: unknown, started: number): ObservedHost {
+export function unreachable(key: string, err: unknown, started = Date.now()): ObservedHost {
   return { host: key, reachable: false, error: observationError(err), ms: Date.now() - started };
+}
+
+/** Hosts that could not be reached, as the one error apply and the ensemble lock both stop with. */
+export function unobservableError(lines: readonly string[]): ZkfleetError {
+  return new ZkfleetError("ssh", `${lines.length} host(s) cannot be observed; nothing was changed`, {
+    where: [...lines].sort().join("\n         "),
+    hint: "fix what is named for each host (or leave the host out of the inventory) and run apply again",
+  });
 }
 
 /**
@@ -58,7 +66,7 @@ export function observationError(err: unknown): string {
 
 export async function observeAll(fleet: Fleet, keys: readonly string[], request: (key: string) => ObserveRequest): Promise<ObservedHost[]> {
   const results = await fleet.forEachHost(keys, (key) => observeHost(fleet, key, request(key)));
-  return results.map((r) => (r.ok ? r.value : unreachable(r.host, r.error, Date.now())));
+  return results.map((r) => (r.ok ? r.value : unreachable(r.host, r.error)));
 }
 
 /**

@@ -17,9 +17,9 @@ import type { HostSpec, Inventory } from "../inventory/schema.js";
 import type { ObservedHost } from "../model/observed.js";
 import { fileContent } from "../model/observed.js";
 import { targetOf } from "../model/target.js";
-import { observeAll } from "../observe.js";
+import { observeAll, unobservableError } from "../observe.js";
 import { type DesiredHost, type Plan, type Step, planApply, planSteps } from "../plan/plan.js";
-import { mergeHostsBlock, renderHostFiles, renderHostsBlock } from "../render/render.js";
+import { dynamicConfigPath, mergeHostsBlock, renderHostFiles, renderHostsBlock } from "../render/render.js";
 import type { EnsembleReport } from "../status/health.js";
 
 const ETC_HOSTS = "/etc/hosts";
@@ -139,7 +139,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       probe: target.members.find((m) => m.host === key)!.probe,
     }));
     const byKey = new Map(observed.map((o) => [o.host, o]));
-    const dynamic = rendered.get(inv.hosts[0]!.name)!.find((f) => f.path !== zooCfg && f.path.startsWith(`${zooCfg}.dynamic`));
+    const dynamic = dynamicConfigPath(inv.zookeeper);
     const plan = planApply({
       target,
       desired: inv.hosts.map((spec) => {
@@ -149,7 +149,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       }),
       observed,
       ...(input.limit ? { limit: input.limit } : {}),
-      config: { zooCfg, ...(dynamic ? { dynamic: dynamic.path } : {}) },
+      config: { zooCfg, ...(dynamic ? { dynamic } : {}) },
       ...(inv.hosts_file === "managed" ? { hostsFile: { path: ETC_HOSTS, block: renderHostsBlock(inv) } } : {}),
       timeouts: { gateMs: input.gateTimeoutMs ?? 30_000, settleMs: input.settleTimeoutMs ?? 120_000 },
     });
@@ -157,12 +157,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     const estimateMs = estimatePlan(plan, history);
     input.onPlan?.(plan, estimateMs);
     const unreachable = observed.filter((o) => !o.reachable);
-    if (unreachable.length > 0) {
-      throw new ZkfleetError("ssh", `${unreachable.length} host(s) cannot be observed; nothing was changed`, {
-        where: unreachable.map((o) => `${o.host}: ${o.error}`).join("\n         "),
-        hint: "fix what is named for each host (or leave the host out of the inventory) and run apply again",
-      });
-    }
+    if (unreachable.length > 0) throw unobservableError(unreachable.map((o) => `${o.host}: ${o.error}`));
     if (plan.refusals.length > 0) throw refusalError(plan);
     const steps = planSteps(plan);
     if (input.check || steps.length === 0) return { plan, executed: false, results: [], changed: 0 };

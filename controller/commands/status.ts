@@ -5,7 +5,7 @@
 import { Fleet, type FleetOptions } from "../fleet.js";
 import type { Inventory } from "../inventory/schema.js";
 import { targetOf } from "../model/target.js";
-import { observationError, observeServer, toHostReport } from "../observe.js";
+import { observeServer, toHostReport, unreachable } from "../observe.js";
 import { type EnsembleReport, judgeEnsemble } from "../status/health.js";
 
 export interface StatusInput {
@@ -30,7 +30,7 @@ export async function runStatus(input: StatusInput, fleet?: Fleet): Promise<Flee
     const keys = own.hosts.map((h) => h.key);
     const results = await own.forEachHost(keys, (key) => observeServer(own, key, memberOf(key).probe));
     // The pool connects before calling: a host it cannot reach arrives as an error.
-    const observed = new Map(results.map((r) => [r.host, r.ok ? r.value : { host: r.host, reachable: false, error: observationError(r.error), ms: 0 }]));
+    const observed = new Map(results.map((r) => [r.host, r.ok ? r.value : unreachable(r.host, r.error)]));
     const ensembles = targets.map(({ inventory, target }) => {
       const hosts = own.hosts.filter((h) => h.inventory === inventory);
       return judgeEnsemble(target, hosts.map((h) => toHostReport(memberOf(h.key), observed.get(h.key)!)));

@@ -9,7 +9,7 @@ import { posix } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
 import type { OpData } from "../../common/protocol.js";
 import type { Fleet } from "../fleet.js";
-import { observationError } from "../observe.js";
+import { observationError, unobservableError } from "../observe.js";
 
 export interface EnsembleLock {
   release(): Promise<void>;
@@ -61,10 +61,7 @@ export async function acquireEnsembleLock(
   }
   if (unreachable.length > 0) {
     await release();
-    throw new ZkfleetError("ssh", `${unreachable.length} host(s) cannot be observed; nothing was changed`, {
-      where: unreachable.sort().join("\n         "),
-      hint: "fix what is named for each host (or leave the host out of the inventory) and run apply again",
-    });
+    throw unobservableError(unreachable);
   }
   return { release, tookOver };
 }

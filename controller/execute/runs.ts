@@ -102,10 +102,14 @@ export function runSteps(file: string): { index: number; kind: string; host: str
 }
 
 /** How long each kind of step took in this ensemble's earlier runs (successful steps only), for estimates. */
-export function stepHistory(dir: string, ensemble: string): StepHistory {
+export function stepHistory(dir: string, ensemble: string, runs = 20): StepHistory {
   const history: StepHistory = {};
-  for (const run of listRuns(dir, ensemble)) {
-    for (const r of records(run.file)) {
+  const folder = join(dir, ensemble);
+  if (!existsSync(folder)) return history;
+  // Run ids start with their time, so names sort by age; an old journal directory must not slow every apply.
+  const newest = readdirSync(folder).filter((f) => f.endsWith(".jsonl")).sort().slice(-runs);
+  for (const file of newest) {
+    for (const r of records(join(folder, file))) {
       if (r.event !== "step-done" || typeof r.ms !== "number") continue;
       (history[r.kind as StepKind] ??= []).push(r.ms);
     }

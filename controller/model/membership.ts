@@ -121,6 +121,3 @@ export function sameMembership(a: readonly ServerEntry[], b: readonly ServerEntr
   const change = membershipChange(a, b);
   return change.added.length === 0 && change.removed.length === 0;
 }
-
-export const voters = (servers: readonly ServerEntry[]): number[] =>
-  servers.filter((s) => s.role === "participant").map((s) => s.id);

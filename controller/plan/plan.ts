@@ -64,12 +64,12 @@ export interface PlanInput {
  * that are down first (nothing to lose), then followers, observers, and the
  * leader last, so the ensemble elects at most once.
  */
-export function restartOrder<T extends ObservedHost>(hosts: readonly T[]): T[] {
-  const rank = (h: T): number => {
+export function restartOrder<T>(items: readonly T[], hostOf: (item: T) => ObservedHost = (i) => i as ObservedHost): T[] {
+  const rank = (h: ObservedHost): number => {
     const mode = modeOf(h);
     return !isRunning(h) || mode === undefined ? 0 : mode === "follower" ? 1 : mode === "observer" ? 2 : mode === "leader" ? 4 : 3;
   };
-  return [...hosts].sort((a, b) => rank(a) - rank(b) || a.host.localeCompare(b.host));
+  return [...items].sort((a, b) => rank(hostOf(a)) - rank(hostOf(b)) || hostOf(a).host.localeCompare(hostOf(b).host));
 }
 
 /** The membership the inventory asks for, read from the rendered file that carries it. */
@@ -357,7 +357,7 @@ export function planApply(input: PlanInput): Plan {
       ? [healthy("check", "done only when one leader serves and every other server follows or observes it")] : [];
     stages.push({ title: "start servers that are down", concurrent: false, steps: [...starts, ...last] });
   }
-  for (const { observed: o, steps, upgrade, pending } of restartOrder(rolls.map((r) => r.observed)).map((ob) => rolls.find((r) => r.observed === ob)!)) {
+  for (const { observed: o, steps, upgrade, pending } of restartOrder(rolls, (r) => r.observed)) {
     const d = input.desired.find((x) => x.host === o.host)!;
     const mode = modeOf(o) ?? "unknown";
     const [writes, onNewRelease] = [steps.filter((s) => s.kind === "write_file"), steps.filter((s) => s.kind !== "write_file")];

@@ -92,6 +92,12 @@ function logView(zk: ZookeeperSpec): TemplateView["log"] {
   };
 }
 
+/** The dynamic config file zkfleet writes, when reconfig is asked for and the version has it. */
+export function dynamicConfigPath(zk: ZookeeperSpec): string | undefined {
+  // A reconfig request on a version without it is a lint error; render the static form.
+  return zk.reconfig && versionFacts(zk.version).supportsReconfig ? posix.join(zk.config_dir, "zoo.cfg.dynamic") : undefined;
+}
+
 export function templateView(inv: Inventory, host: HostSpec): TemplateView {
   const zk = inv.zookeeper;
   const facts = versionFacts(zk.version);
@@ -112,8 +118,7 @@ export function templateView(inv: Inventory, host: HostSpec): TemplateView {
     clientPortAddress: bind ? host.address : "",
     adminServerAddress: bind && facts.hasAdminServer ? host.address : "",
     fourLetterWords: facts.supports4lwWhitelist && !userWhitelist ? FOUR_LETTER_WORDS.join(",") : "",
-    // A reconfig request on a version without it is a lint error; render the static form.
-    dynamicConfigFile: zk.reconfig && facts.supportsReconfig ? posix.join(zk.config_dir, "zoo.cfg.dynamic") : "",
+    dynamicConfigFile: dynamicConfigPath(zk) ?? "",
     hostsEntries: [...inv.hosts].sort((a, b) => a.myid - b.myid).map(({ address, name }) => ({ address, name })),
     log: logView(zk),
     jvmFlags: `-Xms${zk.heap_mb}m -Xmx${zk.heap_mb}m`,

@@ -1,6 +1,6 @@
 // Judging an ensemble from what its hosts report. Pure: the gathering lives
 // in observe.ts, so the rules here are unit-tested without hosts.
-import { quorumSize } from "../model/quorum.js";
+import { hasQuorum, quorumSize } from "../model/quorum.js";
 import type { EnsembleTarget } from "../model/target.js";
 
 /** A status row: one member as the inventory names it, with what its host and server said (observe.ts toHostReport). */
@@ -109,7 +109,7 @@ export function judgeEnsemble(
   if (leaders.length > 1) {
     verdict = "split-brain";
     problems.unshift(`${leaders.length} servers claim to lead: ${leaders.map((h) => h.host).join(", ")}`);
-  } else if (votersUp.length < quorum || !leader) {
+  } else if (!hasQuorum(votersUp.length, voters.length) || !leader) {
     verdict = "no-quorum";
     problems.unshift(`${votersUp.length} of ${voters.length} voters serve; a quorum needs ${quorum}`);
   } else {
