@@ -5,6 +5,7 @@
 
 import { z } from "zod";
 import { cleanDataOp } from "./ops/clean-data.js";
+import { discoverOp } from "./ops/discover.js";
 import { factsOp } from "./ops/facts.js";
 import { installDistOp } from "./ops/install-dist.js";
 import { lockOp } from "./ops/lock.js";
@@ -26,6 +27,7 @@ const handlers: { [K in OpName]: Handler<K> } = {
   clean_data: cleanDataOp,
   status: statusOp,
   lock: lockOp,
+  discover: discoverOp,
 };
 
 function errorText(err: unknown): string {

@@ -87,16 +87,24 @@ export function describePidFile(pidFile: string, state: PidFileState): string {
   }
 }
 
-/** Every live QuorumPeerMain on the host started with `config` (whatever its pid file says). */
-export async function quorumPeersWithConfig(config: string): Promise<LiveProcess[]> {
+/** Every live QuorumPeerMain on the host. */
+export async function quorumPeers(): Promise<LiveProcess[]> {
   const found: LiveProcess[] = [];
   for (const entry of await readdir("/proc")) {
     if (!/^[0-9]+$/.test(entry)) continue;
     const pid = Number(entry);
     const argv = await liveArgv(pid).catch(() => null);
-    if (argv === null || !isQuorumPeer(argv)) continue;
-    const cfg = await configOf(pid, argv);
-    if (cfg !== null && (await samePath(cfg, config))) found.push({ pid, argv });
+    if (argv !== null && isQuorumPeer(argv)) found.push({ pid, argv });
+  }
+  return found;
+}
+
+/** Every live QuorumPeerMain on the host started with `config` (whatever its pid file says). */
+export async function quorumPeersWithConfig(config: string): Promise<LiveProcess[]> {
+  const found: LiveProcess[] = [];
+  for (const peer of await quorumPeers()) {
+    const cfg = await configOf(peer.pid, peer.argv);
+    if (cfg !== null && (await samePath(cfg, config))) found.push(peer);
   }
   return found;
 }

@@ -9,7 +9,7 @@
 import { z } from "zod";
 
 /** Bumped on any incompatible change to the messages below. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 // ---------------------------------------------------------------- building blocks
 
@@ -25,6 +25,12 @@ export const AbsPath = z
 const ReleaseName = z
   .string()
   .regex(/^[0-9A-Za-z][0-9A-Za-z._-]*$/, "must be a plain version like 3.8.0");
+
+/**
+ * A release unpacked on the host before zkfleet managed it (adoption): used
+ * where it lies, as the current release until zkfleet switches away from it.
+ */
+const Preinstalled = z.strictObject({ version: ReleaseName, home: AbsPath }).optional();
 
 const SystemdUnit = z
   .string()
@@ -92,6 +98,7 @@ export type FileRead = z.infer<typeof FileRead>;
 
 export const FactsArgs = z.strictObject({
   install_dir: AbsPath.optional(),
+  preinstalled: Preinstalled,
   data_dir: AbsPath.optional(),
   data_log_dir: AbsPath.optional(),
   config_dir: AbsPath.optional(),
@@ -147,6 +154,7 @@ export const InstallDistArgs = z.strictObject({
   tarball: AbsPath,
   version: ReleaseName,
   install_dir: AbsPath,
+  preinstalled: Preinstalled,
   set_current: z.boolean().default(false),
   sha256: z
     .string()
@@ -163,6 +171,7 @@ export const InstallDistData = z.strictObject({
 
 export const StartArgs = z.strictObject({
   install_dir: AbsPath,
+  preinstalled: Preinstalled,
   config_dir: AbsPath,
   /** Where zkServer.sh keeps zookeeper_server.pid (the config's dataDir). */
   data_dir: AbsPath,
@@ -222,6 +231,32 @@ export const LockData = z.strictObject({
   held_by: LockHolder.nullable(),
 });
 
+/**
+ * discover: the ZooKeeper servers running on a host, found from /proc, for
+ * adopting an ensemble zkfleet did not install (nothing is known yet but
+ * the host's address).
+ */
+export const DiscoverArgs = z.strictObject({
+  /** A zoo.cfg to report even when no server runs with it. */
+  config: AbsPath.optional(),
+});
+const DiscoveredServer = z.strictObject({
+  pid: z.number().int().positive(),
+  argv: z.array(z.string()),
+  cwd: z.string().nullable(),
+  started_at_ms: z.number().nullable(),
+  /** The config file it was started with, symlinks resolved. */
+  config: z.string().nullable(),
+  /** The release it runs from: the directory holding bin/zkServer.sh, when one is found. */
+  home: z.string().nullable(),
+});
+export const DiscoverData = z.strictObject({
+  hostname: z.string(),
+  servers: z.array(DiscoveredServer),
+  /** Every config named by a server (and args.config), read. */
+  configs: z.record(z.string(), FileRead),
+});
+
 export const FourLetterWord = z.enum(["ruok", "srvr", "mntr", "conf"]);
 export type FourLetterWord = z.infer<typeof FourLetterWord>;
 
@@ -262,6 +297,7 @@ export const Ops = {
   clean_data: { args: CleanDataArgs, data: CleanDataData },
   status: { args: StatusArgs, data: StatusData },
   lock: { args: LockArgs, data: LockData },
+  discover: { args: DiscoverArgs, data: DiscoverData },
 } as const;
 
 export type OpName = keyof typeof Ops;
@@ -292,6 +328,7 @@ export const Request = z.discriminatedUnion("op", [
   requestFor("clean_data"),
   requestFor("status"),
   requestFor("lock"),
+  requestFor("discover"),
 ]);
 /** A request as the controller writes it. */
 export type AgentRequest = z.input<typeof Request>;

@@ -13,6 +13,7 @@ import { inventoryError, loadInventory } from "./inventory/load.js";
 import { formatStatus, runStatus } from "./commands/status.js";
 import { runApply } from "./commands/apply.js";
 import { registerDataCommands } from "./commands/data.js";
+import { registerAdoptCommand } from "./commands/adopt.js";
 import { type Plan, type Step, describeStep, planSteps } from "./plan/steps.js";
 import { defaultJournalDir } from "./execute/journal.js";
 import { createInterface } from "node:readline/promises";
@@ -211,7 +212,16 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
         // A refused plan is reported by the error that follows; "plan of 0 step(s)" would mislead.
         if (!human || plan.refusals.length > 0) return;
         const count = planSteps(plan).length;
-        if (count === 0) return io.out(`${plan.target.name}: nothing to do, every host is as the inventory says`);
+        const deferred = plan.deferred ?? [];
+        const sayDeferred = () => {
+          if (deferred.length === 0) return;
+          io.out(` not taken over yet, written with each server's next restart (none is needed for them):`);
+          for (const w of deferred) io.out(`  - ${w.host}: ${w.path} (${w.reason})`);
+        };
+        if (count === 0) {
+          io.out(`${plan.target.name}: nothing to do, every host is as the inventory says`);
+          return sayDeferred();
+        }
         io.out(`${plan.target.name}: plan of ${count} step(s) in ${plan.stages.length} stage(s), about ${Math.ceil(estimateMs / 1000)}s` +
           `${deadline ? ` (the window closes at ${deadline.toISOString()})` : ""}${o.check ? " (check mode: nothing will be changed)" : ""}`);
         plan.stages.forEach((stage, n) => {
@@ -222,6 +232,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
           }
           if (stage.undo) io.out(`    if it does not come back: ${stage.undo.map((u) => u.kind).join(", ")} (previous release and files), then halt`);
         });
+        sayDeferred();
       },
       onStepStart: (st) => human && io.err(`  ... ${describeStep(st)}`),
       onStepDone: (r) => human && io.out(`  ${r.changed ? "changed" : "ok     "} ${describeStep(r.step)} [${(r.ms / 1000).toFixed(1)}s]${r.changed ? "" : ": " + r.message}`),
@@ -240,7 +251,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
         ensemble: result.plan.target.name, check: !!o.check, executed: result.executed, changed,
         stages: result.plan.stages.map((stage) => ({ ...stage, steps: stage.steps.map(withoutContent), ...(stage.undo ? { undo: stage.undo.map(withoutContent) } : {}) })),
         steps: steps.map(withoutContent),
-        refusals: result.plan.refusals,
+        refusals: result.plan.refusals, deferred: result.plan.deferred ?? [],
         results: result.results.map((r) => ({ index: r.index, kind: r.step.kind, host: r.step.host, changed: r.changed, message: r.message, ms: r.ms })),
         final: result.final, journal: result.journal, run: result.runId, canary: result.canary,
       }, null, 2));
@@ -328,6 +339,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     });
 
   registerDataCommands(program, io, setExit);
+  registerAdoptCommand(program, io, setExit, fleetOptions);
   const lab = program.command("lab").description("a lab of simulated hosts on this machine, to rehearse on");
   const dirOption = () => new Option("--dir <dir>", "lab directory").default(DEFAULT_LAB_DIR);
   const jsonOption = () => new Option("--json", "machine-readable output");

@@ -27,7 +27,7 @@ export async function observeHost(fleet: Fleet, key: string, req: ObserveRequest
       {
         op: "facts",
         args: {
-          install_dir: zk.install_dir, data_dir: zk.data_dir, config_dir: zk.config_dir, ...(zk.data_log_dir ? { data_log_dir: zk.data_log_dir } : {}),
+          install_dir: zk.install_dir, ...(zk.preinstalled ? { preinstalled: zk.preinstalled } : {}), data_dir: zk.data_dir, config_dir: zk.config_dir, ...(zk.data_log_dir ? { data_log_dir: zk.data_log_dir } : {}),
           files: [...req.files], zoo_cfg: req.zooCfg,
         },
       },

@@ -131,8 +131,8 @@ export async function factsOp(args: OpArgs<"facts">): Promise<OpOutcome<"facts">
     releases: args.install_dir
       ? {
           dir: args.install_dir,
-          versions: await installedReleases(args.install_dir),
-          current: await currentRelease(args.install_dir),
+          versions: await installedReleases(args.install_dir, args.preinstalled),
+          current: await currentRelease(args.install_dir, args.preinstalled),
         }
       : null,
     process: args.data_dir ? await processFacts(args.data_dir) : null,

@@ -51,11 +51,19 @@ async function unpack(tarball: string, installDir: string, version: string): Pro
 }
 
 export async function installDistOp(args: OpArgs<"install_dist">, check: boolean): Promise<OpOutcome<"install_dist">> {
-  const { tarball, version, install_dir: installDir } = args;
-  const releaseDir = join(releasesDir(installDir), version);
+  const { tarball, version, install_dir: installDir, preinstalled: pre } = args;
+  // The preinstalled release is never unpacked: it is where adoption found it.
+  const releaseDir = pre?.version === version ? pre.home : join(releasesDir(installDir), version);
   const link = currentLink(installDir);
-  const before = await currentRelease(installDir);
+  const before = await currentRelease(installDir, pre);
   const installed = await exists(join(releaseDir, "bin", "zkServer.sh"));
+  if (!installed && pre?.version === version) {
+    return failed(
+      "not_found",
+      `${pre.home} holds no ZooKeeper release (no bin/zkServer.sh), though the inventory says ${version} was found there`,
+      "Restore it, or remove zookeeper.preinstalled from the inventory so that zkfleet installs the release itself.",
+    );
+  }
   if (!installed && (await exists(releaseDir))) {
     return failed(
       "refused",
@@ -69,7 +77,7 @@ export async function installDistOp(args: OpArgs<"install_dist">, check: boolean
   const switchCurrent = args.set_current && before !== version;
   const after = switchCurrent ? version : before;
   const unpackPart = installed ? [] : [`${tarball} into ${releaseDir}`];
-  const switchPart = switchCurrent ? [`${link} at ${currentTarget(version)}`] : [];
+  const switchPart = switchCurrent ? [`${link} at ${currentTarget(version, pre)}`] : [];
   const say = (unpackVerb: string, pointVerb: string) =>
     [...unpackPart.map((s) => `${unpackVerb} ${s}`), ...switchPart.map((s) => `${pointVerb} ${s}`)].join(" and ");
   const data = { version, release_dir: releaseDir, unpacked: false, current_before: before, current_after: after };
@@ -93,6 +101,9 @@ export async function installDistOp(args: OpArgs<"install_dist">, check: boolean
     const problem = await unpack(tarball, installDir, version);
     if (problem) return problem;
   }
-  if (switchCurrent) await symlinkAtomic(currentTarget(version), link);
+  if (switchCurrent) {
+    await mkdir(installDir, { recursive: true });
+    await symlinkAtomic(currentTarget(version, pre), link);
+  }
   return done(true, say("unpacked", "pointed"), { ...data, unpacked: !installed }, diff);
 }

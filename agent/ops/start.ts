@@ -8,7 +8,7 @@ import { exists, readIfExists } from "../fs-util.js";
 import { done, failed, type OpOutcome } from "../outcome.js";
 import type { OpArgs } from "../../common/protocol.js";
 import { describePidFile, pidFileIn, quorumPeersWithConfig, readPidFile, samePath } from "../proc.js";
-import { currentLink } from "../releases.js";
+import { currentHome } from "../releases.js";
 import { describeResult, runCommand, tail } from "../run-command.js";
 import { systemdMainPid, systemdIsActive } from "../systemd.js";
 
@@ -59,7 +59,8 @@ export async function startOp(args: OpArgs<"start">, check: boolean): Promise<Op
     });
   }
 
-  const script = join(currentLink(args.install_dir), "bin", "zkServer.sh");
+  const home = await currentHome(args.install_dir, args.preinstalled);
+  const script = join(home, "bin", "zkServer.sh");
   if (!(await exists(script))) {
     return failed("not_found", `${script} does not exist`, "Run install_dist with set_current first.");
   }
@@ -85,7 +86,7 @@ export async function startOp(args: OpArgs<"start">, check: boolean): Promise<Op
   if (args.log_dir) env.ZOO_LOG_DIR = args.log_dir;
   const argv = [script, "--config", args.config_dir, "start"];
   const result = await runCommand(argv, { env, timeoutMs: args.timeout_s * 1000, detached: true });
-  const logHint = `Look at the zookeeper-*.out log in ${args.log_dir ?? join(currentLink(args.install_dir), "logs")}.`;
+  const logHint = `Look at the zookeeper-*.out log in ${args.log_dir ?? join(home, "logs")}.`;
   if (result.code !== 0) return failed("command_failed", describeResult(argv, result), logHint);
   const after = await readPidFile(pidFile);
   if (after.kind !== "zookeeper") {

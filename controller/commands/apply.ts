@@ -93,10 +93,13 @@ function desiredHost(inv: Inventory, spec: HostSpec, observed: ObservedHost | un
     version: zk.version,
     tarball: tarballFor(inv),
     installDir: zk.install_dir,
+    ...(zk.preinstalled ? { preinstalled: zk.preinstalled } : {}),
     transferDir: posix.join(inv.agent.dir, "dists"),
     stateDir: posix.join(inv.agent.dir, "state"),
     files,
-    start: { install_dir: zk.install_dir, config_dir: zk.config_dir, data_dir: zk.data_dir, service: serviceOf(inv), log_dir: zk.log_dir },
+    start: {
+      install_dir: zk.install_dir, ...(zk.preinstalled ? { preinstalled: zk.preinstalled } : {}), config_dir: zk.config_dir, data_dir: zk.data_dir, service: serviceOf(inv), log_dir: zk.log_dir,
+    },
     stop: { data_dir: zk.data_dir, config_path: zooCfgOf(inv), service: serviceOf(inv) },
     clean: { data_dir: zk.data_dir, ...(zk.data_log_dir ? { data_log_dir: zk.data_log_dir } : {}), config_path: zooCfgOf(inv) },
   };
@@ -105,7 +108,8 @@ function desiredHost(inv: Inventory, spec: HostSpec, observed: ObservedHost | un
 export async function runApply(input: ApplyInput): Promise<ApplyResult> {
   const inv = input.inventory;
   const tarball = tarballFor(inv);
-  if (!existsSync(tarball)) {
+  // The adopted release is used where it lies on the hosts: no local copy needed.
+  if (inv.zookeeper.preinstalled?.version !== inv.zookeeper.version && !existsSync(tarball)) {
     throw new ZkfleetError("artifact", `no distribution for ZooKeeper ${inv.zookeeper.version} at ${tarball}`, {
       where: `${input.file}: zookeeper.dists`,
       hint: "build the cache with `zkfleet lab dists`, or point zookeeper.dists at a directory holding apache-zookeeper-<version>-bin.tar.gz",

@@ -9,13 +9,23 @@ import { posix } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
 import type { Fleet } from "../fleet.js";
 import { observeServer, toHostReport } from "../observe.js";
-import type { Plan } from "../plan/steps.js";
+import type { Plan, Preinstalled } from "../plan/steps.js";
 import { judgeEnsemble } from "../status/health.js";
 import type { Actions } from "./executor.js";
 
 export function fleetActions(fleet: Fleet): Actions {
+  // Already unpacked by an earlier install step: install_dist only switches the link and never reads the tarball.
+  const switchRelease = async (step: { host: string; version: string; installDir: string; preinstalled?: Preinstalled }) => {
+    const r = await fleet.call(step.host, "install_dist", {
+      tarball: posix.join(step.installDir, "releases", `.not-needed-${step.version}.tar.gz`), version: step.version,
+      install_dir: step.installDir, set_current: true, ...(step.preinstalled ? { preinstalled: step.preinstalled } : {}),
+    });
+    return { changed: r.changed, message: r.message, data: { current_before: r.data.current_before, current_after: r.data.current_after } };
+  };
   return {
     async install(step) {
+      // Unpacked already (or the adopted release): only `current` moves, nothing is pushed.
+      if (step.setCurrent && step.before.installed.includes(step.version)) return switchRelease(step);
       const h = fleet.host(step.host);
       const conn = await fleet.connection(step.host);
       const remote = posix.join(step.transferDir, posix.basename(step.tarball));
@@ -35,6 +45,7 @@ export function fleetActions(fleet: Fleet): Actions {
       try {
         const r = await fleet.call(step.host, "install_dist", {
           tarball: remote, version: step.version, install_dir: step.installDir, set_current: step.setCurrent, sha256,
+          ...(step.preinstalled ? { preinstalled: step.preinstalled } : {}),
         });
         return { changed: r.changed, message: r.message, data: { current_before: r.data.current_before, current_after: r.data.current_after } };
       } finally {
@@ -48,14 +59,7 @@ export function fleetActions(fleet: Fleet): Actions {
       return { changed: r.changed, message: r.message, data: { backup: r.data.backup } };
     },
 
-    async switchRelease(step) {
-      // Already unpacked by an earlier install step: install_dist only switches the link and never reads the tarball.
-      const r = await fleet.call(step.host, "install_dist", {
-        tarball: posix.join(step.installDir, "releases", `.not-needed-${step.version}.tar.gz`), version: step.version,
-        install_dir: step.installDir, set_current: true,
-      });
-      return { changed: r.changed, message: r.message, data: { current_before: r.data.current_before, current_after: r.data.current_after } };
-    },
+    switchRelease,
 
     async cleanData(step) {
       const r = await fleet.call(step.host, "clean_data", step.args);

@@ -190,6 +190,13 @@ function lintDirPair(a: NamedDir, b: NamedDir): Finding[] {
 const lintDirectories: Lint = (inv) => {
   const dirs = managedDirs(inv);
   const findings = dirs.flatMap(lintOneDir);
+  // The adopted release may hold the data and config dirs (seed 004 keeps them in it), but never zkfleet's releases.
+  const home = inv.zookeeper.preinstalled?.home;
+  if (home !== undefined && (isSameOrInside(home, inv.zookeeper.install_dir) || isSameOrInside(inv.zookeeper.install_dir, home))) {
+    findings.push(error("overlapping-dirs", ["zookeeper", "preinstalled", "home"],
+      `preinstalled.home ${home} and install_dir ${inv.zookeeper.install_dir} overlap; zkfleet unpacks releases into install_dir, ` +
+      "give it a directory of its own such as /opt/zkfleet/zookeeper"));
+  }
   dirs.forEach((a, i) => dirs.slice(i + 1).forEach((b) => findings.push(...lintDirPair(a, b))));
   return findings;
 };

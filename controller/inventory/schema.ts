@@ -116,6 +116,13 @@ const zookeeperShape = (ctx: LocalPathContext) => ({
   version: versionSchema,
   dists: localPath(ctx).default(resolveLocalPath("./artifacts", ctx)),
   install_dir: remotePath.default("/opt/zookeeper"),
+  /**
+   * A release found on the hosts at adoption (`zkfleet adopt`), installed by
+   * hand outside install_dir: used where it lies, never copied or removed.
+   */
+  preinstalled: z
+    .strictObject({ version: versionSchema, home: remotePath }, { error: "must be a mapping with version and home" })
+    .optional(),
   data_dir: remotePath.default("/var/lib/zookeeper"),
   /** Transaction logs on their own device; unset means inside data_dir, ZooKeeper's default. */
   data_log_dir: remotePath.optional(),

@@ -3,19 +3,21 @@
 // system. Quorum safety is decided here, so this is where the rules live and
 // where the unit and property tests aim. Its output (steps.ts) is the whole
 // contract with the executor.
+import { posix } from "node:path";
 import { unifiedDiff } from "../../common/diff.js";
 import { needsSnapshotToStart, versionHop } from "../../common/versions.js";
 import type { OpArgsInput } from "../../common/protocol.js";
 import { type EnsembleModel, type ModelHost, modelEnsemble } from "../model/ensemble.js";
-import { membershipChange, parseMembership, type ServerEntry } from "../model/membership.js";
+import { membershipChange, parseMembership, sameMembership, type ServerEntry } from "../model/membership.js";
 import {
   type ObservedHost, currentRelease, fileContent, fileRead, installedReleases, isRunning, modeOf,
 } from "../model/observed.js";
 import type { EnsembleTarget } from "../model/target.js";
 import { parseSettings, settingsDiff, withDynamicConfigFile } from "../model/zoo-cfg.js";
-import { findHostsConflicts } from "../render/hosts-block.js";
+import { findHostsConflicts, hostsAlreadyResolve } from "../render/hosts-block.js";
+import { MANAGED_MARK } from "../render/mark.js";
 import { quorumSize, spareVoters } from "../model/quorum.js";
-import type { AwaitHealthyStep, Plan, Refusal, Stage, Step } from "./steps.js";
+import type { AwaitHealthyStep, DeferredWrite, Plan, Preinstalled, Refusal, Stage, Step, WriteFileStep } from "./steps.js";
 
 export * from "./steps.js";
 
@@ -32,6 +34,8 @@ export interface DesiredHost {
   /** Local tarball of the distribution, to push when the release is missing. */
   tarball: string;
   installDir: string;
+  /** The release adoption found on the hosts, used where it lies. */
+  preinstalled?: Preinstalled;
   /** Where a tarball is put on the host for unpacking. */
   transferDir: string;
   /** The agent's state directory (backups of replaced files). */
@@ -214,6 +218,32 @@ function fileWrites(input: PlanInput, d: DesiredHost, o: ObservedHost, exists: b
   return steps;
 }
 
+/**
+ * Why a write to a running server can wait for its next restart, or
+ * undefined when it cannot. Only files zkfleet has not written yet qualify
+ * (found at adoption: hand-written, or absent), and only when they already
+ * have the effect the inventory asks for, or are read only at start-up: a
+ * restart then would change nothing the ensemble does. A file zkfleet wrote
+ * before is always written and rolled, so that an edited inventory (a new
+ * heap size) takes effect.
+ */
+function takeoverReason(input: PlanInput, w: WriteFileStep, before: string | null): string | undefined {
+  if (before !== null && before.includes(MANAGED_MARK)) return undefined;
+  const hf = input.hostsFile;
+  if (w.path === hf?.path) {
+    return hostsAlreadyResolve(before ?? "", hf.block, input.target.name)
+      ? "every ensemble name already resolves to its address through lines zkfleet leaves as they are" : undefined;
+  }
+  if (w.path === input.config.zooCfg || w.path === input.config.dynamic) {
+    if (before === null) return undefined;
+    const sameMembers = sameMembership(parseMembership(before).servers, parseMembership(w.content).servers);
+    return sameMembers && settingsDiff(before, w.content, false).length === 0
+      ? "its settings and server lines already say what the inventory says" : undefined;
+  }
+  if (posix.basename(w.path) === "myid") return before?.trim() === w.content.trim() ? "it already holds this myid" : undefined;
+  return "read only when the server starts";
+}
+
 /** Settings every version prints in `conf` exactly as zoo.cfg gives them. */
 const CONF_ECHOES = ["tickTime", "initLimit", "syncLimit", "maxClientCnxns", "minSessionTimeout", "maxSessionTimeout"];
 
@@ -268,6 +298,7 @@ export function planApply(input: PlanInput): Plan {
   const starts: Step[] = [];
   const rolls: { observed: ObservedHost; steps: Step[]; upgrade: boolean; pending?: string }[] = [];
   const unchanged: string[] = [];
+  const deferred: DeferredWrite[] = [];
   const modelOf = new Map(model.hosts.map((h) => [h.host, h]));
 
   for (const d of input.desired) {
@@ -283,13 +314,13 @@ export function planApply(input: PlanInput): Plan {
       if (!installed.includes(d.version)) {
         push.push({
           kind: "install", host: d.host, version: d.version, tarball: d.tarball, transferDir: d.transferDir, installDir: d.installDir,
-          setCurrent: false, before: { current, installed }, reason: `ZooKeeper ${d.version} is not installed; ${from} keeps serving until its turn`,
+          ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), setCurrent: false, before: { current, installed }, reason: `ZooKeeper ${d.version} is not installed; ${from} keeps serving until its turn`,
         });
       }
     } else if (!installed.includes(d.version) || current !== d.version) {
       steps.push({
         kind: "install", host: d.host, version: d.version, tarball: d.tarball, transferDir: d.transferDir, installDir: d.installDir,
-        setCurrent: current !== d.version, before: { current, installed },
+        ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), setCurrent: current !== d.version, before: { current, installed },
         reason: installed.includes(d.version) ? `switch current from ${current ?? "nothing"} to ${d.version}` : `ZooKeeper ${d.version} is not installed`,
       });
     }
@@ -297,7 +328,8 @@ export function planApply(input: PlanInput): Plan {
     const onNewRelease: Step[] = [];
     if (upgrade) {
       onNewRelease.push({
-        kind: "switch_release", host: d.host, version: d.version, installDir: d.installDir, before: { current },
+        kind: "switch_release", host: d.host, version: d.version, installDir: d.installDir,
+        ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), before: { current },
         reason: `upgrade from ${from} to ${d.version}`,
       });
       if (from!.startsWith("3.4.") && needsSnapshotToStart(d.version) && logsWithoutSnapshot(o)) {
@@ -315,13 +347,17 @@ export function planApply(input: PlanInput): Plan {
         kind: "start", host: d.host, args: d.start,
         reason: model.hosts.some((h) => h.running) ? "ZooKeeper is not running; it joins the running ensemble" : "ZooKeeper is not running",
       });
-    } else if (steps.length > 0 || upgrade) {
-      // Written right before the restart that loads it: an interrupted roll leaves the hosts after it untouched.
-      rolls.push({ observed: o, steps: [...steps, ...onNewRelease], upgrade });
     } else {
-      const pending = pendingRestart(input, d, o);
-      if (pending) rolls.push({ observed: o, steps: [], upgrade: false, pending });
-      else unchanged.push(d.host);
+      const waits = steps.map((st) => (st.kind === "write_file" ? takeoverReason(input, st, st.previous) : undefined));
+      const onlyTakeovers = waits.every((why) => why !== undefined);
+      const pending = upgrade || !onlyTakeovers ? undefined : pendingRestart(input, d, o);
+      if (upgrade || !onlyTakeovers || pending) {
+        // Written right before the restart that loads it: an interrupted roll leaves the hosts after it untouched.
+        rolls.push({ observed: o, steps: [...steps, ...onNewRelease], upgrade, ...(pending ? { pending } : {}) });
+      } else {
+        unchanged.push(d.host);
+        steps.forEach((st, i) => st.kind === "write_file" && deferred.push({ host: d.host, path: st.path, reason: waits[i]! }));
+      }
     }
   }
 
@@ -391,5 +427,5 @@ export function planApply(input: PlanInput): Plan {
       undo,
     });
   }
-  return { target, stages, unchanged, refusals: [] };
+  return { target, stages, unchanged, ...(deferred.length > 0 ? { deferred } : {}), refusals: [] };
 }

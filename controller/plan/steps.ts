@@ -6,6 +6,12 @@
 import type { OpArgsInput } from "../../common/protocol.js";
 import type { EnsembleTarget } from "../model/target.js";
 
+/** A release found on the hosts at adoption, outside install_dir. */
+export interface Preinstalled {
+  version: string;
+  home: string;
+}
+
 interface StepBase {
   host: string;
   /** Why the step is needed, for --check output and the journal. */
@@ -19,6 +25,8 @@ export type InstallStep = StepBase & {
   tarball: string;
   transferDir: string;
   installDir: string;
+  /** The adopted release used where it lies (not pushed; `current` points at its home). */
+  preinstalled?: Preinstalled;
   setCurrent: boolean;
   before: { current: string | null; installed: string[] };
 };
@@ -37,7 +45,9 @@ export type WriteFileStep = StepBase & {
 };
 
 /** Point `current` at a release already unpacked on the host (the server is stopped). */
-export type SwitchReleaseStep = StepBase & { kind: "switch_release"; version: string; installDir: string; before: { current: string | null } };
+export type SwitchReleaseStep = StepBase & {
+  kind: "switch_release"; version: string; installDir: string; preinstalled?: Preinstalled; before: { current: string | null };
+};
 
 /** Move the data directory's state aside (never deleted) so the server starts empty and syncs from the leader. */
 export type CleanDataStep = StepBase & { kind: "clean_data"; args: OpArgsInput<"clean_data"> };
@@ -101,11 +111,20 @@ export interface Refusal {
   data: Record<string, unknown>;
 }
 
+export interface DeferredWrite {
+  host: string;
+  path: string;
+  /** Why it can wait: its effect is already there, or it is read only at start-up. */
+  reason: string;
+}
+
 export interface Plan {
   target: EnsembleTarget;
   stages: Stage[];
   /** Hosts the plan leaves alone (running, already as desired). */
   unchanged: string[];
+  /** Files of unchanged hosts not taken over yet (adoption): written with the server's next restart. */
+  deferred?: DeferredWrite[];
   /** When any, the plan has no stages and must not run. */
   refusals: Refusal[];
 }

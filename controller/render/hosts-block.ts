@@ -104,3 +104,22 @@ export function findHostsConflicts(existing: string, block: string, ensemble: st
     });
   });
 }
+
+/**
+ * The block is absent and every name in it already resolves to its address
+ * through lines outside it (a hand-made /etc/hosts, seed 004's way): writing
+ * it would change nothing the resolver answers.
+ */
+export function hostsAlreadyResolve(existing: string, block: string, ensemble: string): boolean {
+  const { lines } = splitLines(existing);
+  if (findBlock(lines, ensemble) !== undefined) return false;
+  const first = new Map<string, string>();
+  for (const text of lines) {
+    const [address, ...names] = text.replace(/#.*/, "").trim().split(/\s+/);
+    if (address) for (const name of names) if (!first.has(name.toLowerCase())) first.set(name.toLowerCase(), address);
+  }
+  return blockLines(block).every((line) => {
+    const [address, ...names] = line.replace(/#.*/, "").trim().split(/\s+/);
+    return !address || names.every((name) => first.get(name.toLowerCase()) === address);
+  });
+}

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 import { ZkfleetError } from "../../common/errors.js";
 import { addressKind } from "../inventory/validators.js";
+import { MANAGED_MARK } from "./mark.js";
 import { FOUR_LETTER_WORDS, versionFacts, type VersionFacts } from "../../common/versions.js";
 import type { HostSpec, Inventory, ZookeeperSpec } from "../inventory/schema.js";
 
@@ -58,7 +59,7 @@ export interface TemplateView {
   jvmFlags: string;
 }
 
-const HEADER = "managed by zkfleet, do not edit";
+const HEADER = `${MANAGED_MARK}, do not edit`;
 
 /** Brackets an IPv6 literal where it is followed by `:port`. */
 function hostPortHost(address: string): string {

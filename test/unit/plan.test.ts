@@ -256,6 +256,52 @@ describe("planApply", () => {
       for (const w of writes) expect(w.kind === "write_file" && w.content).toMatch(new RegExp(`^dynamicConfigFile=${live.replace(/\./g, "\\.")}$`, "m"));
     });
   });
+  describe("taking over an adopted ensemble", () => {
+    const ENV = "/etc/zookeeper/conf/zookeeper-env.sh";
+    const marked = (text: string) => `# managed by zkfleet, do not edit\n${text}`;
+    // zkfleet's rendering of the same settings: a header, another order.
+    const rendered = (extra: string[] = []) => marked(["dataDir=/var/lib/zookeeper", ...extra, "tickTime=2000", ...lines([1, 2, 3])].join("\n") + "\n");
+    const byHand = ["# the ensemble's config, by hand", "tickTime=2000", "", "dataDir=/var/lib/zookeeper", ...lines([1, 2, 3])].join("\n") + "\n";
+    const adopted = (ds: DesiredHost[], files: (d: DesiredHost) => Record<string, string | null>) =>
+      ds.map((d, i) => asDesired(d, { mode: i === 0 ? "leader" : "follower", files: { ...files(d), [MYID]: `${d.host.slice(2)}` } }));
+
+    it("restarts nothing when hand-written files already say what the inventory says; they wait for the next restart", () => {
+      const ds = hosts3.map((h) => desired(h, { [CFG]: rendered(), [ENV]: marked("SERVER_JVMFLAGS='-Xmx1000m'\n") }));
+      const plan = planApply(input(ds, adopted(ds, () => ({ [CFG]: byHand, [ENV]: null }))));
+      expect(plan.stages).toEqual([]);
+      expect(plan.unchanged).toEqual(hosts3);
+      expect(plan.deferred?.filter((w) => w.host === "zk1").map((w) => w.path)).toEqual([CFG, ENV, MYID]);
+      expect(plan.deferred?.find((w) => w.path === ENV)?.reason).toBe("read only when the server starts");
+    });
+
+    it("rolls when a hand-written zoo.cfg differs in a setting, and writes the waiting files with that restart", () => {
+      const ds = hosts3.map((h) => desired(h, { [CFG]: rendered(["maxClientCnxns=100"]), [ENV]: marked("X=1\n") }));
+      const plan = planApply(input(ds, adopted(ds, () => ({ [CFG]: byHand, [ENV]: null }))));
+      expect(plan.stages.map((s) => s.title)).toEqual(["roll zk2 (follower)", "roll zk3 (follower)", "roll zk1 (leader)"]);
+      expect(plan.stages[0]!.steps.filter((s) => s.kind === "write_file").map((s) => s.kind === "write_file" && s.path)).toEqual([CFG, ENV, MYID]);
+      expect(plan.deferred).toBeUndefined();
+    });
+
+    it("rolls a file zkfleet wrote before, even one read only at start-up (an edited heap size takes effect)", () => {
+      const ds = hosts3.map((h) => desired(h, { [CFG]: rendered(), [ENV]: marked("SERVER_JVMFLAGS='-Xmx2000m'\n") }));
+      const plan = planApply(input(ds, adopted(ds, () => ({ [CFG]: rendered(), [ENV]: marked("SERVER_JVMFLAGS='-Xmx1000m'\n") }))));
+      expect(plan.stages).toHaveLength(3);
+    });
+
+    it("takes over /etc/hosts only when every name already resolves there as the block would say", () => {
+      const block = "# BEGIN zkfleet e\n10.0.0.1 zk1\n10.0.0.2 zk2\n10.0.0.3 zk3\n# END zkfleet e\n";
+      const ds = hosts3.map((h) => desired(h, { [CFG]: rendered() }));
+      const withHosts = (existing: string) => ds.map((d) => ({ ...d, files: [...d.files, { path: "/etc/hosts", content: existing + block, mode: 0o644 }] }));
+      const shapes = (existing: string, ws: DesiredHost[]) => adopted(ws, () => ({ [CFG]: rendered(), "/etc/hosts": existing }));
+      const hosts = { path: "/etc/hosts", block };
+      const resolved = "127.0.0.1 localhost\n10.0.0.1 zk1\n10.0.0.2 zk2\n10.0.0.3 zk3\n";
+      const same = withHosts(resolved);
+      expect(planApply(input(same, shapes(resolved, same), { hostsFile: hosts })).stages).toEqual([]);
+      const missing = "127.0.0.1 localhost\n10.0.0.1 zk1\n10.0.0.2 zk2\n";
+      const other = withHosts(missing);
+      expect(planApply(input(other, shapes(missing, other), { hostsFile: hosts })).stages.length).toBeGreaterThan(0);
+    });
+  });
 });
 
 describe("restartOrder", () => {
@@ -271,4 +317,5 @@ describe("restartOrder", () => {
       if (firstUp >= 0) expect(order.slice(firstUp).every((h) => h.server?.running && h.server.mode !== undefined)).toBe(true);
     }));
   });
+
 });

@@ -1,0 +1,54 @@
+// discover: which ZooKeeper servers run on this host, with what config and
+// from which release directory. Read-only; for `zkfleet adopt`, which knows
+// nothing of a hand-installed host but its address.
+
+import { readlink, realpath } from "node:fs/promises";
+import { hostname } from "node:os";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { exists } from "../fs-util.js";
+import { done, type OpOutcome } from "../outcome.js";
+import type { OpArgs, OpData } from "../../common/protocol.js";
+import { configOf, quorumPeers, startedAtMs } from "../proc.js";
+import { readFileState } from "./facts.js";
+
+type Server = OpData<"discover">["servers"][number];
+
+const real = (p: string) => realpath(p).catch(() => resolve(p));
+
+/**
+ * The release a server runs from. zkServer.sh puts `<home>/bin/../…` jars on
+ * the class path and reads `<home>/conf/zoo.cfg` by default, so both point
+ * home; the first candidate holding bin/zkServer.sh wins.
+ */
+async function homeOf(argv: readonly string[], cwd: string | null, config: string | null): Promise<string | null> {
+  const candidates: string[] = [];
+  if (config !== null) candidates.push(dirname(dirname(config)));
+  const cp = argv[argv.indexOf("-cp") + 1] ?? argv[argv.indexOf("-classpath") + 1] ?? "";
+  for (const entry of cp.split(":")) {
+    if (entry === "") continue;
+    const abs = isAbsolute(entry) ? entry : cwd !== null ? join(cwd, entry) : null;
+    if (abs === null) continue;
+    // <home>/lib/x.jar, <home>/lib/*.jar, <home>/x.jar, <home>/build/classes
+    candidates.push(dirname(dirname(abs)), dirname(abs));
+  }
+  for (const c of candidates) {
+    const dir = await real(c);
+    if (await exists(join(dir, "bin", "zkServer.sh"))) return dir;
+  }
+  return null;
+}
+
+export async function discoverOp(args: OpArgs<"discover">): Promise<OpOutcome<"discover">> {
+  const servers: Server[] = [];
+  for (const { pid, argv } of await quorumPeers()) {
+    const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => null);
+    const named = await configOf(pid, argv);
+    const config = named === null ? null : await real(named);
+    servers.push({ pid, argv, cwd, started_at_ms: await startedAtMs(pid), config, home: await homeOf(argv, cwd, config) });
+  }
+  const paths = new Set(servers.flatMap((s) => (s.config === null ? [] : [s.config])));
+  if (args.config !== undefined) paths.add(await real(args.config));
+  const configs = Object.fromEntries(await Promise.all([...paths].map(async (p) => [p, await readFileState(p)] as const)));
+  const names = servers.map((s) => `pid ${s.pid}${s.config ? ` with ${s.config}` : ""}`);
+  return done(false, servers.length === 0 ? "no ZooKeeper server runs here" : `found ${names.join(", ")}`, { hostname: hostname(), servers, configs });
+}
