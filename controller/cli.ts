@@ -3,7 +3,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { ExitCode, ZkfleetError, errorMessage, exitCodeFor } from "../common/errors.js";
 import {
-  type FaultAction, DEFAULT_LAB_DIR, DEFAULT_SUBNET, labDown, labFault, labStatus, labUp, validateLabUp,
+  type FaultAction, DEFAULT_LAB_DIR, DEFAULT_SUBNET, adoptCommand, labDown, labFault, labStatus, labUp, validateLabUp,
 } from "../lab/lab.js";
 import { ensureDists, KNOWN_VERSIONS } from "../dists/dists.js";
 import { defaultArtifactsDir } from "../common/paths.js";
@@ -350,24 +350,37 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .addOption(dirOption())
     .option("--subnet <a.b.c>", "loopback /24 for host addresses", DEFAULT_SUBNET)
     .option("--zk-version <version>", "ZooKeeper version for the lab inventory", "3.8.0")
+    .option("--preinstall <version>",
+      "install and start this ZooKeeper version by hand on every host (no zkfleet, no inventory), to rehearse `zkfleet adopt`")
     .addOption(jsonOption())
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
       const started = Date.now();
       const artifacts = defaultArtifactsDir(io.env);
       const progress = o.json ? () => {} : io.err;
-      validateLabUp({ hosts: o.hosts, dir: o.dir, subnet: o.subnet });
+      if (o.preinstall !== undefined && cmd.getOptionValueSource("zkVersion") === "cli") {
+        throw new ZkfleetError("usage", "--zk-version and --preinstall together: a preinstalled lab has no inventory for --zk-version to go into", {
+          where: "--zk-version",
+          hint: "drop --zk-version: --preinstall names the version that runs",
+        });
+      }
+      const opts = { hosts: o.hosts, dir: o.dir, subnet: o.subnet, dists: artifacts, preinstall: o.preinstall };
+      validateLabUp(opts);
       await ensureDists({ cacheDir: artifacts, onProgress: progress });
-      const state = await labUp({
-        hosts: o.hosts, dir: o.dir, subnet: o.subnet, version: o.zkVersion, dists: artifacts, onProgress: progress,
-      });
+      const state = await labUp({ ...opts, version: o.zkVersion, onProgress: progress });
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      const next = state.preinstalled ? adoptCommand(state) : undefined;
       if (o.json) {
-        io.out(JSON.stringify({ ...state, seconds: Number(seconds) }, null, 2));
+        io.out(JSON.stringify({ ...state, seconds: Number(seconds), ...(next ? { next } : {}) }, null, 2));
         return;
       }
       io.out(`lab up in ${seconds}s: ${state.hosts.length} hosts in ${state.dir}`);
       for (const h of state.hosts) io.out(`  ${h.name.padEnd(6)} ${h.address.padEnd(15)} ssh root@${h.address}`);
-      io.out(`inventory:   ${state.inventory}`);
+      if (state.preinstalled && next) {
+        io.out(`zookeeper:   ${state.preinstalled.version} installed by hand in ${state.preinstalled.home}, not managed by zkfleet (no inventory yet)`);
+        io.out(`adopt it:    ${next}`);
+      } else {
+        io.out(`inventory:   ${state.inventory}`);
+      }
       io.out(`ssh config:  ssh -F ${state.dir}/ssh_config zk1`);
       io.out(`stop it:     zkfleet lab down --dir ${state.dir}`);
     });

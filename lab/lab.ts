@@ -7,19 +7,22 @@
 import { execFile } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { stringify as toYaml } from "yaml";
+import { defaultArtifactsDir } from "../common/paths.js";
 import { SSHD, bootHost, killHost, nsInit, powerOffHost, prepareHostDirs, sshBanner, zooKeeperPids } from "./host.js";
 import {
   DEFAULT_LAB_DIR, DEFAULT_SUBNET, FIRST_HOST_OCTET, type LabHost, hostPlan, validateLabDir, validateSubnet,
 } from "./plan.js";
+import { type PreinstallPlan, adoptCommand, preinstallEnsemble, validatePreinstall } from "./preinstall.js";
 import { isSameProcess, processState, processesInNamespaceOf, waitUntil } from "./proc.js";
 import { type LabState, labError, readLabState, requireLab, statePath, writeLabState } from "./state.js";
 
 export { type FaultAction, labFault } from "./faults.js";
 export { DEFAULT_LAB_DIR, DEFAULT_SUBNET, MAX_HOSTS, type LabHost, hostPlan, validateLabDir, validateSubnet } from "./plan.js";
-export { type LabState, readLabState } from "./state.js";
+export { type LabPreinstalled, type LabState, readLabState } from "./state.js";
+export { PREINSTALL_CONFIG, PREINSTALL_HOME, adoptCommand, handWrittenZooCfg, labSshArgs, validatePreinstall } from "./preinstall.js";
 
 const run = promisify(execFile);
 
@@ -29,8 +32,14 @@ export interface LabUpOptions {
   subnet?: string;
   /** ZooKeeper version written into the lab inventory. */
   version?: string;
-  /** Artifact cache the inventory points at. */
+  /** Artifact cache the inventory points at, and where --preinstall takes its tarball from. */
   dists?: string;
+  /**
+   * Install this ZooKeeper version by hand on every host and start the
+   * ensemble, without zkfleet, for rehearsing its adoption. No inventory is
+   * written then.
+   */
+  preinstall?: string;
   onProgress?: (line: string) => void;
 }
 
@@ -83,16 +92,24 @@ function writeSshConfig(state: LabState): void {
 }
 
 /** Checks the arguments of `lab up` without touching anything. */
-export function validateLabUp(opts: LabUpOptions): { dir: string; subnet: string; hosts: LabHost[] } {
+export function validateLabUp(opts: LabUpOptions): {
+  dir: string; subnet: string; hosts: LabHost[]; dists: string; preinstall?: PreinstallPlan;
+} {
   const dir = validateLabDir(opts.dir ?? DEFAULT_LAB_DIR);
   const subnet = validateSubnet(opts.subnet ?? DEFAULT_SUBNET);
-  return { dir, subnet, hosts: hostPlan(opts.hosts, subnet, dir) };
+  const hosts = hostPlan(opts.hosts, subnet, dir);
+  const dists = opts.dists ?? defaultArtifactsDir(process.env);
+  return { dir, subnet, hosts, dists, ...(opts.preinstall === undefined ? {} : { preinstall: validatePreinstall(opts.preinstall, dists) }) };
 }
 
 export async function labUp(opts: LabUpOptions): Promise<LabState> {
   const progress = opts.onProgress ?? (() => {});
-  const { dir, subnet, hosts } = validateLabUp(opts);
+  const { dir, subnet, hosts, dists, preinstall } = validateLabUp(opts);
   await preflight();
+  if (preinstall && !existsSync("/usr/bin/ssh")) {
+    throw labError("/usr/bin/ssh is missing: --preinstall works through the OpenSSH client, as a person would", "/usr/bin/ssh",
+      "apt-get install openssh-client");
+  }
 
   const existing = readLabState(dir);
   if (existing || existsSync(statePath(dir))) {
@@ -149,8 +166,13 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
       writeLabState(state);
       progress(`  ${h.name} ${h.address} up`);
     }));
-    writeInventory(state, opts.version ?? "3.8.0", opts.dists ?? resolve("artifacts"));
     writeSshConfig(state);
+    if (preinstall) {
+      state.preinstalled = await preinstallEnsemble(state, { plan: preinstall, onProgress: progress });
+      progress(`next: ${adoptCommand(state)}`);
+    } else {
+      writeInventory(state, opts.version ?? "3.8.0", dists);
+    }
     writeLabState(state);
     return state;
   } catch (err) {

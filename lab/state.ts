@@ -5,15 +5,29 @@ import { join, resolve } from "node:path";
 import { ZkfleetError } from "../common/errors.js";
 import { DEFAULT_LAB_DIR, type LabHost, validateLabDir } from "./plan.js";
 
+/** A ZooKeeper ensemble installed by hand on every host (`lab up --preinstall`), not by zkfleet. */
+export interface LabPreinstalled {
+  version: string;
+  home: string;
+  config: string;
+}
+
 export interface LabState {
   format: 1;
   dir: string;
   subnet: string;
   createdAt: string;
   hosts: LabHost[];
+  /**
+   * Where the lab's inventory is. A preinstalled lab has none until
+   * `zkfleet adopt -o` writes it there: an inventory describing a
+   * zkfleet-managed ensemble would be a lie about those hosts.
+   */
   inventory: string;
   identityFile: string;
   knownHosts: string;
+  /** Absent in labs made before --preinstall existed, and in labs without it. */
+  preinstalled?: LabPreinstalled;
 }
 
 export function labError(message: string, where?: string, hint?: string): ZkfleetError {

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { afterAll, beforeAll } from "vitest";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { defaultArtifactsDir } from "../../common/paths.js";
-import { type LabState, labDown, labUp } from "../../lab/lab.js";
+import { type LabState, labDown, labSshArgs, labUp } from "../../lab/lab.js";
 
 const execFileP = promisify(execFile);
 
@@ -23,9 +23,7 @@ export function testLabDir(name: string): string {
   return join(process.env.ZKFLEET_TEST_LABS ?? "/var/tmp/zkfleet-test-labs", name);
 }
 
-export function sshArgs(state: LabState, host: string): string[] {
-  return ["-F", join(state.dir, "ssh_config"), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", host];
-}
+export const sshArgs = labSshArgs;
 
 export async function sshRun(state: LabState, host: string, script: string, timeoutMs = 60_000) {
   try {
@@ -83,15 +81,23 @@ export function deriveInventory(lab: LabState, fileName: string, zookeeper: Reco
   return path;
 }
 
+export interface TestLabOptions {
+  /** Install this ZooKeeper version by hand and start it (`lab up --preinstall`): no inventory is written. */
+  preinstall?: string;
+}
+
 /** A lab for one test file: up before its tests (after clearing a leftover), down after them. */
-export function useTestLab(name: string, subnet: string, hosts = 3, version?: string): TestLab {
+export function useTestLab(name: string, subnet: string, hosts = 3, version?: string, options: TestLabOptions = {}): TestLab {
   const dir = testLabDir(name);
   const journal = mkdtempSync(join(tmpdir(), `zkfleet-${name}-`));
   // `lab` is set in beforeAll, before any test can read it.
   const ctx: TestLab = { dir, env: { ZKFLEET_JOURNAL: journal }, lab: undefined as unknown as LabState };
   beforeAll(async () => {
     if (existsSync(join(dir, "lab.json"))) await labDown(dir);
-    ctx.lab = await labUp({ hosts, dir, subnet, ...(version ? { version, dists: defaultArtifactsDir(process.env) } : {}) });
+    const dists = version || options.preinstall ? { dists: defaultArtifactsDir(process.env) } : {};
+    ctx.lab = await labUp({
+      hosts, dir, subnet, ...dists, ...(version ? { version } : {}), ...(options.preinstall ? { preinstall: options.preinstall } : {}),
+    });
   });
   afterAll(async () => {
     if (existsSync(join(dir, "lab.json"))) await labDown(dir);
