@@ -19,6 +19,12 @@ export interface Forwarder {
 export interface ForwardOptions {
   /** Told when a stream cannot be opened (the accepted socket is then closed, as a refused port would be). */
   onError?: (err: unknown) => void;
+  /**
+   * Give up on an open after this long and close the accepted socket: a
+   * client waiting on a host that went silent should move on to another
+   * server, as it would from a port that does not answer.
+   */
+  openTimeoutMs?: number;
 }
 
 export async function forwardTcp(open: () => Promise<Duplex>, opts: ForwardOptions = {}): Promise<Forwarder> {
@@ -31,8 +37,23 @@ export async function forwardTcp(open: () => Promise<Duplex>, opts: ForwardOptio
     socket.on("error", () => socket.destroy());
     // Hold what the client sends until the far end is open.
     socket.pause();
-    open().then((remote) => {
-      if (socket.destroyed) return remote.destroy();
+    let settled = false;
+    const refuse = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      opts.onError?.(err);
+      socket.destroy();
+    };
+    const timer = opts.openTimeoutMs === undefined ? undefined : setTimeout(() => {
+      refuse(new Error(`the far end did not open within ${opts.openTimeoutMs} ms`));
+    }, opts.openTimeoutMs);
+    socket.once("close", () => clearTimeout(timer));
+    // Synchronous throws of open() are refusals too: a forwarder never throws into the process that holds it.
+    Promise.resolve().then(open).then((remote) => {
+      if (settled || socket.destroyed) return void remote.destroy();
+      settled = true;
+      clearTimeout(timer);
       streams.add(remote);
       const cut = () => {
         socket.destroy();
@@ -45,10 +66,7 @@ export async function forwardTcp(open: () => Promise<Duplex>, opts: ForwardOptio
       socket.pipe(remote);
       remote.pipe(socket);
       socket.resume();
-    }, (err: unknown) => {
-      opts.onError?.(err);
-      socket.destroy();
-    });
+    }, refuse);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -4,7 +4,7 @@
 // server), so no client port has to be open to the operator's machine.
 import { ZkfleetError } from "../../common/errors.js";
 import { parseSrvr, sendWord } from "../../common/four-letter.js";
-import { type Forwarder, forwardTcp } from "../connection/forward.js";
+import { type HostForwarders, forwardHosts } from "../connection/forward-hosts.js";
 import { Fleet, type FleetOptions } from "../fleet.js";
 import { loadInventory } from "../inventory/load.js";
 import { targetOf } from "../model/target.js";
@@ -62,30 +62,18 @@ export async function openCluster(spec: ClusterSpec, opts: ClusterOptions = {}):
   const inventory = await loadInventory(spec.file);
   const target = targetOf(inventory, spec.file);
   const fleet = await Fleet.open([inventory], opts.fleet);
-  const forwarders: { host: string; forwarder: Forwarder }[] = [];
+  let forwarders: HostForwarders | undefined;
   const close = async () => {
-    await Promise.all(forwarders.map((f) => f.forwarder.close()));
+    await forwarders?.close();
     await fleet.close();
   };
   try {
-    for (const m of target.members) {
-      const open = async () => {
-        try {
-          return await (await fleet.connection(m.host)).openTcp(m.probe.address, m.probe.port);
-        } catch (err) {
-          // A connection from before the host went away: one fresh one says whether it is there.
-          if (!(err instanceof ZkfleetError && err.lostConnection)) throw err;
-          fleet.forget(m.host);
-          return (await fleet.connection(m.host)).openTcp(m.probe.address, m.probe.port);
-        }
-      };
-      forwarders.push({ host: m.host, forwarder: await forwardTcp(open) });
-    }
-    const connect = forwarders.map((f) => f.forwarder.address).join(",");
+    forwarders = await forwardHosts(fleet, target.members.map((m) => ({ host: m.host, ...m.probe })));
+    const { connect, connected } = forwarders;
     const label = `${inventory.ensemble} (${spec.file}, through SSH)`;
     const client = await ZkClient.open({
       connect, label, ...clientOptions,
-      server: () => forwarders.filter((f) => f.forwarder.active() > 0).map((f) => f.host).join(",") || "none connected",
+      server: () => connected().join(",") || "none connected",
     });
     return {
       client, label, versions: () => probeVersions(connect),
