@@ -21,7 +21,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { findRun, listRuns, replacedBy, runSteps } from "./execute/runs.js";
 import { windowDeadline } from "./plan/estimate.js";
-import type { CanaryReport } from "./canary/canary.js";
+import { CANARY_VIA, type CanaryRunReport, type CanaryViaOption } from "./canary/route.js";
 
 /** The options apply and runs resume share. */
 interface ApplyOptions {
@@ -41,10 +41,11 @@ interface ApplyOptions {
   deadline?: string;
   /** commander's --no-canary: false when given. */
   canary?: boolean;
+  canaryVia: CanaryViaOption;
 }
 
 /** The canary's figures for people: in total, then each step where clients saw something. */
-function formatCanary(r: CanaryReport, steps: Step[]): string {
+function formatCanary(r: CanaryRunReport, steps: Step[]): string {
   const t = r.total;
   const lines = [`canary: ${t.ops} operations, ${t.failed} failed, longest unavailability ${(t.longestGapMs / 1000).toFixed(1)}s (full connect string), ` +
     `latency p50 ${t.p50Ms} ms p99 ${t.p99Ms} ms, sessions expired ${t.expired}, acknowledged writes lost ${t.lost}`];
@@ -195,7 +196,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       signal: interrupt.signal,
       file: o.inventory, inventory, check: !!o.check, limit: o.limit, journalDir: o.journal, fleet: fleetOptions(o),
       gateTimeoutMs: o.gateTimeout * 1000, settleTimeoutMs: o.settleTimeout * 1000,
-      inventoryHash, breakLock: !!o.breakLock, ...(deadline ? { deadline } : {}), canary: { enabled: o.canary !== false },
+      inventoryHash, breakLock: !!o.breakLock, ...(deadline ? { deadline } : {}), canary: { enabled: o.canary !== false, via: o.canaryVia },
       ...(resume ? { resume: { run: resume.run, lockRun: resume.lockRun } } : {}), ...(restore ? { restore: { run: restore.run, files: restore.files } } : {}),
       confirm: async (plan) => {
         if (o.yes) return true;
@@ -237,6 +238,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       onStepStart: (st) => human && io.err(`  ... ${describeStep(st)}`),
       onStepDone: (r) => human && io.out(`  ${r.changed ? "changed" : "ok     "} ${describeStep(r.step)} [${(r.ms / 1000).toFixed(1)}s]${r.changed ? "" : ": " + r.message}`),
       onWaiting: (line) => human && io.err(`      ${line}`),
+      onCanaryRoute: (_via, reason) => human && io.out(`canary: ${reason}`),
     }).catch((err: unknown) => {
       // --json gets the refusals as data (code, host, data) as well as the error on stderr.
       if (o.json && planned && planned.refusals.length > 0) {
@@ -275,6 +277,8 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .option("--gate-timeout <seconds>", "how long a gate waits for a healthy ensemble before it refuses to stop a server", intArg("--gate-timeout"), 30)
     .option("--settle-timeout <seconds>", "how long a check waits for a restarted server to serve and catch up", intArg("--settle-timeout"), 120)
     .option("--no-canary", "do not run canary clients while servers restart")
+    .addOption(new Option("--canary-via <path>", "how the canary reaches the client ports: direct from here, through the SSH connections, " +
+      "or auto (direct when every serving server answers from here within 1 s, else ssh)").choices(CANARY_VIA).default("auto"))
     .option("--window <HH:MM-HH:MM>", "the maintenance window: start nothing that cannot finish in it, stop at a safe point before it closes")
     .option("--deadline <time>", "like --window, with only an end (04:00, or an ISO time)");
 

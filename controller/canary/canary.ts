@@ -168,7 +168,7 @@ export class Canary {
     } catch (err) {
       for (const w of workers) w.child.kill("SIGKILL");
       throw new ZkfleetError("zookeeper", `the canary cannot work with the ensemble before the run: ${(err as Error).message}; nothing was changed`, {
-        hint: "check that the controller reaches the client ports (zkfleet status), or run with --no-canary",
+        hint: "check that every server answers (zkfleet status); when the client ports are closed to this machine, --canary-via ssh reaches them through the SSH connections; or run with --no-canary",
       });
     }
     return new Canary(workers);

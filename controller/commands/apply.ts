@@ -5,7 +5,8 @@
 import { existsSync } from "node:fs";
 import { join, posix } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
-import { Canary, type CanaryReport } from "../canary/canary.js";
+import { Canary } from "../canary/canary.js";
+import { type CanaryRoute, type CanaryRunReport, type CanaryVia, type CanaryViaOption, openCanaryRoute } from "../canary/route.js";
 import { fleetActions } from "../execute/actions.js";
 import { type StepResult, executePlan } from "../execute/executor.js";
 import { Journal, newRunId } from "../execute/journal.js";
@@ -38,8 +39,11 @@ export interface ApplyInput {
   inventoryHash: string;
   /** Take the ensemble lock over from another run. */
   breakLock?: boolean;
-  /** Real clients writing and reading while servers stop (default on when the plan stops a server). */
-  canary?: { enabled: boolean; intervalMs?: number };
+  /**
+   * Real clients writing and reading while servers stop (default on when the
+   * plan stops a server); `via` is how they reach the client ports (default auto).
+   */
+  canary?: { enabled: boolean; intervalMs?: number; via?: CanaryViaOption };
   /** The end of the maintenance window: nothing starts that cannot finish before it. */
   deadline?: Date;
   /**
@@ -56,6 +60,8 @@ export interface ApplyInput {
   onStepStart?: (step: Step, index: number) => void;
   onStepDone?: (result: StepResult) => void;
   onWaiting?: (line: string) => void;
+  /** The canary's path, once chosen, and why (one line). */
+  onCanaryRoute?: (via: CanaryVia, reason: string) => void;
   signal?: AbortSignal;
 }
 
@@ -67,7 +73,7 @@ export interface ApplyResult {
   final?: EnsembleReport;
   journal?: string;
   runId?: string;
-  canary?: CanaryReport;
+  canary?: CanaryRunReport;
 }
 
 export function tarballFor(inv: Inventory): string {
@@ -185,22 +191,21 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     };
     if (lock && lock.tookOver.length > 0) journal.write("lock-broken", { previous: lock.tookOver });
     // Clients only notice servers that stop: the canary watches plans that stop one.
+    let route: CanaryRoute | undefined;
     let canary: Canary | undefined;
-    let report: CanaryReport | undefined;
+    let report: CanaryRunReport | undefined;
     const finishCanary = async () => {
-      if (!canary || report) return;
-      report = await canary.stop();
+      if (!canary || !route || report) return;
+      report = { via: route.via, ...(await canary.stop()) };
       journal.write("canary", { report });
     };
     try {
-      canary = (input.canary?.enabled ?? true) && steps.some((st) => st.kind === "stop")
-      ? await Canary.start([
-        { label: "all", connect: target.members.map((m) => `${m.address}:${inv.zookeeper.client_port}`).join(",") },
-        // Pinned clients only on servers that serve now: one that is down has nothing to show.
-        ...target.members.filter((m) => byKey.get(m.host)?.server?.mode !== undefined)
-          .map((m) => ({ label: m.host, connect: `${m.address}:${inv.zookeeper.client_port}` })),
-      ], { prefix: `/zkfleet-canary/${runId}`, ...(input.canary?.intervalMs ? { intervalMs: input.canary.intervalMs } : {}) })
-      : undefined;
+      if ((input.canary?.enabled ?? true) && steps.some((st) => st.kind === "stop")) {
+        const serving = target.members.filter((m) => byKey.get(m.host)?.server?.mode !== undefined).map((m) => m.host);
+        route = await openCanaryRoute(fleet, target, inv.zookeeper.client_port, serving, input.canary?.via ?? "auto");
+        input.onCanaryRoute?.(route.via, route.reason);
+        canary = await Canary.start(route.targets, { prefix: `/zkfleet-canary/${runId}`, ...(input.canary?.intervalMs ? { intervalMs: input.canary.intervalMs } : {}) });
+      }
       const { results, final } = await executePlan(plan, {
         actions: fleetActions(fleet), journal, parallel: fleet.parallel,
         onStepStart: (step, index) => {
@@ -228,6 +233,8 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       };
     } finally {
       canary?.kill();
+      // After the canary: its final check reads through the forwarders.
+      await route?.close();
       journal.close();
     }
   } finally {
