@@ -205,6 +205,12 @@ export const CleanDataArgs = z.strictObject({
   data_log_dir: AbsPath.optional(),
   /** When given, any QuorumPeerMain running with this config also blocks the move. */
   config_path: AbsPath.optional(),
+  /**
+   * Move only when the state holds transaction logs and no snapshot, on which
+   * 3.5+ refuses to start (ZOOKEEPER-3056). Decided when the step runs: a
+   * 3.4 follower writes its first logs any time after the plan was made.
+   */
+  only_if_logs_without_snapshot: z.boolean().default(false),
 });
 export const CleanDataData = z.strictObject({
   moved: z.array(z.strictObject({ from: z.string(), to: z.string() })),

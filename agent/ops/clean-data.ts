@@ -4,7 +4,7 @@
 
 import { realpath, rename } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { exists, freshStampDir, lstatIfExists, timestamp } from "../fs-util.js";
+import { exists, freshStampDir, listDir, lstatIfExists, timestamp } from "../fs-util.js";
 import { done, failed, type OpOutcome } from "../outcome.js";
 import type { OpArgs } from "../../common/protocol.js";
 import { pidFileIn, quorumPeersWithConfig, readPidFile } from "../proc.js";
@@ -37,6 +37,15 @@ export async function cleanDataOp(args: OpArgs<"clean_data">, check: boolean): P
       `ZooKeeper is running (pid ${[...new Set(running)].join(", ")}) on ${args.data_dir}: not touching its data`,
       "Stop the server first.",
     );
+  }
+
+  if (args.only_if_logs_without_snapshot) {
+    const names = (await Promise.all(dirs.map((dir) => listDir(join(dir, "version-2"))))).flat();
+    const snapshots = names.filter((n) => n.startsWith("snapshot.")).length;
+    const logs = names.filter((n) => n.startsWith("log.")).length;
+    if (snapshots > 0 || logs === 0) {
+      return done(false, `nothing to move: ${snapshots} snapshot(s), ${logs} transaction log(s), which any version starts on`, { moved: [] });
+    }
   }
 
   // Each item moves within its own directory: a rename never crosses file systems (dataLogDir often sits on its own disk).

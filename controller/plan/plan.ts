@@ -332,11 +332,12 @@ export function planApply(input: PlanInput): Plan {
         ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), before: { current },
         reason: `upgrade from ${from} to ${d.version}`,
       });
-      if (from!.startsWith("3.4.") && needsSnapshotToStart(d.version) && logsWithoutSnapshot(o)) {
+      // Decided again when the step runs: a 3.4 follower writes its first logs whenever clients write, plan or not.
+      if (from!.startsWith("3.4.") && needsSnapshotToStart(d.version)) {
         onNewRelease.push({
-          kind: "clean_data", host: d.host, args: d.clean,
-          reason: `3.4 left transaction logs and no snapshot, on which ${d.version} refuses to start (ZOOKEEPER-3056); ` +
-            "the server syncs a snapshot from the leader instead (snapshot.trust.empty is never used: ZOOKEEPER-3644)",
+          kind: "clean_data", host: d.host, args: { ...d.clean, only_if_logs_without_snapshot: true },
+          reason: `${logsWithoutSnapshot(o) ? "3.4 left" : "if by then 3.4 has left"} transaction logs and no snapshot, on which ${d.version} refuses to start ` +
+            "(ZOOKEEPER-3056): moved aside, and the server syncs a snapshot from the leader (snapshot.trust.empty is never used: ZOOKEEPER-3644)",
         });
       }
     }

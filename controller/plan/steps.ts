@@ -143,7 +143,7 @@ export function describeStep(s: Step): string {
   switch (s.kind) {
     case "install": return `${s.host}: ${s.setCurrent ? "install" : "unpack"} ZooKeeper ${s.version}${s.setCurrent ? " and make it current" : " beside the running release"} (${s.reason})`;
     case "switch_release": return `${s.host}: switch current from ${s.before.current ?? "nothing"} to ${s.version}`;
-    case "clean_data": return `${s.host}: move the data directory's state aside (${s.reason})`;
+    case "clean_data": return `${s.host}: move the data directory's state aside${s.args.only_if_logs_without_snapshot ? " if it holds logs and no snapshot" : ""} (${s.reason})`;
     case "write_file": return `${s.host}: ${s.before === "absent" ? "create" : "update"} ${s.path}`;
     case "start": return `${s.host}: start ZooKeeper (${s.reason})`;
     case "stop": return `${s.host}: stop ZooKeeper, now ${s.mode} (${s.reason})`;

@@ -33,9 +33,11 @@ describe("rolling upgrade of a live 3-server ensemble", () => {
     const before = await readNodes(server, "/upgrade", NODES);
     expect(before).toHaveLength(NODES);
     const logsOnly = [];
+    const withSnapshot = [];
     for (const h of lab.hosts) {
       const ls = (await sshRun(lab, h.name, "ls /var/lib/zookeeper/version-2")).stdout;
       if (/^log\./m.test(ls) && !/^snapshot\./m.test(ls)) logsOnly.push(h.name);
+      if (/^snapshot\./m.test(ls)) withSnapshot.push(h.name);
     }
     // The situation that makes 3.5+ refuse to start (ZOOKEEPER-3056) is really there.
     expect(logsOnly.length).toBeGreaterThan(0);
@@ -47,8 +49,9 @@ describe("rolling upgrade of a live 3-server ensemble", () => {
     const titles = (check.json.stages as { title: string }[]).map((s) => s.title);
     expect(titles[0]).toBe("push the new release to every host (nothing restarts)");
     expect(titles.at(-1)).toBe(`upgrade ${leader} (leader)`);
-    const cleaned = (check.json.steps as { kind: string; host: string }[]).filter((s) => s.kind === "clean_data").map((s) => s.host);
-    expect(cleaned.sort()).toEqual([...logsOnly].sort());
+    // Planned on every 3.4 server, decided by the agent when it runs: the canary's writes give more followers logs meanwhile.
+    const planned = (check.json.steps as { kind: string; host: string }[]).filter((s) => s.kind === "clean_data").map((s) => s.host);
+    expect(planned.sort()).toEqual(lab.hosts.map((h) => h.name).sort());
 
     const r = await apply(v38, "--yes", "--json");
     expect(r.code, r.err).toBe(2);
@@ -56,6 +59,9 @@ describe("rolling upgrade of a live 3-server ensemble", () => {
     const stops = (r.json.results as { kind: string; host: string }[]).filter((x) => x.kind === "stop").map((x) => x.host);
     expect(stops).toHaveLength(3);
     expect(stops.at(-1)).toBe(leader);
+    const moved = (r.json.results as { kind: string; host: string; changed: boolean }[]).filter((x) => x.kind === "clean_data" && x.changed).map((x) => x.host);
+    for (const host of logsOnly) expect(moved, host).toContain(host);
+    for (const host of withSnapshot) expect(moved, host).not.toContain(host);
     for (const h of Object.values(await modes(v38))) expect(h.version).toMatch(/^3\.8\.0/);
     expect(r.json.canary.total).toMatchObject({ lost: 0, expired: 0 });
     expect(r.json.canary.total.ops).toBeGreaterThan(50);

@@ -219,15 +219,18 @@ describe("planApply", () => {
       ]);
       expect(kinds(plan.stages[0]!.steps)).toEqual(["install:zk1", "install:zk2", "install:zk3"]);
       expect(plan.stages[0]!.steps.every((s) => s.kind === "install" && !s.setCurrent)).toBe(true);
-      expect(kinds(plan.stages[1]!.steps)).toEqual(["await_healthy:*", "stop:zk1", "switch_release:zk1", "start:zk1", "await_healthy:*"]);
+      expect(kinds(plan.stages[1]!.steps)).toEqual(["await_healthy:*", "stop:zk1", "switch_release:zk1", "clean_data:zk1", "start:zk1", "await_healthy:*"]);
       expect(plan.stages[1]!.steps[0]).toMatchObject({ role: "gate", versions: ["3.4.13", "3.8.0"] });
-      expect(plan.stages[1]!.steps[4]).toMatchObject({ role: "check", caughtUp: "zk1" });
+      expect(plan.stages[1]!.steps[5]).toMatchObject({ role: "check", caughtUp: "zk1" });
     });
 
-    it("moves aside a 3.4 data dir holding logs and no snapshot before starting 3.8 on it, and only there", () => {
+    it("on every 3.4 -> 3.5+ server, moves its data aside before the start if by then it holds logs and no snapshot (decided by the agent at that moment)", () => {
       const plan = planApply(upgradeInput({ logsOnly: ["zk2"] }));
       const cleans = planSteps(plan).filter((s) => s.kind === "clean_data");
-      expect(cleans.map((s) => s.host)).toEqual(["zk2"]);
+      expect(cleans.map((s) => s.host).sort()).toEqual(["zk1", "zk2", "zk3"]);
+      expect(cleans.every((s) => s.kind === "clean_data" && s.args.only_if_logs_without_snapshot === true)).toBe(true);
+      expect(cleans.find((s) => s.host === "zk2")?.reason).toMatch(/^3\.4 left transaction logs/);
+      expect(cleans.find((s) => s.host === "zk1")?.reason).toMatch(/^if by then 3\.4 has left/);
       const zk2 = plan.stages.find((s) => s.title.startsWith("upgrade zk2"))!;
       expect(kinds(zk2.steps)).toEqual(["await_healthy:*", "stop:zk2", "switch_release:zk2", "clean_data:zk2", "start:zk2", "await_healthy:*"]);
     });
