@@ -15,6 +15,8 @@ import { expectSuccess } from "../agent/client.js";
 import { type AdoptHost, type Adoption, ETC_HOSTS, configOf, describeAdoption } from "../adopt/describe.js";
 import { Fleet, type FleetOptions } from "../fleet.js";
 import { loadInventory, parseInventoryText } from "../inventory/load.js";
+import { isHostname } from "../inventory/validators.js";
+import { defaultArtifactsDir } from "../../common/paths.js";
 import { parseSettings } from "../model/zoo-cfg.js";
 import { observationError, unobservableError } from "../observe.js";
 import { defaultJournalDir } from "../execute/journal.js";
@@ -42,6 +44,9 @@ export interface AdoptResult {
   plan: Plan;
 }
 
+/** A host's key until its name is known: the name given, or one made from an address (names may not be all digits). */
+const keyOf = (address: string) => (isHostname(address) ? address : `at-${address.replace(/[.:%]/g, "-")}`);
+
 /** An inventory to reach the hosts with, before anything about them is known. */
 function reachOnly(input: AdoptInput) {
   const text = toYaml({
@@ -50,7 +55,7 @@ function reachOnly(input: AdoptInput) {
     ssh: input.ssh,
     ...(input.agentDir ? { agent: { dir: input.agentDir } } : {}),
     hosts_file: "unmanaged",
-    hosts: input.addresses.map((address, i) => ({ name: address, address, myid: i + 1 })),
+    hosts: input.addresses.map((address, i) => ({ name: keyOf(address), address, myid: i + 1 })),
   });
   // Relative local paths (an identity file) are taken from the working directory, where they were typed.
   const parsed = parseInventoryText(text, resolve("(adopt arguments)"));
@@ -64,20 +69,21 @@ function reachOnly(input: AdoptInput) {
 }
 
 async function lookAt(fleet: Fleet, address: string, config: string | undefined): Promise<AdoptHost> {
-  const discover = await fleet.call(address, "discover", config ? { config } : {});
+  const key = keyOf(address);
+  const discover = await fleet.call(key, "discover", config ? { config } : {});
   const host: AdoptHost = { address, discover: discover.data };
   const cfg = configOf(host);
   if (typeof cfg === "string") return host;
   const settings = parseSettings(cfg.text);
   const dataDir = settings.get("dataDir");
-  const [facts, status] = await fleet.batch(address, [
+  const [facts, status] = await fleet.batch(key, [
     { op: "facts", args: { ...(dataDir?.startsWith("/") ? { data_dir: dataDir } : {}), files: [ETC_HOSTS], zoo_cfg: cfg.path } },
     {
       op: "status",
       args: { host: settings.get("clientPortAddress") ?? "127.0.0.1", port: Number(settings.get("clientPort") ?? 2181), words: ["srvr", "conf"], timeout_ms: 3000 },
     },
   ]);
-  return { ...host, facts: expectSuccess(address, "facts", facts!).data, server: expectSuccess(address, "status", status!).data };
+  return { ...host, facts: expectSuccess(key, "facts", facts!).data, server: expectSuccess(key, "status", status!).data };
 }
 
 export async function runAdopt(input: AdoptInput): Promise<AdoptResult> {
@@ -91,7 +97,7 @@ export async function runAdopt(input: AdoptInput): Promise<AdoptResult> {
   const fleet = await Fleet.open([reachOnly(input)], input.fleet);
   let hosts: AdoptHost[];
   try {
-    const seen = await fleet.forEachHost(input.addresses, (address) => lookAt(fleet, address, input.config));
+    const seen = await fleet.forEachHost(input.addresses.map(keyOf), (key) => lookAt(fleet, fleet.host(key).spec.address, input.config));
     const failed = seen.filter((r) => !r.ok);
     if (failed.length > 0) throw unobservableError(failed.map((r) => `${r.host}: ${r.ok ? "" : observationError(r.error)}`));
     hosts = seen.map((r) => (r.ok ? r.value : undefined)).filter((h): h is AdoptHost => h !== undefined);
@@ -146,7 +152,7 @@ export function registerAdoptCommand(
     .option("--config <path>", "the zoo.cfg to read where no server runs with one")
     .option("--install-dir <dir>", "where zkfleet will unpack other releases (never the adopted one)", "/opt/zookeeper-releases")
     .option("--agent-dir <dir>", "where zkfleet keeps its agent and state on the hosts")
-    .option("--dists <dir>", "local directory with the distributions (for later upgrades)")
+    .option("--dists <dir>", "local directory with the distributions, for later upgrades (default: zkfleet's artifact cache)")
     .option("--json", "machine-readable output")
     .addHelpText("after", [
       "",
@@ -165,7 +171,7 @@ export function registerAdoptCommand(
           ...(knownHosts ? { known_hosts: knownHosts } : {}), ...(o.become ? { become: true } : {}),
           ...(o.acceptNewHostKeys ? { accept_new_host_keys: true } : {}),
         },
-        installDir: o.installDir, ...(o.agentDir ? { agentDir: o.agentDir } : {}), ...(o.dists ? { dists: o.dists } : {}),
+        installDir: o.installDir, ...(o.agentDir ? { agentDir: o.agentDir } : {}), dists: o.dists ?? defaultArtifactsDir(io.env),
         ...(o.config ? { config: o.config } : {}), fleet: fleetOptions(o),
       });
       const steps = planSteps(result.plan);
