@@ -9,6 +9,7 @@ import { discoverOp } from "./ops/discover.js";
 import { factsOp } from "./ops/facts.js";
 import { installDistOp } from "./ops/install-dist.js";
 import { lockOp } from "./ops/lock.js";
+import { reconfigOp } from "./ops/reconfig.js";
 import { startOp } from "./ops/start.js";
 import { statusOp } from "./ops/status.js";
 import { stopOp } from "./ops/stop.js";
@@ -28,6 +29,7 @@ const handlers: { [K in OpName]: Handler<K> } = {
   status: statusOp,
   lock: lockOp,
   discover: discoverOp,
+  reconfig: reconfigOp,
 };
 
 function errorText(err: unknown): string {

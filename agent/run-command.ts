@@ -22,6 +22,14 @@ export interface CommandOptions {
    * it backgrounds is not in the agent's process group and outlives the agent.
    */
   detached?: boolean;
+  /** Written to the program's stdin, which is then closed; without it stdin is /dev/null. */
+  input?: string;
+  /**
+   * On timeout kill the program's whole process group, not just the program:
+   * a script that runs its real work as a child (zkCli.sh runs java without
+   * exec) would otherwise leave that child behind. Implies its own group.
+   */
+  killGroupOnTimeout?: boolean;
 }
 
 /** Keeps only the end of long output: the end of a log says why it failed. */
@@ -35,17 +43,31 @@ export function runCommand(argv: readonly string[], options: CommandOptions): Pr
   return new Promise((resolve) => {
     const child = spawn(program, args, {
       env: options.env ?? process.env,
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: options.detached ?? false,
+      stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      detached: (options.detached ?? false) || (options.killGroupOnTimeout ?? false),
     });
     let stdout = "";
     let stderr = "";
     let timedOut = false;
     let spawnError: string | undefined;
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    // Both are "pipe" above; the conditional stdin only loosens their static type.
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    if (options.input !== undefined && child.stdin) {
+      // A program that exits without reading all of its input must not crash the agent with EPIPE.
+      child.stdin.on("error", () => undefined);
+      child.stdin.end(options.input);
+    }
     const timer = setTimeout(() => {
       timedOut = true;
+      if (options.killGroupOnTimeout && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+          return;
+        } catch {
+          // The group is gone already; kill the program itself below.
+        }
+      }
       child.kill("SIGKILL");
     }, options.timeoutMs);
     child.on("error", (err) => (spawnError = err.message));

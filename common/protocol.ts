@@ -263,6 +263,98 @@ export const DiscoverData = z.strictObject({
   configs: z.record(z.string(), FileRead),
 });
 
+/**
+ * One server as `reconfig -add` takes it (3.5+):
+ * server.<id>=<host>:<quorum port>:<election port>[:participant|:observer][;[<client address>:]<client port>].
+ * Strict on purpose: the spec is written into a zkCli command line, so no
+ * spaces, commas (zkCli's list separator) or shell metacharacters get through.
+ */
+export const RECONFIG_SERVER_SPEC =
+  /^server\.([1-9][0-9]{0,17})=(?:[A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\]):([1-9][0-9]{0,4}):([1-9][0-9]{0,4})(?::(?:participant|observer))?(?:;(?:(?:[A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\]):)?[1-9][0-9]{0,4})?$/;
+
+const ReconfigServerSpec = z
+  .string()
+  .max(300)
+  .regex(RECONFIG_SERVER_SPEC, "must be a server spec like server.4=zk4:2888:3888:participant;0.0.0.0:2181");
+
+/** The id a spec adds: server.<id>=... */
+export function reconfigSpecId(spec: string): number | undefined {
+  const id = RECONFIG_SERVER_SPEC.exec(spec)?.[1];
+  return id === undefined ? undefined : Number(id);
+}
+
+/**
+ * A digest credential as zkCli's `addauth digest user:password` takes it: one
+ * token of printable characters. Whitespace would split it and a quote would
+ * be taken as quoting. Messages never echo the value.
+ */
+export const DigestAuth = z.strictObject({
+  user: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be a plain user name such as super"),
+  password: z
+    .string()
+    .min(1, "must not be empty")
+    .max(1024, "must be at most 1024 characters")
+    .refine((p) => /^[!#-&(-~]+$/.test(p), "may contain only printable ASCII characters other than spaces and quotes"),
+});
+export type DigestAuth = z.infer<typeof DigestAuth>;
+
+/**
+ * reconfig: change an ensemble's membership through one of its servers with
+ * ZooKeeper's dynamic reconfiguration (3.5.3+, reconfigEnabled=true), by the
+ * release's own zkCli.sh. Since 3.5.3 only the super user (or a client with
+ * rights on /zookeeper/config) may reconfig, hence `auth`. The configuration
+ * is read first: what is already in place is not sent again, and the change
+ * is made conditional on the version read (or on from_version).
+ */
+export const ReconfigArgs = z
+  .strictObject({
+    install_dir: AbsPath,
+    preinstalled: Preinstalled,
+    /** The server to talk to, host:port; usually this host's own client address. */
+    server: z
+      .string()
+      .regex(/^(?:[A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\]):[1-9][0-9]{0,4}$/, "must be host:port such as 10.0.0.4:2181"),
+    add: z.array(ReconfigServerSpec).default([]),
+    remove: z.array(z.number().int().positive().max(Number.MAX_SAFE_INTEGER)).default([]),
+    /** Commit only if the configuration is still this version (hex, as `conf` prints it): `reconfig -v`. */
+    from_version: z
+      .string()
+      .regex(/^(?:0x)?[0-9a-fA-F]{1,16}$/, "must be a hexadecimal config version such as 100000000")
+      .optional(),
+    auth: DigestAuth.optional(),
+    java_home: AbsPath.optional(),
+    env: z.record(EnvName, z.string()).default({}),
+    timeout_s: z.number().positive().max(600).default(60),
+  })
+  .superRefine((args, ctx) => {
+    if (args.add.length === 0 && args.remove.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["add"], message: "add or remove must name at least one server" });
+    }
+    const added = args.add.map(reconfigSpecId);
+    added.forEach((id, i) => {
+      if (added.indexOf(id) !== i) ctx.addIssue({ code: "custom", path: ["add", i], message: `server.${id} is added twice` });
+      if (id !== undefined && args.remove.includes(id)) {
+        ctx.addIssue({ code: "custom", path: ["add", i], message: `server.${id} is both added and removed` });
+      }
+    });
+    args.remove.forEach((id, i) => {
+      if (args.remove.indexOf(id) !== i) ctx.addIssue({ code: "custom", path: ["remove", i], message: `server ${id} is removed twice` });
+    });
+  });
+/**
+ * The configuration the op leaves: the one it committed, or the current one
+ * when the change was already in place (changed: false, nothing sent). In
+ * check mode with a change to make: version null, no servers.
+ */
+export const ReconfigData = z.strictObject({
+  /** As ZooKeeper prints it: hex, no 0x (what from_version takes). */
+  version: z.string().nullable(),
+  /** server.N=... lines in ZooKeeper's order. */
+  servers: z.array(z.string()),
+  /** What zkCli printed (its tail), the password masked. */
+  output: z.string(),
+});
+
 export const FourLetterWord = z.enum(["ruok", "srvr", "mntr", "conf"]);
 export type FourLetterWord = z.infer<typeof FourLetterWord>;
 
@@ -304,6 +396,7 @@ export const Ops = {
   status: { args: StatusArgs, data: StatusData },
   lock: { args: LockArgs, data: LockData },
   discover: { args: DiscoverArgs, data: DiscoverData },
+  reconfig: { args: ReconfigArgs, data: ReconfigData },
 } as const;
 
 export type OpName = keyof typeof Ops;
@@ -335,6 +428,7 @@ export const Request = z.discriminatedUnion("op", [
   requestFor("status"),
   requestFor("lock"),
   requestFor("discover"),
+  requestFor("reconfig"),
 ]);
 /** A request as the controller writes it. */
 export type AgentRequest = z.input<typeof Request>;

@@ -68,6 +68,12 @@ const lintVersionFeatures: Lint = (inv) => {
     const message = `ZooKeeper ${zk.version} has no dynamic reconfiguration (3.5.3+); set reconfig: false`;
     findings.push(error("reconfig-unsupported", ["zookeeper", "reconfig"], message));
   }
+  if (zk.reconfig && facts.supportsReconfig && zk.super_password_file === undefined) {
+    const message =
+      "since 3.5.3 only the super user may reconfig, and membership changes by reconfig need it; " +
+      "set super_password_file to a file on this machine holding its password";
+    findings.push(warning("reconfig-without-super", ["zookeeper", "reconfig"], message));
+  }
   if (!facts.supportsIpv6ServerLines && inv.hosts_file === "unmanaged") {
     const message =
       `ZooKeeper ${zk.version} cannot parse IPv6 literals in server lines; ` +

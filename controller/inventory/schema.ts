@@ -135,6 +135,13 @@ const zookeeperShape = (ctx: LocalPathContext) => ({
   admin_port: port.default(8080),
   bind_to_address: z.boolean({ error: "must be true or false" }).default(false),
   reconfig: z.boolean({ error: "must be true or false" }).default(false),
+  /**
+   * A file on this machine whose first line is the ZooKeeper super user's
+   * password: only the super user may reconfig (3.5.3+). Read when rendering
+   * and when a reconfig is sent; the password itself never leaves this machine
+   * (the servers get its digest).
+   */
+  super_password_file: localPath(ctx).optional(),
   service: z
     .enum(["script", "systemd"], { error: "must be 'script' (zkServer.sh) or 'systemd'" })
     .default("script"),

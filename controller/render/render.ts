@@ -9,6 +9,7 @@ import Handlebars from "handlebars";
 import { ZkfleetError } from "../../common/errors.js";
 import { addressKind } from "../inventory/validators.js";
 import { MANAGED_MARK } from "./mark.js";
+import { SUPER_DIGEST_PROPERTY, superDigestFor } from "../inventory/super-user.js";
 import { FOUR_LETTER_WORDS, versionFacts, type VersionFacts } from "../../common/versions.js";
 import type { HostSpec, Inventory, ZookeeperSpec } from "../inventory/schema.js";
 
@@ -56,7 +57,10 @@ export interface TemplateView {
   dynamicConfigFile: string;
   hostsEntries: { address: string; name: string }[];
   log: { rootLogger: string; rootLoggerProp: string; file: string };
+  /** SERVER_JVMFLAGS: the heap, and the super digest when there is one. */
   jvmFlags: string;
+  /** super:<digest> the servers grant super rights to (reconfig needs them), or "". Never the password. */
+  superDigest: string;
 }
 
 const HEADER = `${MANAGED_MARK}, do not edit`;
@@ -93,6 +97,11 @@ function logView(zk: ZookeeperSpec): TemplateView["log"] {
   };
 }
 
+/** Only where reconfig is really on: the digest exists for reconfig, and a server without it needs no secret. */
+function superDigestView(zk: ZookeeperSpec): string {
+  return dynamicConfigPath(zk) === undefined ? "" : (superDigestFor(zk) ?? "");
+}
+
 /** The dynamic config file zkfleet writes, when reconfig is asked for and the version has it. */
 export function dynamicConfigPath(zk: ZookeeperSpec): string | undefined {
   // A reconfig request on a version without it is a lint error; render the static form.
@@ -102,6 +111,7 @@ export function dynamicConfigPath(zk: ZookeeperSpec): string | undefined {
 export function templateView(inv: Inventory, host: HostSpec): TemplateView {
   const zk = inv.zookeeper;
   const facts = versionFacts(zk.version);
+  const superDigest = superDigestView(zk);
   const bind = zk.bind_to_address;
   const settings = Object.entries(zk.config)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -122,7 +132,9 @@ export function templateView(inv: Inventory, host: HostSpec): TemplateView {
     dynamicConfigFile: dynamicConfigPath(zk) ?? "",
     hostsEntries: [...inv.hosts].sort((a, b) => a.myid - b.myid).map(({ address, name }) => ({ address, name })),
     log: logView(zk),
-    jvmFlags: `-Xms${zk.heap_mb}m -Xmx${zk.heap_mb}m`,
+    // Base64 has no character the unquoted $SERVER_JVMFLAGS in zkServer.sh would split or glob on.
+    jvmFlags: `-Xms${zk.heap_mb}m -Xmx${zk.heap_mb}m${superDigest ? ` -D${SUPER_DIGEST_PROPERTY}=${superDigest}` : ""}`,
+    superDigest,
   };
 }
 

@@ -1,0 +1,127 @@
+// zookeeper.super_password_file: where it is read from, when lint asks for
+// it, and what reaches the servers (ZooKeeper's digest of the password,
+// checked here against one computed independently, never the password).
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ZkfleetError } from "../../common/errors.js";
+import { lintInventory } from "../../controller/inventory/lint.js";
+import { readSuperPassword, superAuth } from "../../controller/inventory/super-user.js";
+import { renderHostFiles, type RenderedFile } from "../../controller/render/render.js";
+import { fixtureYaml, parseValid, type FixtureOptions } from "../golden/fixtures.js";
+
+const dir = mkdtempSync(join(tmpdir(), "zkfleet-super-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const PASSWORD = "Zk$:s3cret!";
+const ENV_FILE = "/etc/zookeeper/conf/zookeeper-env.sh";
+
+function passwordFile(name: string, content: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, content, { mode: 0o600 });
+  return path;
+}
+
+function inventory(options: FixtureOptions, file?: string) {
+  const extra = file === undefined ? [] : [`super_password_file: ${file}`];
+  return parseValid(fixtureYaml({ ...options, extraZookeeper: [...(options.extraZookeeper ?? []), ...extra] }));
+}
+
+const envOf = (files: RenderedFile[]) => files.find((f) => f.path === ENV_FILE)!.content;
+/** ZooKeeper's form, computed here rather than with zkfleet's helper. */
+const digest = (password: string) => `super:${createHash("sha1").update(`super:${password}`).digest("base64")}`;
+
+describe("the inventory field", () => {
+  it("resolves like identity_file: relative to the inventory's directory, ~ to the home directory", () => {
+    const text = (path: string) => fixtureYaml({ version: "3.9.3", reconfig: true, extraZookeeper: [`super_password_file: ${path}`] });
+    expect(parseValid(text("secrets/zk.pw"), "/srv/inv/prod.yml").zookeeper.super_password_file).toBe("/srv/inv/secrets/zk.pw");
+    expect(parseValid(text("~/zk.pw"), "/srv/inv/prod.yml", "/home/ops").zookeeper.super_password_file).toBe("/home/ops/zk.pw");
+    expect(parseValid(fixtureYaml({ version: "3.9.3" })).zookeeper.super_password_file).toBeUndefined();
+  });
+
+  it("lint warns when reconfig is on without it, and only where the version has reconfig", () => {
+    const codes = (options: FixtureOptions, file?: string) => lintInventory(inventory(options, file)).map((f) => f.code);
+    for (const version of ["3.8.0", "3.9.3"]) {
+      const finding = lintInventory(inventory({ version, reconfig: true })).find((f) => f.code === "reconfig-without-super");
+      expect(finding, version).toMatchObject({ severity: "warning", path: ["zookeeper", "reconfig"] });
+      expect(finding?.message).toMatch(/membership changes by reconfig need it/);
+      expect(codes({ version, reconfig: true }, "/nonexistent/zk.pw")).not.toContain("reconfig-without-super");
+      expect(codes({ version, reconfig: false })).not.toContain("reconfig-without-super");
+    }
+    expect(codes({ version: "3.4.13", reconfig: true })).toEqual(["reconfig-unsupported"]);
+  });
+});
+
+describe("reading the password", () => {
+  it("is the first line, trimmed", () => {
+    expect(readSuperPassword(passwordFile("crlf.pw", `  ${PASSWORD}  \r\nsecond line\n`))).toBe(PASSWORD);
+    const inv = inventory({ version: "3.9.3", reconfig: true }, passwordFile("ok.pw", `${PASSWORD}\n`));
+    expect(superAuth(inv)).toEqual({ user: "super", password: PASSWORD });
+    expect(superAuth(inventory({ version: "3.9.3", reconfig: true }))).toBeUndefined();
+  });
+
+  it("a missing, empty or unusable file is a typed inventory error naming the file, never its content", () => {
+    const cases: [string, RegExp][] = [
+      [join(dir, "absent.pw"), /absent\.pw does not exist/],
+      [passwordFile("empty.pw", "\n\nlater lines do not count\n"), /empty\.pw is empty/],
+      [passwordFile("spaces.pw", "two words\n"), /spaces\.pw may contain only printable ASCII characters other than spaces and quotes/],
+    ];
+    for (const [file, message] of cases) {
+      const error = (() => {
+        try {
+          readSuperPassword(file);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(ZkfleetError);
+      const err = error as ZkfleetError;
+      expect(err.source).toBe("inventory");
+      expect(err.message).toMatch(message);
+      expect(err.where).toBe(file);
+      expect(`${err.message} ${err.hint}`).not.toContain("two words");
+    }
+  });
+});
+
+describe("rendering the super digest", () => {
+  it("SERVER_JVMFLAGS carries super:base64(sha1('super:' + password)) when reconfig is on, the password nowhere", () => {
+    const file = passwordFile("render.pw", `${PASSWORD}\n`);
+    for (const version of ["3.8.0", "3.9.3"]) {
+      const inv = inventory({ version, reconfig: true }, file);
+      const files = renderHostFiles(inv, inv.hosts[0]!);
+      const flags = `-Xms512m -Xmx512m -Dzookeeper.DigestAuthenticationProvider.superDigest=${digest(PASSWORD)}`;
+      expect(envOf(files)).toContain(`\nSERVER_JVMFLAGS='${flags}'\n`);
+      for (const f of files) expect(f.content, f.path).not.toContain(PASSWORD);
+    }
+  });
+
+  it("zkServer.sh's unquoted $SERVER_JVMFLAGS splits into exactly the heap and the digest property", () => {
+    const inv = inventory({ version: "3.9.3", reconfig: true }, passwordFile("split.pw", `${PASSWORD}\n`));
+    const envFile = join(dir, "zookeeper-env.sh");
+    writeFileSync(envFile, envOf(renderHostFiles(inv, inv.hosts[0]!)));
+    const words = execFileSync("sh", ["-c", '. "$1"; set -- $SERVER_JVMFLAGS; printf "%s\\n" "$@"', "sh", envFile], { encoding: "utf8", cwd: dir });
+    expect(words.trim().split("\n")).toEqual(["-Xms512m", "-Xmx512m", `-Dzookeeper.DigestAuthenticationProvider.superDigest=${digest(PASSWORD)}`]);
+  });
+
+  it("renders byte for byte as before without reconfig, on 3.4, or without the file", () => {
+    const file = passwordFile("unused.pw", `${PASSWORD}\n`);
+    const plain = (options: FixtureOptions) => {
+      const inv = inventory(options);
+      return renderHostFiles(inv, inv.hosts[0]!);
+    };
+    for (const options of [{ version: "3.9.3", reconfig: false }, { version: "3.4.13", reconfig: true }]) {
+      const inv = inventory(options, file);
+      expect(renderHostFiles(inv, inv.hosts[0]!), JSON.stringify(options)).toEqual(plain(options));
+    }
+    expect(envOf(plain({ version: "3.9.3", reconfig: true }))).not.toMatch(/superDigest|super user/);
+  });
+
+  it("a missing file stops rendering with the typed error", () => {
+    const inv = inventory({ version: "3.9.3", reconfig: true }, join(dir, "gone.pw"));
+    expect(() => renderHostFiles(inv, inv.hosts[0]!)).toThrow(/zookeeper\.super_password_file .*gone\.pw does not exist/);
+  });
+});
