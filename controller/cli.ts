@@ -11,7 +11,7 @@ import { runCheck } from "./commands/check.js";
 import { formatFinding } from "./inventory/findings.js";
 import { inventoryError, loadInventory } from "./inventory/load.js";
 import { formatStatus, runStatus } from "./commands/status.js";
-import { runApply } from "./commands/apply.js";
+import { runApplyUntilDone } from "./commands/apply.js";
 import { registerDataCommands } from "./commands/data.js";
 import { registerAdoptCommand } from "./commands/adopt.js";
 import { type Plan, type Step, describeStep, planSteps } from "./plan/steps.js";
@@ -192,7 +192,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     process.once("SIGINT", onSigint);
     let planned: Plan | undefined;
     const withoutContent = (st: Step) => ("content" in st ? { ...st, content: undefined, previous: undefined } : st);
-    const result = await runApply({
+    const result = await runApplyUntilDone({
       signal: interrupt.signal,
       file: o.inventory, inventory, check: !!o.check, limit: o.limit, journalDir: o.journal, fleet: fleetOptions(o),
       gateTimeoutMs: o.gateTimeout * 1000, settleTimeoutMs: o.settleTimeout * 1000,
@@ -234,12 +234,13 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
           if (stage.undo) io.out(`    if it does not come back: ${stage.undo.map((u) => u.kind).join(", ")} (previous release and files), then halt`);
         });
         sayDeferred();
+        if (plan.continues?.length) io.out(` then, each planned afresh once the one before is done: ${plan.continues.join("; ")}`);
       },
       onStepStart: (st) => human && io.err(`  ... ${describeStep(st)}`),
       onStepDone: (r) => human && io.out(`  ${r.changed ? "changed" : "ok     "} ${describeStep(r.step)} [${(r.ms / 1000).toFixed(1)}s]${r.changed ? "" : ": " + r.message}`),
       onWaiting: (line) => human && io.err(`      ${line}`),
       onCanaryRoute: (_via, reason) => human && io.out(`canary: ${reason}`),
-    }).catch((err: unknown) => {
+    }, (round, remaining) => human && io.err(`round ${round}: observing again for the next membership change (${remaining.length} left)`)).catch((err: unknown) => {
       // --json gets the refusals as data (code, host, data) as well as the error on stderr.
       if (o.json && planned && planned.refusals.length > 0) {
         io.out(JSON.stringify({ ensemble: planned.target.name, check: !!o.check, executed: false, changed: 0, refusals: planned.refusals }, null, 2));

@@ -8,6 +8,7 @@ import { ZkfleetError } from "../../common/errors.js";
 import { Canary } from "../canary/canary.js";
 import { type CanaryRoute, type CanaryRunReport, type CanaryVia, type CanaryViaOption, openCanaryRoute } from "../canary/route.js";
 import { fleetActions } from "../execute/actions.js";
+import { planMembershipChange, recordPath } from "./membership.js";
 import { type StepResult, executePlan } from "../execute/executor.js";
 import { Journal, newRunId } from "../execute/journal.js";
 import { acquireEnsembleLock } from "../execute/lock.js";
@@ -17,7 +18,7 @@ import { Fleet, type FleetOptions } from "../fleet.js";
 import type { HostSpec, Inventory } from "../inventory/schema.js";
 import type { ObservedHost } from "../model/observed.js";
 import { fileContent } from "../model/observed.js";
-import { targetOf } from "../model/target.js";
+import { probeFor, targetOf } from "../model/target.js";
 import { observeAll, unobservableError } from "../observe.js";
 import { type DesiredHost, type Plan, type Step, planApply, planSteps } from "../plan/plan.js";
 import { dynamicConfigPath, mergeHostsBlock, renderHostFiles, renderHostsBlock } from "../render/render.js";
@@ -144,24 +145,29 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     const zooCfg = zooCfgOf(inv);
     const rendered = new Map(inv.hosts.map((spec) => [spec.name, renderHostFiles(inv, spec)]));
     const observed = await observeAll(fleet, inv.hosts.map((h) => h.name), (key) => ({
-      files: [...rendered.get(key)!.map((f) => f.path), ...(inv.hosts_file === "managed" ? [ETC_HOSTS] : [])],
+      files: [...rendered.get(key)!.map((f) => f.path), ...(inv.hosts_file === "managed" ? [ETC_HOSTS] : []), recordPath(inv)],
       zooCfg,
-      probe: target.members.find((m) => m.host === key)!.probe,
+      probe: probeFor(inv, inv.hosts.find((h) => h.name === key)!),
     }));
     const byKey = new Map(observed.map((o) => [o.host, o]));
     const dynamic = dynamicConfigPath(inv.zookeeper);
-    const plan = planApply({
+    const desired = inv.hosts.map((spec) => {
+      const d = desiredHost(inv, spec, byKey.get(spec.name));
+      const back = input.restore?.files.get(spec.name);
+      return back ? { ...d, files: d.files.map((f) => (back.has(f.path) ? { ...f, content: back.get(f.path)! } : f)) } : d;
+    });
+    const timeouts = { gateMs: input.gateTimeoutMs ?? 30_000, settleMs: input.settleTimeoutMs ?? 120_000 };
+    // A membership change is planned on its own, one server at a time; the rest of the inventory follows in the next apply.
+    const membership = planMembershipChange({ inv, file: input.file, observed, desired, zooCfg, journalDir: input.journalDir, timeouts });
+    const plan = membership.plan ?? planApply({
       target,
-      desired: inv.hosts.map((spec) => {
-        const d = desiredHost(inv, spec, byKey.get(spec.name));
-        const back = input.restore?.files.get(spec.name);
-        return back ? { ...d, files: d.files.map((f) => (back.has(f.path) ? { ...f, content: back.get(f.path)! } : f)) } : d;
-      }),
+      // Hosts leaving the ensemble are the membership change's to handle.
+      desired: desired.filter((d) => target.members.some((m) => m.host === d.host)),
       observed,
       ...(input.limit ? { limit: input.limit } : {}),
       config: { zooCfg, ...(dynamic ? { dynamic } : {}) },
       ...(inv.hosts_file === "managed" ? { hostsFile: { path: ETC_HOSTS, block: renderHostsBlock(inv) } } : {}),
-      timeouts: { gateMs: input.gateTimeoutMs ?? 30_000, settleMs: input.settleTimeoutMs ?? 120_000 },
+      timeouts,
     });
     const history = stepHistory(input.journalDir, inv.ensemble);
     const estimateMs = estimatePlan(plan, history);
@@ -200,9 +206,9 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       journal.write("canary", { report });
     };
     try {
-      if ((input.canary?.enabled ?? true) && steps.some((st) => st.kind === "stop")) {
-        const serving = target.members.filter((m) => byKey.get(m.host)?.server?.mode !== undefined).map((m) => m.host);
-        route = await openCanaryRoute(fleet, target, inv.zookeeper.client_port, serving, input.canary?.via ?? "auto");
+      if ((input.canary?.enabled ?? true) && steps.some((st) => st.kind === "stop" || st.kind === "reconfig")) {
+        const serving = plan.target.members.filter((m) => byKey.get(m.host)?.server?.mode !== undefined).map((m) => m.host);
+        route = await openCanaryRoute(fleet, plan.target, inv.zookeeper.client_port, serving, input.canary?.via ?? "auto");
         input.onCanaryRoute?.(route.via, route.reason);
         canary = await Canary.start(route.targets, { prefix: `/zkfleet-canary/${runId}`, ...(input.canary?.intervalMs ? { intervalMs: input.canary.intervalMs } : {}) });
       }
@@ -254,6 +260,9 @@ const REFUSAL_HINTS: Record<Plan["refusals"][number]["code"], string> = {
   quorum_at_risk: "bring the voters that are down back first (apply starts them when they are in scope: drop --limit), then run apply again",
   hosts_file_conflict: "the first matching line wins over zkfleet's block, so a server would bind or dial the wrong address: " +
     "remove or correct those lines (zkfleet edits only its own block)",
+  unsafe_membership_change: "bring the servers named back first, or change the target so that each step keeps a quorum; --check shows the steps",
+  ensemble_elsewhere: "list the servers the ensemble runs on now in the inventory (state: absent for those that should leave) " +
+    "beside the new ones, so zkfleet moves it one server at a time instead of starting an empty one",
 };
 
 /** A refused plan as one error: every reason, and the fix for each kind. */
@@ -266,4 +275,27 @@ export function refusalError(plan: Plan): ZkfleetError {
     where: plan.refusals.map((r) => r.message).join("\n         "),
     hint: codes.map((c) => REFUSAL_HINTS[c]).join("; "),
   });
+}
+
+/**
+ * apply as the CLI runs it: when a plan leaves membership changes for later
+ * (static membership, one change per plan), observe and plan again until
+ * none is left, each plan a run of its own in the journal. Bounded: every
+ * round makes one change the planner proved, so a target is reached in as
+ * many rounds as it has changes.
+ */
+export async function runApplyUntilDone(input: ApplyInput, onRound?: (round: number, remaining: string[]) => void): Promise<ApplyResult> {
+  let result = await runApply(input);
+  const results = [...result.results];
+  let changed = result.changed;
+  for (let round = 2; result.executed && (result.plan.continues?.length ?? 0) > 0; round++) {
+    if (round > 64) {
+      throw new ZkfleetError("plan", "membership changes did not converge within 64 rounds", { hint: "run `zkfleet apply --check` and `zkfleet status` to see where it stands" });
+    }
+    onRound?.(round, result.plan.continues!);
+    result = await runApply({ ...input, resume: undefined, restore: undefined });
+    results.push(...result.results);
+    changed += result.changed;
+  }
+  return { ...result, results, changed };
 }

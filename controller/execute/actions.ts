@@ -9,7 +9,12 @@ import { posix } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
 import type { Fleet } from "../fleet.js";
 import { observeServer, toHostReport } from "../observe.js";
-import type { Plan, Preinstalled } from "../plan/steps.js";
+import type { AwaitHealthyStep, Plan, Preinstalled } from "../plan/steps.js";
+import { forwardHosts } from "../connection/forward-hosts.js";
+import { coreLine, membershipFromConf } from "../model/membership.js";
+import { ZkClient } from "../zk/client.js";
+import { probeFor } from "../model/target.js";
+import { superAuth } from "../inventory/super-user.js";
 import { judgeEnsemble } from "../status/health.js";
 import type { Actions } from "./executor.js";
 
@@ -76,10 +81,61 @@ export function fleetActions(fleet: Fleet): Actions {
       return { changed: r.changed, message: r.message, data: { pid: r.data.pid, signal: r.data.signal } };
     },
 
-    async observe(plan: Plan, hosts: readonly string[], versions: readonly string[]) {
-      const members = plan.target.members.filter((m) => hosts.includes(m.host));
+    async reconfig(step) {
+      const inv = fleet.host(step.host).inventory;
+      const auth = superAuth(inv);
+      const r = await fleet.call(step.host, "reconfig", {
+        install_dir: step.installDir, ...(step.preinstalled ? { preinstalled: step.preinstalled } : {}), server: step.server,
+        add: step.add, remove: step.remove, ...(auth ? { auth } : {}),
+      });
+      return { changed: r.changed, message: r.message, data: { version: r.data.version, servers: r.data.servers } };
+    },
+
+    async awaitConfig(step, onWaiting) {
+      const members = (hosts: readonly string[]) => hosts.map((host) => ({ host, probe: probeFor(fleet.host(host).inventory, fleet.host(host).spec) }));
+      const want = [...step.expect].sort().join("\n");
+      const deadline = Date.now() + step.timeoutMs;
+      for (;;) {
+        const seen = await Promise.all(members(step.hosts).map(async (m) => {
+          const o = await observeServer(fleet, m.host, m.probe);
+          const servers = o.server?.conf ? membershipFromConf(o.server.conf) : undefined;
+          return { host: m.host, lines: servers ? servers.map(coreLine).sort().join("\n") : undefined, version: o.server?.conf?.version };
+        }));
+        const behind = seen.filter((x) => x.lines !== want);
+        if (behind.length === 0) break;
+        const what = behind.map((x) => `${x.host} reports ${x.lines === undefined ? "no configuration" : x.lines.split("\n").map((l) => l.split("=")[0]).join(",")}`).join("; ");
+        if (Date.now() >= deadline) {
+          throw new ZkfleetError("zookeeper", `the new configuration was not reported everywhere within ${step.timeoutMs / 1000}s: ${what}`, {
+            hint: "run `zkfleet status`; the reconfig committed on the leader, a server still showing the old one may be cut off",
+          });
+        }
+        onWaiting?.(`config: ${what}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      // A write committed after the reconfig proves the new configuration's quorum acknowledges writes.
+      const forwarders = await forwardHosts(fleet, members(step.hosts).map((m) => ({ host: m.host, ...m.probe })), { openTimeoutMs: 3000 });
+      try {
+        const client = await ZkClient.open({ connect: forwarders.connect, label: "the ensemble", connectTimeoutMs: Math.max(5000, deadline - Date.now()) });
+        try {
+          const path = await client.create("/zkfleet-config-check-", Buffer.from(step.expect.join("\n")), { sequential: true });
+          await client.delete(path);
+          return { changed: false, message: `${step.hosts.length} member(s) report the configuration; a write committed under it (${path})` };
+        } finally {
+          await client.close();
+        }
+      } finally {
+        await forwarders.close();
+      }
+    },
+
+    async observe(plan: Plan, hosts: readonly string[], versions: readonly string[], roles?: AwaitHealthyStep["roles"]) {
+      const members = plan.target.members.filter((m) => hosts.includes(m.host)).map((m) => {
+        const role = roles?.[m.host];
+        return role === undefined || role === "learner" ? m : { ...m, role };
+      });
       const observed = await Promise.all(members.map((m) => observeServer(fleet, m.host, m.probe)));
-      return judgeEnsemble(plan.target, members.map((m, i) => toHostReport(m, observed[i]!)), { versions });
+      const learners = Object.entries(roles ?? {}).filter(([, r]) => r === "learner").map(([h]) => h);
+      return judgeEnsemble(plan.target, members.map((m, i) => toHostReport(m, observed[i]!)), { versions, learners });
     },
   };
 }

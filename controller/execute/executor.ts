@@ -23,8 +23,11 @@ export interface Actions {
   cleanData(step: Extract<Step, { kind: "clean_data" }>): Promise<Outcome>;
   start(step: Extract<Step, { kind: "start" }>): Promise<Outcome>;
   stop(step: Extract<Step, { kind: "stop" }>): Promise<Outcome>;
-  /** The members named, judged as one ensemble; servers may run any of `versions`. */
-  observe(plan: Plan, hosts: readonly string[], versions: readonly string[]): Promise<EnsembleReport>;
+  reconfig(step: Extract<Step, { kind: "reconfig" }>): Promise<Outcome>;
+  /** Waits (bounded by the step's timeout) until the members report the configuration and a write commits under it. */
+  awaitConfig(step: Extract<Step, { kind: "await_config" }>, onWaiting?: (line: string) => void): Promise<Outcome>;
+  /** The members named, judged as one ensemble; servers may run any of `versions`; `roles` as the step gives them. */
+  observe(plan: Plan, hosts: readonly string[], versions: readonly string[], roles?: AwaitHealthyStep["roles"]): Promise<EnsembleReport>;
 }
 
 export interface StepResult extends Outcome {
@@ -69,7 +72,7 @@ async function awaitHealthy(plan: Plan, step: AwaitHealthyStep, opts: ExecuteOpt
   const deadline = Date.now() + step.timeoutMs;
   let leaderZxid: bigint | undefined;
   for (;;) {
-    const report = await opts.actions.observe(plan, step.hosts, step.versions);
+    const report = await opts.actions.observe(plan, step.hosts, step.versions, step.roles);
     let waitingFor = report.verdict === "healthy" ? undefined : `${report.verdict}${report.problems[0] ? ` (${report.problems[0]})` : ""}`;
     if (waitingFor === undefined && step.caughtUp !== undefined) {
       const zxidOf = (host: string | undefined) => {
@@ -148,6 +151,8 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
         final = report;
         return outcome;
       }
+      case "reconfig": return actions.reconfig(step);
+      case "await_config": return actions.awaitConfig(step, opts.onWaiting);
       default: return assertNever(step);
     }
   };

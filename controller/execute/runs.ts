@@ -141,3 +141,17 @@ export function replacedBy(file: string): { files: Map<string, Map<string, strin
   });
   return { files, ...(version ? { version } : {}) };
 }
+
+/**
+ * Where the ensemble ran after its newest finished run that acted: the
+ * members (names and addresses) of that plan's target. What lets apply tell
+ * an ensemble that moved from one that never existed.
+ */
+export function lastAppliedMembers(dir: string, ensemble: string): { run: string; members: { host: string; address: string }[] } | undefined {
+  const done = listRuns(dir, ensemble).filter((r) => r.outcome === "done" && r.changed > 0);
+  const last = done.at(-1);
+  if (!last) return undefined;
+  const plan = records(last.file).find((r) => r.event === "plan")?.plan as Plan | undefined;
+  const members = plan?.target.members.map((m) => ({ host: m.host, address: m.address })) ?? [];
+  return members.length > 0 ? { run: last.run, members } : undefined;
+}

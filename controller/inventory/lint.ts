@@ -22,7 +22,7 @@ const error = (code: string, path: FieldPath, message: string, host?: HostSpec) 
 const warning = (code: string, path: FieldPath, message: string, host?: HostSpec) => finding("warning", code, path, message, host);
 
 const lintVoters: Lint = (inv) => {
-  const voters = inv.hosts.filter((host) => host.role === "participant").length;
+  const voters = inv.hosts.filter((host) => host.role === "participant" && host.state === "present").length;
   if (voters === 0) {
     return [error("no-voters", ["hosts"], "every host is an observer: an ensemble needs voters (role: participant) to form a quorum")];
   }

@@ -203,6 +203,11 @@ const hostShape = {
     .default("participant"),
   /** Overrides ssh.port for this host. */
   ssh_port: port.optional(),
+  /**
+   * absent: the server leaves the ensemble (removed one at a time, then
+   * stopped; its data is kept). The host stays listed so zkfleet can reach it.
+   */
+  state: z.enum(["present", "absent"], { error: "must be 'present' (a member) or 'absent' (leaving)" }).default("present"),
 };
 
 /** Every key each object accepts: unknown-key messages suggest the closest one. */

@@ -25,6 +25,8 @@ export interface MembershipState {
   leader?: number;
   /** The largest myid this ensemble ever used (from zkfleet's record): new ids must be larger. */
   maxIdEverUsed?: number;
+  /** Ids the record reserved for this very target (a change under way): they may join. */
+  reservedIds?: ReadonlySet<number>;
 }
 
 /**
@@ -107,7 +109,7 @@ export function planMembership(state: MembershipState): MembershipPlan {
     if (c && c.host !== t.host) {
       reasons.push(`myid ${t.id} moves from ${c.host} to ${t.host}: a new server needs a new myid, larger than any used before (${maxUsed + 1} or more)`);
     }
-    if (!c && t.id <= maxUsed) {
+    if (!c && t.id <= maxUsed && !state.reservedIds?.has(t.id)) {
       reasons.push(`${t.host} joins with myid ${t.id}, which the ensemble used before (largest used: ${maxUsed}); give it ${maxUsed + 1} or more so no server mistakes it for the old one`);
     }
   }

@@ -92,6 +92,11 @@ export function serverLine(s: ServerEntry): string {
   return `server.${s.id}=${s.host}:${s.quorumPort}:${s.electionPort}:${s.role}${client}`;
 }
 
+/** A server without its client part, which servers print in more than one way: what a reported configuration is compared by. */
+export function coreLine(s: Pick<ServerEntry, "id" | "host" | "quorumPort" | "electionPort" | "role">): string {
+  return `server.${s.id}=${s.host.toLowerCase()}:${s.quorumPort}:${s.electionPort}:${s.role}`;
+}
+
 /**
  * Two entries describe the same server. The client part counts only when
  * both lines have one: 3.4 lines carry none, and a running server prints

@@ -24,9 +24,10 @@ export function parseSettings(text: string): Map<string, string> {
  * Keys ZooKeeper itself rewrites once reconfig is on, so a difference there
  * is not drift: it points dynamicConfigFile at the versioned file, and moves
  * the client port and address into the dynamic file's server lines (seen in
- * the lab on 3.8.0 and 3.9.3), where membership is compared instead.
+ * the lab on 3.8.0 and 3.9.3), where membership is compared instead; an
+ * observer's peerType goes the same way (its role is in its server line).
  */
-const OWNED_BY_ZOOKEEPER = new Set(["dynamicConfigFile", "clientPort", "clientPortAddress", "secureClientPort", "secureClientPortAddress"]);
+const OWNED_BY_ZOOKEEPER = new Set(["dynamicConfigFile", "clientPort", "clientPortAddress", "secureClientPort", "secureClientPortAddress", "peerType"]);
 
 /** Settings that differ, as "key: was -> now" lines; empty when the two configs mean the same. */
 export function settingsDiff(observed: string, desired: string, reconfig: boolean): string[] {

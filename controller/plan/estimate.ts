@@ -12,6 +12,8 @@ const DEFAULT_MS: Record<StepKind, number> = {
   clean_data: 2_000,
   start: 15_000,
   await_healthy: 20_000,
+  reconfig: 10_000,
+  await_config: 10_000,
 };
 
 export type StepHistory = Partial<Record<StepKind, number[]>>;

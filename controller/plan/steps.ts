@@ -71,10 +71,43 @@ export type AwaitHealthyStep = StepBase & {
   versions: string[];
   /** A check after a start also waits until this host's zxid reaches what the leader had. */
   caughtUp?: string;
+  /**
+   * Roles during a membership change, where they differ from the target's;
+   * "learner" is a joiner started but not yet added: it must serve (follow
+   * or observe) and is not counted as a voter.
+   */
+  roles?: Record<string, "participant" | "observer" | "learner">;
   timeoutMs: number;
 };
 
-export type Step = InstallStep | WriteFileStep | StopStep | SwitchReleaseStep | CleanDataStep | StartStep | AwaitHealthyStep;
+/**
+ * Dynamic reconfiguration (3.5.3+): one server added, removed or given
+ * another role, sent through one server's zkCli by the agent. The super
+ * user's password is added when the step runs, never stored in the plan.
+ */
+export type ReconfigStep = StepBase & {
+  kind: "reconfig";
+  /** The server the request goes to (any live member). */
+  server: string;
+  add: string[];
+  remove: number[];
+  installDir: string;
+  preinstalled?: Preinstalled;
+  /** The server lines the ensemble must report once it is committed (canonical form, membership.ts serverLine). */
+  expect: string[];
+};
+
+/** Wait until every listed member reports the expected server lines, then until a write commits under them. */
+export type AwaitConfigStep = StepBase & {
+  kind: "await_config";
+  host: "*";
+  hosts: string[];
+  expect: string[];
+  timeoutMs: number;
+};
+
+export type Step =
+  | InstallStep | WriteFileStep | StopStep | SwitchReleaseStep | CleanDataStep | StartStep | AwaitHealthyStep | ReconfigStep | AwaitConfigStep;
 export type StepKind = Step["kind"];
 
 /**
@@ -101,7 +134,9 @@ export type RefusalCode =
   | "unreadable_membership"
   | "hosts_file_conflict"
   | "quorum_at_risk"
-  | "unsafe_version_hop";
+  | "unsafe_version_hop"
+  | "unsafe_membership_change"
+  | "ensemble_elsewhere";
 
 /** A reason the plan must not run: a code and data for tests and --json, a message for people. */
 export interface Refusal {
@@ -127,6 +162,8 @@ export interface Plan {
   deferred?: DeferredWrite[];
   /** When any, the plan has no stages and must not run. */
   refusals: Refusal[];
+  /** Membership changes still to make after this plan, each planned afresh once this one is done (static membership). */
+  continues?: string[];
 }
 
 /** Every step in execution order; a step's index here is its number in the journal. */
@@ -150,6 +187,10 @@ export function describeStep(s: Step): string {
     case "await_healthy":
       return `${s.role === "gate" ? "gate" : "check"}: ${s.hosts.join(", ")} healthy${s.caughtUp ? `, ${s.caughtUp} caught up with the leader` : ""}` +
         `${s.versions.length > 1 ? ` (running ${s.versions.join(" or ")})` : ""} within ${Math.round(s.timeoutMs / 1000)}s (${s.reason})`;
+    case "reconfig":
+      return `${s.host}: reconfig through ${s.server}:${s.add.map((a) => ` add ${a}`).join("")}${s.remove.map((r) => ` remove server.${r}`).join("")} (${s.reason})`;
+    case "await_config":
+      return `await config: ${s.hosts.join(", ")} report ${s.expect.length} server(s) (${s.expect.map((l) => l.split("=")[0]).join(", ")}) and a write commits, within ${Math.round(s.timeoutMs / 1000)}s (${s.reason})`;
     default: return assertNever(s);
   }
 }

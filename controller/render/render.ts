@@ -25,6 +25,8 @@ export interface RenderedFile {
 export interface RenderOptions {
   /** Replaces the built-in templates directory (the inventory's `templates` still wins file by file). */
   templatesDir?: string;
+  /** Render a configuration other than the target (a step of a membership change). */
+  membership?: Membership;
 }
 
 export interface ServerView {
@@ -70,9 +72,14 @@ function hostPortHost(address: string): string {
   return addressKind(address) === "ipv6" ? `[${address}]` : address;
 }
 
-function serverViews(inv: Inventory): ServerView[] {
+/** The members the inventory asks for: hosts marked absent are leaving and get no server line. */
+export function presentHosts(inv: Inventory): HostSpec[] {
+  return inv.hosts.filter((h) => h.state === "present");
+}
+
+function serverViews(inv: Inventory, members: readonly HostSpec[]): ServerView[] {
   const zk = inv.zookeeper;
-  return [...inv.hosts]
+  return [...members]
     .sort((a, b) => a.myid - b.myid)
     .map((host) => ({
       id: host.myid,
@@ -97,6 +104,12 @@ function logView(zk: ZookeeperSpec): TemplateView["log"] {
   };
 }
 
+/** One server as reconfig takes it (3.5+ form, client part included): the line the dynamic file gives it. */
+export function serverSpecLine(inv: Inventory, host: HostSpec): string {
+  const [v] = serverViews(inv, [host]);
+  return `server.${v!.id}=${v!.host}:${v!.quorumPort}:${v!.electionPort}:${v!.role};${v!.clientAddress ? `${v!.clientAddress}:` : ""}${v!.clientPort}`;
+}
+
 /** Only where reconfig is really on: the digest exists for reconfig, and a server without it needs no secret. */
 function superDigestView(zk: ZookeeperSpec): string {
   return dynamicConfigPath(zk) === undefined ? "" : (superDigestFor(zk) ?? "");
@@ -108,7 +121,19 @@ export function dynamicConfigPath(zk: ZookeeperSpec): string | undefined {
   return zk.reconfig && versionFacts(zk.version).supportsReconfig ? posix.join(zk.config_dir, "zoo.cfg.dynamic") : undefined;
 }
 
-export function templateView(inv: Inventory, host: HostSpec): TemplateView {
+/**
+ * Which servers the rendered files name. Default: the inventory's target.
+ * A membership change renders the configurations on its way there, and
+ * keeps every name it involves in /etc/hosts until it is done.
+ */
+export interface Membership {
+  servers: readonly HostSpec[];
+  names: readonly HostSpec[];
+}
+
+export function templateView(inv: Inventory, host: HostSpec, membership?: Membership): TemplateView {
+  const servers = membership?.servers ?? presentHosts(inv);
+  const names = membership?.names ?? presentHosts(inv);
   const zk = inv.zookeeper;
   const facts = versionFacts(zk.version);
   const superDigest = superDigestView(zk);
@@ -124,13 +149,13 @@ export function templateView(inv: Inventory, host: HostSpec): TemplateView {
     facts,
     zookeeper: zk,
     host: { ...host, observer: host.role === "observer" },
-    servers: serverViews(inv),
+    servers: serverViews(inv, servers),
     settings,
     clientPortAddress: bind ? host.address : "",
     adminServerAddress: bind && facts.hasAdminServer ? host.address : "",
     fourLetterWords: facts.supports4lwWhitelist && !userWhitelist ? FOUR_LETTER_WORDS.join(",") : "",
     dynamicConfigFile: dynamicConfigPath(zk) ?? "",
-    hostsEntries: [...inv.hosts].sort((a, b) => a.myid - b.myid).map(({ address, name }) => ({ address, name })),
+    hostsEntries: [...names].sort((a, b) => a.myid - b.myid).map(({ address, name }) => ({ address, name })),
     log: logView(zk),
     // Base64 has no character the unquoted $SERVER_JVMFLAGS in zkServer.sh would split or glob on.
     jvmFlags: `-Xms${zk.heap_mb}m -Xmx${zk.heap_mb}m${superDigest ? ` -D${SUPER_DIGEST_PROPERTY}=${superDigest}` : ""}`,
@@ -211,7 +236,7 @@ const FILE_MODE = 0o644;
 /** The files one host needs: zoo.cfg (+ dynamic file), env file and log4j config in config_dir; myid in data_dir. */
 export function renderHostFiles(inv: Inventory, host: HostSpec, opts: RenderOptions = {}): RenderedFile[] {
   const templates = templateSet(inv, opts);
-  const view = templateView(inv, host);
+  const view = templateView(inv, host, opts.membership);
   const zk = inv.zookeeper;
   const inConfig = (name: string, template: string): RenderedFile => ({
     path: posix.join(zk.config_dir, name),
@@ -229,5 +254,5 @@ export function renderHostFiles(inv: Inventory, host: HostSpec, opts: RenderOpti
 export function renderHostsBlock(inv: Inventory, opts: RenderOptions = {}): string {
   const [first] = inv.hosts;
   if (first === undefined) throw new ZkfleetError("inventory", "the inventory has no hosts", { where: "hosts" });
-  return templateSet(inv, opts).render("hosts-block.hbs", templateView(inv, first));
+  return templateSet(inv, opts).render("hosts-block.hbs", templateView(inv, first, opts.membership));
 }

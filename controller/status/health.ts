@@ -62,11 +62,13 @@ export function compareZxid(a: string, b: string): number {
 export function judgeEnsemble(
   target: Pick<EnsembleTarget, "name" | "inventory" | "version">,
   hosts: HostReport[],
-  opts: { versions?: readonly string[] } = {},
+  opts: { versions?: readonly string[]; learners?: readonly string[] } = {},
 ): EnsembleReport {
   const accepted = opts.versions ?? [target.version];
   const problems: string[] = [];
-  const voters = hosts.filter((h) => h.role === "participant");
+  // A joiner started but not yet added by reconfig serves without a vote.
+  const learners = new Set(opts.learners ?? []);
+  const voters = hosts.filter((h) => h.role === "participant" && !learners.has(h.host));
   const quorum = quorumSize(voters.length);
   const votersUp = voters.filter((h) => h.mode !== undefined && VOTING_MODES.has(h.mode));
   const leaders = hosts.filter((h) => h.mode === "leader");
@@ -85,7 +87,7 @@ export function judgeEnsemble(
       problems.push(`${h.host}: ZooKeeper accepts connections on its client port but answers nothing (frozen or overloaded?)`);
       continue;
     }
-    const expected = h.role === "observer" ? ["observer"] : ["leader", "follower"];
+    const expected = learners.has(h.host) ? ["follower", "observer"] : h.role === "observer" ? ["observer"] : ["leader", "follower"];
     if (h.mode === undefined) problems.push(`${h.host}: ZooKeeper answers but is not serving (electing or not in a quorum)`);
     else if (!expected.includes(h.mode)) problems.push(`${h.host}: mode ${h.mode}, expected ${expected.join(" or ")}`);
     if (h.version !== undefined && !accepted.some((v) => h.version!.startsWith(v))) {

@@ -1,0 +1,143 @@
+// apply's membership side: what the servers run now (their own report, else
+// their files), what the inventory asks for (hosts present; absent ones
+// leave), and, when the two differ, the plan of model/membership-plan.ts in
+// the way this ensemble can carry it out. Renders each configuration on the
+// way; planning itself stays pure (plan/membership-run.ts).
+import { posix } from "node:path";
+import { versionFacts } from "../../common/versions.js";
+import { lastAppliedMembers } from "../execute/runs.js";
+import type { HostSpec, Inventory } from "../inventory/schema.js";
+import { hostMembership } from "../model/ensemble.js";
+import type { MemberSpec } from "../model/membership-plan.js";
+import { coreLine, parseServerLine, type ServerEntry } from "../model/membership.js";
+import { type ObservedHost, fileContent, isRunning, hasData, modeOf } from "../model/observed.js";
+import { type EnsembleTarget, probeFor } from "../model/target.js";
+import { planMembershipRun } from "../plan/membership-run.js";
+import type { DesiredFile, DesiredHost } from "../plan/plan.js";
+import type { Plan, Refusal } from "../plan/steps.js";
+import { mergeHostsBlock, presentHosts, renderHostFiles, renderHostsBlock, serverSpecLine } from "../render/render.js";
+
+export const ETC_HOSTS = "/etc/hosts";
+
+/** zkfleet's record of the membership it applied, on every host: another controller sees it too. */
+export const recordPath = (inv: Inventory) => posix.join(inv.agent.dir, "state", `membership-${inv.ensemble}.json`);
+
+interface Record_ { ensemble: string; servers: { id: number; host: string; role: string }[]; max_id: number }
+
+function readRecord(o: ObservedHost, path: string): Record_ | undefined {
+  const text = fileContent(o, path);
+  if (text === null) return undefined;
+  try {
+    const r = JSON.parse(text) as Record_;
+    return typeof r.max_id === "number" ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The configuration the ensemble runs: the leader's own word, else any running server's, else the files of one holding data. */
+function currentConfig(inv: Inventory, observed: readonly ObservedHost[], zooCfg: string): ServerEntry[] | undefined {
+  const ranked = [...observed].sort((a, b) => score(b) - score(a));
+  for (const o of ranked) {
+    const m = hostMembership(o, zooCfg);
+    if (m && m.problems.length === 0 && m.servers.length > 0) return m.servers;
+  }
+  return undefined;
+  function score(o: ObservedHost) {
+    return modeOf(o) === "leader" ? 3 : modeOf(o) !== undefined ? 2 : isRunning(o) ? 1 : hasData(o) ? 0 : -1;
+  }
+}
+
+export interface MembershipDecision {
+  /** Undefined: membership is as the inventory says; plan as usual. */
+  plan?: Plan;
+}
+
+export function planMembershipChange(args: {
+  inv: Inventory; file: string; observed: ObservedHost[]; desired: DesiredHost[]; zooCfg: string; journalDir: string;
+  timeouts: { gateMs: number; settleMs: number };
+}): MembershipDecision {
+  const { inv } = args;
+  const byName = new Map(args.observed.map((o) => [o.host, o]));
+  const refuse = (target: EnsembleTarget, refusals: Refusal[]): MembershipDecision => ({ plan: { target, stages: [], unchanged: [], refusals } });
+  const members = inv.hosts.map((h) => memberOf(inv, h));
+  const target: EnsembleTarget = { name: inv.ensemble, inventory: args.file, version: inv.zookeeper.version, members };
+  const exists = args.observed.some((o) => isRunning(o) || hasData(o));
+
+  if (!exists) {
+    // An inventory naming none of the servers the ensemble last ran on would start a second, empty one.
+    const last = lastAppliedMembers(args.journalDir, inv.ensemble);
+    const addresses = new Set(inv.hosts.map((h) => h.address));
+    if (last && !last.members.some((m) => addresses.has(m.address))) {
+      const where = last.members.map((m) => `${m.host} at ${m.address}`).join(", ");
+      return refuse(target, [{
+        code: "ensemble_elsewhere",
+        message: `ensemble ${inv.ensemble} last ran on ${where} (run ${last.run}); none of those is in ${args.file}, and its hosts hold no data: ` +
+          "applying would start a second, empty ensemble",
+        data: { run: last.run, members: last.members },
+      }]);
+    }
+    return {};
+  }
+
+  const entries = currentConfig(inv, args.observed, args.zooCfg);
+  if (!entries) return {};
+  const byId = new Map(inv.hosts.map((h) => [h.myid, h]));
+  const unknown = entries.filter((e) => !byId.has(e.id));
+  if (unknown.length > 0) {
+    return refuse(target, unknown.map((e): Refusal => ({
+      code: "unsafe_membership_change",
+      message: `server.${e.id} (${e.host}) is a member of the running ensemble but no host in the inventory has myid ${e.id}: ` +
+        "list it (state: absent to take it out), or zkfleet cannot reach it to change anything safely",
+      data: { id: e.id, host: e.host },
+    })));
+  }
+  const current: MemberSpec[] = entries.map((e) => ({ id: e.id, host: byId.get(e.id)!.name, role: e.role }));
+  const wanted: MemberSpec[] = presentHosts(inv).map((h) => ({ id: h.myid, host: h.name, role: h.role }));
+  const key = (c: readonly MemberSpec[]) => c.map((m) => `${m.id}:${m.host}:${m.role}`).sort().join(",");
+  if (key(current) === key(wanted)) return {};
+
+  const records = args.observed.flatMap((o) => readRecord(o, recordPath(inv)) ?? []);
+  const maxIdEverUsed = Math.max(0, ...records.map((r) => r.max_id));
+  // The record names the target it was written for: its new ids are that change's own, not old ones.
+  const reservedIds = new Set(records.filter((r) => key(r.servers.map((m) => ({ ...m, role: m.role as MemberSpec["role"] }))) === key(wanted)).flatMap((r) => r.servers.map((m) => m.id)));
+  const mode = inv.zookeeper.reconfig && versionFacts(inv.zookeeper.version).supportsReconfig ? "dynamic" : "static";
+  const leader = args.observed.find((o) => modeOf(o) === "leader")?.host;
+  const allNames = inv.hosts.filter((h) => h.state === "present" || current.some((m) => m.host === h.name));
+  const hostsFile = (host: string, names: readonly HostSpec[], servers: readonly HostSpec[]): DesiredFile[] => inv.hosts_file === "managed"
+    ? [{ path: ETC_HOSTS, mode: 0o644, content: mergeHostsBlock(fileContent(byName.get(host)!, ETC_HOSTS) ?? "", renderHostsBlock(inv, { membership: { servers, names } }), inv.ensemble) }]
+    : [];
+  const spec = (name: string) => inv.hosts.find((h) => h.name === name)!;
+  const specOf = (m: MemberSpec): HostSpec => ({ ...spec(m.host), role: m.role });
+  const maxId = Math.max(maxIdEverUsed, ...current.map((m) => m.id), ...wanted.map((m) => m.id));
+
+  const plan = planMembershipRun({
+    target, mode, current, wanted, leader, maxIdEverUsed, reservedIds,
+    desired: new Map(args.desired.map((d) => [d.host, d])),
+    observed: byName,
+    filesFor: (host, servers) => {
+      const specs = servers.map(specOf);
+      return [
+        ...renderHostFiles(inv, spec(host), { membership: { servers: specs, names: allNames } }),
+        ...hostsFile(host, allNames, specs),
+      ];
+    },
+    finalHostsFile: (host) => (spec(host).state === "present" ? hostsFile(host, presentHosts(inv), presentHosts(inv))[0] : undefined),
+    record: (_host, servers) => ({
+      path: recordPath(inv), mode: 0o644,
+      content: JSON.stringify({ ensemble: inv.ensemble, servers: servers.map((m) => ({ id: m.id, host: m.host, role: m.role })), max_id: maxId }) + "\n",
+    }),
+    spec: (m) => serverSpecLine(inv, specOf(m)),
+    canonical: (m) => {
+      const parsed = parseServerLine(m.id, serverSpecLine(inv, specOf(m)).replace(/^server\.\d+=/, ""));
+      return typeof parsed === "string" ? parsed : coreLine(parsed);
+    },
+    versions: [inv.zookeeper.version],
+    timeouts: args.timeouts,
+  });
+  return { plan };
+}
+
+function memberOf(inv: Inventory, h: HostSpec): EnsembleTarget["members"][number] {
+  return { host: h.name, address: h.address, myid: h.myid, role: h.role, probe: probeFor(inv, h) };
+}

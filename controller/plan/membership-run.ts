@@ -1,0 +1,220 @@
+// A membership change as a plan: the proved changes of model/membership-plan.ts
+// turned into stages of steps the executor already knows, in one of two ways.
+// Dynamic (3.5.3+ with reconfig): a joiner is started with the committed
+// configuration plus itself and synced, then added by `reconfig`; a leaving
+// server is removed by `reconfig`, then stopped; after each, the new
+// configuration must be reported by every member and a write must commit
+// under it. Static (3.4, or reconfig off): seed 004's way, a joiner starts
+// with the new server list, then the others are restarted with it one at a
+// time under the rolling gates, leader last; a leaving server is stopped once
+// the others no longer count it. Pure.
+import { unifiedDiff } from "../../common/diff.js";
+import { type MemberSpec, type MembershipChange, planMembership } from "../model/membership-plan.js";
+import { type ObservedHost, fileContent, hasData, isRunning, installedReleases, currentRelease, modeOf } from "../model/observed.js";
+import type { EnsembleTarget } from "../model/target.js";
+import type { DesiredFile, DesiredHost } from "./plan.js";
+import type { AwaitHealthyStep, Plan, Refusal, Stage, Step } from "./steps.js";
+
+export type MembershipMode = "dynamic" | "static";
+
+export interface MembershipRunInput {
+  /** Every host involved (present and leaving), so gates can judge the configurations on the way. */
+  target: EnsembleTarget;
+  mode: MembershipMode;
+  current: MemberSpec[];
+  wanted: MemberSpec[];
+  /** Every inventory host, present or leaving, by name. */
+  desired: Map<string, DesiredHost>;
+  observed: Map<string, ObservedHost>;
+  leader?: string;
+  maxIdEverUsed?: number;
+  reservedIds?: ReadonlySet<number>;
+  /** A host's files for a configuration (server lines, dynamic file, /etc/hosts naming every host involved). */
+  filesFor: (host: string, servers: readonly MemberSpec[]) => DesiredFile[];
+  /** The files every host ends with (its own target files; /etc/hosts with the target's names only). */
+  finalHostsFile?: (host: string) => DesiredFile | undefined;
+  /** The record of the membership zkfleet applied, kept on every host (another controller reads it too). */
+  record: (host: string, servers: readonly MemberSpec[]) => DesiredFile;
+  /** ZooKeeper's form of a server line for reconfig, and the canonical one to compare what servers report. */
+  spec: (m: MemberSpec) => string;
+  canonical: (m: MemberSpec) => string;
+  versions: string[];
+  timeouts: { gateMs: number; settleMs: number };
+}
+
+const idsOf = (c: readonly MemberSpec[]) => `{${c.filter((m) => m.role === "participant").map((m) => m.id).join(",")}}`;
+
+export function planMembershipRun(input: MembershipRunInput): Plan {
+  const { target } = input;
+  const hostOf = new Map([...input.desired.values()].map((d) => [d.host, d]));
+  const serving = (h: string) => isRunning(input.observed.get(h)!) && modeOf(input.observed.get(h)!) !== undefined;
+  const live = new Set(input.current.filter((m) => serving(m.host)).map((m) => m.id));
+  const leaderId = input.current.find((m) => m.host === input.leader)?.id;
+  const proved = planMembership({
+    current: input.current, target: input.wanted, live, ...(leaderId !== undefined ? { leader: leaderId } : {}),
+    ...(input.maxIdEverUsed !== undefined ? { maxIdEverUsed: input.maxIdEverUsed } : {}),
+    ...(input.reservedIds ? { reservedIds: input.reservedIds } : {}),
+  });
+  if (!proved.ok) {
+    const refusal: Refusal = { code: "unsafe_membership_change", message: proved.reasons.join("\n         "), data: { reasons: proved.reasons } };
+    return { target, stages: [], unchanged: [], refusals: [refusal] };
+  }
+
+  // What each host holds as the plan proceeds: a write's `previous` is what the step before left.
+  const content = new Map<string, string | null>();
+  const contentOf = (host: string, path: string) => {
+    const key = `${host}\0${path}`;
+    if (!content.has(key)) content.set(key, fileContent(input.observed.get(host)!, path));
+    return content.get(key)!;
+  };
+  const writes = (host: string, files: readonly DesiredFile[], why: string): Step[] => files.flatMap((f): Step[] => {
+    const before = contentOf(host, f.path);
+    if (before === f.content) return [];
+    content.set(`${host}\0${f.path}`, f.content);
+    return [{
+      kind: "write_file", host, path: f.path, content: f.content, mode: f.mode, stateDir: hostOf.get(host)!.stateDir,
+      diff: unifiedDiff(f.path, before, f.content), before: before === null ? "absent" : "present", previous: before, reason: why,
+    }];
+  });
+  const healthy = (role: AwaitHealthyStep["role"], hosts: string[], reason: string, extra: Partial<AwaitHealthyStep> = {}): AwaitHealthyStep => ({
+    kind: "await_healthy", host: "*", role, hosts, versions: input.versions, reason,
+    timeoutMs: role === "gate" ? input.timeouts.gateMs : input.timeouts.settleMs, ...extra,
+  });
+  const liveHosts = (config: readonly MemberSpec[], alive: ReadonlySet<number>) => config.filter((m) => alive.has(m.id)).map((m) => m.host);
+  // Gates wait for every member whose process runs, serving at plan time or not (one may be slow to answer
+  // or between elections): a member left out of a gate could be the one a later quorum needs. The proof
+  // above counted only those serving.
+  const running = new Set(input.current.filter((m) => isRunning(input.observed.get(m.host)!)).map((m) => m.id));
+
+  const stages: Stage[] = [];
+  const everyone = [...input.desired.keys()];
+  // Every name involved resolves everywhere before any server dials it; no server restarts for that.
+  const names = everyone.flatMap((h) => writes(h, input.filesFor(h, input.current).filter((f) => f.path === "/etc/hosts"), "every server involved must resolve every name before the change"));
+  // Every id the run may use is recorded first: an interrupted run never lets a later one reuse it.
+  const recordStart = everyone.filter((h) => isRunning(input.observed.get(h)!) || input.wanted.some((m) => m.host === h))
+    .flatMap((h) => writes(h, [input.record(h, input.wanted)], "the ids this change uses, recorded before any is used"));
+  if (names.length + recordStart.length > 0) stages.push({ title: "prepare: names in /etc/hosts, the membership record", concurrent: true, steps: [...names, ...recordStart] });
+
+  // Static: a leader restart elects a leader nobody can name in advance, and the next change's
+  // restarts must put that one last. So one change per plan; apply plans the next afresh.
+  const changes = input.mode === "static" ? proved.changes.slice(0, 1) : proved.changes;
+  const later = proved.changes.slice(changes.length);
+  for (const c of changes) {
+    const h = c.server.host;
+    const d = hostOf.get(h)!;
+    const o = input.observed.get(h)!;
+    const quorum = (x: readonly MemberSpec[]) => Math.floor(x.filter((m) => m.role === "participant").length / 2) + 1;
+    const title = `${c.kind} ${h} (myid ${c.server.id}, ${c.server.role}): voters ${idsOf(c.before)} (quorum ${quorum(c.before)}) -> ` +
+      `${idsOf(c.after)} (quorum ${quorum(c.after)}), relying on live {${c.live.join(",")}}`;
+    const beforeLive = liveHosts(c.before, running);
+    const steps: Step[] = [];
+    if (c.kind === "add") {
+      if (!installedReleases(o).includes(d.version) || currentRelease(o) !== d.version) {
+        steps.push({
+          kind: "install", host: h, version: d.version, tarball: d.tarball, transferDir: d.transferDir, installDir: d.installDir,
+          ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), setCurrent: true,
+          before: { current: currentRelease(o), installed: installedReleases(o) }, reason: `${h} joins on ZooKeeper ${d.version}`,
+        });
+      }
+      steps.push(healthy("gate", beforeLive, `the ensemble must be healthy before ${h} joins`));
+      if (isRunning(o)) steps.push({ kind: "stop", host: h, args: d.stop, mode: modeOf(o) ?? "unknown", reason: `${h} runs outside the ensemble; it starts again as a joiner` });
+      if (hasData(o)) steps.push({ kind: "clean_data", host: h, args: d.clean, reason: `${h} joins with a clean data dir (its old state is kept aside) and syncs from the leader` });
+      steps.push(...writes(h, input.filesFor(h, c.after), `${h} starts with the configuration it joins (${input.mode === "dynamic" ? "the committed one plus itself" : "the new server list"})`));
+      steps.push({ kind: "start", host: h, args: d.start, reason: `${h} joins the running ensemble; it never starts one of its own` });
+      running.add(c.server.id);
+      steps.push(healthy("check", [...beforeLive, h], `${h} must serve and hold every committed transaction before it counts`, { caughtUp: h, roles: { [h]: "learner" } }));
+      if (input.mode === "dynamic") steps.push(...reconfig(c, beforeLive.find((x) => x !== h) ?? beforeLive[0]!));
+    } else if (c.kind === "remove") {
+      steps.push(healthy("gate", beforeLive, `the ensemble must be healthy before ${h} leaves`));
+      if (input.mode === "dynamic") steps.push(...reconfig(c, liveHosts(c.after, running)[0]!));
+    } else {
+      steps.push(healthy("gate", beforeLive, `the ensemble must be healthy before ${h} changes role`));
+      if (input.mode === "dynamic") steps.push(...reconfig(c, liveHosts(c.after, running).find((x) => x !== h) ?? beforeLive[0]!));
+    }
+    stages.push({ title, concurrent: false, steps });
+    if (input.mode === "static") stages.push(...staticRolls(c));
+    if (c.kind === "remove") {
+      running.delete(c.server.id);
+      if (isRunning(o)) {
+        stages.push({
+          title: `stop ${h}, which left the ensemble`, concurrent: false,
+          steps: [
+            { kind: "stop", host: h, args: d.stop, mode: "left", reason: `no configuration counts ${h} any more; its data is kept` },
+            healthy("check", liveHosts(c.after, running), `the ensemble serves by voters ${idsOf(c.after)} without ${h}`),
+          ],
+        });
+      }
+    }
+  }
+
+  const reached = changes.at(-1)!.after;
+  if (later.length > 0) {
+    stages.push({
+      title: `check the ensemble with voters ${idsOf(reached)}`, concurrent: false,
+      steps: [healthy("check", liveHosts(reached, running), "this change is done; the next is planned after observing the ensemble again")],
+    });
+    return { target, stages, unchanged: [], refusals: [], continues: later.map((c) => `${c.kind} ${c.server.host} (myid ${c.server.id}): voters ${idsOf(c.before)} -> ${idsOf(c.after)}`) };
+  }
+  // The end state: each member's own files as the inventory renders them, /etc/hosts naming the target only, the record.
+  const finals = everyone.flatMap((h) => {
+    const files = [
+      ...(input.wanted.some((m) => m.host === h) && input.mode === "static" ? input.filesFor(h, input.wanted).filter((f) => f.path !== "/etc/hosts") : []),
+      ...(input.finalHostsFile?.(h) ? [input.finalHostsFile(h)!] : []),
+    ];
+    return writes(h, files, "the end state: names of the ensemble's members only");
+  });
+  if (finals.length > 0) stages.push({ title: "finish: /etc/hosts without the servers that left", concurrent: true, steps: finals });
+  stages.push({
+    title: "check the ensemble as the inventory asks for it", concurrent: false,
+    steps: [healthy("check", input.wanted.map((m) => m.host), "done only when one leader serves and every member follows or observes it")],
+  });
+  return { target, stages, unchanged: [], refusals: [] };
+
+  function reconfig(c: MembershipChange, via: string): Step[] {
+    const d = hostOf.get(via)!;
+    const server = `${target.members.find((m) => m.host === via)!.probe.address}:${target.members.find((m) => m.host === via)!.probe.port}`;
+    const expect = c.after.map(input.canonical);
+    return [
+      {
+        kind: "reconfig", host: via, server, installDir: d.installDir, ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}),
+        add: c.kind === "remove" ? [] : [input.spec(c.server)], remove: c.kind === "remove" ? [c.server.id] : [], expect,
+        reason: c.kind === "add" ? `${c.server.host} counts from now on` : c.kind === "remove" ? `${c.server.host} no longer counts` : `${c.server.host} becomes ${c.server.role === "observer" ? "an observer" : "a voter"}`,
+      },
+      {
+        kind: "await_config", host: "*", hosts: liveHosts(c.after, running), expect, timeoutMs: input.timeouts.settleMs,
+        reason: "every member must run the new configuration, and a write must commit under it, before the next change",
+      },
+    ];
+  }
+
+  /**
+   * Seed 004's rolling restart with the new server list: every other live
+   * member, followers first, the leader last. Until the leader restarts it
+   * counts by the old list, so the gates judge that one (a joiner serving
+   * without a vote, a leaver still counted); its check judges the new list.
+   */
+  function staticRolls(c: MembershipChange): Stage[] {
+    const h = c.server.host;
+    const old = [...liveHosts(c.before, running), ...(c.kind === "add" ? [h] : [])];
+    const oldRoles: AwaitHealthyStep["roles"] = c.kind === "add" ? { [h]: "learner" } : {};
+    const order = liveHosts(c.after, running).filter((x) => x !== h)
+      .sort((a, b) => Number(a === input.leader) - Number(b === input.leader) || a.localeCompare(b));
+    return order.map((x): Stage => {
+      const d = hostOf.get(x)!;
+      const last = x === input.leader;
+      return {
+        title: `restart ${x} with voters ${idsOf(c.after)}`,
+        concurrent: false,
+        steps: [
+          healthy("gate", old, `stopping ${x} must leave a quorum of the list the leader counts by`, { roles: oldRoles }),
+          ...writes(x, input.filesFor(x, c.after), `${x} restarts with the new server list`),
+          { kind: "stop", host: x, args: d.stop, mode: last ? "leader" : "follower", reason: "static membership: the server list is read at start-up" },
+          { kind: "start", host: x, args: d.start, reason: `with voters ${idsOf(c.after)}` },
+          last
+            ? healthy("check", liveHosts(c.after, running), `the leader restarted: the ensemble now counts by voters ${idsOf(c.after)}`, { caughtUp: x })
+            : healthy("check", old, `${x} must serve again before the next server is touched`, { caughtUp: x, roles: oldRoles }),
+        ],
+      };
+    });
+  }
+}
