@@ -254,8 +254,8 @@ const REFUSAL_HINTS: Record<Plan["refusals"][number]["code"], string> = {
   unobservable_host: "fix what is named for each host (or leave the host out of the inventory) and run apply again",
   unreadable_file: "make the file readable (or move it aside if it is not needed) on the host named, then run apply again; zkfleet keeps a backup of every file it replaces",
   unsafe_version_hop: "choose a version the ensemble can roll to (see the reason), or take the path the reason names",
-  membership_change: "membership changes need an operation that keeps quorum step by step (one server at a time); " +
-    "put the inventory back to the ensemble's current servers to keep using apply",
+  membership_change: "changing a member's address or ports in place is not supported: add a server on another host " +
+    "(a myid larger than any used before), then mark the old one state: absent; or put the inventory back",
   unreadable_membership: "correct the server lines named on that host, then run apply again",
   quorum_at_risk: "bring the voters that are down back first (apply starts them when they are in scope: drop --limit), then run apply again",
   hosts_file_conflict: "the first matching line wins over zkfleet's block, so a server would bind or dial the wrong address: " +

@@ -96,6 +96,17 @@ export function planMembershipChange(args: {
   const wanted: MemberSpec[] = presentHosts(inv).map((h) => ({ id: h.myid, host: h.name, role: h.role }));
   const key = (c: readonly MemberSpec[]) => c.map((m) => `${m.id}:${m.host}:${m.role}`).sort().join(",");
   if (key(current) === key(wanted)) return {};
+  // One host, one server: a host leaving under one id and joining under another would run both at once.
+  const twice = wanted.filter((w) => current.some((c) => c.host === w.host && c.id !== w.id));
+  if (twice.length > 0) {
+    return refuse(target, twice.map((w): Refusal => ({
+      code: "unsafe_membership_change", host: w.host,
+      message: `${w.host} runs server.${current.find((c) => c.host === w.host)!.id} and the inventory gives it myid ${w.id}: ` +
+        "a host cannot leave and join in one change (both servers would need its ports and data dir); " +
+        "move the server to another host, or keep its myid",
+      data: { host: w.host, from: current.find((c) => c.host === w.host)!.id, to: w.id },
+    })));
+  }
 
   const records = args.observed.flatMap((o) => readRecord(o, recordPath(inv)) ?? []);
   const maxIdEverUsed = Math.max(0, ...records.map((r) => r.max_id));
@@ -134,6 +145,7 @@ export function planMembershipChange(args: {
     },
     versions: [inv.zookeeper.version],
     timeouts: args.timeouts,
+    clientConnect: presentHosts(inv).map((h) => `${inv.hosts_file === "managed" ? h.name : h.address}:${inv.zookeeper.client_port}`).join(","),
   });
   return { plan };
 }

@@ -40,6 +40,8 @@ export interface MembershipRunInput {
   canonical: (m: MemberSpec) => string;
   versions: string[];
   timeouts: { gateMs: number; settleMs: number };
+  /** What clients should connect to once the target is reached (names where /etc/hosts is managed). */
+  clientConnect: string;
 }
 
 const idsOf = (c: readonly MemberSpec[]) => `{${c.filter((m) => m.role === "participant").map((m) => m.id).join(",")}}`;
@@ -165,7 +167,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
   });
   if (finals.length > 0) stages.push({ title: "finish: /etc/hosts without the servers that left", concurrent: true, steps: finals });
   stages.push({
-    title: "check the ensemble as the inventory asks for it", concurrent: false,
+    title: `check the ensemble as the inventory asks for it; clients should now connect to ${input.clientConnect}`, concurrent: false,
     steps: [healthy("check", input.wanted.map((m) => m.host), "done only when one leader serves and every member follows or observes it")],
   });
   return { target, stages, unchanged: [], refusals: [] };

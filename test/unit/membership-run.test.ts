@@ -1,0 +1,82 @@
+// The membership plan as the executor will run it, on observed ensembles
+// built in memory: the order of steps in a dynamic join and leave, the
+// static way's restarts with the leader last and one change per plan, and
+// the refusal when no safe order exists.
+import { describe, expect, it } from "vitest";
+import type { MemberSpec } from "../../controller/model/membership-plan.js";
+import { type MembershipRunInput, planMembershipRun } from "../../controller/plan/membership-run.js";
+import type { DesiredHost } from "../../controller/plan/plan.js";
+import { planSteps } from "../../controller/plan/steps.js";
+import { type HostShape, observedHost } from "../helpers/observed.js";
+
+const CFG = "/etc/zookeeper/conf/zoo.cfg";
+const v = (id: number, host = `zk${id}`): MemberSpec => ({ id, host, role: "participant" });
+const names = ["zk1", "zk2", "zk3", "zk4"];
+
+function desired(host: string): DesiredHost {
+  return {
+    host, version: "3.9.3", tarball: "/a/zk.tgz", installDir: "/opt/zookeeper", transferDir: "/opt/zkfleet/dists", stateDir: "/opt/zkfleet/state",
+    files: [], start: { install_dir: "/opt/zookeeper", config_dir: "/etc/zookeeper/conf", data_dir: "/var/lib/zookeeper" },
+    stop: { data_dir: "/var/lib/zookeeper", config_path: CFG }, clean: { data_dir: "/var/lib/zookeeper", config_path: CFG },
+  };
+}
+
+function input(mode: MembershipRunInput["mode"], current: MemberSpec[], wanted: MemberSpec[], shapes: HostShape[], leader = "zk1"): MembershipRunInput {
+  return {
+    target: { name: "e", inventory: "e.yml", version: "3.9.3", members: names.map((h, i) => ({ host: h, address: `10.0.0.${i + 1}`, myid: i + 1, role: "participant", probe: { address: `10.0.0.${i + 1}`, port: 2181 } })) },
+    mode, current, wanted, leader,
+    desired: new Map(names.map((h) => [h, desired(h)])),
+    observed: new Map(shapes.map((s) => [s.host, observedHost(s)])),
+    filesFor: (host, servers) => [{ path: CFG, mode: 0o644, content: `# ${host}\n${servers.map((m) => `server.${m.id}=${m.host}:2888:3888`).join("\n")}\n` }],
+    record: (_h, servers) => ({ path: "/opt/zkfleet/state/membership-e.json", mode: 0o644, content: JSON.stringify(servers.map((m) => m.id)) }),
+    spec: (m) => `server.${m.id}=${m.host}:2888:3888:${m.role};2181`,
+    canonical: (m) => `server.${m.id}=${m.host}:2888:3888:${m.role}`,
+    versions: ["3.9.3"], timeouts: { gateMs: 30_000, settleMs: 120_000 }, clientConnect: "zk1:2181",
+  };
+}
+
+const running = (host: string, mode: string): HostShape => ({ host, running: true, mode, current: "3.9.3" });
+const kinds = (steps: { kind: string; host: string }[]) => steps.map((s) => `${s.kind}:${s.host}`);
+
+describe("planMembershipRun", () => {
+  it("dynamic join: the joiner is installed, started with the committed configuration plus itself, checked as a learner, then added and the configuration awaited", () => {
+    const plan = planMembershipRun(input("dynamic", [v(1), v(2), v(3)], [v(1), v(2), v(3), v(4)],
+      [running("zk1", "leader"), running("zk2", "follower"), running("zk3", "follower"), { host: "zk4" }]));
+    expect(plan.refusals).toEqual([]);
+    const join = plan.stages.find((s) => s.title.startsWith("add zk4"))!;
+    expect(kinds(join.steps)).toEqual(["install:zk4", "await_healthy:*", "write_file:zk4", "start:zk4", "await_healthy:*", "reconfig:zk1", "await_config:*"]);
+    const write = join.steps.find((s) => s.kind === "write_file");
+    expect(write?.kind === "write_file" && write.content).toContain("server.4=zk4");
+    expect(join.steps[4]).toMatchObject({ roles: { zk4: "learner" }, caughtUp: "zk4" });
+    expect(join.steps[5]).toMatchObject({ add: ["server.4=zk4:2888:3888:participant;2181"], remove: [] });
+    expect(join.steps[6]).toMatchObject({ hosts: ["zk1", "zk2", "zk3", "zk4"] });
+    expect(plan.stages.at(-1)!.title).toMatch(/clients should now connect to zk1:2181/);
+  });
+
+  it("dynamic leave of the leader: removed through another member, then stopped, then the rest checked", () => {
+    const plan = planMembershipRun(input("dynamic", [v(1), v(2), v(3), v(4)], [v(2), v(3), v(4)],
+      [running("zk1", "leader"), running("zk2", "follower"), running("zk3", "follower"), running("zk4", "follower")]));
+    const steps = planSteps(plan);
+    const reconfig = steps.find((s) => s.kind === "reconfig")!;
+    expect(reconfig).toMatchObject({ remove: [1], add: [] });
+    expect(reconfig.host).not.toBe("zk1");
+    expect(kinds(steps).indexOf("stop:zk1")).toBeGreaterThan(kinds(steps).indexOf(`reconfig:${reconfig.host}`));
+  });
+
+  it("static join: one change per plan, the others restarted with the new list followers first and the leader last", () => {
+    const plan = planMembershipRun(input("static", [v(1), v(2)], [v(1), v(2), v(3), v(4)],
+      [running("zk1", "follower"), running("zk2", "leader"), { host: "zk3" }, { host: "zk4" }], "zk2"));
+    expect(plan.continues).toEqual(["add zk4 (myid 4): voters {1,2,3} -> {1,2,3,4}"]);
+    const restarts = plan.stages.filter((s) => s.title.startsWith("restart")).map((s) => s.title);
+    expect(restarts).toEqual(["restart zk1 with voters {1,2,3}", "restart zk2 with voters {1,2,3}"]);
+    expect(planSteps(plan).some((s) => s.kind === "reconfig")).toBe(false);
+  });
+
+  it("refuses, changing nothing, when the servers live cannot carry the change", () => {
+    const plan = planMembershipRun(input("dynamic", [v(1), v(2), v(3)], [v(1), v(2), v(3), v(4)],
+      [running("zk1", "leader"), { host: "zk2", running: true }, { host: "zk3" }, { host: "zk4" }]));
+    expect(plan.stages).toEqual([]);
+    expect(plan.refusals[0]).toMatchObject({ code: "unsafe_membership_change" });
+    expect(plan.refusals[0]!.message).toMatch(/below its quorum/);
+  });
+});
