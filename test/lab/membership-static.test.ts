@@ -40,14 +40,24 @@ describe("membership changes by rolling restarts (3.4.13)", () => {
     expect([now.zk1, now.zk4, now.zk5].filter((m) => m === "leader")).toHaveLength(1);
   }, 420_000);
 
+  it("adds zk2 as an observer (myid 6) and takes it out again", async () => {
+    const base = [{ name: "zk1", myid: 1 }, { name: "zk3", myid: 3, state: "absent" as const }, { name: "zk4", myid: 4 }, { name: "zk5", myid: 5 }];
+    const withObserver = membershipInventory(t, "obs.yml", [...base, { name: "zk2", myid: 6, role: "observer" }]);
+    await change(t, withObserver, { before: addr("zk1"), after: addr("zk2") }, ["clean_data", "start"]);
+    expect((await modes(t)).zk2).toBe("observer");
+    const without = membershipInventory(t, "obs-gone.yml", [...base, { name: "zk2", myid: 6, role: "observer", state: "absent" }]);
+    await change(t, without, { before: addr("zk1"), after: addr("zk4") }, ["stop"]);
+    expect((await modes(t)).zk2).toBeUndefined();
+  }, 420_000);
+
   it("grows 3 -> 5 (zk2 and zk3 back with new myids over their old data) and shrinks 5 -> 3", async () => {
     const five = membershipInventory(t, "five.yml", [
-      { name: "zk1", myid: 1 }, { name: "zk2", myid: 6 }, { name: "zk3", myid: 7 }, { name: "zk4", myid: 4 }, { name: "zk5", myid: 5 },
+      { name: "zk1", myid: 1 }, { name: "zk2", myid: 7 }, { name: "zk3", myid: 8 }, { name: "zk4", myid: 4 }, { name: "zk5", myid: 5 },
     ]);
     await change(t, five, { before: addr("zk1"), after: addr("zk2") }, ["clean_data", "start"]);
     expect(Object.values(await modes(t)).filter((m) => m === "leader" || m === "follower")).toHaveLength(5);
     const three = membershipInventory(t, "three.yml", [
-      { name: "zk1", myid: 1 }, { name: "zk2", myid: 6, state: "absent" }, { name: "zk3", myid: 7, state: "absent" },
+      { name: "zk1", myid: 1 }, { name: "zk2", myid: 7, state: "absent" }, { name: "zk3", myid: 8, state: "absent" },
       { name: "zk4", myid: 4 }, { name: "zk5", myid: 5 },
     ]);
     await change(t, three, { before: addr("zk1"), after: addr("zk4") }, ["stop"]);
