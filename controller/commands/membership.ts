@@ -10,7 +10,7 @@ import type { HostSpec, Inventory } from "../inventory/schema.js";
 import { hostMembership } from "../model/ensemble.js";
 import type { MemberSpec } from "../model/membership-plan.js";
 import { coreLine, parseServerLine, type ServerEntry } from "../model/membership.js";
-import { type ObservedHost, fileContent, isRunning, hasData, modeOf } from "../model/observed.js";
+import { type ObservedHost, fileContent, isRunning, hasData, modeOf, runningVersion } from "../model/observed.js";
 import { type EnsembleTarget, probeFor } from "../model/target.js";
 import { planMembershipRun } from "../plan/membership-run.js";
 import type { DesiredFile, DesiredHost } from "../plan/plan.js";
@@ -85,28 +85,36 @@ export function planMembershipChange(args: {
   const byId = new Map(inv.hosts.map((h) => [h.myid, h]));
   const unknown = entries.filter((e) => !byId.has(e.id));
   if (unknown.length > 0) {
-    return refuse(target, unknown.map((e): Refusal => ({
-      code: "unsafe_membership_change",
-      message: `server.${e.id} (${e.host}) is a member of the running ensemble but no host in the inventory has myid ${e.id}: ` +
-        "list it (state: absent to take it out), or zkfleet cannot reach it to change anything safely",
-      data: { id: e.id, host: e.host },
-    })));
+    return refuse(target, unknown.map((e): Refusal => {
+      // The server line names a host the inventory gives another myid: it would leave and join at once,
+      // and both servers would need its ports and data dir.
+      const renamed = inv.hosts.find((h) => h.name.toLowerCase() === e.host.toLowerCase() || h.address === e.host);
+      return {
+        code: "unsafe_membership_change", host: renamed?.name ?? e.host,
+        message: renamed
+          ? `${renamed.name} runs server.${e.id} and the inventory gives it myid ${renamed.myid}: a host cannot leave and join in one change; ` +
+            "move the server to another host (a new myid there), or keep this one's myid"
+          : `server.${e.id} (${e.host}) is a member of the running ensemble but no host in the inventory has myid ${e.id}: ` +
+            "list it (state: absent to take it out), or zkfleet cannot reach it to change anything safely",
+        data: { id: e.id, host: e.host },
+      };
+    }));
   }
   const current: MemberSpec[] = entries.map((e) => ({ id: e.id, host: byId.get(e.id)!.name, role: e.role }));
   const wanted: MemberSpec[] = presentHosts(inv).map((h) => ({ id: h.myid, host: h.name, role: h.role }));
   const key = (c: readonly MemberSpec[]) => c.map((m) => `${m.id}:${m.host}:${m.role}`).sort().join(",");
   if (key(current) === key(wanted)) return {};
-  // One host, one server: a host leaving under one id and joining under another would run both at once.
-  const twice = wanted.filter((w) => current.some((c) => c.host === w.host && c.id !== w.id));
-  if (twice.length > 0) {
-    return refuse(target, twice.map((w): Refusal => ({
-      code: "unsafe_membership_change", host: w.host,
-      message: `${w.host} runs server.${current.find((c) => c.host === w.host)!.id} and the inventory gives it myid ${w.id}: ` +
-        "a host cannot leave and join in one change (both servers would need its ports and data dir); " +
-        "move the server to another host, or keep its myid",
-      data: { host: w.host, from: current.find((c) => c.host === w.host)!.id, to: w.id },
+  // One thing at a time: joiners start on the inventory's version, and the gates accept only it.
+  const otherVersion = args.observed.filter((o) => runningVersion(o) !== undefined && runningVersion(o) !== inv.zookeeper.version);
+  if (otherVersion.length > 0) {
+    return refuse(target, otherVersion.map((o): Refusal => ({
+      code: "unsafe_membership_change", host: o.host,
+      message: `${o.host} runs ZooKeeper ${runningVersion(o)}, the inventory says ${inv.zookeeper.version}: a membership change and a version change ` +
+        "are made one after the other; apply the version with the current servers first, then change the membership",
+      data: { host: o.host, version: runningVersion(o), wanted: inv.zookeeper.version },
     })));
   }
+
 
   const records = args.observed.flatMap((o) => readRecord(o, recordPath(inv)) ?? []);
   const maxIdEverUsed = Math.max(0, ...records.map((r) => r.max_id));
