@@ -2,7 +2,8 @@
 // working directory, so the CLI behaves the same wherever it is run from;
 // the walk up works both from the sources and from dist/.
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { homedir } from "node:os";
+import { dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export function packageRoot(): string {
@@ -16,7 +17,25 @@ export function packageRoot(): string {
   }
 }
 
-/** The artifact cache of ZooKeeper distributions: $ZKFLEET_ARTIFACTS or <package>/artifacts. */
+/** The version in zkfleet's own package.json. */
+export function packageVersion(): string {
+  return String(JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")).version);
+}
+
+/** True when zkfleet runs from an installed package (npm install -g), not from a checkout. */
+export function isInstalledPackage(root = packageRoot()): boolean {
+  return root.split(sep).includes("node_modules");
+}
+
+/**
+ * The artifact cache of ZooKeeper distributions: $ZKFLEET_ARTIFACTS, else
+ * <package>/artifacts in a checkout, else ~/.zkfleet/artifacts. An installed
+ * package's directory is replaced by every upgrade (and is often not the
+ * user's to write), which would throw away distributions that take minutes to
+ * build, so an installed zkfleet keeps them beside its journal instead.
+ */
 export function defaultArtifactsDir(env: NodeJS.ProcessEnv): string {
-  return env.ZKFLEET_ARTIFACTS ?? join(packageRoot(), "artifacts");
+  if (env.ZKFLEET_ARTIFACTS !== undefined) return env.ZKFLEET_ARTIFACTS;
+  const root = packageRoot();
+  return isInstalledPackage(root) ? join(env.HOME ?? homedir(), ".zkfleet", "artifacts") : join(root, "artifacts");
 }

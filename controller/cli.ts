@@ -6,7 +6,7 @@ import {
   type FaultAction, DEFAULT_LAB_DIR, DEFAULT_SUBNET, adoptCommand, labDown, labFault, labStatus, labUp, validateLabUp,
 } from "../lab/lab.js";
 import { ensureDists, KNOWN_VERSIONS } from "../dists/dists.js";
-import { defaultArtifactsDir } from "../common/paths.js";
+import { defaultArtifactsDir, packageVersion } from "../common/paths.js";
 import { runCheck } from "./commands/check.js";
 import { formatFinding } from "./inventory/findings.js";
 import { inventoryError, loadInventory } from "./inventory/load.js";
@@ -14,6 +14,7 @@ import { formatStatus, runStatus } from "./commands/status.js";
 import { runApplyUntilDone } from "./commands/apply.js";
 import { registerDataCommands } from "./commands/data.js";
 import { registerAdoptCommand } from "./commands/adopt.js";
+import { examples } from "./commands/help.js";
 import { type Plan, type Step, describeStep, planSteps } from "./plan/steps.js";
 import { defaultJournalDir } from "./execute/journal.js";
 import { createInterface } from "node:readline/promises";
@@ -107,6 +108,12 @@ function intArg(name: string) {
 function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
   const program = new Command("zkfleet")
     .description("Operate Apache ZooKeeper ensembles over SSH, keeping quorum throughout")
+    .version(packageVersion(), "-V, --version", "print zkfleet's version")
+    .addHelpText("after", examples(
+      "zkfleet check -i inv.yml              # validate an inventory; touches no host",
+      "zkfleet apply -i inv.yml --check      # what apply would do",
+      "zkfleet help apply                    # a command's options and examples",
+    ))
     .exitOverride()
     .showHelpAfterError("(add --help for usage)")
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
@@ -143,6 +150,11 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .option("--watch [seconds]", "refresh every N seconds (default 5) until interrupted")
     .option("--parallel <n>", "hosts observed at once", intArg("--parallel"), 32)
     .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts")
+    .addHelpText("after", examples(
+      "zkfleet status -i orders.yml                    # leader, followers, a verdict; exit 0 only when healthy",
+      "zkfleet status -i orders.yml -i billing.yml --json",
+      "zkfleet status -i orders.yml --watch 5",
+    ))
     .action(async (o) => {
       // Arguments first: a bad --watch must not wait for inventories to load.
       const seconds = o.watch === undefined || o.watch === true ? 5 : Number(o.watch);
@@ -289,11 +301,23 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .option("--check", "show the plan and change nothing (exit 2 when changes are pending)")
     .option("--diff", "show file changes per host")
     .option("--limit <host>", "change only this host (repeatable); every host is still observed", collect)
-    .option("--break-lock", "take the ensemble's lock over from another run (one whose controller is gone)"))
+    .option("--break-lock", "take the ensemble's lock over from another run (one whose controller is gone)")
+    .addHelpText("after", examples(
+      "zkfleet apply -i orders.yml --check --diff       # the plan and every file diff; changes nothing",
+      "zkfleet apply -i orders.yml --yes                # do it (exit 2: changed); a second run changes nothing",
+      "zkfleet apply -i orders.yml --limit zk2 --yes    # only zk2 (every host is still observed)",
+      "zkfleet apply -i orders.yml --window 02:00-04:00 --yes",
+    )))
     .action((o) => applyCommand(o));
 
   const runs = program.command("runs")
-    .description("runs recorded in the journal: list, show one, resume one that stopped");
+    .description("runs recorded in the journal: list, show one, resume one that stopped")
+    .addHelpText("after", examples(
+      "zkfleet runs --ensemble orders-zk        # every run and how it ended",
+      "zkfleet runs show RUN                    # its steps: what ran, how long, where it stopped",
+      "zkfleet runs resume RUN --yes            # continue a run that was killed or failed",
+      "zkfleet runs rollback RUN --check        # the plan that would undo it",
+    ));
   runs.command("list", { isDefault: true })
     .description("every run with its outcome (the default)")
     .option("--ensemble <name>", "only this ensemble's runs")
@@ -358,6 +382,12 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .option("--preinstall <version>",
       "install and start this ZooKeeper version by hand on every host (no zkfleet, no inventory), to rehearse `zkfleet adopt`")
     .addOption(jsonOption())
+    .addHelpText("after", examples(
+      "zkfleet lab up --hosts 3 && zkfleet apply -i /var/tmp/zkfleet-lab/inventory.yml --yes",
+      "zkfleet lab up --hosts 5 --dir /var/tmp/lab2 --subnet 127.78.0   # a second lab beside the first",
+      "zkfleet lab up --hosts 3 --preinstall 3.4.13                     # installed by hand, to rehearse adopt",
+      "zkfleet lab down",
+    ))
     .action(async (o, cmd: Command) => {
       const started = Date.now();
       const artifacts = defaultArtifactsDir(io.env);

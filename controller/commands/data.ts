@@ -13,6 +13,7 @@ import { runImport } from "../data/import.js";
 import { readHeader } from "../data/read-file.js";
 import { clusterFrom, openSide, parseSide } from "../data/sides.js";
 import { ZkPath } from "../zk/protocol.js";
+import { examples } from "./help.js";
 
 interface ClusterFlags {
   zk?: string;
@@ -135,7 +136,11 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
   withClusterFlags(program.command("export")
     .description("stream a tree to JSON lines (path, data, ACL, ephemeral flag, stats), holding none of it in memory")
     .option("--path <path>", "the subtree to export", znodePath, "/")
-    .option("-o, --output <file>", "write here (complete only once renamed into place) instead of stdout"))
+    .option("-o, --output <file>", "write here (complete only once renamed into place) instead of stdout")
+    .addHelpText("after", examples(
+      "zkfleet export -i orders.yml -o orders.jsonl               # through SSH: no client port needs to be open",
+      "zkfleet export --zk 10.0.1.11:2181 --path /app > app.jsonl",
+    )))
     .action(async (o: ClusterFlags & { path: string; output?: string }) => {
       const spec = clusterFrom(o);
       const progress = progressLine();
@@ -158,7 +163,11 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
     .option("--on-conflict <policy>", "an existing node that differs: fail (refuse before writing), skip (leave it), overwrite", "fail")
     .option("--ephemeral <how>", "ephemeral nodes: skip, or create them as persistent", "skip")
     .option("--no-counters", "do not continue sequence counters")
-    .option("--json", "machine-readable report"))
+    .option("--json", "machine-readable report")
+    .addHelpText("after", examples(
+      "zkfleet import -i billing.yml -f orders.jsonl --dry-run     # what would be created, changed, skipped",
+      "zkfleet import -i billing.yml -f orders.jsonl --on-conflict skip",
+    )))
     .action(async (o: ClusterFlags & { file: string; dryRun?: boolean; onConflict: string; ephemeral: string; counters: boolean; json?: boolean }) => {
       if (!["skip", "overwrite", "fail"].includes(o.onConflict)) throw new ZkfleetError("usage", `--on-conflict takes skip, overwrite or fail, got "${o.onConflict}"`, { where: "--on-conflict" });
       if (!["skip", "persistent"].includes(o.ephemeral)) throw new ZkfleetError("usage", `--ephemeral takes skip or persistent, got "${o.ephemeral}"`, { where: "--ephemeral" });
@@ -193,6 +202,10 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
     .option("--session-timeout <seconds>", "ZooKeeper session timeout", seconds("--session-timeout"), 30)
     .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts")
     .option("--json", "machine-readable report (differences included)")
+    .addHelpText("after", examples(
+      "zkfleet diff orders.jsonl billing.yml                      # an export file against a live cluster (by inventory)",
+      "zkfleet diff zk:10.0.1.11:2181 inventory:billing.yml --path /app",
+    ))
     .action(async (a: string, b: string, o: ClusterFlags & { path?: string; json?: boolean }) => {
       const [sa, sb] = [await parseSide(a), await parseSide(b)];
       const file = [sa, sb].find((s) => s.kind === "file");

@@ -1,0 +1,113 @@
+// The package as a user gets it: `npm pack`, then `npm install -g` of the
+// tarball into a scratch prefix, and zkfleet run from that prefix's bin/.
+//
+// It packs a copy of the checkout, not the checkout itself: prepack wipes and
+// rebuilds dist/, which other test runs in this checkout may be using, and a
+// fresh dist/ also proves no stale build output slips into the tarball. The
+// dependencies come from the npm registry (npm's cache makes repeat runs
+// cheaper); the zookeeper addon compiles on every install, which is most of
+// this file's minute or two.
+import { spawnSync } from "node:child_process";
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const repo = resolve(import.meta.dirname, "..", "..");
+const version = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")).version as string;
+// Build output, caches and other runs' state: none of it belongs in a fresh checkout.
+const NOT_COPIED = new Set(["node_modules", "dist", "artifacts", ".lab", ".git"]);
+// Dependencies whose install scripts build native code; named so a strict npm
+// runs them, as the README's install command does.
+const ALLOW_SCRIPTS = "--allow-scripts=ssh2,zookeeper,cpu-features";
+
+let scratch: string;
+let prefix: string;
+let installed: string;
+let packed: { filename: string; size: number; entryCount: number; files: { path: string }[] };
+
+/**
+ * npm run by `npm test` exports its own invocation as npm_* variables: the
+ * outer project as local prefix (a nested `npm pack` would pack the checkout),
+ * /usr as prefix, a silent log level. The nested npm reads its config files
+ * afresh instead; registry, cache and the like set by the user still pass.
+ */
+function npmEnv(): NodeJS.ProcessEnv {
+  const outer = /^npm_(package_|lifecycle_|command$|execpath$|config_(local_prefix|prefix|global_prefix|global|loglevel|allow_scripts|user_agent|npm_version)$)/i;
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !outer.test(k) && k !== "INIT_CWD"));
+}
+
+function run(command: string, args: string[], cwd: string, env = npmEnv()): { code: number | null; out: string; err: string } {
+  const r = spawnSync(command, args, { cwd, env, encoding: "utf8", maxBuffer: 64 << 20 });
+  if (r.error) throw r.error;
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function mustRun(command: string, args: string[], cwd: string): string {
+  const r = run(command, args, cwd);
+  if (r.code !== 0) throw new Error(`${command} ${args.join(" ")} exited ${r.code}\n${r.err.slice(-4000)}\n${r.out.slice(-2000)}`);
+  return r.out;
+}
+
+beforeAll(() => {
+  scratch = mkdtempSync(join(tmpdir(), "zkfleet-pack-"));
+  const src = join(scratch, "src");
+  cpSync(repo, src, { recursive: true, filter: (path) => !(resolve(path, "..") === repo && NOT_COPIED.has(basename(path))) });
+  // prepack builds with the checkout's TypeScript and esbuild; the tarball never holds node_modules.
+  symlinkSync(join(repo, "node_modules"), join(src, "node_modules"));
+  const out = mustRun("npm", ["pack", "--json", "--pack-destination", scratch], src);
+  // prepack's own output (the agent bundle's path) comes first on stdout.
+  packed = JSON.parse(out.slice(out.search(/^\[/m)))[0];
+  prefix = join(scratch, "prefix");
+  mustRun("npm", ["install", "-g", "--prefix", prefix, "--no-audit", "--no-fund", "--prefer-offline", ALLOW_SCRIPTS, join(scratch, packed.filename)], scratch);
+  installed = join(prefix, "lib", "node_modules", "zkfleet");
+}, 900_000);
+
+afterAll(() => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+describe("the packed zkfleet, installed with npm install -g", () => {
+  it("holds the build, the agent bundle, templates and dist recipe files, and no sources or tests", () => {
+    const paths = packed.files.map((f) => f.path);
+    for (const p of ["bin/zkfleet.js", "dist/controller/cli.js", "dist/agent.js", "dist/controller/canary/worker.js", "dist/controller/zk/worker.js",
+      "templates/zoo.cfg.hbs", "dists/files/zkEnv.sh", "inventories/example.yml", "README.md", "package.json"]) {
+      expect(paths).toContain(p);
+    }
+    expect(paths.filter((p) => p.endsWith(".ts") || p.endsWith(".map") || p.startsWith("test/") || p.startsWith("node_modules/"))).toEqual([]);
+  });
+
+  it("puts zkfleet on the prefix's PATH: --version is package.json's", () => {
+    const r = run(join(prefix, "bin", "zkfleet"), ["--version"], scratch);
+    expect(r).toMatchObject({ code: 0, out: `${version}\n` });
+  });
+
+  it("checks the example inventory, with no TypeScript and no build on the user's side", () => {
+    const inventory = join(scratch, "example.yml");
+    copyFileSync(join(installed, "inventories", "example.yml"), inventory);
+    const r = run(join(prefix, "bin", "zkfleet"), ["check", "-i", inventory], scratch);
+    expect(r.err).toBe("");
+    expect(r).toMatchObject({ code: 0 });
+    expect(r.out).toContain("0 error(s)");
+    expect(existsSync(join(installed, "node_modules", "typescript"))).toBe(false);
+    expect(existsSync(join(installed, "node_modules", "tsx"))).toBe(false);
+  });
+
+  it("shows a command's examples with help COMMAND", () => {
+    const r = run(join(prefix, "bin", "zkfleet"), ["help", "apply"], scratch);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/Examples:\n {2}zkfleet apply -i /);
+  });
+
+  it("loads the zookeeper native client the canary and the data commands use", () => {
+    const r = run(process.execPath, ["-e", "require('zookeeper')"], installed);
+    expect(r).toMatchObject({ code: 0, err: "" });
+  });
+
+  it("keeps the artifact cache in ~/.zkfleet, not in the package directory an upgrade replaces", () => {
+    const paths = join(installed, "dist", "common", "paths.js");
+    const script = `import(${JSON.stringify(paths)}).then((m) => console.log(m.defaultArtifactsDir({ HOME: "/home/op" }), m.defaultArtifactsDir({ HOME: "/home/op", ZKFLEET_ARTIFACTS: "/cache" })))`;
+    const r = run(process.execPath, ["-e", script], scratch);
+    expect(r).toMatchObject({ code: 0, out: "/home/op/.zkfleet/artifacts /cache\n" });
+  });
+});
