@@ -27,10 +27,11 @@ let installed: string;
 let packed: { filename: string; size: number; entryCount: number; files: { path: string }[] };
 
 /**
- * npm run by `npm test` exports its own invocation as npm_* variables: the
- * outer project as local prefix (a nested `npm pack` would pack the checkout),
- * /usr as prefix, a silent log level. The nested npm reads its config files
- * afresh instead; registry, cache and the like set by the user still pass.
+ * `npm test` exports the outer invocation's settings as npm_* variables: the
+ * machine's global prefix (a slip in the --prefix below would install there),
+ * `-s`'s silent log level (which would hide why an install failed), the outer
+ * package and script. The nested npm reads its config files afresh instead;
+ * registry, cache and the like set by the user still pass.
  */
 function npmEnv(): NodeJS.ProcessEnv {
   const outer = /^npm_(package_|lifecycle_|command$|execpath$|config_(local_prefix|prefix|global_prefix|global|loglevel|allow_scripts|user_agent|npm_version)$)/i;
