@@ -1,8 +1,10 @@
 // A run's view of the hosts of one or more inventories: one SSH connection per
-// host, reused for everything the run does, and the agent made ready once per
-// host. Built per run and passed down; closed in `finally` by the caller.
-import { ensureAgent, runAgent, runAgentIfPresent, expectSuccess, type AgentHandle, type EnsureAgentOptions } from "./agent/client.js";
-import { defaultBundlePath } from "./agent/bundle.js";
+// host, reused for everything the run does, and one agent process per host
+// that every agent operation of the run goes through. Built per run and passed
+// down; closed in `finally` by the caller.
+import { ensureAgent, expectSuccess, remoteAgentPath, validRequests, type AgentHandle, type EnsureAgentOptions } from "./agent/client.js";
+import { defaultBundlePath, loadBundle, type LoadedBundle } from "./agent/bundle.js";
+import { AgentSession, SpentSession } from "./agent/session.js";
 import { ConnectionPool, type HostResult } from "./connection/pool.js";
 import { connectSsh } from "./connection/ssh.js";
 import {
@@ -40,6 +42,8 @@ export class Fleet {
   readonly parallel: number;
   private readonly pool: ConnectionPool;
   private readonly agents = new Map<string, Promise<AgentHandle>>();
+  private readonly sessions = new Map<string, Promise<AgentSession>>();
+  private bundle?: Promise<LoadedBundle>;
   private readonly byKey: Map<string, FleetHost>;
 
   private constructor(hosts: FleetHost[], pool: ConnectionPool, parallel: number, private readonly bundlePath: string) {
@@ -86,6 +90,7 @@ export class Fleet {
 
   /** After a connection was lost with its host: the next use connects again (and the agent is checked again). */
   forget(key: string): void {
+    this.dropSession(key);
     this.pool.forget(key);
     this.agents.delete(key);
   }
@@ -112,27 +117,63 @@ export class Fleet {
     return expectSuccess(key, op, r!);
   }
 
-  /** Several operations in one agent process (one round trip). */
+  /** Several operations, one after another, in the host's agent process; sent now, not before. */
   async batch(key: string, requests: AgentRequest[]) {
-    const conn = await this.connection(key);
-    const h = this.host(key);
-    if (!this.agents.has(key)) {
-      // The first batch on a host (the observation, for status and apply) is
-      // usually read-only and the bundle usually there already: one remote command.
-      const ran = await runAgentIfPresent(conn, this.agentOptions(h), requests);
-      if (ran) {
-        this.agents.set(key, Promise.resolve(ran.agent));
-        return ran.responses;
+    const parsed = validRequests(key, requests);
+    for (;;) {
+      const pending = this.session(key);
+      const session = await pending;
+      try {
+        return await session.request(parsed);
+      } catch (err) {
+        // Nothing of this batch was sent: a fresh process takes it.
+        if (!(err instanceof SpentSession)) throw err;
+      } finally {
+        if (session.spent && this.sessions.get(key) === pending) this.dropSession(key);
       }
     }
-    return runAgent(conn, await this.agent(key), requests, { become: h.inventory.ssh.become });
+  }
+
+  private session(key: string): Promise<AgentSession> {
+    let pending = this.sessions.get(key);
+    if (!pending) {
+      pending = this.openSession(key);
+      this.sessions.set(key, pending);
+      const mine = pending;
+      pending.catch(() => this.sessions.get(key) === mine && this.sessions.delete(key));
+    }
+    return pending;
+  }
+
+  private async openSession(key: string): Promise<AgentSession> {
+    const conn = await this.connection(key);
+    const options = this.agentOptions(this.host(key));
+    const become = options.become;
+    if (!this.agents.has(key)) {
+      // The bundle is usually there already: its hello proves it and names the node that runs it, at no extra round trip.
+      this.bundle ??= loadBundle(options.bundle.path);
+      const remotePath = remoteAgentPath(options.agentDir, await this.bundle);
+      const started = await AgentSession.open(conn, { remotePath, node: options.nodeBin }, { become, mustStart: false });
+      if (started) return started;
+    }
+    return (await AgentSession.open(conn, await this.agent(key), { become, mustStart: true }))!;
+  }
+
+  private dropSession(key: string): void {
+    const pending = this.sessions.get(key);
+    this.sessions.delete(key);
+    pending?.then((s) => s.end(), () => undefined);
   }
 
   forEachHost<T>(keys: readonly string[], fn: (key: string) => Promise<T>): Promise<HostResult<T>[]> {
     return this.pool.forEachHost(keys, this.parallel, (_conn, key) => fn(key));
   }
 
-  close(): Promise<void> {
-    return this.pool.closeAll();
+  async close(): Promise<void> {
+    const sessions = [...this.sessions.values()];
+    this.sessions.clear();
+    // Their stdin closed first, the agents exit on their own rather than with the connection.
+    await Promise.allSettled(sessions.map(async (s) => (await s).end()));
+    await this.pool.closeAll();
   }
 }

@@ -9,6 +9,7 @@ import { collectStatus } from "../common/server-status.js";
 import type { ObservedHost } from "./model/observed.js";
 import type { Member } from "./model/target.js";
 import type { HostReport } from "./status/health.js";
+import type { AgentRequest, AgentResponse, FourLetterWord } from "../common/protocol.js";
 
 export interface ObserveRequest {
   /** The managed files to read. */
@@ -21,18 +22,31 @@ export interface ObserveRequest {
 /** Facts, the managed files and the server's own words (conf included: a running 3.5+ server's membership). */
 export async function observeHost(fleet: Fleet, key: string, req: ObserveRequest): Promise<ObservedHost> {
   const started = Date.now();
-  const zk = fleet.host(key).inventory.zookeeper;
   try {
-    const responses = await fleet.batch(key, [
-      {
-        op: "facts",
-        args: {
-          install_dir: zk.install_dir, ...(zk.preinstalled ? { preinstalled: zk.preinstalled } : {}), data_dir: zk.data_dir, config_dir: zk.config_dir, ...(zk.data_log_dir ? { data_log_dir: zk.data_log_dir } : {}),
-          files: [...req.files], zoo_cfg: req.zooCfg,
-        },
+    return observedFrom(key, await fleet.batch(key, observeRequests(fleet, key, req)), started);
+  } catch (err) {
+    return unreachable(key, err, started);
+  }
+}
+
+/** The agent requests of an observation, for a batch of its own or after the lock's. */
+export function observeRequests(fleet: Fleet, key: string, req: ObserveRequest): AgentRequest[] {
+  const zk = fleet.host(key).inventory.zookeeper;
+  return [
+    {
+      op: "facts",
+      args: {
+        install_dir: zk.install_dir, ...(zk.preinstalled ? { preinstalled: zk.preinstalled } : {}), data_dir: zk.data_dir, config_dir: zk.config_dir, ...(zk.data_log_dir ? { data_log_dir: zk.data_log_dir } : {}),
+        files: [...req.files], zoo_cfg: req.zooCfg,
       },
-      { op: "status", args: { host: req.probe.address, port: req.probe.port, words: ["srvr", "mntr", "conf"], timeout_ms: 3000 } },
-    ]);
+    },
+    { op: "status", args: { host: req.probe.address, port: req.probe.port, words: ["srvr", "mntr", "conf"], timeout_ms: 3000 } },
+  ];
+}
+
+/** What observeRequests' responses say about the host; a failed one makes it unobservable. */
+export function observedFrom(key: string, responses: readonly AgentResponse[], started: number): ObservedHost {
+  try {
     return {
       host: key, reachable: true, ms: Date.now() - started,
       facts: expectSuccess(key, "facts", responses[0]!).data,
@@ -79,8 +93,12 @@ export async function observeServer(fleet: Fleet, key: string, probe: Member["pr
   const started = Date.now();
   try {
     const conn = await fleet.connection(key);
-    const { data } = await collectStatus(`${probe.address}:${probe.port}`, ["srvr", "mntr", "conf"],
-      (word) => sendWordOn(() => conn.openTcp(probe.address, probe.port), word, 2000));
+    // All three asked at once and read in order: a gate costs one channel round trip per server, not three.
+    const words: FourLetterWord[] = ["srvr", "mntr", "conf"];
+    const replies = words.map((word) => sendWordOn(() => conn.openTcp(probe.address, probe.port), word, 2000));
+    // collectStatus stops at the first word that finds nothing listening; the replies it leaves unread must not go unhandled.
+    for (const reply of replies) reply.catch(() => undefined);
+    const { data } = await collectStatus(`${probe.address}:${probe.port}`, words, (word) => replies[words.indexOf(word)]!);
     return { host: key, reachable: true, server: data, ms: Date.now() - started };
   } catch (err) {
     // A connection opened before the host went away: connect once more, which says at once whether the host is there.

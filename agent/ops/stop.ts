@@ -9,7 +9,12 @@ import { describePidFile, liveArgv, pidFileIn, readPidFile, samePath } from "../
 import { describeResult, runCommand } from "../run-command.js";
 import { systemdIsActive, systemdMainPid } from "../systemd.js";
 
-const POLL_MS = 100;
+/**
+ * Between two looks at /proc for the process to be gone: each costs two small
+ * reads, and a rolling restart waits out whatever is left of the last poll on
+ * every server it stops (half of it on average).
+ */
+const POLL_MS = 20;
 /** After SIGKILL the kernel only needs to tear the process down. */
 const KILL_GRACE_MS = 10_000;
 

@@ -62,7 +62,7 @@ function nodeMajor(version: string): number | undefined {
 }
 
 /** A node version too old for the bundle, as an error naming the host; undefined when it will do. */
-function tooOldNode(host: string, nodeBin: string, version: string): ZkfleetError | undefined {
+export function tooOldNode(host: string, nodeBin: string, version: string): ZkfleetError | undefined {
   if ((nodeMajor(version) ?? 0) >= MIN_NODE_MAJOR) return undefined;
   return new ZkfleetError("agent", `node ${version} at ${nodeBin} on ${host} is too old (need >= ${MIN_NODE_MAJOR})`, {
     where: host,
@@ -91,7 +91,7 @@ async function checkNode(conn: Connection, nodeBin: string, become: boolean | un
   return version;
 }
 
-function remoteAgentPath(agentDir: string, bundle: LoadedBundle): string {
+export function remoteAgentPath(agentDir: string, bundle: LoadedBundle): string {
   return posix.join(agentDir, bundle.fileName);
 }
 
@@ -121,7 +121,7 @@ export async function ensureAgent(conn: Connection, opts: EnsureAgentOptions): P
   return { ...handle, pushed: true };
 }
 
-function validRequests(host: string, requests: readonly AgentRequest[]) {
+export function validRequests(host: string, requests: readonly AgentRequest[]) {
   return requests.map((request, i) => {
     const r = Request.safeParse(request);
     if (r.success) return r.data;
@@ -154,36 +154,6 @@ export async function runAgent(
     result,
     parsed.map((r) => r.op),
   ).responses;
-}
-
-/** Operations that change nothing on a host. */
-const READ_ONLY_OPS: ReadonlySet<OpName> = new Set(["facts", "status"]);
-
-/**
- * ensureAgent and runAgent in one remote command, for a host that already has
- * this bundle: each remote command costs a session and a login shell there, and
- * ensureAgent spends two before the agent even starts. The agent's hello proves
- * the bundle is in place and names the node that runs it, which is held to the
- * same minimum as in ensureAgent.
- * Undefined, with nothing changed on the host, when the agent did not start (no
- * bundle there, or no node: it printed nothing) or when the batch could change
- * something (an unchecked node must not act): then ensureAgent and runAgent.
- */
-export async function runAgentIfPresent(
-  conn: Connection,
-  opts: EnsureAgentOptions,
-  requests: readonly AgentRequest[],
-): Promise<{ agent: AgentHandle; responses: AgentResponse[] } | undefined> {
-  const parsed = validRequests(conn.host, requests);
-  if (!parsed.every((r) => r.check || READ_ONLY_OPS.has(r.op))) return undefined;
-  const remotePath = remoteAgentPath(opts.agentDir, await loadBundle(opts.bundle.path));
-  const agent = { remotePath, node: opts.nodeBin };
-  const result = await execAgent(conn, agent, parsed, { become: opts.become });
-  if (result.stdout.trim() === "") return undefined;
-  const { hello, responses } = decodeAgentOutput(conn.host, result, parsed.map((r) => r.op));
-  const tooOld = tooOldNode(conn.host, opts.nodeBin, hello.node);
-  if (tooOld) throw tooOld;
-  return { agent: { ...agent, nodeVersion: hello.node, pushed: false }, responses };
 }
 
 /** A response as a typed result, or a ZkfleetError carrying the agent's message and hint. */

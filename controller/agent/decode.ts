@@ -23,6 +23,45 @@ function parseJson(line: string): unknown {
   }
 }
 
+export const AGENT_BUG_HINT = "This is a bug or a broken agent file: rerun with a fresh bundle (`npm run build`) and report it.";
+
+/** Builds the errors about one agent process, saying how it ended when it has. */
+export type AgentFailure = (what: string, hint: string) => ZkfleetError;
+
+export function agentFailure(host: string, ended: Pick<RunResult, "code" | "signal" | "stderr"> | undefined): AgentFailure {
+  const exit = ended === undefined ? "" : ended.signal ? `was killed by ${ended.signal}` : `exited with ${ended.code}`;
+  const stderr = ended === undefined ? "" : tail(ended.stderr);
+  const how = [exit && `it ${exit}`, stderr && `stderr: ${stderr}`].filter(Boolean).join("; ");
+  return (what, hint) => new ZkfleetError("agent", `agent on ${host}: ${what}${how ? ` (${how})` : ""}`, { where: host, hint });
+}
+
+/** The first line an agent prints: a hello in this controller's protocol. */
+export function readHello(host: string, line: string | undefined, fail: AgentFailure): Hello {
+  if (line === undefined) throw fail("no output", `Check that node runs on ${host} and that the agent file is intact.`);
+  const hello = Hello.safeParse(parseJson(line));
+  if (!hello.success) throw fail(`output does not start with a hello: ${clip(line)}`, AGENT_BUG_HINT);
+  if (hello.data.protocol !== PROTOCOL_VERSION) {
+    throw fail(
+      `speaks protocol ${hello.data.protocol}, this controller speaks ${PROTOCOL_VERSION}`,
+      "Controller and agent bundle come from different zkfleet versions: rebuild (`npm run build`) so the matching agent is pushed.",
+    );
+  }
+  return hello.data;
+}
+
+/**
+ * A response line, which must answer the request the agent read as number
+ * `index` (counted from its first line), operation `op`.
+ */
+export function readResponse(line: string, index: number, op: OpName, fail: AgentFailure): AgentResponse {
+  const parsed = Response.safeParse(parseJson(line));
+  if (!parsed.success) throw fail(`response ${index} is not a valid message: ${clip(line)}`, AGENT_BUG_HINT);
+  if (parsed.data.index !== index || (parsed.data.op !== null && parsed.data.op !== op)) {
+    throw fail(`response ${index} answers request ${parsed.data.index} (${parsed.data.op}), expected ${op}`, AGENT_BUG_HINT);
+  }
+  return parsed.data;
+}
+
 /**
  * Hello, then exactly one response per request, in order.
  * `ops[i]` is the operation of request i, to catch an agent answering out of order.
@@ -32,42 +71,15 @@ export function decodeAgentOutput(
   result: RunResult,
   ops: readonly OpName[],
 ): { hello: Hello; responses: AgentResponse[] } {
-  const exit = result.signal ? `was killed by ${result.signal}` : `exited with ${result.code}`;
-  const stderr = tail(result.stderr);
-  const fail = (what: string, hint: string) =>
-    new ZkfleetError("agent", `agent on ${host}: ${what} (it ${exit}${stderr ? `; stderr: ${stderr}` : ""})`, {
-      where: host,
-      hint,
-    });
-  const bugHint = "This is a bug or a broken agent file: rerun with a fresh bundle (`npm run build`) and report it.";
-
+  const fail = agentFailure(host, result);
   const lines = result.stdout.split("\n").filter((l) => l.trim() !== "");
   const [first, ...rest] = lines;
-  if (first === undefined) {
-    throw fail("no output", `Check that node runs on ${host} and that the agent file is intact.`);
-  }
-  const hello = Hello.safeParse(parseJson(first));
-  if (!hello.success) throw fail(`output does not start with a hello: ${clip(first)}`, bugHint);
-  if (hello.data.protocol !== PROTOCOL_VERSION) {
-    throw fail(
-      `speaks protocol ${hello.data.protocol}, this controller speaks ${PROTOCOL_VERSION}`,
-      "Controller and agent bundle come from different zkfleet versions: rebuild (`npm run build`) so the matching agent is pushed.",
-    );
-  }
-
-  const responses: AgentResponse[] = [];
-  for (const [i, line] of rest.entries()) {
-    const parsed = Response.safeParse(parseJson(line));
-    if (!parsed.success) throw fail(`response ${i} is not a valid message: ${clip(line)}`, bugHint);
-    if (i >= ops.length) throw fail(`sent ${rest.length} responses for ${ops.length} requests`, bugHint);
-    if (parsed.data.index !== i || (parsed.data.op !== null && parsed.data.op !== ops[i])) {
-      throw fail(`response ${i} answers request ${parsed.data.index} (${parsed.data.op}), expected ${ops[i]}`, bugHint);
-    }
-    responses.push(parsed.data);
-  }
+  const hello = readHello(host, first, fail);
+  if (rest.length > ops.length) throw fail(`sent ${rest.length} responses for ${ops.length} requests`, AGENT_BUG_HINT);
+  const responses = rest.map((line, i) => readResponse(line, i, ops[i]!, fail));
   if (responses.length < ops.length) {
-    throw fail(`stopped after ${responses.length} of ${ops.length} responses`, bugHint);
+    throw fail(`stopped after ${responses.length} of ${ops.length} responses`, AGENT_BUG_HINT);
   }
-  if (result.code !== 0) throw fail("answered every request but failed on exit", bugHint);
-  return { hello: hello.data, responses };
+  if (result.code !== 0) throw fail("answered every request but failed on exit", AGENT_BUG_HINT);
+  return { hello, responses };
 }

@@ -137,6 +137,8 @@ export class Canary {
         sessionTimeoutMs: opts.sessionTimeoutMs ?? 10_000, connectTimeoutMs: opts.connectTimeoutMs ?? 15_000, maxRunMs: opts.maxRunMs ?? 6 * 3600_000,
       };
       const child = spawn(process.execPath, [path, JSON.stringify(config)], { stdio: ["pipe", "pipe", "pipe"] });
+      // A worker that crashed is reported by its exit; a step line written to it before that is noticed fails with EPIPE.
+      child.stdin!.on("error", () => undefined);
       let stderr = "";
       child.stderr!.on("data", (d) => (stderr = (stderr + String(d)).slice(-2000)));
       const lines = createInterface({ input: child.stdout! });

@@ -19,9 +19,9 @@ import type { HostSpec, Inventory } from "../inventory/schema.js";
 import type { ObservedHost } from "../model/observed.js";
 import { fileContent } from "../model/observed.js";
 import { probeFor, targetOf } from "../model/target.js";
-import { observeAll, unobservableError } from "../observe.js";
+import { type ObserveRequest, observeAll, observeRequests, observedFrom, unobservableError } from "../observe.js";
 import { type DesiredHost, type Plan, type Step, planApply, planSteps } from "../plan/plan.js";
-import { dynamicConfigPath, mergeHostsBlock, renderHostFiles, renderHostsBlock } from "../render/render.js";
+import { type RenderedFile, dynamicConfigPath, hostFilesRenderer, mergeHostsBlock, renderHostsBlock } from "../render/render.js";
 import type { EnsembleReport } from "../status/health.js";
 
 const ETC_HOSTS = "/etc/hosts";
@@ -87,13 +87,16 @@ function serviceOf(inv: Inventory) {
   return inv.zookeeper.service === "systemd" ? { kind: "systemd" as const, unit: "zookeeper.service" } : { kind: "script" as const };
 }
 
-/** What each host should look like; /etc/hosts is merged into what the host has, keeping its other lines. */
-function desiredHost(inv: Inventory, spec: HostSpec, observed: ObservedHost | undefined): DesiredHost {
+/**
+ * What each host should look like, from the files rendered for it before it was observed (rendering
+ * again would cost as much); /etc/hosts is merged into what the host has, keeping its other lines.
+ */
+function desiredHost(inv: Inventory, spec: HostSpec, observed: ObservedHost | undefined, rendered: readonly RenderedFile[], hostsBlock: string | undefined): DesiredHost {
   const zk = inv.zookeeper;
-  const files = renderHostFiles(inv, spec);
-  if (inv.hosts_file === "managed") {
+  const files = [...rendered];
+  if (hostsBlock !== undefined) {
     const current = (observed && fileContent(observed, ETC_HOSTS)) ?? "";
-    files.push({ path: ETC_HOSTS, content: mergeHostsBlock(current, renderHostsBlock(inv), inv.ensemble), mode: 0o644 });
+    files.push({ path: ETC_HOSTS, content: mergeHostsBlock(current, hostsBlock, inv.ensemble), mode: 0o644 });
   }
   return {
     host: spec.name,
@@ -130,29 +133,38 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     }
   }
 
+  const target = targetOf(inv, input.file);
+  const zooCfg = zooCfgOf(inv);
+  const renderFiles = hostFilesRenderer(inv);
+  const rendered = new Map(inv.hosts.map((spec) => [spec.name, renderFiles(spec)]));
+  const hostsBlock = inv.hosts_file === "managed" ? renderHostsBlock(inv) : undefined;
+  const keys = inv.hosts.map((h) => h.name);
+  const observeRequest = (key: string): ObserveRequest => ({
+    files: [...rendered.get(key)!.map((f) => f.path), ...(inv.hosts_file === "managed" ? [ETC_HOSTS] : []), recordPath(inv)],
+    zooCfg,
+    probe: probeFor(inv, inv.hosts.find((h) => h.name === key)!),
+  });
   const fleet = await Fleet.open([inv], input.fleet);
   const runId = newRunId();
   const lockRun = input.resume?.lockRun ?? runId;
-  // A run that may act holds the ensemble's lock before it looks: a plan made while another run acts would be stale.
-  const lock = input.check ? undefined : await acquireEnsembleLock(fleet, inv.hosts.map((h) => h.name), {
+  // A run that may act holds the ensemble's lock before it plans: a plan made while another run acts would be stale.
+  // Each host is observed in the agent process that takes its lock, right after it (lock.ts says why that is sound).
+  const started = Date.now();
+  const lock = input.check ? undefined : await acquireEnsembleLock(fleet, keys, {
     ensemble: inv.ensemble, agentDir: inv.agent.dir, run: lockRun, breakLock: input.breakLock ?? false,
+    alongside: (key) => observeRequests(fleet, key, observeRequest(key)),
   }).catch(async (err: unknown) => {
     await fleet.close();
     throw err;
   });
   try {
-    const target = targetOf(inv, input.file);
-    const zooCfg = zooCfgOf(inv);
-    const rendered = new Map(inv.hosts.map((spec) => [spec.name, renderHostFiles(inv, spec)]));
-    const observed = await observeAll(fleet, inv.hosts.map((h) => h.name), (key) => ({
-      files: [...rendered.get(key)!.map((f) => f.path), ...(inv.hosts_file === "managed" ? [ETC_HOSTS] : []), recordPath(inv)],
-      zooCfg,
-      probe: probeFor(inv, inv.hosts.find((h) => h.name === key)!),
-    }));
+    const observed = lock
+      ? keys.map((key) => observedFrom(key, lock.alongside.get(key)!, started))
+      : await observeAll(fleet, keys, observeRequest);
     const byKey = new Map(observed.map((o) => [o.host, o]));
     const dynamic = dynamicConfigPath(inv.zookeeper);
     const desired = inv.hosts.map((spec) => {
-      const d = desiredHost(inv, spec, byKey.get(spec.name));
+      const d = desiredHost(inv, spec, byKey.get(spec.name), rendered.get(spec.name)!, hostsBlock);
       const back = input.restore?.files.get(spec.name);
       return back ? { ...d, files: d.files.map((f) => (back.has(f.path) ? { ...f, content: back.get(f.path)! } : f)) } : d;
     });
@@ -166,7 +178,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       observed,
       ...(input.limit ? { limit: input.limit } : {}),
       config: { zooCfg, ...(dynamic ? { dynamic } : {}) },
-      ...(inv.hosts_file === "managed" ? { hostsFile: { path: ETC_HOSTS, block: renderHostsBlock(inv) } } : {}),
+      ...(hostsBlock !== undefined ? { hostsFile: { path: ETC_HOSTS, block: hostsBlock } } : {}),
       timeouts,
     });
     const history = stepHistory(input.journalDir, inv.ensemble);

@@ -3,7 +3,7 @@
 
 import { spawn } from "node:child_process";
 import { createConnection } from "node:net";
-import type { Duplex } from "node:stream";
+import { type Duplex, Readable } from "node:stream";
 import { open, readFile, rename, rm } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { ZkfleetError } from "../../common/errors.js";
@@ -125,7 +125,8 @@ function spawnCollect(host: string, argv: readonly string[], asked: readonly str
     child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
     // A program that exits without reading its stdin makes our write fail with EPIPE; that is its choice, not an error.
     child.stdin.on("error", () => {});
-    child.stdin.end(options.stdin ?? "");
+    if (options.stdin instanceof Readable) options.stdin.pipe(child.stdin);
+    else child.stdin.end(options.stdin ?? "");
     child.on("error", (err: NodeJS.ErrnoException) => {
       if (err.code === "ENOENT") return finish(() => resolve({ code: 127, stdout: "", stderr: `${program}: command not found\n` }));
       const failure = new ZkfleetError("ssh", `cannot start ${program} on ${host}: ${err.message}`, { where: host, cause: err });

@@ -4,7 +4,7 @@
 // OpenSSH would; nothing here ever trusts a key silently.
 
 import { readFile } from "node:fs/promises";
-import type { Duplex } from "node:stream";
+import { type Duplex, Readable } from "node:stream";
 import ssh2 from "ssh2";
 import type { AnyAuthMethod, ClientChannel, ConnectConfig, HostVerifier, ParsedKey, SFTPWrapper } from "ssh2";
 import { ZkfleetError } from "../../common/errors.js";
@@ -305,6 +305,10 @@ async function handshake(target: SshTarget, sock: ClientChannel | undefined, opt
       resolve(client);
     });
     client.connect(config);
+    // ssh2 leaves Nagle on: a command's or a channel's small packets then wait for the ACK of the previous one,
+    // which a delayed ACK holds back (40 ms on Linux), several times per command. Measured: a rolling restart
+    // of three lab servers 7.2 s -> 6.0 s, a gate 130 -> 30 ms. (A jump host's channel is no socket: a no-op.)
+    client.setNoDelay(true);
   });
 }
 
@@ -395,7 +399,8 @@ class SshConnection implements Connection {
           }
           resolve({ ...exit, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") });
         });
-        channel.end(options.stdin);
+        if (options.stdin instanceof Readable) options.stdin.pipe(channel);
+        else channel.end(options.stdin);
       });
     });
   }

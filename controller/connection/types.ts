@@ -1,12 +1,16 @@
-import type { Duplex } from "node:stream";
+import type { Duplex, Readable } from "node:stream";
 
 // The whole surface the rest of zkfleet needs from a host. Kept tiny on
 // purpose (as Ansible's connection plugins are) so a local implementation and
 // an SSH one are interchangeable and the executor never sees transport detail.
 
 export interface RunOptions {
-  /** Bytes written to the command's stdin, then stdin is closed. */
-  stdin?: string | Buffer;
+  /**
+   * Bytes written to the command's stdin, then stdin is closed; a stream is
+   * piped as it produces data, and stdin closes when it ends (a long-lived
+   * agent session writes each request when its step starts).
+   */
+  stdin?: string | Buffer | Readable;
   /** Run through privilege escalation (sudo) when the connection is configured for it. */
   become?: boolean;
   /** Kill the command and fail after this many milliseconds. */

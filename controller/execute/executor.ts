@@ -63,6 +63,15 @@ export interface ExecuteResult {
 }
 
 /**
+ * Between two observations of a gate or check. A server that has just started
+ * usually joins within a second or two, and every poll it is late by is wall
+ * time the whole roll waits; an observation costs three four-letter words per
+ * server over open SSH connections and starts nothing on the hosts, so four
+ * a second (bounded by the step's timeout) is no load for an ensemble.
+ */
+const HEALTH_POLL_MS = 250;
+
+/**
  * Polls until the ensemble is healthy and, for a check naming a host, until
  * that host's zxid has reached the leader's zxid of an earlier poll: then it
  * has every transaction committed before it was seen serving, not only a
@@ -71,6 +80,7 @@ export interface ExecuteResult {
 async function awaitHealthy(plan: Plan, step: AwaitHealthyStep, opts: ExecuteOptions): Promise<{ outcome: Outcome; report: EnsembleReport }> {
   const deadline = Date.now() + step.timeoutMs;
   let leaderZxid: bigint | undefined;
+  let said: { line: string; at: number } | undefined;
   for (;;) {
     const report = await opts.actions.observe(plan, step.hosts, step.versions, step.roles);
     let waitingFor = report.verdict === "healthy" ? undefined : `${report.verdict}${report.problems[0] ? ` (${report.problems[0]})` : ""}`;
@@ -105,8 +115,13 @@ async function awaitHealthy(plan: Plan, step: AwaitHealthyStep, opts: ExecuteOpt
         hint: "look at the ZooKeeper logs on the hosts named above (log_dir), then run `zkfleet status`; apply can be run again once fixed",
       });
     }
-    opts.onWaiting?.(`${step.role}: ${waitingFor}, ${report.votersUp}/${report.voters} voters up`);
-    await new Promise((r) => setTimeout(r, opts.pollMs ?? 1000));
+    const line = `${step.role}: ${waitingFor}, ${report.votersUp}/${report.voters} voters up`;
+    // Said when it changes, and once a second while it does not: four lines a second would bury the news.
+    if (line !== said?.line || Date.now() - said.at >= 1000) {
+      opts.onWaiting?.(line);
+      said = { line, at: Date.now() };
+    }
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? HEALTH_POLL_MS));
   }
 }
 

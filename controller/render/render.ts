@@ -183,6 +183,8 @@ export function shellQuote(value: unknown): string {
 
 class TemplateSet {
   private readonly handlebars = Handlebars.create();
+  /** Compiling is most of what rendering costs (tens of ms per host): each template once per set. */
+  private readonly compiled = new Map<string, { path: string; template: HandlebarsTemplateDelegate }>();
 
   constructor(
     private readonly dirs: readonly string[],
@@ -204,9 +206,15 @@ class TemplateSet {
   }
 
   render(name: string, view: TemplateView): string {
-    const { text, path } = this.source(name);
+    let entry = this.compiled.get(name);
+    if (entry === undefined) {
+      const { text, path } = this.source(name);
+      entry = { path, template: this.handlebars.compile(text, { noEscape: true, strict: true }) };
+      this.compiled.set(name, entry);
+    }
+    const { path, template } = entry;
     try {
-      return this.handlebars.compile(text, { noEscape: true, strict: true })(view);
+      return template(view);
     } catch (error) {
       throw new ZkfleetError("inventory", `template ${path} failed for ensemble ${this.ensemble}: ${(error as Error).message}`, {
         where: path,
@@ -235,7 +243,16 @@ const FILE_MODE = 0o644;
 
 /** The files one host needs: zoo.cfg (+ dynamic file), env file and log4j config in config_dir; myid in data_dir. */
 export function renderHostFiles(inv: Inventory, host: HostSpec, opts: RenderOptions = {}): RenderedFile[] {
+  return hostFilesRenderer(inv, opts)(host);
+}
+
+/** renderHostFiles for every host of an inventory, the templates compiled once for all of them. */
+export function hostFilesRenderer(inv: Inventory, opts: RenderOptions = {}): (host: HostSpec) => RenderedFile[] {
   const templates = templateSet(inv, opts);
+  return (host) => hostFiles(inv, host, opts, templates);
+}
+
+function hostFiles(inv: Inventory, host: HostSpec, opts: RenderOptions, templates: TemplateSet): RenderedFile[] {
   const view = templateView(inv, host, opts.membership);
   const zk = inv.zookeeper;
   const inConfig = (name: string, template: string): RenderedFile => ({

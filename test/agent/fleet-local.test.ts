@@ -22,7 +22,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-it("observes a host through a LocalConnection: facts, managed files and an answerless client port", async () => {
+async function localInventory() {
   const conf = join(dir, "conf");
   await mkdir(conf, { recursive: true });
   await writeFile(join(conf, "zoo.cfg"), "tickTime=2000\nserver.1=localhost:2888:3888\n");
@@ -43,7 +43,11 @@ it("observes a host through a LocalConnection: facts, managed files and an answe
     "hosts:",
     "  - { name: here, address: 127.0.0.1, myid: 1 }",
   ].join("\n") + "\n");
-  const inv = await loadInventory(invFile);
+  return { conf, inv: await loadInventory(invFile) };
+}
+
+it("observes a host through a LocalConnection: facts, managed files and an answerless client port", async () => {
+  const { conf, inv } = await localInventory();
   const connected: string[] = [];
   const fleet = await Fleet.open([inv], {
     bundlePath,
@@ -63,6 +67,38 @@ it("observes a host through a LocalConnection: facts, managed files and an answe
     expect(o.facts?.dynamic_config).toBeNull();
     expect(o.facts?.process?.state).toBe("absent");
     expect(o.server?.running).toBe(false);
+  } finally {
+    await fleet.close();
+  }
+});
+
+it("runs every agent operation of a run in one agent process per host, and a fresh one after a failure", async () => {
+  const { inv } = await localInventory();
+  const commands: string[] = [];
+  const fleet = await Fleet.open([inv], {
+    bundlePath,
+    connect: async (h) => {
+      const conn = new LocalConnection({ host: h.key });
+      const run = conn.run.bind(conn);
+      conn.run = (argv, options) => {
+        commands.push(argv.join(" "));
+        return run(argv, options);
+      };
+      return conn;
+    },
+  });
+  // The first test pushed the bundle already: every process is the agent's.
+  const agents = () => commands.filter((c) => c.endsWith(".js"));
+  try {
+    const data_dir = join(dir, "data");
+    expect((await fleet.call("here", "facts", { data_dir })).data.myid).toBeNull();
+    expect((await fleet.call("here", "facts", { data_dir })).data.myid).toBeNull();
+    expect(agents()).toHaveLength(1);
+    const failed = await fleet.call("here", "install_dist", { tarball: join(dir, "missing.tgz"), version: "1.0", install_dir: join(dir, "opt") })
+      .then(() => undefined, (e: unknown) => e);
+    expect(String(failed)).toMatch(/not_found/);
+    expect((await fleet.call("here", "facts", { data_dir })).data.myid).toBeNull();
+    expect(agents()).toHaveLength(2);
   } finally {
     await fleet.close();
   }

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ZkfleetError } from "../../common/errors.js";
 import { connectSsh, type SshTarget } from "../../controller/connection/ssh.js";
 import type { Connection } from "../../controller/connection/types.js";
+import { converse } from "../helpers/converse.js";
 import { makeKey, makeTempDir, startSshd, type Sshd } from "../helpers/sshd.js";
 
 const execFileP = promisify(execFile);
@@ -98,6 +99,11 @@ describe("non-root logins and become", () => {
         expect([st.uid, st.mode & 0o7777]).toEqual([0, 0o600]);
         expect(await c.get(path)).toEqual(bytes);
         await expect(c.get(join(rootOnly, "missing"))).rejects.toThrow(/missing does not exist on zk-zkop/);
+      });
+
+      it("passes a stdin stream through sudo as it comes, as the agent session needs", async () => {
+        const c = await login("zkop");
+        expect(await converse(c, ["1", "two"], true)).toBe("got 1\ngot two\n");
       });
 
       it("explains a sudo that wants a password", async () => {

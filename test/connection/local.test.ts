@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ZkfleetError } from "../../common/errors.js";
 import { LocalConnection } from "../../controller/connection/local.js";
 import { atomicWriteArgv } from "../../controller/connection/quote.js";
+import { converse } from "../helpers/converse.js";
 import { makeTempDir, waitFor } from "../helpers/sshd.js";
 
 const NASTY = ["a b", "it's", '"$HOME"', "$(id)", "; echo pwned", "line1\nline2", "ünïcödé 🦓", ""];
@@ -37,6 +38,10 @@ describe("LocalConnection", () => {
     const r = await conn.run(["cat"], { stdin: "hello\nworld\n", onStdout: (c) => chunks.push(c) });
     expect(r.stdout).toBe("hello\nworld\n");
     expect(Buffer.concat(chunks).toString()).toBe("hello\nworld\n");
+  });
+
+  it("pipes a stdin stream as it comes, one answer before the next line, and ends stdin with it", async () => {
+    expect(await converse(conn, ["1", "two", "3"])).toBe("got 1\ngot two\ngot 3\n");
   });
 
   it("stops a command that outlives its timeout with a typed error", async () => {

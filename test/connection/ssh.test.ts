@@ -10,6 +10,7 @@ import { ZkfleetError } from "../../common/errors.js";
 import { connectSsh, type SshTarget } from "../../controller/connection/ssh.js";
 import { fingerprint } from "../../controller/connection/known-hosts.js";
 import type { Connection } from "../../controller/connection/types.js";
+import { converse } from "../helpers/converse.js";
 import { freePort, makeKey, makeTempDir, startSshd, waitFor, type KeyPair, type Sshd } from "../helpers/sshd.js";
 
 const execFileP = promisify(execFile);
@@ -103,6 +104,10 @@ describe("SshConnection against OpenSSH", () => {
       expect(r.stdout).toBe(big);
       expect(Buffer.concat(chunks).toString()).toBe(big);
       expect((await conn.run(["cat"])).stdout).toBe(""); // no stdin: EOF at once, no hang
+    });
+
+    it("pipes a stdin stream as it comes, one answer before the next line, and ends stdin with it", async () => {
+      expect(await converse(conn, ["1", "two", "3"])).toBe("got 1\ngot two\ngot 3\n");
     });
 
     it("runs many commands at once on one connection, beyond sshd's MaxSessions", async () => {
