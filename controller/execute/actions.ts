@@ -15,8 +15,13 @@ import { coreLine, membershipFromConf } from "../model/membership.js";
 import { ZkClient } from "../zk/client.js";
 import { probeFor } from "../model/target.js";
 import { superAuth } from "../inventory/super-user.js";
+import { expectSuccess } from "../agent/client.js";
+import type { AgentRequest } from "../../common/protocol.js";
 import { judgeEnsemble } from "../status/health.js";
 import type { Actions } from "./executor.js";
+
+/** How long a reconfig whose answer was lost is asked again (a leader handover takes seconds). */
+const RECONFIG_RETRY_MS = 30_000;
 
 export function fleetActions(fleet: Fleet): Actions {
   // Already unpacked by an earlier install step: install_dist only switches the link and never reads the tarball.
@@ -84,11 +89,29 @@ export function fleetActions(fleet: Fleet): Actions {
     async reconfig(step) {
       const inv = fleet.host(step.host).inventory;
       const auth = superAuth(inv);
-      const r = await fleet.call(step.host, "reconfig", {
-        install_dir: step.installDir, ...(step.preinstalled ? { preinstalled: step.preinstalled } : {}), server: step.server,
-        add: step.add, remove: step.remove, ...(auth ? { auth } : {}),
-      });
-      return { changed: r.changed, message: r.message, data: { version: r.data.version, servers: r.data.servers } };
+      const request: AgentRequest = {
+        op: "reconfig",
+        args: {
+          install_dir: step.installDir, ...(step.preinstalled ? { preinstalled: step.preinstalled } : {}), server: step.server,
+          add: step.add, remove: step.remove, ...(auth ? { auth } : {}),
+        },
+      };
+      // Removing the leader hands leadership over, and the server the request went through drops its
+      // clients while it follows the new one: the answer to a reconfig that committed can be lost (seen in
+      // the lab). Asking again is safe: the op reads the configuration first and sends only what is missing.
+      const deadline = Date.now() + RECONFIG_RETRY_MS;
+      for (let attempt = 1; ; attempt++) {
+        const [response] = await fleet.batch(step.host, [request]);
+        const result = response!.result;
+        const lost = "error" in result && (result.error.code === "command_failed" || result.error.code === "timeout");
+        if (lost && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 2000));
+          continue;
+        }
+        const r = expectSuccess(step.host, "reconfig", response!);
+        const again = attempt > 1 ? ` (asked ${attempt} times: an earlier answer was lost with the connection)` : "";
+        return { changed: r.changed || attempt > 1, message: `${r.message}${again}`, data: { version: r.data.version, servers: r.data.servers, attempts: attempt } };
+      }
     },
 
     async awaitConfig(step, onWaiting) {
