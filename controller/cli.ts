@@ -17,6 +17,7 @@ import { registerAdoptCommand } from "./commands/adopt.js";
 import { examples } from "./commands/help.js";
 import { type Plan, type Step, describeStep, planSteps } from "./plan/steps.js";
 import { defaultJournalDir } from "./execute/journal.js";
+import { type RuntimePush, describePush } from "./agent/runtime.js";
 import { createInterface } from "node:readline/promises";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -138,9 +139,14 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
 
   const loadAll = async (files: string[]) =>
     Promise.all(files.map(async (file) => ({ file, inventory: await loadInventory(file) })));
-  const fleetOptions = (o: { parallel?: number; acceptNewHostKeys?: boolean }) => ({
+  const fleetOptions = (o: { parallel?: number; acceptNewHostKeys?: boolean; json?: boolean }, runtimePushes?: RuntimePush[]) => ({
     ...(o.parallel ? { parallel: o.parallel } : {}),
     ...(o.acceptNewHostKeys ? { acceptNewHostKeys: true } : {}),
+    // A host without node costs a runtime push on first contact, once per host and node version: say what it cost.
+    onRuntimePushed: (_key: string, push: RuntimePush) => {
+      runtimePushes?.push(push);
+      if (!o.json) io.err(describePush(push));
+    },
   });
 
   program.command("status")
@@ -203,10 +209,11 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     };
     process.once("SIGINT", onSigint);
     let planned: Plan | undefined;
+    const runtimePushes: RuntimePush[] = [];
     const withoutContent = (st: Step) => ("content" in st ? { ...st, content: undefined, previous: undefined } : st);
     const result = await runApplyUntilDone({
       signal: interrupt.signal,
-      file: o.inventory, inventory, check: !!o.check, limit: o.limit, journalDir: o.journal, fleet: fleetOptions(o),
+      file: o.inventory, inventory, check: !!o.check, limit: o.limit, journalDir: o.journal, fleet: fleetOptions(o, runtimePushes),
       gateTimeoutMs: o.gateTimeout * 1000, settleTimeoutMs: o.settleTimeout * 1000,
       inventoryHash, breakLock: !!o.breakLock, ...(deadline ? { deadline } : {}), canary: { enabled: o.canary !== false, via: o.canaryVia },
       ...(resume ? { resume: { run: resume.run, lockRun: resume.lockRun } } : {}), ...(restore ? { restore: { run: restore.run, files: restore.files } } : {}),
@@ -268,7 +275,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
         steps: steps.map(withoutContent),
         refusals: result.plan.refusals, deferred: result.plan.deferred ?? [],
         results: result.results.map((r) => ({ index: r.index, kind: r.step.kind, host: r.step.host, changed: r.changed, message: r.message, ms: r.ms })),
-        final: result.final, journal: result.journal, run: result.runId, canary: result.canary,
+        final: result.final, journal: result.journal, run: result.runId, canary: result.canary, runtimePushes,
       }, null, 2));
     } else if (result.executed) {
       const outcome = result.final
@@ -381,6 +388,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .option("--zk-version <version>", "ZooKeeper version for the lab inventory", "3.8.0")
     .option("--preinstall <version>",
       "install and start this ZooKeeper version by hand on every host (no zkfleet, no inventory), to rehearse `zkfleet adopt`")
+    .option("--no-node", "hosts on which no node is found over SSH (nothing but SSH and Java), to rehearse zkfleet bringing its own")
     .addOption(jsonOption())
     .addHelpText("after", examples(
       "zkfleet lab up --hosts 3 && zkfleet apply -i /var/tmp/zkfleet-lab/inventory.yml --yes",
@@ -398,7 +406,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
           hint: "drop --zk-version: --preinstall names the version that runs",
         });
       }
-      const opts = { hosts: o.hosts, dir: o.dir, subnet: o.subnet, dists: artifacts, preinstall: o.preinstall };
+      const opts = { hosts: o.hosts, dir: o.dir, subnet: o.subnet, dists: artifacts, preinstall: o.preinstall, noNode: o.node === false };
       validateLabUp(opts);
       await ensureDists({ cacheDir: artifacts, onProgress: progress });
       const state = await labUp({ ...opts, version: o.zkVersion, onProgress: progress });

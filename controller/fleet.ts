@@ -12,6 +12,7 @@ import {
 } from "./connection/ssh-config.js";
 import type { Connection } from "./connection/types.js";
 import type { HostSpec, Inventory } from "./inventory/schema.js";
+import { ControllerRuntime, type RuntimePush } from "./agent/runtime.js";
 import type { AgentRequest, OpArgsInput, OpName, OpResult } from "../common/protocol.js";
 
 export interface FleetOptions {
@@ -28,6 +29,8 @@ export interface FleetOptions {
    * controller on the ZooKeeper host itself).
    */
   connect?: (host: FleetHost) => Promise<Connection>;
+  /** Told when zkfleet's node runtime is pushed to a host without a usable node: what the first contact cost. */
+  onRuntimePushed?: (key: string, push: RuntimePush) => void;
 }
 
 export interface FleetHost {
@@ -45,8 +48,13 @@ export class Fleet {
   private readonly sessions = new Map<string, Promise<AgentSession>>();
   private bundle?: Promise<LoadedBundle>;
   private readonly byKey: Map<string, FleetHost>;
+  /** The controller's node, read and compressed only if a host of this run needs it, then once for all. */
+  private readonly runtime = new ControllerRuntime();
 
-  private constructor(hosts: FleetHost[], pool: ConnectionPool, parallel: number, private readonly bundlePath: string) {
+  private constructor(
+    hosts: FleetHost[], pool: ConnectionPool, parallel: number, private readonly bundlePath: string,
+    private readonly onRuntimePushed?: FleetOptions["onRuntimePushed"],
+  ) {
     this.hosts = hosts;
     this.pool = pool;
     this.parallel = parallel;
@@ -75,7 +83,7 @@ export class Fleet {
       return connectSsh(target);
     });
     const pool = new ConnectionPool((key) => connect(byKey.get(key)!));
-    return new Fleet(hosts, pool, opts.parallel ?? 16, opts.bundlePath ?? defaultBundlePath());
+    return new Fleet(hosts, pool, opts.parallel ?? 16, opts.bundlePath ?? defaultBundlePath(), opts.onRuntimePushed);
   }
 
   host(key: string): FleetHost {
@@ -96,7 +104,10 @@ export class Fleet {
   }
 
   private agentOptions(h: FleetHost): EnsureAgentOptions {
-    return { agentDir: h.inventory.agent.dir, nodeBin: h.inventory.agent.node, bundle: { path: this.bundlePath }, become: h.inventory.ssh.become };
+    return {
+      agentDir: h.inventory.agent.dir, nodeBin: h.inventory.agent.node, bundle: { path: this.bundlePath }, become: h.inventory.ssh.become,
+      runtime: this.runtime, onRuntimePushed: (push) => this.onRuntimePushed?.(h.key, push),
+    };
   }
 
   /** The agent on a host: node checked and bundle pushed at most once per run. */

@@ -22,6 +22,11 @@ export const SSHD = "/usr/sbin/sshd";
 
 // The boot script is a constant: every variable part arrives as an
 // environment variable, so no path is ever spliced into shell text.
+// HIDE_NODE makes a host without node: each directory of a PATH that holds a
+// node (or nodejs) gets a read-only overlay whose top layer is a whiteout of
+// it (a 0/0 character device), so `command -v node` finds nothing there while
+// the machine's own /usr/bin is untouched. A bind mount of an empty file would
+// leave a `node` that exists and fails, which is not what such a host looks like.
 const BOOT_SCRIPT = `set -eu
 mount -t overlay zkfleet-etc -o "lowerdir=/etc,upperdir=$H/etc.upper,workdir=$H/etc.work" /etc
 mount -t overlay zkfleet-varlib -o "lowerdir=/var/lib,upperdir=$H/varlib.upper,workdir=$H/varlib.work" /var/lib
@@ -34,6 +39,25 @@ mount --bind "$H/disk/root" /root
 mount -t tmpfs -o mode=0755 zkfleet-run /run
 mount -t tmpfs -o mode=1777 zkfleet-tmp /tmp
 mkdir -p /run/sshd
+if [ -n "\${HIDE_NODE:-}" ]; then
+  hidden=
+  n=0
+  for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin /usr/games /usr/local/games; do
+    if [ ! -d "$d" ]; then continue; fi
+    real=$(readlink -f "$d")
+    case " $hidden " in *" $real "*) continue ;; esac
+    hidden="$hidden $real"
+    w="$H/no-node/$n"
+    n=$((n + 1))
+    rm -rf "$w"
+    mkdir -p "$w"
+    found=
+    for b in node nodejs; do
+      if [ -e "$real/$b" ] || [ -L "$real/$b" ]; then mknod "$w/$b" c 0 0; found=1; fi
+    done
+    if [ -n "$found" ]; then mount -t overlay zkfleet-no-node -o "lowerdir=$w:$real" "$real"; fi
+  done
+fi
 hostname "$HOST_NAME"
 exec ${SSHD} -D -e -f "$H/sshd_config"
 `;
@@ -105,7 +129,7 @@ export async function bootHost(host: LabHost): Promise<ProcRef> {
     {
       detached: true,
       stdio: ["ignore", console, console],
-      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", H: host.dir, HOST_NAME: host.name },
+      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", H: host.dir, HOST_NAME: host.name, ...(host.noNode ? { HIDE_NODE: "1" } : {}) },
     },
   );
   closeSync(console);

@@ -40,6 +40,8 @@ export interface LabUpOptions {
    * written then.
    */
   preinstall?: string;
+  /** Hosts on which no node is found over SSH, to rehearse hosts with nothing but SSH and Java. */
+  noNode?: boolean;
   onProgress?: (line: string) => void;
 }
 
@@ -97,7 +99,7 @@ export function validateLabUp(opts: LabUpOptions): {
 } {
   const dir = validateLabDir(opts.dir ?? DEFAULT_LAB_DIR);
   const subnet = validateSubnet(opts.subnet ?? DEFAULT_SUBNET);
-  const hosts = hostPlan(opts.hosts, subnet, dir);
+  const hosts = hostPlan(opts.hosts, subnet, dir).map((h) => (opts.noNode ? { ...h, noNode: true } : h));
   const dists = opts.dists ?? defaultArtifactsDir(process.env);
   return { dir, subnet, hosts, dists, ...(opts.preinstall === undefined ? {} : { preinstall: validatePreinstall(opts.preinstall, dists) }) };
 }

@@ -18,6 +18,8 @@ export interface LabHost {
   dir: string;
   /** The `unshare` process holding the host's namespaces; absent while powered off. */
   init?: ProcRef;
+  /** No node is found on any PATH of the host (`lab up --no-node`): a host with nothing but SSH and Java. */
+  noNode?: boolean;
 }
 
 /** Bad arguments are usage errors (exit 3): nothing was attempted. */

@@ -20,6 +20,7 @@ import { ZkfleetError } from "../../common/errors.js";
 import type { Connection } from "../connection/types.js";
 import { loadBundle, type LoadedBundle } from "./bundle.js";
 import { decodeAgentOutput } from "./decode.js";
+import { type ControllerRuntime, type RuntimePush, type RuntimeUse, DEFAULT_NODE, chooseNode, runtimeDir } from "./runtime.js";
 
 /** The bundle targets node18; older Node lacks APIs it uses. */
 export const MIN_NODE_MAJOR = 18;
@@ -31,6 +32,13 @@ export interface EnsureAgentOptions {
   nodeBin: string;
   bundle: { path: string };
   become?: boolean;
+  /**
+   * The runtime zkfleet brings when agent.node is the default `node` and the
+   * host has none recent enough (runtime.ts); without it such a host is refused.
+   */
+  runtime?: ControllerRuntime;
+  /** Told of each runtime push, for the run's report. */
+  onRuntimePushed?: (push: RuntimePush) => void;
 }
 
 export interface AgentHandle {
@@ -41,6 +49,8 @@ export interface AgentHandle {
   nodeVersion: string;
   /** Whether this call copied the bundle (false when the host already had it). */
   pushed: boolean;
+  /** Set when the agent runs with zkfleet's runtime instead of the host's node. */
+  runtime?: RuntimeUse;
 }
 
 export interface RunAgentOptions {
@@ -97,10 +107,18 @@ export function remoteAgentPath(agentDir: string, bundle: LoadedBundle): string 
 
 /** Check node on the host and push the bundle there unless this exact content is already present. */
 export async function ensureAgent(conn: Connection, opts: EnsureAgentOptions): Promise<AgentHandle> {
-  const nodeVersion = await checkNode(conn, opts.nodeBin, opts.become);
+  // Only the default may fall back to zkfleet's runtime: an explicit agent.node is the operator's choice.
+  const chosen = opts.runtime && opts.nodeBin === DEFAULT_NODE
+    ? await chooseNode(conn, { agentDir: opts.agentDir, become: opts.become, runtime: opts.runtime, minNodeMajor: MIN_NODE_MAJOR })
+    : { node: opts.nodeBin, nodeVersion: await checkNode(conn, opts.nodeBin, opts.become) };
+  if (chosen.runtime?.pushed) opts.onRuntimePushed?.(chosen.runtime.pushed);
   const bundle = await loadBundle(opts.bundle.path);
-  const remotePath = remoteAgentPath(opts.agentDir, bundle);
-  const handle = { remotePath, node: opts.nodeBin, nodeVersion };
+  // With zkfleet's runtime the bundle goes beside it, out of reach of the shortcut that runs `node
+  // agent.dir/agent-<hash>.js` first (fleet.ts): a host whose own node is missing or too old then always
+  // comes here, where the runtime is chosen, instead of failing on that node.
+  const bundleDir = chosen.runtime ? runtimeDir(opts.agentDir) : opts.agentDir;
+  const remotePath = remoteAgentPath(bundleDir, bundle);
+  const handle = { remotePath, ...chosen };
   const become = opts.become;
   if ((await conn.run(["test", "-f", remotePath], { become })).code === 0) return { ...handle, pushed: false };
 
@@ -113,9 +131,9 @@ export async function ensureAgent(conn: Connection, opts: EnsureAgentOptions): P
       });
     }
   };
-  await step(["mkdir", "-p", opts.agentDir]);
+  await step(["mkdir", "-p", bundleDir]);
   // Content-addressed: a reader must never see a half-written file under the final name.
-  const temp = posix.join(opts.agentDir, `.${bundle.fileName}.${randomBytes(6).toString("hex")}`);
+  const temp = posix.join(bundleDir, `.${bundle.fileName}.${randomBytes(6).toString("hex")}`);
   await conn.put(temp, bundle.content, 0o644);
   await step(["mv", "-f", temp, remotePath]);
   return { ...handle, pushed: true };

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentCall, ensureAgent, expectSuccess, runAgent } from "../../controller/agent/client.js";
 import { defaultBundlePath, loadBundle } from "../../controller/agent/bundle.js";
+import { ControllerRuntime } from "../../controller/agent/runtime.js";
 import { decodeAgentOutput } from "../../controller/agent/decode.js";
 import { PROTOCOL_VERSION } from "../../common/protocol.js";
 import { packageRoot } from "../../common/paths.js";
@@ -60,6 +61,24 @@ describe("ensureAgent", () => {
     await chmod(oldNode, 0o755);
     const err = await rejection(ensureAgent(h.conn, { agentDir: join(h.dir, "agent3"), nodeBin: oldNode, bundle: { path: h.bundlePath } }));
     expect(err.message).toMatch(/v16\.20\.2.*test-client.*too old/);
+  });
+
+  it("keeps the host's own node when it is recent enough: zkfleet's runtime is neither read nor pushed", async () => {
+    // A runtime that cannot even be read: choosing the host's node must not need it.
+    const runtime = new ControllerRuntime(join(h.dir, "no-such-node"), "v20.0.0");
+    const agentDir = join(h.dir, "agent5");
+    const handle = await ensureAgent(h.conn, { agentDir, nodeBin: "node", bundle: { path: h.bundlePath }, runtime });
+    expect(handle).toMatchObject({ node: "node", nodeVersion: process.version, pushed: true });
+    expect(handle.runtime).toBeUndefined();
+    expect(await readdir(agentDir)).toEqual([`agent-${(await loadBundle(h.bundlePath)).sha256.slice(0, 16)}.js`]);
+  });
+
+  it("never swaps an explicit agent.node for zkfleet's runtime", async () => {
+    const err = await rejection(ensureAgent(h.conn, {
+      agentDir: join(h.dir, "agent6"), nodeBin: "/nonexistent/node", bundle: { path: h.bundlePath }, runtime: new ControllerRuntime(),
+    }));
+    expect(err.message).toContain("/nonexistent/node");
+    await expect(stat(join(h.dir, "agent6"))).rejects.toThrow(/ENOENT/);
   });
 
   it("says how to build a missing bundle", async () => {

@@ -84,6 +84,8 @@ export function deriveInventory(lab: LabState, fileName: string, zookeeper: Reco
 export interface TestLabOptions {
   /** Install this ZooKeeper version by hand and start it (`lab up --preinstall`): no inventory is written. */
   preinstall?: string;
+  /** No node is found on the hosts over SSH (`lab up --no-node`). */
+  noNode?: boolean;
 }
 
 /** A lab for one test file: up before its tests (after clearing a leftover), down after them. */
@@ -97,6 +99,7 @@ export function useTestLab(name: string, subnet: string, hosts = 3, version?: st
     const dists = version || options.preinstall ? { dists: defaultArtifactsDir(process.env) } : {};
     ctx.lab = await labUp({
       hosts, dir, subnet, ...dists, ...(version ? { version } : {}), ...(options.preinstall ? { preinstall: options.preinstall } : {}),
+      ...(options.noNode ? { noNode: true } : {}),
     });
   });
   afterAll(async () => {
