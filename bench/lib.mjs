@@ -21,3 +21,18 @@ export function commandRunner(env, children) {
     });
   };
 }
+
+/**
+ * Runs cleanUp when the bench is interrupted (SIGINT, SIGTERM: exit 130) or
+ * runs past deadlineMs (exit 1), so a lab it started never outlives it.
+ * Returns what cancels the deadline, for the bench's own `finally`.
+ */
+export function cleanUpOnAbort(cleanUp, deadlineMs) {
+  const stop = (message, code) => {
+    console.error(message);
+    void Promise.resolve().then(cleanUp).finally(() => process.exit(code));
+  };
+  for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => stop(`\n${sig}: bringing the lab down`, 130));
+  const watchdog = setTimeout(() => stop(`bench took longer than ${deadlineMs / 60_000} min: giving up`, 1), deadlineMs);
+  return () => clearTimeout(watchdog);
+}

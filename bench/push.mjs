@@ -17,10 +17,10 @@
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
+import { startDelayProxy } from "./delay-proxy.mjs";
+import { cleanUpOnAbort } from "./lib.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const ROUNDS = Number(process.argv[2] ?? 5);
@@ -36,8 +36,7 @@ const HOST_ADDRESS = `${SUBNET}.11`;
 const REMOTE_DIR = "/tmp/bench-push";
 const DEADLINE_MS = 15 * 60_000;
 
-if (isMainThread) await main();
-else delayProxy(workerData);
+await main();
 
 /**
  * BASELINE, not product code: SshConnection.put as it was before pipelining
@@ -67,44 +66,6 @@ async function oldPut(conn, quote, path, data, mode = 0o644) {
   }
 }
 
-/** Worker thread: relays TCP to the lab host, delivering each chunk oneWayMs after it arrived, in order. */
-function delayProxy({ listen, target, oneWayMs }) {
-  const relay = (from, to) => {
-    const queue = [];
-    let timer;
-    const flush = () => {
-      timer = undefined;
-      const now = performance.now();
-      while (queue.length > 0 && queue[0].due <= now + 0.5) {
-        const { chunk } = queue.shift();
-        if (chunk) to.write(chunk);
-        else to.end();
-      }
-      if (queue.length > 0) timer = setTimeout(flush, queue[0].due - now);
-    };
-    const push = (chunk) => {
-      queue.push({ chunk, due: performance.now() + oneWayMs });
-      timer ??= setTimeout(flush, oneWayMs);
-    };
-    from.on("data", (chunk) => push(chunk));
-    from.on("end", () => push(undefined));
-  };
-  const server = createServer((client) => {
-    const upstream = connect(target);
-    // The relay itself adds no Nagle delay: it passes each chunk on as it leaves the queue.
-    client.setNoDelay(true);
-    upstream.setNoDelay(true);
-    for (const [a, b] of [[client, upstream], [upstream, client]]) {
-      a.on("error", () => b.destroy());
-      a.on("close", () => b.destroy());
-    }
-    relay(client, upstream);
-    relay(upstream, client);
-  });
-  server.listen(0, listen, () => parentPort.postMessage(server.address().port));
-  parentPort.on("message", () => server.close(() => process.exit(0)));
-}
-
 async function main() {
   const { labUp, labDown } = await import(join(root, "dist/lab/lab.js"));
   const { connectSsh } = await import(join(root, "dist/controller/connection/ssh.js"));
@@ -116,7 +77,7 @@ async function main() {
   const work = mkdtempSync(join(tmpdir(), "zkfleet-bench-push-"));
   const children = new Set();
   const conns = new Set();
-  let worker;
+  let proxy;
   let cleaned;
 
   /** Only what this bench started: its children by pid, its connections, its proxy, its lab. */
@@ -124,7 +85,7 @@ async function main() {
     (cleaned ??= (async () => {
       for (const c of children) c.kill("SIGKILL");
       for (const c of conns) await c.close().catch(() => {});
-      if (worker) await worker.terminate();
+      if (proxy) await proxy.worker.terminate();
       try {
         await labDown(labDir);
       } catch (err) {
@@ -132,16 +93,7 @@ async function main() {
       }
       rmSync(work, { recursive: true, force: true });
     })());
-  for (const sig of ["SIGINT", "SIGTERM"]) {
-    process.on(sig, () => {
-      console.error(`\n${sig}: bringing the lab down`);
-      void cleanUp().finally(() => process.exit(130));
-    });
-  }
-  const watchdog = setTimeout(() => {
-    console.error(`bench took longer than ${DEADLINE_MS / 60_000} min: giving up`);
-    void cleanUp().finally(() => process.exit(1));
-  }, DEADLINE_MS);
+  const cancelDeadline = cleanUpOnAbort(cleanUp, DEADLINE_MS);
 
   /** Runs a command to its end; never rejects, the exit code is part of the result. */
   function run(argv, { input, timeoutMs = 120_000 } = {}) {
@@ -185,8 +137,8 @@ async function main() {
     for (const rtt of RTTS) {
       let via = { hostname: HOST_ADDRESS, port: 22, sshOpts: [] };
       if (rtt > 0) {
-        worker = new Worker(new URL(import.meta.url), { workerData: { listen: PROXY_ADDRESS, target: { host: HOST_ADDRESS, port: 22 }, oneWayMs: rtt / 2 } });
-        const port = await new Promise((res, rej) => worker.once("message", res).once("error", rej));
+        proxy = await startDelayProxy({ listen: PROXY_ADDRESS, target: { host: HOST_ADDRESS, port: 22 }, oneWayMs: rtt / 2 });
+        const port = proxy.port;
         // The host's key under the proxy's address, for ssh2 and (via HostKeyAlias) for OpenSSH.
         const knownHosts = join(work, `known_hosts.${rtt}`);
         writeFileSync(knownHosts, `[${PROXY_ADDRESS}]:${port} ${hostKey.split(" ").slice(1).join(" ")}\n`);
@@ -261,14 +213,13 @@ async function main() {
         await c.close();
         conns.delete(c);
       }
-      if (worker) {
-        worker.postMessage("stop");
-        await new Promise((res) => worker.once("exit", res));
-        worker = undefined;
+      if (proxy) {
+        await proxy.stop();
+        proxy = undefined;
       }
     }
   } finally {
-    clearTimeout(watchdog);
+    cancelDeadline();
     await cleanUp();
   }
 }
