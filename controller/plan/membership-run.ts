@@ -10,6 +10,7 @@
 // the others no longer count it. Pure.
 import { unifiedDiff } from "../../common/diff.js";
 import { type MemberSpec, type MembershipChange, planMembership } from "../model/membership-plan.js";
+import { quorumSize } from "../model/quorum.js";
 import { type ObservedHost, fileContent, hasData, isRunning, installedReleases, currentRelease, modeOf } from "../model/observed.js";
 import type { EnsembleTarget } from "../model/target.js";
 import type { DesiredFile, DesiredHost } from "./plan.js";
@@ -87,6 +88,12 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
   // or between elections): a member left out of a gate could be the one a later quorum needs. The proof
   // above counted only those serving.
   const running = new Set(input.current.filter((m) => isRunning(input.observed.get(m.host)!)).map((m) => m.id));
+  // A member that stays but whose server is down (its host was powered off and is back, say) is started
+  // as it is, and must serve again, before anything changes. Left down, it is missing from every gate
+  // while the last check waits for it, and a static restart of another member leaves the configuration
+  // the leader counts by without a quorum. Its own files are what it last ran with: a 3.5+ server learns
+  // newer configurations from the leader, and a 3.4 one is rewritten by the restarts below.
+  const down = input.current.filter((m) => !running.has(m.id) && input.wanted.some((w) => w.id === m.id && w.host === m.host));
 
   const stages: Stage[] = [];
   const everyone = [...input.desired.keys()];
@@ -96,11 +103,31 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
   const recordStart = everyone.filter((h) => isRunning(input.observed.get(h)!) || input.wanted.some((m) => m.host === h))
     .flatMap((h) => writes(h, [input.record(h, input.wanted)], "the ids this change uses, recorded before any is used"));
   if (names.length + recordStart.length > 0) stages.push({ title: "prepare: names in /etc/hosts, the membership record", concurrent: true, steps: [...names, ...recordStart] });
+  for (const m of down) {
+    running.add(m.id);
+    // Where a role change is pending the member still serves in its current role.
+    const roles = Object.fromEntries(input.current.filter((c) => running.has(c.id) && target.members.find((t) => t.host === c.host)?.role !== c.role).map((c) => [c.host, c.role]));
+    stages.push({
+      title: `start ${m.host} (myid ${m.id}, ${m.role}), down but staying in the ensemble`, concurrent: false,
+      steps: [
+        { kind: "start", host: m.host, args: hostOf.get(m.host)!.start, reason: `${m.host} stays in the ensemble: every change below counts on it serving` },
+        healthy("check", liveHosts(input.current, running), `${m.host} must serve and hold every committed transaction before anything changes`,
+          { caughtUp: m.host, ...(Object.keys(roles).length > 0 ? { roles } : {}) }),
+      ],
+    });
+  }
 
   // Static: a leader restart elects a leader nobody can name in advance, and the next change's
   // restarts must put that one last. So one change per plan; apply plans the next afresh.
   const changes = input.mode === "static" ? proved.changes.slice(0, 1) : proved.changes;
   const later = proved.changes.slice(changes.length);
+  // The proof covers the change, not the static way of making it: every restart below takes one more
+  // server away for a while, during which the others must form a quorum of the list that counts (the
+  // old one until the leader restarts, the new one from then on). A voter down (a leaver, by now) can
+  // make that impossible however the restarts are ordered: refused before anything is touched. (With
+  // every voter up only one or two voters fall short, where no restart can keep a quorum anyway.)
+  const risk = input.mode === "static" ? staticRestartRisk(changes[0]!) : undefined;
+  if (risk) return { target, stages: [], unchanged: [], refusals: [risk] };
   for (const c of changes) {
     const h = c.server.host;
     const d = hostOf.get(h)!;
@@ -189,6 +216,33 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
     ];
   }
 
+  function staticRestartRisk(c: MembershipChange): Refusal | undefined {
+    const alive = new Set([...running, ...(c.kind === "add" ? [c.server.id] : [])]);
+    for (const x of restartOrder(c, alive)) {
+      // A joiner follows without a vote until the leader restarts with it listed; a leaver votes until then.
+      const counting = x === input.leader ? c.after : c.before;
+      const voters = counting.filter((m) => m.role === "participant");
+      const left = voters.filter((m) => alive.has(m.id) && m.host !== x);
+      const downs = voters.filter((m) => !alive.has(m.id)).map((m) => m.host);
+      if (downs.length > 0 && left.length < quorumSize(voters.length)) {
+        return {
+          code: "quorum_at_risk", host: x,
+          message: `${c.kind} ${c.server.host} with static server lists restarts ${x}, which would leave ${left.length} of the ${voters.length} voters ` +
+            `${idsOf(counting)} serving while ${downs.join(", ")} ${downs.length === 1 ? "is" : "are"} down, below the quorum of ${quorumSize(voters.length)}: ` +
+            "bring it back first (apply with the inventory still listing it present starts it), or make the change by reconfig (3.5.3+, zookeeper.reconfig)",
+          data: { change: c.kind, server: c.server.host, restarts: x, voters: voters.length, left: left.length, quorum: quorumSize(voters.length), down: downs },
+        };
+      }
+    }
+    return undefined;
+  }
+
+  /** The static restarts of a change: every other live member of the new list, followers first, the leader last. */
+  function restartOrder(c: MembershipChange, alive: ReadonlySet<number>): string[] {
+    return liveHosts(c.after, alive).filter((x) => x !== c.server.host)
+      .sort((a, b) => Number(a === input.leader) - Number(b === input.leader) || a.localeCompare(b));
+  }
+
   /**
    * Seed 004's rolling restart with the new server list: every other live
    * member, followers first, the leader last. Until the leader restarts it
@@ -199,9 +253,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
     const h = c.server.host;
     const old = [...liveHosts(c.before, running), ...(c.kind === "add" ? [h] : [])];
     const oldRoles: AwaitHealthyStep["roles"] = c.kind === "add" ? { [h]: "learner" } : {};
-    const order = liveHosts(c.after, running).filter((x) => x !== h)
-      .sort((a, b) => Number(a === input.leader) - Number(b === input.leader) || a.localeCompare(b));
-    return order.map((x): Stage => {
+    return restartOrder(c, running).map((x): Stage => {
       const d = hostOf.get(x)!;
       const last = x === input.leader;
       return {

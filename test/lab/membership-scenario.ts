@@ -2,14 +2,17 @@
 // the static (3.4.13) test files. Each change is checked from outside
 // zkfleet: the servers' own `conf`/`srvr` answers, the tree digest from
 // ZooKeeper's Java client before and after, and the canary's figures.
+import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
+import { packageRoot } from "../../common/paths.js";
+import { labFault } from "../../lab/lab.js";
 import { javaDigest } from "../data/independent.js";
 import { runCli } from "../helpers/cli.js";
 import { type TestLab, fourLetterWord, modeOf } from "../helpers/lab.js";
-import { writeNodes } from "../helpers/zkcli.js";
+import { writeNodes, zkCli } from "../helpers/zkcli.js";
 
 export const LOAD = 300;
 
@@ -73,4 +76,114 @@ export async function change(
   const again = await apply(t, inventory, "--yes", "--json");
   expect(again.code, again.err).toBe(0);
   return r;
+}
+
+export interface Watched { code: number | null; out: string; err: string; killed: boolean }
+
+/**
+ * The CLI as a child process, as an operator runs it, so that a host can be
+ * powered off while it acts: `watch` sees its stdout as it grows and may
+ * return a fault it started (once); the fault is awaited before this
+ * returns. Killed past `timeoutMs`: a run that hangs is a finding, not a wait.
+ */
+export async function runWatched(t: TestLab, args: string[], watch: (out: string) => Promise<unknown> | undefined, timeoutMs = 240_000): Promise<Watched> {
+  const child = spawn("node", [join(packageRoot(), "bin/zkfleet.js"), ...args], { env: { ...process.env, ...t.env } });
+  let out = "";
+  let err = "";
+  let fault: Promise<unknown> | undefined;
+  child.stdout.on("data", (d) => {
+    out += d;
+    fault ??= watch(out);
+  });
+  child.stderr.on("data", (d) => (err += d));
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill("SIGKILL");
+  }, timeoutMs);
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  clearTimeout(timer);
+  await fault;
+  return { code, out, err, killed };
+}
+
+export interface JournalRecord { event: string; [k: string]: unknown }
+
+/** The newest run in the test's journal, as `runs --json` lists it, with its records. */
+export async function lastRun(t: TestLab): Promise<{ run: string; outcome: string; file: string; records: JournalRecord[] }> {
+  const runs = JSON.parse((await runCli(["runs", "--json"], t.env)).out) as { run: string; outcome: string; file: string }[];
+  const last = runs.at(-1)!;
+  const records = readFileSync(last.file, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as JournalRecord);
+  return { ...last, records };
+}
+
+/** The canary's figures a run journalled (also when it failed), in total. */
+export function canaryTotal(records: readonly JournalRecord[]): { ops: number; failed: number; lost: number; expired: number } | undefined {
+  const r = records.find((x) => x.event === "canary") as { report?: { total: { ops: number; failed: number; lost: number; expired: number } } } | undefined;
+  return r?.report?.total;
+}
+
+/**
+ * From outside zkfleet: each of `hosts` says by `srvr` that it leads or
+ * follows, exactly one leads, and a write through one of them commits and
+ * reads back (through another, when there is one).
+ */
+export async function servesWithQuorum(t: TestLab, hosts: string[], path: string): Promise<void> {
+  const all = await modes(t);
+  const mine = hosts.map((h) => all[h]);
+  expect(mine.every((m) => m === "leader" || m === "follower"), `${hosts.join(",")}: ${mine.join(",")}`).toBe(true);
+  expect(mine.filter((m) => m === "leader")).toHaveLength(1);
+  const addr = (h: string) => `${t.lab.hosts.find((x) => x.name === h)!.address}:2181`;
+  const value = `alive${path.replace(/\W/g, "-")}`;
+  const wrote = await zkCli(addr(hosts[0]!), [`create ${path} ${value}`]);
+  expect(wrote, wrote.slice(-1500)).toContain(`Created ${path}`);
+  const read = await zkCli(addr(hosts.at(-1)!), [`sync ${path}`, `get ${path}`]);
+  expect(read.split("\n").map((l) => l.trim()), read.slice(-1500)).toContain(value);
+}
+
+/** Short, so that a run halted by a lost host says so quickly; resumes keep the defaults. */
+export const FAULT_TIMEOUTS = ["--gate-timeout", "15", "--settle-timeout", "20"];
+
+/**
+ * A run halted by a host powered off, once the host is back: a plain apply
+ * is refused naming the run (its lock could not be released on the host that
+ * was off), `runs resume` finishes it with the canary losing nothing, and
+ * then apply has nothing left to do.
+ */
+export async function resumeOnceBack(t: TestLab, inventory: string, victim: string, run: string): Promise<{ results: { kind: string; host: string; changed: boolean }[] }> {
+  expect(await labFault("power-on", victim, t.lab.dir)).toBe(`${victim} powered on`);
+  const blocked = await apply(t, inventory, "--yes");
+  expect(blocked.code, blocked.err).toBe(5);
+  expect(blocked.err).toContain(`locked by run ${run}`);
+  const resumed = await runCli(["runs", "resume", run, "--yes", "--json"], t.env);
+  expect(resumed.code, resumed.err).toBe(2);
+  const json = JSON.parse(resumed.out);
+  expect(json.final.verdict).toBe("healthy");
+  expect(json.canary.total).toMatchObject({ lost: 0, expired: 0 });
+  const again = await apply(t, inventory, "--yes", "--json");
+  expect(again.code, again.err).toBe(0);
+  return json;
+}
+
+/**
+ * The first fault case: `first` ({zk1,zk2,zk3}) created and loaded, then
+ * `joined` applied with zk4 powered off as soon as its start is reported (it
+ * runs, nothing counts it yet). The check after the start must fail naming
+ * it (exit 4), and the canary lose nothing. The tree's digest before and the
+ * halted run, for the version's own checks.
+ */
+export async function joinerPoweredOff(t: TestLab, first: string, joined: string): Promise<{ server: string; digest: string; run: string; out: string }> {
+  const created = await apply(t, first, "--yes");
+  expect(created.code, created.err).toBe(2);
+  const server = await load(t);
+  const { digest } = await javaDigest(server, "/members");
+  const r = await runWatched(t, ["apply", "-i", joined, "--yes", ...FAULT_TIMEOUTS],
+    (out) => (/changed zk4: start ZooKeeper/.test(out) ? labFault("power-off", "zk4", t.lab.dir) : undefined));
+  expect(r.killed, r.out).toBe(false);
+  expect(r.code, `${r.out}\n${r.err}`).toBe(4);
+  expect(r.err).toMatch(/zookeeper error: .*did not become healthy within 20s: .*zk4: unreachable/);
+  const halted = await lastRun(t);
+  expect(halted.outcome).toBe("failed");
+  expect(canaryTotal(halted.records)).toMatchObject({ lost: 0, expired: 0 });
+  return { server, digest, run: halted.run, out: r.out };
 }

@@ -72,6 +72,29 @@ describe("planMembershipRun", () => {
     expect(planSteps(plan).some((s) => s.kind === "reconfig")).toBe(false);
   });
 
+  it("a member that stays but is down is started and checked before anything changes, and every gate after counts it", () => {
+    const plan = planMembershipRun(input("dynamic", [v(1), v(2), v(3)], [v(1), v(2), v(3), v(4)],
+      [running("zk1", "leader"), running("zk2", "follower"), { host: "zk3", hasData: true, current: "3.9.3" }, { host: "zk4" }]));
+    expect(plan.refusals).toEqual([]);
+    const steps = planSteps(plan);
+    const start = plan.stages.findIndex((s) => s.title.startsWith("start zk3"));
+    expect(start).toBeGreaterThanOrEqual(0);
+    expect(start).toBeLessThan(plan.stages.findIndex((s) => s.title.startsWith("add zk4")));
+    expect(kinds(plan.stages[start]!.steps)).toEqual(["start:zk3", "await_healthy:*"]);
+    expect(plan.stages[start]!.steps[1]).toMatchObject({ role: "check", hosts: ["zk1", "zk2", "zk3"], caughtUp: "zk3" });
+    for (const s of steps.filter((x) => x.kind === "await_healthy" && x.role === "gate")) expect(s.kind === "await_healthy" && s.hosts).toContain("zk3");
+    expect(steps.find((s) => s.kind === "await_config")).toMatchObject({ hosts: ["zk1", "zk2", "zk3", "zk4"] });
+  });
+
+  it("static: a change whose restarts would leave the list in force without a quorum while a voter is down is refused before anything is touched", () => {
+    // zk3 leaves and is down: restarting zk2 with the new list would leave the leader alone among {1,2,3}.
+    const plan = planMembershipRun(input("static", [v(1), v(2), v(3)], [v(1), v(2)],
+      [running("zk1", "leader"), running("zk2", "follower"), { host: "zk3", hasData: true, current: "3.9.3" }, { host: "zk4" }]));
+    expect(plan.stages).toEqual([]);
+    expect(plan.refusals).toEqual([expect.objectContaining({ code: "quorum_at_risk", host: "zk2", data: expect.objectContaining({ left: 1, quorum: 2, down: ["zk3"] }) })]);
+    expect(plan.refusals[0]!.message).toMatch(/leave 1 of the 3 voters \{1,2,3\} serving while zk3 is down/);
+  });
+
   it("refuses, changing nothing, when the servers live cannot carry the change", () => {
     const plan = planMembershipRun(input("dynamic", [v(1), v(2), v(3)], [v(1), v(2), v(3), v(4)],
       [running("zk1", "leader"), { host: "zk2", running: true }, { host: "zk3" }, { host: "zk4" }]));
