@@ -24,12 +24,13 @@ afterAll(async () => {
 });
 
 /** A fresh 3-host lab whose inventory names its ensemble after the version, so two labs read apart in one status view. */
-async function freshLab(name: string, subnet: string, version: string): Promise<{ lab: LabState; inventory: string }> {
+/** A new lab; `ensemble` must differ from every other lab's in this file whose ensemble ran elsewhere (apply refuses an empty one then). */
+async function freshLab(name: string, subnet: string, version: string, ensemble = `lab-${version}`): Promise<{ lab: LabState; inventory: string }> {
   const dir = testLabDir(name);
   if (existsSync(join(dir, "lab.json"))) await labDown(dir);
   started.add(dir);
   const lab = await labUp({ hosts: 3, dir, subnet, version, dists: defaultArtifactsDir(process.env) });
-  const inventory = deriveInventory(lab, "inventory-test.yml", (inv) => ({ ...inv, ensemble: `lab-${version}` }));
+  const inventory = deriveInventory(lab, "inventory-test.yml", (inv) => ({ ...inv, ensemble }));
   return { lab, inventory };
 }
 
@@ -176,7 +177,7 @@ describe("a config change on the running 3.8.0 ensemble", () => {
 
 describe("apply --limit", () => {
   it("installs and configures only the named host", async () => {
-    const { lab, inventory } = await freshLab("apply-limit", "127.82.0", "3.8.0");
+    const { lab, inventory } = await freshLab("apply-limit", "127.82.0", "3.8.0", "lab-limit");
     try {
       const r = await apply(inventory, "--yes", "--limit", "zk2", "--json");
       expect(r.code, r.err).toBe(2);

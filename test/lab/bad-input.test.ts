@@ -55,7 +55,8 @@ afterAll(async () => {
  */
 const HOST_LAYERS = ["etc.upper", "varlib.upper", "varlog.upper", "disk"];
 const AGENT_CACHE = join("disk", "opt", "zkfleet");
-const AGENT_CACHE_ENTRY = /^disk\/opt\/zkfleet(\/agent-[0-9a-f]{16}\.js)?$/;
+// The agent bundle, and zkfleet's own runtime for a host without node (agent.dir/runtime).
+const AGENT_CACHE_ENTRY = /^disk\/opt\/zkfleet(\/agent-[0-9a-f]{16}\.js|\/runtime(\/.*)?)?$/;
 
 type Tree = Record<string, string>;
 
@@ -238,20 +239,19 @@ describe("bad input is refused with a clear message and nothing touched", () => 
     expectUntouched(before);
   });
 
-  it("a host without node: apply exits 4 naming zk3 and saying to install Node or set agent.node; zk3 untouched", async () => {
+  it("a host without node: apply --check brings zkfleet's own runtime into zk3's agent dir and touches nothing else", async () => {
     const hide = await sshRun(lab, "zk3", "mount --bind /dev/null /usr/bin/node && ! node --version");
     expect(hide.code, hide.stderr).toBe(0);
     try {
       const before = snapshot();
-      const r = await applyExpectingFailure(lab.inventory, ExitCode.failed);
-      expect(r.err).toContain("1 host(s) cannot be observed; nothing was changed");
-      expect(r.err).toContain("zk3: agent error: no usable node at node on zk3");
-      expect(r.err).toContain("Install Node.js >= 18 on zk3, or set agent.node in the inventory to its path.");
-      expect(r.err).not.toMatch(/zk[12]: agent error/);
-      expect(r.out).toBe("");
-      // zk3 stays exactly as it was: node is checked before the agent is copied.
-      expectUntouched(before, { agentCacheOn: ["zk1", "zk2"] });
-      expect(Object.keys(hostTree(lab.hosts[2]!)).filter((p) => p.startsWith(AGENT_CACHE))).toEqual([]);
+      const r = await runCli(["apply", "-i", lab.inventory, "--check"], env);
+      expect(r.code, r.err).toBe(ExitCode.changed);
+      expect(r.err).toMatch(/zk3: no usable node, zkfleet's node v\d+\.\d+\.\d+ pushed to \/opt\/zkfleet\/runtime\//);
+      expect(r.err).not.toMatch(/zk[12]: no usable node/);
+      // A plan, and nothing of it done: the runtime and the agent are zkfleet's own, in agent.dir.
+      expect(r.out).toMatch(/check mode: nothing will be changed/);
+      expectUntouched(before, { agentCacheOn: ["zk1", "zk2", "zk3"] });
+      expect(Object.keys(hostTree(lab.hosts[2]!)).some((p) => p.startsWith(join(AGENT_CACHE, "runtime", "node-")))).toBe(true);
     } finally {
       await sshRun(lab, "zk3", "umount /usr/bin/node");
     }
