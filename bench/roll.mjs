@@ -19,7 +19,7 @@ const ROUNDS = Number(process.argv[2] ?? 3);
 const root = new URL("..", import.meta.url).pathname;
 const cli = join(root, "bin/zkfleet.js");
 const work = mkdtempSync(join(tmpdir(), "zkfleet-bench-roll-"));
-const env = { ...process.env, ZKFLEET_JOURNAL: join(work, "journal") };
+const env = { ...process.env };
 const children = new Set();
 const labs = [];
 
@@ -97,6 +97,8 @@ const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
 try {
   for (const [n, subnet] of [[3, "127.76.3"], [5, "127.76.5"]]) {
+    // A journal per lab: both ensembles are called lab, and apply refuses to start one where the journal says the other runs.
+    env.ZKFLEET_JOURNAL = join(work, `journal-${n}`);
     const dir = `/var/tmp/zkfleet-bench/roll-${n}`;
     labs.push(dir);
     const up = await zkfleet("lab", "up", "--hosts", String(n), "--dir", dir, "--subnet", subnet);
