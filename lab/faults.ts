@@ -1,4 +1,4 @@
-import { isSameProcess, signal } from "./proc.js";
+import { isSameProcess, processState, signal, waitUntil } from "./proc.js";
 import { bootHost, powerOffHost, sshdPids, zooKeeperPids } from "./host.js";
 import type { LabHost } from "./plan.js";
 import { type LabState, labError, requireLab, writeLabState } from "./state.js";
@@ -18,6 +18,20 @@ function requireHost(state: LabState, name: string): LabHost {
  * Fault controls for rehearsals and tests. Each acts on one host and only on
  * processes that live in that host's namespace.
  */
+/**
+ * A signal is delivered asynchronously: wait (bounded) until every process
+ * shows the state it asked for, so that whoever looks next (lab status, a
+ * test) sees the fault in place rather than a moment before it.
+ */
+async function signalAndSettle(pids: readonly number[], sig: "SIGSTOP" | "SIGCONT"): Promise<void> {
+  for (const pid of pids) signal(pid, sig);
+  const settled = (pid: number) => {
+    const state = processState(pid);
+    return state === undefined || (sig === "SIGSTOP" ? state === "T" : state !== "T");
+  };
+  await waitUntil(() => pids.every(settled), 2000);
+}
+
 export async function labFault(action: FaultAction, hostName: string, dirOpt?: string): Promise<string> {
   const state = requireLab(dirOpt);
   const host = requireHost(state, hostName);
@@ -39,7 +53,7 @@ export async function labFault(action: FaultAction, hostName: string, dirOpt?: s
     case "thaw": {
       const pids = zooKeeperPids(host);
       if (pids.length === 0) throw labError(`no ZooKeeper runs on ${host.name}`, host.name, "start it first");
-      for (const pid of pids) signal(pid, action === "freeze" ? "SIGSTOP" : "SIGCONT");
+      await signalAndSettle(pids, action === "freeze" ? "SIGSTOP" : "SIGCONT");
       return `${host.name}: ZooKeeper ${action === "freeze" ? "frozen (SIGSTOP)" : "thawed (SIGCONT)"} pid ${pids.join(", ")}`;
     }
     case "cut-ssh":
@@ -48,7 +62,7 @@ export async function labFault(action: FaultAction, hostName: string, dirOpt?: s
       // firewall dropping port 22: connects hang and open sessions stall,
       // while ZooKeeper keeps serving.
       const pids = sshdPids(host);
-      for (const pid of pids) signal(pid, action === "cut-ssh" ? "SIGSTOP" : "SIGCONT");
+      await signalAndSettle(pids, action === "cut-ssh" ? "SIGSTOP" : "SIGCONT");
       return `${host.name}: ssh ${action === "cut-ssh" ? "cut" : "restored"}`;
     }
   }
