@@ -42,8 +42,12 @@ it("stops at the next gate naming the lost host unreachable; quorum holds; apply
   await Promise.all(poweredOff);
 
   expect(victim, out).toMatch(/^zk\d$/);
-  expect(code, `${out}\n${err}`).toBe(5);
-  expect(err).toMatch(new RegExp(`not going on: .*${victim}: unreachable`));
+  // The gate before the victim's stop now passes in tens of milliseconds, so the plug can be pulled
+  // either before it (the gate refuses: exit 5, the host named unreachable) or on the write right
+  // after it (exit 4, the connection to that host lost). Either way nothing of the victim changed.
+  expect([4, 5], `${out}\n${err}`).toContain(code);
+  if (code === 5) expect(err).toMatch(new RegExp(`not going on: .*${victim}: unreachable`));
+  else expect(err).toMatch(new RegExp(`connection to ${victim} \\(.*\\) was lost`));
   expect(err).not.toMatch(/frozen or overloaded/);
   // Nothing was done to the lost host, and the other two still form the ensemble.
   expect(out).not.toMatch(new RegExp(`changed ${victim}:`));
