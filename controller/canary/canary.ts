@@ -48,6 +48,10 @@ export interface CanaryReport {
   total: { ops: number; failed: number; lost: number; expired: number; longestGapMs: number; p50Ms: number; p99Ms: number };
 }
 
+// Loops, not Math.max(...xs): a 6-hour run has more operations than a call takes arguments.
+const maxOf = (xs: readonly number[], start: number) => xs.reduce((m, x) => (x > m ? x : m), start);
+const minOf = (xs: readonly number[], start: number) => xs.reduce((m, x) => (x < m ? x : m), start);
+
 const quantile = (xs: number[], q: number) => {
   if (xs.length === 0) return 0;
   const s = [...xs].sort((a, b) => a - b);
@@ -69,8 +73,8 @@ export function longestGap(ops: readonly CanaryOp[], from: number, to: number): 
 export function summarize(finals: readonly (CanaryFinal | { label: string; connect: string; problem: string })[]): CanaryReport {
   const clients = finals.map((f): ClientFigures => {
     if (!("ops" in f)) return { label: f.label, connect: f.connect, ops: 0, failed: 0, acked: 0, lost: 0, expired: 0, longestGapMs: 0, p50Ms: 0, p99Ms: 0, problem: f.problem };
-    const end = Math.max(0, ...f.ops.map((o) => o.t + o.ms));
-    const start = Math.min(end, ...f.ops.map((o) => o.t));
+    const end = maxOf(f.ops.map((o) => o.t + o.ms), 0);
+    const start = minOf(f.ops.map((o) => o.t), end);
     const latencies = f.ops.filter((o) => o.ok).map((o) => o.ms);
     return {
       label: f.label, connect: f.connect, ops: f.ops.length, failed: f.ops.filter((o) => !o.ok).length, acked: f.acked, lost: f.lost.length,
@@ -84,8 +88,8 @@ export function summarize(finals: readonly (CanaryFinal | { label: string; conne
   const steps = stepIndexes.map((index): StepFigures => {
     const inStep = finals.flatMap((f) => ("ops" in f ? f.ops.filter((o) => o.step === index) : []));
     const mine = allOps.filter((o) => o.step === index);
-    const from = Math.min(...mine.map((o) => o.t));
-    const to = Math.max(...mine.map((o) => o.t + o.ms));
+    const from = minOf(mine.map((o) => o.t), Infinity);
+    const to = maxOf(mine.map((o) => o.t + o.ms), -Infinity);
     return { index, ops: inStep.length, failed: inStep.filter((o) => !o.ok).length, longestGapMs: mine.length > 0 ? longestGap(allOps, from, to) : 0 };
   });
   const c = clients.find((x) => x.label === "all");
@@ -97,6 +101,50 @@ export function summarize(finals: readonly (CanaryFinal | { label: string; conne
       longestGapMs: c?.longestGapMs ?? 0, p50Ms: c?.p50Ms ?? 0, p99Ms: c?.p99Ms ?? 0,
     },
   };
+}
+
+/**
+ * What one client saw over time, for the run report's picture: its
+ * operations in buckets by the wall-clock time they were issued. Columns,
+ * not objects, to keep a long run's journal record small.
+ */
+export interface ClientSeries {
+  label: string;
+  /** Epoch ms of the first bucket's start; bucket i starts at from + i * bucketMs. */
+  from: number;
+  bucketMs: number;
+  ops: number[];
+  failed: number[];
+  /** Latency of the bucket's successful operations (ms); 0 when it had none. */
+  p50Ms: number[];
+  maxMs: number[];
+}
+
+/** The narrowest bucket, and how many a client keeps at most: a 6-hour run gets 15 s buckets, about 100 kB in the journal. */
+export const SERIES_BUCKET_MS = 250;
+export const SERIES_MAX_BUCKETS = 1440;
+
+/** Every client's operations in buckets of a common width and alignment (widened in steps of 250 ms so a long run stays bounded). */
+export function timeSeries(finals: readonly (CanaryFinal | { label: string; problem: string })[], maxBuckets = SERIES_MAX_BUCKETS): ClientSeries[] {
+  const withOps = finals.filter((f): f is CanaryFinal => "ops" in f && f.ops.length > 0);
+  if (withOps.length === 0) return [];
+  const times = withOps.flatMap((f) => f.ops.map((o) => f.startedAt + o.t));
+  const first = minOf(times, Infinity);
+  const span = maxOf(times, -Infinity) - first + 1;
+  const bucketMs = SERIES_BUCKET_MS * Math.max(1, Math.ceil(span / (SERIES_BUCKET_MS * maxBuckets)));
+  // Buckets aligned on multiples of their width, so every client's bucket i covers the same time.
+  const from = Math.floor(first / bucketMs) * bucketMs;
+  const count = Math.floor((first + span - 1 - from) / bucketMs) + 1;
+  return withOps.map((f) => {
+    const inBucket: CanaryOp[][] = Array.from({ length: count }, () => []);
+    for (const o of f.ops) inBucket[Math.floor((f.startedAt + o.t - from) / bucketMs)]!.push(o);
+    const okMs = inBucket.map((b) => b.filter((o) => o.ok).map((o) => o.ms));
+    return {
+      label: f.label, from, bucketMs,
+      ops: inBucket.map((b) => b.length), failed: inBucket.map((b) => b.filter((o) => !o.ok).length),
+      p50Ms: okMs.map((xs) => quantile(xs, 0.5)), maxMs: okMs.map((xs) => maxOf(xs, 0)),
+    };
+  });
 }
 
 export interface CanaryOptions {
@@ -182,7 +230,7 @@ export class Canary {
   }
 
   /** Stops the clients, lets each check its acknowledged writes, and sums up; a worker that hangs is killed after timeoutMs. */
-  async stop(timeoutMs = 120_000): Promise<CanaryReport> {
+  async stop(timeoutMs = 120_000): Promise<{ report: CanaryReport; series: ClientSeries[] }> {
     for (const w of this.workers) if (w.child.stdin?.writable) w.child.stdin.end("stop\n");
     const finals = await Promise.all(this.workers.map((w) => Promise.race([
       w.final,
@@ -191,7 +239,7 @@ export class Canary {
         resolve({ label: w.target.label, connect: w.target.connect, problem: `canary client ${w.target.label} did not report within ${timeoutMs / 1000}s and was stopped` });
       }, timeoutMs).unref()),
     ])));
-    return summarize(finals);
+    return { report: summarize(finals), series: timeSeries(finals) };
   }
 
   /** For `finally` after an error: no worker outlives the run. */

@@ -31,6 +31,8 @@ export interface CanaryFinal {
   type: "final";
   label: string;
   connect: string;
+  /** Epoch ms of the worker's start, which its ops' t count from: what lines them up with the journal's records. */
+  startedAt: number;
   ops: CanaryOp[];
   events: { t: number; kind: "connected" | "disconnected" | "expired"; detail?: string }[];
   acked: number;

@@ -126,7 +126,7 @@ async function finish(): Promise<void> {
     await within(client.delete_(config.prefix, -1), 5_000, "cleanup").catch(() => undefined);
   }
   const final: CanaryFinal = {
-    type: "final", label: config.label, connect: config.connect, ops, events, acked: acked.length, lost, expired,
+    type: "final", label: config.label, connect: config.connect, startedAt: started, ops, events, acked: acked.length, lost, expired,
     ...(verifyError ? { verifyError } : {}),
   };
   send(final);

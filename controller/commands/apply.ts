@@ -214,8 +214,10 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     let report: CanaryRunReport | undefined;
     const finishCanary = async () => {
       if (!canary || !route || report) return;
-      report = { via: route.via, ...(await canary.stop()) };
-      journal.write("canary", { report });
+      const { report: figures, series } = await canary.stop();
+      report = { via: route.via, ...figures };
+      // The series is for `runs show --html` only; apply's own output stays the figures.
+      journal.write("canary", { report, series });
     };
     try {
       if ((input.canary?.enabled ?? true) && steps.some((st) => st.kind === "stop" || st.kind === "reconfig")) {

@@ -77,12 +77,19 @@ const HEALTH_POLL_MS = 250;
  * has every transaction committed before it was seen serving, not only a
  * mode. A gate that times out refuses (exit 5); a check that times out fails.
  */
-async function awaitHealthy(plan: Plan, step: AwaitHealthyStep, opts: ExecuteOptions): Promise<{ outcome: Outcome; report: EnsembleReport }> {
+async function awaitHealthy(
+  plan: Plan, step: AwaitHealthyStep, opts: ExecuteOptions, onReport: (report: EnsembleReport) => void,
+): Promise<{ outcome: Outcome; report: EnsembleReport }> {
   const deadline = Date.now() + step.timeoutMs;
   let leaderZxid: bigint | undefined;
   let said: { line: string; at: number } | undefined;
+  // What it waited for, for the run report: the first reason and the last (a long wait's reasons change, and all of them would bloat the journal).
+  const waited: string[] = [];
+  let polls = 0;
   for (;;) {
     const report = await opts.actions.observe(plan, step.hosts, step.versions, step.roles);
+    polls += 1;
+    onReport(report);
     let waitingFor = report.verdict === "healthy" ? undefined : `${report.verdict}${report.problems[0] ? ` (${report.problems[0]})` : ""}`;
     if (waitingFor === undefined && step.caughtUp !== undefined) {
       const zxidOf = (host: string | undefined) => {
@@ -100,7 +107,10 @@ async function awaitHealthy(plan: Plan, step: AwaitHealthyStep, opts: ExecuteOpt
     }
     if (waitingFor === undefined) {
       const caught = step.caughtUp ? `, ${step.caughtUp} caught up` : "";
-      return { report, outcome: { changed: false, message: `leader ${report.leader}, ${report.votersUp}/${report.voters} voters up${caught}` } };
+      return {
+        report,
+        outcome: { changed: false, message: `leader ${report.leader}, ${report.votersUp}/${report.voters} voters up${caught}`, data: { polls, waitedFor: waited } },
+      };
     }
     if (Date.now() >= deadline) {
       const waited = `${step.hosts.join(", ")} did not become healthy within ${step.timeoutMs / 1000}s: ${waitingFor}`;
@@ -115,6 +125,8 @@ async function awaitHealthy(plan: Plan, step: AwaitHealthyStep, opts: ExecuteOpt
         hint: "look at the ZooKeeper logs on the hosts named above (log_dir), then run `zkfleet status`; apply can be run again once fixed",
       });
     }
+    if (waited.length < 2) waited.push(waitingFor);
+    else waited[1] = waitingFor;
     const line = `${step.role}: ${waitingFor}, ${report.votersUp}/${report.voters} voters up`;
     // Said when it changes, and once a second while it does not: four lines a second would bury the news.
     if (line !== said?.line || Date.now() - said.at >= 1000) {
@@ -152,8 +164,16 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
   let undoIndex = indexOf.size;
   for (const stage of plan.stages) for (const s of stage.undo ?? []) indexOf.set(s, undoIndex++);
   journal.plan(plan);
+  // The leader the gates and checks last saw (undefined: none observed yet); a change is journalled where it was seen.
+  let leaderSeen: string | null | undefined;
+  const noteLeader = (index: number) => (report: EnsembleReport) => {
+    const leader = report.leader ?? null;
+    if (leader === leaderSeen) return;
+    journal.write("leader", { host: leader, step: index, ...(leaderSeen !== undefined ? { previous: leaderSeen } : {}) });
+    leaderSeen = leader;
+  };
 
-  const dispatch = async (step: Step): Promise<Outcome> => {
+  const dispatch = async (step: Step, index: number): Promise<Outcome> => {
     switch (step.kind) {
       case "install": return actions.install(step);
       case "write_file": return actions.writeFile(step);
@@ -162,7 +182,7 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
       case "start": return actions.start(step);
       case "stop": return actions.stop(step);
       case "await_healthy": {
-        const { outcome, report } = await awaitHealthy(plan, step, opts);
+        const { outcome, report } = await awaitHealthy(plan, step, opts, noteLeader(index));
         final = report;
         return outcome;
       }
@@ -185,7 +205,7 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
     journal.write("step-start", { index, kind: step.kind, host: step.host, ...("before" in step ? { before: step.before } : {}) });
     const started = Date.now();
     try {
-      const outcome = await dispatch(step);
+      const outcome = await dispatch(step, index);
       const result: StepResult = { step, index, ...outcome, ms: Date.now() - started };
       journal.write("step-done", { index, kind: step.kind, host: step.host, changed: outcome.changed, message: outcome.message, ...(outcome.data ? { data: outcome.data } : {}), ms: result.ms });
       results.push(result);

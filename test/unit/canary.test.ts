@@ -1,7 +1,7 @@
 // The canary's arithmetic on recorded operations (the clients themselves
 // run against real servers in the lab tests).
 import { describe, expect, it } from "vitest";
-import { longestGap, summarize } from "../../controller/canary/canary.js";
+import { SERIES_BUCKET_MS, longestGap, summarize, timeSeries } from "../../controller/canary/canary.js";
 import type { CanaryFinal, CanaryOp } from "../../controller/canary/protocol.js";
 
 const w = (t: number, ok = true, step = 0, ms = 2): CanaryOp => ({ t, ms, kind: "write", ok, step });
@@ -14,11 +14,30 @@ describe("canary figures", () => {
   });
 
   it("sums clients, counts lost acknowledged writes and expiries, and tells a client that gave no report", () => {
-    const all: CanaryFinal = { type: "final", label: "all", connect: "a:1,b:1", ops: [w(0), w(100, false, 1), w(500, true, 1), w(600, true, 2)], events: [], acked: 3, lost: [], expired: 0 };
+    const all: CanaryFinal = { type: "final", label: "all", connect: "a:1,b:1", startedAt: 0, ops: [w(0), w(100, false, 1), w(500, true, 1), w(600, true, 2)], events: [], acked: 3, lost: [], expired: 0 };
     const pinned: CanaryFinal = { ...all, label: "zk1", connect: "a:1", lost: [7], expired: 1 };
     const r = summarize([all, pinned, { label: "zk2", connect: "b:1", problem: "canary client zk2 exited (SIGSEGV) without its report" }]);
     expect(r.total).toMatchObject({ ops: 8, failed: 2, lost: 1, expired: 1, longestGapMs: 500 });
     expect(r.steps.map((s) => [s.index, s.ops, s.failed])).toEqual([[0, 2, 0], [1, 4, 2], [2, 2, 0]]);
     expect(r.clients[2]).toMatchObject({ label: "zk2", problem: expect.stringMatching(/SIGSEGV/) });
+  });
+
+  it("buckets each client's operations by wall-clock time on a common grid: counts, failures, latency of the successful ones", () => {
+    const op = (t: number, ms: number, ok = true): CanaryOp => ({ t, ms, kind: "write", ok, step: 0 });
+    // Workers start at different moments: their ops' t count from their own start.
+    const all: CanaryFinal = { type: "final", label: "all", connect: "a:1", startedAt: 10_000, ops: [op(10, 4), op(100, 8), op(300, 50, false), op(600, 30)], events: [], acked: 3, lost: [], expired: 0 };
+    const zk1: CanaryFinal = { ...all, label: "zk1", startedAt: 10_200, ops: [op(0, 2), op(400, 9)] };
+    const s = timeSeries([all, zk1, { label: "zk2", problem: "exited" }]);
+    expect(s.map((c) => c.label)).toEqual(["all", "zk1"]);
+    expect(s[0]).toMatchObject({ from: 10_000, bucketMs: SERIES_BUCKET_MS, ops: [2, 1, 1], failed: [0, 1, 0], p50Ms: [8, 0, 30], maxMs: [8, 0, 30] });
+    expect(s[1]).toMatchObject({ from: 10_000, ops: [1, 0, 1], failed: [0, 0, 0], maxMs: [2, 0, 9] });
+  });
+
+  it("widens the buckets so that a long run keeps a bounded series", () => {
+    const ops = Array.from({ length: 6 * 3600 * 10 }, (_, i): CanaryOp => ({ t: i * 100, ms: 3, kind: "write", ok: true, step: 0 }));
+    const [s] = timeSeries([{ type: "final", label: "all", connect: "a:1", startedAt: 0, ops, events: [], acked: ops.length, lost: [], expired: 0 }], 1440);
+    expect(s!.ops.length).toBeLessThanOrEqual(1440);
+    expect(s!.bucketMs % SERIES_BUCKET_MS).toBe(0);
+    expect(s!.ops.reduce((a, b) => a + b, 0)).toBe(ops.length);
   });
 });

@@ -49,10 +49,31 @@ describe("executePlan", () => {
     const { results } = await executePlan(plan([gate, stop("zk2"), start("zk2"), check]), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0 });
     expect(h.acted).toEqual(["stop:zk2", "start:zk2"]);
     expect(h.records.map((r) => `${r.event}${r.index ?? ""}`)).toEqual([
-      "plan", "step-start0", "step-done0", "step-start1", "step-done1", "step-start2", "step-done2", "step-start3", "step-done3", "done",
+      "plan", "step-start0", "leader", "step-done0", "step-start1", "step-done1", "step-start2", "step-done2", "step-start3", "step-done3", "done",
     ]);
-    expect(h.records[4]).toMatchObject({ data: { backup: "/b" } });
+    expect(h.records[5]).toMatchObject({ event: "step-done", index: 1, data: { backup: "/b" } });
     expect(results.map((r) => r.index)).toEqual([0, 1, 2, 3]);
+  });
+
+  it("journals the leader the gates and checks see when it changes (none in between is a change too), and what a gate waited for", async () => {
+    const seen: EnsembleReport[] = [
+      report("healthy"),
+      { ...report("no-quorum"), leader: undefined }, { ...report("no-quorum"), leader: undefined }, { ...report("degraded"), leader: "zk2" }, report("healthy"),
+    ];
+    seen[4]!.leader = "zk2";
+    const h = harness();
+    h.actions.observe = async () => seen.shift()!;
+    const waiting = { ...check, timeoutMs: 10_000 } as Step;
+    await executePlan(plan([gate, stop("zk1"), start("zk1"), waiting]), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0 });
+    expect(seen).toHaveLength(0);
+    expect(h.records.filter((r) => r.event === "leader")).toEqual([
+      { event: "leader", host: "zk1", step: 0 },
+      { event: "leader", host: null, step: 3, previous: "zk1" },
+      { event: "leader", host: "zk2", step: 3, previous: null },
+    ]);
+    const done = h.records.filter((r) => r.event === "step-done" && r.index === 3)[0] as { data?: { polls: number; waitedFor: string[] } };
+    expect(done.data?.polls).toBe(4);
+    expect(done.data?.waitedFor).toEqual([expect.stringMatching(/^no-quorum/), expect.stringMatching(/^degraded/)]);
   });
 
   it("stops at the first failed step; nothing after it runs", async () => {
