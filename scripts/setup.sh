@@ -25,6 +25,8 @@ command -v dpkg-deb >/dev/null || need+=(dpkg)
 command -v tar >/dev/null || need+=(tar)
 command -v make >/dev/null || need+=(make)
 command -v g++ >/dev/null || need+=(g++)
+# The HTML run report's test renders it in a real browser.
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing system packages: ${need[*]}"
   apt-get update -q >/dev/null
