@@ -44,11 +44,25 @@ async function assertRoot(client: ZkClient, root: string): Promise<void> {
   }
 }
 
+/** A live node: a TreeNode with its children's names (sorted). */
+export type LiveNode = TreeNode & { children: string[] };
+
+export interface LiveTreeOptions {
+  window?: number;
+  onVanished?: () => void;
+  /** Subtrees left out besides /zookeeper. */
+  skip?: (path: string) => boolean;
+  /** Leave a data and a child watch on every node read (ZkClientOptions.onWatch hears them). */
+  watch?: boolean;
+}
+
 /** The live tree below root as TreeNodes, /zookeeper left out. */
-export async function* liveTree(client: ZkClient, root: string, opts: { window?: number; onVanished?: () => void } = {}): AsyncGenerator<TreeNode> {
+export async function* liveTree(client: ZkClient, root: string, opts: LiveTreeOptions = {}): AsyncGenerator<LiveNode> {
   await assertRoot(client, root);
-  for await (const n of walkTree(client, root, { window: opts.window, skip: isSystemPath, onVanished: opts.onVanished })) {
-    yield { path: n.path, data: n.data, acl: n.acl, ephemeral: isEphemeral(n.stat), stat: n.stat };
+  const reader = { read: (path: string) => client.read(path, { watch: opts.watch }) };
+  const skip = (path: string) => isSystemPath(path) || (opts.skip?.(path) ?? false);
+  for await (const n of walkTree(reader, root, { window: opts.window, skip, onVanished: opts.onVanished })) {
+    yield { path: n.path, data: n.data, acl: n.acl, ephemeral: isEphemeral(n.stat), stat: n.stat, children: n.children };
   }
 }
 

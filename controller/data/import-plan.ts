@@ -15,8 +15,8 @@ import { PathStack } from "./path-stack.js";
 import { readExportFile, readHeader } from "./read-file.js";
 import { ZkfleetError } from "../../common/errors.js";
 
-export interface ImportSettings {
-  file: string;
+/** How nodes are written, whatever they come from (an export file, or a live tree for sync). */
+export interface WriteSettings {
   onConflict: "skip" | "overwrite" | "fail";
   /** Ephemeral nodes cannot be copied as they are (a session owns them): skipped, or created as persistent nodes. */
   ephemeral: "skip" | "persistent";
@@ -24,6 +24,10 @@ export interface ImportSettings {
   counters: boolean;
   window?: number;
   onProgress?: (p: { nodes: number; ms: number }) => void;
+}
+
+export interface ImportSettings extends WriteSettings {
+  file: string;
 }
 
 export interface Conflict {
@@ -82,11 +86,16 @@ interface PlanFrame {
   children: Promise<Probe>[];
 }
 
-/** The file's nodes an import writes, each with its parent's frame; the others are counted into the report and passed over. */
-export async function* nodesToWrite<F extends { path: string }>(
-  settings: ImportSettings, report: ImportReport, stack: PathStack<F>, work: Tracker, started: number,
-): AsyncGenerator<{ node: TreeNode; parent: F | undefined }> {
-  for await (const { node } of readExportFile(settings.file)) {
+/** An export file's nodes, in its order. */
+export async function* fileNodes(file: string): AsyncGenerator<TreeNode> {
+  for await (const { node } of readExportFile(file)) yield node;
+}
+
+/** The nodes an import writes, each with its parent's frame; the others are counted into the report and passed over. */
+export async function* nodesToWrite<F extends { path: string }, N extends TreeNode>(
+  nodes: AsyncIterable<N>, settings: WriteSettings, report: ImportReport, stack: PathStack<F>, work: Tracker, started: number,
+): AsyncGenerator<{ node: N; parent: F | undefined }> {
+  for await (const node of nodes) {
     work.check();
     report.nodes++;
     if (settings.onProgress && report.nodes % 1000 === 0) settings.onProgress({ nodes: report.nodes, ms: Date.now() - started });
@@ -156,7 +165,7 @@ export async function planImport(client: ZkClient, settings: ImportSettings): Pr
   const probe = async (node: TreeNode): Promise<Probe> => {
     try {
       const got = await calls.run(() => client.read(node.path, { children: false }));
-      const want = { data: node.data, acl: node.acl, ephemeral: node.ephemeral && settings.ephemeral === "skip" };
+      const want = { data: node.data, acl: node.acl, ephemeral: node.ephemeral && settings.ephemeral === "skip", ...(node.textOnly ? { textOnly: true as const } : {}) };
       return { kind: "present", counter: sequenceCounter(got.stat), differences: differences(want, { data: got.data, acl: got.acl, ephemeral: isEphemeral(got.stat) }) };
     } catch (err) {
       if (isNoNode(err)) return { kind: "absent" };
@@ -167,12 +176,12 @@ export async function planImport(client: ZkClient, settings: ImportSettings): Pr
   const stack = new PathStack<PlanFrame>((f) => work.track(close(f)));
   const close = async (f: PlanFrame) => {
     const p = await f.probe;
-    if (!settings.counters) return;
+    if (!settings.counters || f.node.textOnly) return;
     const created = (await Promise.all(f.children)).filter((c) => c.kind === "absent").length;
     noteCounter(report, f.path, (p.kind === "present" ? p.counter : 0) + created, sequenceCounter(f.node.stat));
   };
   report.ancestorsCreated = await missingAncestors(client, await fileRoot(settings.file));
-  for await (const { node, parent } of nodesToWrite(settings, report, stack, work, started)) {
+  for await (const { node, parent } of nodesToWrite(fileNodes(settings.file), settings, report, stack, work, started)) {
     await calls.room();
     // Below a node the target lacks, nothing exists: no need to ask.
     const p = parent ? parent.probe.then((pp) => (pp.kind === "absent" ? pp : probe(node))) : probe(node);

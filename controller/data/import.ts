@@ -20,7 +20,8 @@ import { OPEN_ACL, differences, sameAcl } from "./compare.js";
 import { type TreeNode, isEphemeral } from "./format.js";
 import { sequenceCounter } from "./digest.js";
 import {
-  type ImportReport, type ImportSettings, Tracker, emptyReport, fileRoot, isNoNode, missingAncestors, nodesToWrite, noteCounter, planImport,
+  type ImportReport, type ImportSettings, type WriteSettings, Tracker, emptyReport, fileNodes, fileRoot, isNoNode, missingAncestors, nodesToWrite, noteCounter,
+  planImport,
 } from "./import-plan.js";
 import { Limiter } from "./limiter.js";
 import { PathStack } from "./path-stack.js";
@@ -37,9 +38,9 @@ export interface ImportRun extends ImportSettings {
 /** Whether a node that exists may be written, and what it has now. */
 type State = { kind: "created" } | { kind: "existing"; acl: Acl[] } | { kind: "left" };
 
-interface Frame {
+interface Frame<N extends TreeNode = TreeNode> {
   path: string;
-  node: TreeNode;
+  node: N;
   state: Promise<State>;
   /** Creates issued below it (all succeed, or the import stops). */
   childCreates: number;
@@ -72,10 +73,26 @@ export async function runImport(client: ZkClient, run: ImportRun): Promise<Impor
       });
     }
   }
-  return applyImport(client, run);
+  return writeNodes(client, fileNodes(run.file), await fileRoot(run.file), run);
 }
 
-async function applyImport(client: ZkClient, run: ImportRun): Promise<ImportReport> {
+export interface WriteHooks<N extends TreeNode> {
+  /** A node written (or found as it should be) with its counter and ACL, after its whole subtree: what sync records as done. */
+  onDone?: (node: N) => void | Promise<void>;
+  /** What the writer is called in errors, and how to finish after a failure. */
+  name?: string;
+  again?: string;
+}
+
+/**
+ * Writes a depth-first stream of nodes below `root` (an export file's, or a
+ * live source's for sync): parents first, pipelined, ACLs and counters after
+ * each subtree. A stream may leave nodes out (sync passes over what it knows
+ * is unchanged): a left-out parent is neither compared nor closed.
+ */
+export async function writeNodes<N extends TreeNode>(
+  client: ZkClient, nodes: AsyncIterable<N>, root: string, run: WriteSettings, hooks: WriteHooks<N> = {},
+): Promise<ImportReport> {
   const started = Date.now();
   const report = emptyReport(false);
   const calls = new Limiter(run.window ?? 256);
@@ -83,15 +100,15 @@ async function applyImport(client: ZkClient, run: ImportRun): Promise<ImportRepo
   const scratch = `zkfleet-counter-${randomBytes(6).toString("hex")}`;
   let counterMs = 0;
 
-  for (const a of await missingAncestors(client, await fileRoot(run.file))) {
+  for (const a of await missingAncestors(client, root)) {
     await client.create(a, Buffer.alloc(0));
     report.ancestorsCreated.push(a);
   }
 
-  /** A node that exists: compared, then left, or given the file's data now (its ACL comes at close). */
+  /** A node that exists: compared, then left, or given the source's data now (its ACL comes at close). */
   const existing = async (node: TreeNode): Promise<State> => {
     const got = await calls.run(() => client.read(node.path, { children: false }));
-    const want = { data: node.data, acl: node.acl, ephemeral: node.ephemeral && run.ephemeral === "skip" };
+    const want = { data: node.data, acl: node.acl, ephemeral: node.ephemeral && run.ephemeral === "skip", ...(node.textOnly ? { textOnly: true as const } : {}) };
     const diffs = differences(want, { data: got.data, acl: got.acl, ephemeral: isEphemeral(got.stat) });
     if (diffs.length === 0) {
       report.unchanged++;
@@ -155,10 +172,16 @@ async function applyImport(client: ZkClient, run: ImportRun): Promise<ImportRepo
   };
 
   /** Post-order: the counter, then the ACL (which may deny the scratch child's create). */
-  const close = async (f: Frame) => {
+  const close = async (f: Frame<N>) => {
     const state = await f.state;
     if (state.kind === "left") return;
+    await closeWritten(f, state);
+    await hooks.onDone?.(f.node);
+  };
+  const closeWritten = async (f: Frame<N>, state: Exclude<State, { kind: "left" }>) => {
     // A container left without children is deleted by the server: never bump one.
+    // A text-only file (zktreeutil's XML) knows neither counter nor ACL: the target keeps its own.
+    if (f.node.textOnly) return;
     if (run.counters && !f.node.container) {
       const have = state.kind === "created" ? f.childCreates : sequenceCounter((await calls.run(() => client.exists(f.path)))!);
       const steps = noteCounter(report, f.path, have, sequenceCounter(f.node.stat));
@@ -168,9 +191,9 @@ async function applyImport(client: ZkClient, run: ImportRun): Promise<ImportRepo
     if (!sameAcl(current, f.node.acl)) await calls.run(() => client.setAcl(f.path, f.node.acl));
   };
 
-  const stack = new PathStack<Frame>((f) => work.track(close(f)));
+  const stack = new PathStack<Frame<N>>((f) => work.track(close(f)));
   try {
-    for await (const { node, parent } of nodesToWrite(run, report, stack, work, started)) {
+    for await (const { node, parent } of nodesToWrite(nodes, run, report, stack, work, started)) {
       await calls.room();
       const state = create(node);
       work.track(state);
@@ -181,7 +204,8 @@ async function applyImport(client: ZkClient, run: ImportRun): Promise<ImportRepo
     await work.settle();
   } catch (err) {
     await work.settle().catch(() => undefined);
-    throw stopped(err, report, client.label);
+    throw stopped(err, report, client.label, hooks.name ?? "import",
+      hooks.again ?? "run the same import again with --on-conflict overwrite: what was written is kept, the rest (ACLs and counters of unfinished parents included) is completed");
   }
   report.counters.ms = counterMs;
   report.ms = Date.now() - started;
@@ -189,11 +213,10 @@ async function applyImport(client: ZkClient, run: ImportRun): Promise<ImportRepo
 }
 
 /** A write failed: say how far the import got and how to finish it, never leave it unsaid. */
-function stopped(err: unknown, r: ImportReport, label: string): ZkfleetError {
+function stopped(err: unknown, r: ImportReport, label: string, name: string, again: string): ZkfleetError {
   const cause = err instanceof ZkfleetError ? err : new ZkfleetError("zookeeper", String((err as Error)?.message ?? err));
   const done = `${r.created} node(s) created and ${r.updated} updated before it stopped`;
-  return new ZkfleetError(cause.source, `import into ${label} stopped: ${cause.message}; ${done}`, {
-    where: cause.where, cause: err,
-    hint: `${cause.hint ? cause.hint + "; then " : ""}run the same import again with --on-conflict overwrite: what was written is kept, the rest (ACLs and counters of unfinished parents included) is completed`,
+  return new ZkfleetError(cause.source, `${name} into ${label} stopped: ${cause.message}; ${done}`, {
+    where: cause.where, cause: err, hint: `${cause.hint ? cause.hint + "; then " : ""}${again}`,
   });
 }

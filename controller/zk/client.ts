@@ -8,7 +8,7 @@ import { ZkfleetError } from "../../common/errors.js";
 import { WorkerProcess } from "./process.js";
 import {
   type Acl, type Call, type CallOp, type CreateMode, type SessionState, type Stat, type ValueOf,
-  FromWorker, ZkCode, codeName,
+  type WatchEvent, FromWorker, ZkCode, codeName,
 } from "./protocol.js";
 
 export interface ZkClientOptions {
@@ -32,6 +32,8 @@ export interface ZkClientOptions {
    * failure is the caller's). For readers that hold no ephemeral nodes.
    */
   retryReads?: number;
+  /** Watches left by reads with `watch` fired (each once; a replaced worker's session has none). */
+  onWatch?: (event: WatchEvent, path: string) => void;
 }
 
 /** A call ZooKeeper answered with an error code: the session is fine, this operation is not. */
@@ -174,8 +176,8 @@ export class ZkClient {
   }
 
   /** Data, stat and ACL of one node, and its children unless told not to. */
-  async read(path: string, opts: { children?: boolean } = {}): Promise<{ data: Buffer; stat: Stat; acl: Acl[]; children: string[] }> {
-    const { data, stat, acl, children } = await this.call({ op: "read", path, children: opts.children ?? true });
+  async read(path: string, opts: { children?: boolean; watch?: boolean } = {}): Promise<{ data: Buffer; stat: Stat; acl: Acl[]; children: string[] }> {
+    const { data, stat, acl, children } = await this.call({ op: "read", path, children: opts.children ?? true, ...(opts.watch ? { watch: true } : {}) });
     return { data: Buffer.from(data, "base64"), stat, acl, children };
   }
 
@@ -227,6 +229,8 @@ export class ZkClient {
         return this.onReady();
       case "fatal":
         return this.fail(msg.message);
+      case "watch":
+        return this.opts.onWatch?.(msg.event, msg.path);
       case "state":
         this.state = msg.state;
         if (msg.state === "expired" || msg.state === "auth_failed") {

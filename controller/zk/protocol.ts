@@ -61,7 +61,8 @@ export const Call = z.discriminatedUnion("op", [
   Path.extend({ op: z.literal("children") }),
   Path.extend({ op: z.literal("acl") }),
   /** Data, stat and ACL of one node, and (when asked and the stat says it has any) its children: what a walk needs of a node. */
-  Path.extend({ op: z.literal("read"), children: z.boolean() }),
+  /** watch: leave a data and a child watch on the node (children are then always asked); each fires once, as a Watch line. */
+  Path.extend({ op: z.literal("read"), children: z.boolean(), watch: z.boolean().optional() }),
   Path.extend({
     op: z.literal("create"),
     data: Base64,
@@ -100,6 +101,9 @@ export type ValueOf<K extends CallOp> = Extract<Value, { op: K }>;
 export const SessionState = z.enum(["connected", "connecting", "expired", "auth_failed"]);
 export type SessionState = z.infer<typeof SessionState>;
 
+export const WatchEvent = z.enum(["created", "deleted", "changed", "child"]);
+export type WatchEvent = z.infer<typeof WatchEvent>;
+
 export const FromWorker = z.discriminatedUnion("type", [
   /** sessionTimeoutMs: what the server granted (it bounds the asked value by its min/max session timeout). */
   z.strictObject({ type: z.literal("ready"), sessionId: z.string(), sessionTimeoutMs: z.number().int() }),
@@ -107,6 +111,8 @@ export const FromWorker = z.discriminatedUnion("type", [
   /** rc: the ZooKeeper return code (ZNONODE -101, ZNODEEXISTS -110, ...). */
   z.strictObject({ type: z.literal("failure"), id: z.number().int(), rc: z.number().int(), message: z.string() }),
   z.strictObject({ type: z.literal("state"), state: SessionState }),
+  /** A watch left by a read fired: the node changed, went, or its children changed. */
+  z.strictObject({ type: z.literal("watch"), event: WatchEvent, path: z.string() }),
   z.strictObject({ type: z.literal("fatal"), message: z.string() }),
 ]);
 export type FromWorker = z.infer<typeof FromWorker>;

@@ -8,7 +8,7 @@
 import { createRequire } from "node:module";
 import { Socket } from "node:net";
 import { createInterface } from "node:readline";
-import { type Acl, type Call, type FromWorker, type Init, type Stat, type Value, ToWorker, ZkCode } from "./protocol.js";
+import { type Acl, type Call, type FromWorker, type Init, type Stat, type Value, type ValueOf, ToWorker, WatchEvent, ZkCode } from "./protocol.js";
 
 interface NativeStat {
   czxid: number; mzxid: number; pzxid: number; ctime: Date; mtime: Date;
@@ -17,7 +17,7 @@ interface NativeStat {
 interface NativeAcl { perms: number; scheme: string; auth: string }
 type Cb<A extends unknown[]> = (rc: number, error: string, ...rest: A) => void;
 interface NativeClient {
-  on(event: "connect" | "connecting" | "close", fn: (...args: unknown[]) => void): void;
+  on(event: "connect" | "connecting" | "close" | WatchEvent, fn: (...args: unknown[]) => void): void;
   init(config: Record<string, unknown>): void;
   close(): void;
   add_auth(scheme: string, auth: string, cb: Cb<[]>): void;
@@ -83,11 +83,9 @@ function perform(zk: NativeClient, flags: Record<string, number>, call: Call): P
         return zk.a_exists(path, false, (rc, error, stat) =>
           rc === ZkCode.noNode ? resolve({ op: "exists", stat: null }) : answer(rc, error, () => ({ op: "exists", stat: toStat(stat!) })));
       case "get":
-        return zk.a_get(path, false, (rc, error, stat, data) =>
-          answer(rc, error, () => ({ op: "get", stat: toStat(stat!), data: (data ?? Buffer.alloc(0)).toString("base64") })));
+        return getData(zk, path, false).then(resolve, reject);
       case "children":
-        return zk.a_get_children2(path, false, (rc, error, children, stat) =>
-          answer(rc, error, () => ({ op: "children", children: children!, stat: toStat(stat!) })));
+        return getChildren(zk, path, false).then(resolve, reject);
       case "acl":
         return getAcl(zk, path).then((v) => resolve({ op: "acl", ...v }), reject);
       case "create": {
@@ -109,9 +107,19 @@ function perform(zk: NativeClient, flags: Record<string, number>, call: Call): P
       case "delete":
         return zk.a_delete_(path, call.version, (rc, error) => answer(rc, error, () => ({ op: "delete" })));
       case "read":
-        return performRead(zk, flags, path, call.children).then(resolve, reject);
+        return performRead(zk, flags, path, call.children, call.watch ?? false).then(resolve, reject);
     }
   });
+}
+
+function getData(zk: NativeClient, path: string, watch: boolean): Promise<ValueOf<"get">> {
+  return new Promise((resolve, reject) => zk.a_get(path, watch, (rc, error, stat, data) =>
+    rc === ZkCode.ok ? resolve({ op: "get", stat: toStat(stat!), data: (data ?? Buffer.alloc(0)).toString("base64") }) : reject(new Failed(rc, error))));
+}
+
+function getChildren(zk: NativeClient, path: string, watch: boolean): Promise<ValueOf<"children">> {
+  return new Promise((resolve, reject) => zk.a_get_children2(path, watch, (rc, error, children, stat) =>
+    rc === ZkCode.ok ? resolve({ op: "children", children: children!, stat: toStat(stat!) }) : reject(new Failed(rc, error))));
 }
 
 /**
@@ -130,18 +138,19 @@ function getAcl(zk: NativeClient, path: string): Promise<{ acl: Acl[]; stat: Sta
   });
 }
 
-/** read: data first (which says whether the node is there), then its ACL, then its children when asked and it has any. */
-async function performRead(zk: NativeClient, flags: Record<string, number>, path: string, withChildren: boolean): Promise<Value> {
-  const got = await perform(zk, flags, { op: "get", path });
-  if (got.op !== "get") throw new Error("unreachable");
+/**
+ * read: data first (which says whether the node is there), then its ACL, then its children when asked and it has any.
+ * With watch, the data and children are asked with the session's watcher (a child watch needs the list asked even when empty).
+ */
+async function performRead(zk: NativeClient, flags: Record<string, number>, path: string, withChildren: boolean, watch: boolean): Promise<Value> {
+  const got = await getData(zk, path, watch);
   const acl = await new Promise<NativeAcl[]>((resolve, reject) =>
     zk.a_get_acl(path, (rc, error, a) => (rc === ZkCode.ok ? resolve(a!) : reject(new Failed(rc, error)))));
   let children: string[] = [];
   let stat = got.stat;
-  if (withChildren && got.stat.numChildren > 0) {
-    const c = await perform(zk, flags, { op: "children", path });
-    if (c.op !== "children") throw new Error("unreachable");
-    children = c.children;
+  if ((withChildren && got.stat.numChildren > 0) || watch) {
+    const c = await getChildren(zk, path, watch);
+    if (withChildren) children = c.children;
     stat = c.stat;
   }
   return { op: "read", data: got.data, stat, acl: acl.map(toAcl), children };
@@ -174,6 +183,8 @@ function start(init: Init, lines: AsyncIterable<string>): void {
     }
   });
   zk.on("connecting", () => ready && send({ type: "state", state: "connecting" }));
+  // Watches left by reads (the session's default watcher) fire here, once each.
+  for (const event of WatchEvent.options) zk.on(event, (_client, path) => send({ type: "watch", event, path: String(path) }));
   zk.on("close", (_client, code) => {
     if (closing) return exit(0);
     send({ type: "state", state: code === flags.ZOO_AUTH_FAILED_STATE ? "auth_failed" : "expired" });
