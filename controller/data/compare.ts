@@ -11,10 +11,13 @@ export function sameAcl(a: readonly Acl[], b: readonly Acl[]): boolean {
   return a.length === b.length && a.every((x, i) => x.perms === b[i]!.perms && x.scheme === b[i]!.scheme && x.id === b[i]!.id);
 }
 
-export function differences(want: { data: Buffer; acl: Acl[]; ephemeral: boolean }, have: { data: Buffer; acl: Acl[]; ephemeral: boolean }): Difference[] {
+type Compared = { data: Buffer; acl: Acl[]; ephemeral: boolean; textOnly?: true };
+
+/** A side read from a text-only file (zktreeutil's XML) knows no ACL: it is not compared. */
+export function differences(want: Compared, have: Compared): Difference[] {
   const out: Difference[] = [];
   if (!want.data.equals(have.data)) out.push("data");
-  if (!sameAcl(want.acl, have.acl)) out.push("acl");
+  if (!want.textOnly && !have.textOnly && !sameAcl(want.acl, have.acl)) out.push("acl");
   if (want.ephemeral !== have.ephemeral) out.push("ephemeral");
   return out;
 }

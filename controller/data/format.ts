@@ -53,6 +53,12 @@ export interface TreeNode {
   container?: boolean;
   ttlMs?: number;
   stat: Stat;
+  /**
+   * Read from a file that holds names and text data only (zktreeutil's XML):
+   * its ACL and sequence counter are not known, so they are neither compared
+   * nor written.
+   */
+  textOnly?: true;
 }
 
 export function toLine(n: TreeNode): NodeLine {
