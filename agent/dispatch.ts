@@ -4,12 +4,14 @@
 // controller always gets exactly one answer per request.
 
 import { z } from "zod";
+import { backupSourceOp, readChunkOp } from "./ops/backup.js";
 import { cleanDataOp } from "./ops/clean-data.js";
 import { discoverOp } from "./ops/discover.js";
 import { factsOp } from "./ops/facts.js";
 import { installDistOp } from "./ops/install-dist.js";
 import { lockOp } from "./ops/lock.js";
 import { reconfigOp } from "./ops/reconfig.js";
+import { restoreDataOp } from "./ops/restore-data.js";
 import { startOp } from "./ops/start.js";
 import { statusOp } from "./ops/status.js";
 import { stopOp } from "./ops/stop.js";
@@ -30,6 +32,9 @@ const handlers: { [K in OpName]: Handler<K> } = {
   lock: lockOp,
   discover: discoverOp,
   reconfig: reconfigOp,
+  backup_source: backupSourceOp,
+  read_chunk: readChunkOp,
+  restore_data: restoreDataOp,
 };
 
 function errorText(err: unknown): string {

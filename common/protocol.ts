@@ -217,6 +217,80 @@ export const CleanDataData = z.strictObject({
 });
 
 /**
+ * backup_source: the files a physical backup of this server's data takes
+ * (common/backup-files.ts), each with its size now. Read-only; ZooKeeper
+ * keeps running and appending, so the copy reads each file up to that size.
+ */
+export const BackupSourceArgs = z.strictObject({
+  data_dir: AbsPath,
+  data_log_dir: AbsPath.optional(),
+});
+const BackupFile = z.strictObject({
+  path: z.string(),
+  name: z.string(),
+  kind: z.enum(["snapshot", "log"]),
+  /** From the name: the snapshot's last zxid, or the log's first. */
+  zxid: z.string().regex(/^0x[0-9a-f]+$/),
+  size: z.number().int().nonnegative(),
+});
+export const BackupSourceData = z.strictObject({
+  snapshot: BackupFile,
+  /** Oldest first: the log holding the snapshot's zxid, and every later one. */
+  logs: z.array(BackupFile),
+  /** Newer snapshots passed over because they were still being written. */
+  incomplete_snapshots: z.array(z.string()),
+});
+
+/** Largest piece of a file one read_chunk answer carries (before compression and base64). */
+export const MAX_CHUNK = 8 * 1024 * 1024;
+
+/**
+ * read_chunk: a piece of a snapshot or transaction log, for a backup. Only
+ * ZooKeeper's data files in a version-2 directory can be read this way.
+ * Transaction logs are preallocated with zeros, hence deflate.
+ */
+export const ReadChunkArgs = z.strictObject({
+  path: AbsPath.refine((p) => /\/version-2\/(snapshot|log)\.[0-9a-fA-F]{1,16}$/.test(p), "must be a snapshot.<zxid> or log.<zxid> in a version-2 directory"),
+  offset: z.number().int().nonnegative(),
+  length: z.number().int().positive().max(MAX_CHUNK),
+});
+export const ReadChunkData = z.strictObject({
+  offset: z.number().int().nonnegative(),
+  /** Bytes read (fewer than asked at the end of the file). */
+  bytes: z.number().int().nonnegative(),
+  /** sha256 of the bytes read, before compression: the controller checks what it unpacks against it. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The bytes, raw deflate, base64. */
+  deflated: z.string(),
+});
+
+const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, "must be a sha256 in hex");
+
+/**
+ * restore_data: put a backup's snapshot and logs into an empty version-2.
+ * Every staged file is checked (size, sha256) before anything is touched;
+ * then the state there is moved aside as clean_data does, the files are
+ * copied in, and the marker written last (it says the host holds the backup).
+ */
+export const RestoreDataArgs = z.strictObject({
+  data_dir: AbsPath,
+  data_log_dir: AbsPath.optional(),
+  config_path: AbsPath.optional(),
+  files: z.array(z.strictObject({
+    name: z.string().regex(/^(snapshot|log)\.[0-9a-f]{1,16}$/, "must be snapshot.<zxid> or log.<zxid>"),
+    /** Where the controller put it on the host. */
+    staged: AbsPath,
+    size: z.number().int().nonnegative(),
+    sha256: Sha256,
+  })).min(1),
+  marker: z.strictObject({ path: AbsPath, content: z.string() }),
+});
+export const RestoreDataData = z.strictObject({
+  moved: z.array(z.strictObject({ from: z.string(), to: z.string() })),
+  written: z.array(z.string()),
+});
+
+/**
  * A run's lock on an ensemble, kept on each of its hosts (so that another
  * controller sees it too): a small JSON file created exclusively.
  */
@@ -397,6 +471,9 @@ export const Ops = {
   lock: { args: LockArgs, data: LockData },
   discover: { args: DiscoverArgs, data: DiscoverData },
   reconfig: { args: ReconfigArgs, data: ReconfigData },
+  backup_source: { args: BackupSourceArgs, data: BackupSourceData },
+  read_chunk: { args: ReadChunkArgs, data: ReadChunkData },
+  restore_data: { args: RestoreDataArgs, data: RestoreDataData },
 } as const;
 
 export type OpName = keyof typeof Ops;
@@ -429,6 +506,9 @@ export const Request = z.discriminatedUnion("op", [
   requestFor("lock"),
   requestFor("discover"),
   requestFor("reconfig"),
+  requestFor("backup_source"),
+  requestFor("read_chunk"),
+  requestFor("restore_data"),
 ]);
 /** A request as the controller writes it. */
 export type AgentRequest = z.input<typeof Request>;

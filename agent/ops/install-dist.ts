@@ -3,21 +3,13 @@
 // The unpack happens in a temp dir that is renamed into place, so a
 // half-unpacked release is never visible under its real name.
 
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { exists, isDirectory, listDir, symlinkAtomic } from "../fs-util.js";
+import { exists, isDirectory, listDir, sha256Of, symlinkAtomic } from "../fs-util.js";
 import { done, failed, type Failed, type OpOutcome } from "../outcome.js";
 import type { OpArgs } from "../../common/protocol.js";
 import { currentLink, currentRelease, currentTarget, releasesDir } from "../releases.js";
 import { describeResult, runCommand } from "../run-command.js";
-
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
 
 /** Unpack into a temp dir beside the final one, verify, then rename into place. */
 async function unpack(tarball: string, installDir: string, version: string): Promise<Failed | null> {
