@@ -24,6 +24,8 @@ command -v unshare >/dev/null || need+=(util-linux)
 command -v dpkg-deb >/dev/null || need+=(dpkg)
 command -v tar >/dev/null || need+=(tar)
 command -v make >/dev/null || need+=(make)
+# The unit test of service: systemd runs systemd's own parser on the rendered unit.
+command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v g++ >/dev/null || need+=(g++)
 # The HTML run report's test renders it in a real browser.
 [ -x /usr/bin/chromium ] || need+=(chromium)

@@ -21,7 +21,7 @@ import { fileContent } from "../model/observed.js";
 import { probeFor, targetOf } from "../model/target.js";
 import { type ObserveRequest, observeAll, observeRequests, observedFrom, unobservableError } from "../observe.js";
 import { type DesiredHost, type Plan, type Step, planApply, planSteps } from "../plan/plan.js";
-import { type RenderedFile, dynamicConfigPath, hostFilesRenderer, mergeHostsBlock, renderHostsBlock } from "../render/render.js";
+import { type RenderedFile, SYSTEMD_UNIT, dynamicConfigPath, hostFilesRenderer, mergeHostsBlock, renderHostsBlock } from "../render/render.js";
 import type { EnsembleReport } from "../status/health.js";
 
 const ETC_HOSTS = "/etc/hosts";
@@ -84,7 +84,7 @@ export function tarballFor(inv: Inventory): string {
 const zooCfgOf = (inv: Inventory) => posix.join(inv.zookeeper.config_dir, "zoo.cfg");
 
 function serviceOf(inv: Inventory) {
-  return inv.zookeeper.service === "systemd" ? { kind: "systemd" as const, unit: "zookeeper.service" } : { kind: "script" as const };
+  return inv.zookeeper.service === "systemd" ? { kind: "systemd" as const, unit: SYSTEMD_UNIT.name } : { kind: "script" as const };
 }
 
 /**

@@ -207,7 +207,19 @@ const lintDirectories: Lint = (inv) => {
   return findings;
 };
 
-const LINTS: readonly Lint[] = [lintVoters, lintSettings, lintVersionFeatures, lintFourLetterWords, lintRiskySettings, lintDirectories];
+/** A unit is installed in /etc/systemd/system and run by systemctl, both root's; zkServer.sh runs as whoever the agent is. */
+const lintService: Lint = (inv) => {
+  const zk = inv.zookeeper;
+  if (zk.service === "script") {
+    return zk.user === undefined ? [] : [error("user-needs-systemd", ["zookeeper", "user"],
+      `zookeeper.user ${zk.user} applies only to service: systemd; under service: script zkServer.sh runs the server as the agent's user (ssh.user, or root with ssh.become); remove user or set service: systemd`)];
+  }
+  if (inv.ssh.user === "root" || inv.ssh.become) return [];
+  return [error("systemd-needs-root", ["ssh", "become"],
+    `service: systemd installs a unit in /etc/systemd/system and runs systemctl, which ssh.user ${inv.ssh.user} cannot do; set ssh.become: true (sudo) or connect as root`)];
+};
+
+const LINTS: readonly Lint[] = [lintVoters, lintSettings, lintVersionFeatures, lintFourLetterWords, lintRiskySettings, lintDirectories, lintService];
 
 /** All findings for one validated inventory, errors first. */
 export function lintInventory(inv: Inventory): Finding[] {

@@ -145,6 +145,17 @@ const zookeeperShape = (ctx: LocalPathContext) => ({
   service: z
     .enum(["script", "systemd"], { error: "must be 'script' (zkServer.sh) or 'systemd'" })
     .default("script"),
+  /**
+   * The user the server runs as under service: systemd (the unit's User=).
+   * Unset: root, who the agent runs as whenever it may install a unit, and so
+   * who zkServer.sh runs the server as under service: script too.
+   */
+  user: z
+    .string({ error: "must be a user name" })
+    .regex(/^[A-Za-z_][A-Za-z0-9._-]{0,31}$/, {
+      error: "must be a plain user name (letters, digits, . _ -, not starting with a digit or -)",
+    })
+    .optional(),
   /** 1000 MB is what the upstream scripts use when nothing is said. */
   heap_mb: z
     .number({ error: "must be a number of megabytes" })

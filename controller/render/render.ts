@@ -63,7 +63,22 @@ export interface TemplateView {
   jvmFlags: string;
   /** super:<digest> the servers grant super rights to (reconfig needs them), or "". Never the password. */
   superDigest: string;
+  /** The systemd unit's decisions; paths are escaped for a unit file (% doubled). */
+  unit: UnitView;
 }
+
+export interface UnitView {
+  user: string;
+  /** The release whose zkServer.sh ExecStart runs, and why that one (a comment in the unit). */
+  home: string;
+  homeWhy: string;
+  configDir: string;
+  /** Directories the server writes, space-separated, made its user's before it starts ("" when it runs as root). */
+  ownedDirs: string;
+}
+
+/** Where the unit is installed and the name systemctl knows it by: the one place both come from. */
+export const SYSTEMD_UNIT = { name: "zookeeper.service", path: "/etc/systemd/system/zookeeper.service" } as const;
 
 const HEADER = `${MANAGED_MARK}, do not edit`;
 
@@ -108,6 +123,24 @@ function logView(zk: ZookeeperSpec): TemplateView["log"] {
 export function serverSpecLine(inv: Inventory, host: HostSpec): string {
   const [v] = serverViews(inv, [host]);
   return `server.${v!.id}=${v!.host}:${v!.quorumPort}:${v!.electionPort}:${v!.role};${v!.clientAddress ? `${v!.clientAddress}:` : ""}${v!.clientPort}`;
+}
+
+/** A unit file takes % as the start of a specifier; the inventory's paths allow no other character systemd reads specially. */
+const unitPath = (path: string) => path.replace(/%/g, "%%");
+
+function unitView(zk: ZookeeperSpec): UnitView {
+  const user = zk.user ?? "root";
+  const pre = zk.preinstalled?.version === zk.version ? zk.preinstalled : undefined;
+  const owned = [zk.data_dir, ...(zk.data_log_dir ? [zk.data_log_dir] : []), zk.log_dir];
+  return {
+    user,
+    home: unitPath(pre ? pre.home : posix.join(zk.install_dir, "current")),
+    homeWhy: pre
+      ? "The release found at adoption, used where it lies; an upgrade moves this line to install_dir/current."
+      : "Through the current link: an upgrade switches the link and restarts the unit; this file does not change.",
+    configDir: unitPath(zk.config_dir),
+    ownedDirs: user === "root" ? "" : owned.map(unitPath).join(" "),
+  };
 }
 
 /** Only where reconfig is really on: the digest exists for reconfig, and a server without it needs no secret. */
@@ -160,6 +193,7 @@ export function templateView(inv: Inventory, host: HostSpec, membership?: Member
     // Base64 has no character the unquoted $SERVER_JVMFLAGS in zkServer.sh would split or glob on.
     jvmFlags: `-Xms${zk.heap_mb}m -Xmx${zk.heap_mb}m${superDigest ? ` -D${SUPER_DIGEST_PROPERTY}=${superDigest}` : ""}`,
     superDigest,
+    unit: unitView(zk),
   };
 }
 
@@ -241,7 +275,7 @@ function templateSet(inv: Inventory, opts: RenderOptions): TemplateSet {
 
 const FILE_MODE = 0o644;
 
-/** The files one host needs: zoo.cfg (+ dynamic file), env file and log4j config in config_dir; myid in data_dir. */
+/** The files one host needs: zoo.cfg (+ dynamic file), env file and log4j config in config_dir; myid in data_dir; the unit under systemd. */
 export function renderHostFiles(inv: Inventory, host: HostSpec, opts: RenderOptions = {}): RenderedFile[] {
   return hostFilesRenderer(inv, opts)(host);
 }
@@ -264,6 +298,7 @@ function hostFiles(inv: Inventory, host: HostSpec, opts: RenderOptions, template
   if (view.dynamicConfigFile !== "") files.push(inConfig("zoo.cfg.dynamic", "zoo.cfg.dynamic.hbs"));
   files.push(inConfig("zookeeper-env.sh", "zookeeper-env.sh.hbs"), inConfig("log4j.properties", "log4j.properties.hbs"));
   files.push({ path: posix.join(zk.data_dir, "myid"), content: templates.render("myid.hbs", view), mode: FILE_MODE });
+  if (zk.service === "systemd") files.push({ path: SYSTEMD_UNIT.path, content: templates.render("zookeeper.service.hbs", view), mode: FILE_MODE });
   return files;
 }
 
