@@ -6,16 +6,16 @@ import type { Command } from "commander";
 import { ExitCode, ZkfleetError } from "../../common/errors.js";
 import type { Io } from "../cli.js";
 import { type ClusterOptions, openCluster } from "../data/cluster.js";
-import { type DiffKind, type DiffReport, diffTrees } from "../data/diff.js";
+import { type DiffKind, type DiffReport, type DiffSide, diffTrees } from "../data/diff.js";
 import { type ExportResult, exportToFile, exportTree } from "../data/export.js";
 import type { ImportReport } from "../data/import-plan.js";
 import { runImport } from "../data/import.js";
 import { readHeader } from "../data/read-file.js";
-import { clusterFrom, openSide, parseSide } from "../data/sides.js";
+import { clusterFrom, openSide, outside, parseSide } from "../data/sides.js";
 import { ZkPath } from "../zk/protocol.js";
 import { examples } from "./help.js";
 
-interface ClusterFlags {
+export interface ClusterFlags {
   zk?: string;
   inventory?: string;
   auth?: string[];
@@ -24,11 +24,11 @@ interface ClusterFlags {
 }
 
 /** Readers replace a failed client process this often (the package crashes on some races: zk/worker.ts getAcl). */
-const READ_RETRIES = 3;
+export const READ_RETRIES = 3;
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
+export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-function seconds(name: string) {
+export function seconds(name: string) {
   return (value: string): number => {
     if (!/^\d+$/.test(value) || Number(value) === 0) throw new ZkfleetError("usage", `${name} takes a whole number of seconds, got "${value}"`, { where: name });
     return Number(value);
@@ -41,7 +41,7 @@ function znodePath(value: string): string {
   return p.data;
 }
 
-function clusterOptions(o: ClusterFlags): ClusterOptions {
+export function clusterOptions(o: ClusterFlags): ClusterOptions {
   const auth = (o.auth ?? []).map((a) => {
     const at = a.indexOf(":");
     if (at <= 0) throw new ZkfleetError("usage", `--auth takes SCHEME:CREDENTIAL (e.g. digest:user:password), got "${a}"`, { where: "--auth" });
@@ -89,8 +89,15 @@ function linesTo(io: Io): Writable {
 }
 
 function formatExport(r: ExportResult, where: string): string {
+  const d = r.dropped;
+  const lost = d && (d.ephemeral || d.acl || d.counter)
+    ? `\nzktreeutil's XML holds names and text values only, so the file lacks: ${[
+      d.ephemeral ? `${d.ephemeral} ephemeral node(s) (left out)` : "", d.acl ? `the ACLs of ${d.acl} node(s) not open to all` : "",
+      d.counter ? `the sequence counters of ${d.counter} parent(s)` : "",
+    ].filter(Boolean).join(", ")}; export as JSON lines (the default) to keep them`
+    : "";
   return `exported ${r.nodes} node(s) (${r.ephemeral} ephemeral, ${r.bytes} bytes of data) in ${(r.ms / 1000).toFixed(1)}s (${rate(r.nodes, r.ms)}) to ${where}; ` +
-    `digest ${r.digest}${r.vanished ? `; ${r.vanished} node(s) went away while the walk ran` : ""}${replaced(r.restarts)}`;
+    `digest ${r.digest}${r.vanished ? `; ${r.vanished} node(s) went away while the walk ran` : ""}${replaced(r.restarts)}${lost}`;
 }
 
 const replaced = (restarts: readonly string[]) =>
@@ -137,16 +144,20 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
     .description("stream a tree to JSON lines (path, data, ACL, ephemeral flag, stats), holding none of it in memory")
     .option("--path <path>", "the subtree to export", znodePath, "/")
     .option("-o, --output <file>", "write here (complete only once renamed into place) instead of stdout")
+    .option("--format <format>", "jsonl (everything: data bytes, ACLs, stats, counters) or xml (zktreeutil's: names and text values only)", "jsonl")
     .addHelpText("after", examples(
       "zkfleet export -i orders.yml -o orders.jsonl               # through SSH: no client port needs to be open",
       "zkfleet export --zk 10.0.1.11:2181 --path /app > app.jsonl",
+      "zkfleet export --zk 10.0.1.11:2181 --format xml -o tree.xml   # for zktreeutil; import and diff read its files too",
     )))
-    .action(async (o: ClusterFlags & { path: string; output?: string }) => {
+    .action(async (o: ClusterFlags & { path: string; output?: string; format: string }) => {
+      if (o.format !== "jsonl" && o.format !== "xml") throw new ZkfleetError("usage", `--format takes jsonl or xml, got "${o.format}"`, { where: "--format" });
+      const format: "jsonl" | "xml" = o.format;
       const spec = clusterFrom(o);
       const progress = progressLine();
       const cluster = await openCluster(spec, { ...clusterOptions(o), retryReads: READ_RETRIES });
       try {
-        const opts = { root: o.path, source: cluster.label, onProgress: (p: { nodes: number; ms: number }) => progress.show(`exported ${p.nodes} node(s), ${rate(p.nodes, p.ms)}`) };
+        const opts = { root: o.path, source: cluster.label, format, onProgress: (p: { nodes: number; ms: number }) => progress.show(`exported ${p.nodes} node(s), ${rate(p.nodes, p.ms)}`) };
         const r = o.output ? await exportToFile(cluster.client, o.output, opts) : await exportTree(cluster.client, linesTo(io), opts);
         progress.clear();
         (o.output ? io.out : io.err)(formatExport(r, o.output ?? "stdout"));
@@ -158,7 +169,7 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
 
   withClusterFlags(program.command("import")
     .description("write an export file into a cluster: parents first, data and ACLs exact, sequence counters continued; the file is checked whole first")
-    .requiredOption("-f, --file <file>", "an export file")
+    .requiredOption("-f, --file <file>", "an export file (JSON lines, or zktreeutil's XML)")
     .option("--dry-run", "read the target and say what would be created, changed and skipped; write nothing")
     .option("--on-conflict <policy>", "an existing node that differs: fail (refuse before writing), skip (leave it), overwrite", "fail")
     .option("--ephemeral <how>", "ephemeral nodes: skip, or create them as persistent", "skip")
@@ -176,17 +187,20 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
       const cluster = await openCluster(spec, clusterOptions(o));
       try {
         let total = 0;
+        let ignored: string[] = [];
         const r = await runImport(cluster.client, {
           file: o.file, dryRun: !!o.dryRun, onConflict: o.onConflict as "skip" | "overwrite" | "fail", ephemeral: o.ephemeral as "skip" | "persistent",
           counters: o.counters, versions: () => cluster.versions(),
           onChecked: (s) => {
             total = s.nodes;
+            ignored = s.ignored;
             progress.show(`${o.file}: ${s.nodes} node(s), checked`);
           },
           onProgress: (p) => progress.show(`${o.dryRun ? "checked against the target" : "imported"} ${p.nodes}/${total} node(s), ${rate(p.nodes, p.ms)}`),
         });
         progress.clear();
-        io.out(o.json ? JSON.stringify({ target: cluster.label, file: o.file, ...r }, null, 2) : formatImport(r, cluster.label, o.onConflict));
+        io.out(o.json ? JSON.stringify({ target: cluster.label, file: o.file, ...r, ignored }, null, 2)
+          : formatImport(r, cluster.label, o.onConflict) + (ignored.length ? `\n  ${ignored.length} subtree(s) the file marks ignore, left alone: ${listed(ignored)}` : ""));
         const changes = r.created + r.updated + r.counters.parents + r.ancestorsCreated.length + (r.dryRun && o.onConflict === "overwrite" ? r.conflicts.length : 0);
         setExit(r.unresolved.length > 0 ? ExitCode.failed : changes > 0 ? ExitCode.changed : ExitCode.ok);
       } finally {
@@ -216,8 +230,11 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
         const right = await openSide(sb, o.path, defaultRoot, opts);
         try {
           const entries: { path: string; kind: DiffKind; detail?: string }[] = [];
-          const r = await diffTrees(left, right, (d) => (o.json ? entries.push(d) : io.out(`${d.kind.padEnd(9)} ${d.path}${d.detail ? `  ${d.detail}` : ""}`)));
-          io.out(o.json ? JSON.stringify({ ...r, entries }, null, 2) : formatDiffSummary(r));
+          const ignored = [...left.ignored, ...right.ignored];
+          const side = (x: typeof left): DiffSide => ({ label: x.label, nodes: outside(x.nodes, ignored) });
+          const r = await diffTrees(side(left), side(right), (d) => (o.json ? entries.push(d) : io.out(`${d.kind.padEnd(9)} ${d.path}${d.detail ? `  ${d.detail}` : ""}`)));
+          io.out(o.json ? JSON.stringify({ ...r, ignored, entries }, null, 2)
+            : formatDiffSummary(r) + (ignored.length ? `\n${ignored.length} subtree(s) marked ignore in an XML file, not compared: ${listed(ignored)}` : ""));
           for (const side of [left, right]) if (side.restarts().length) io.err(`${side.label}${replaced(side.restarts()).replace(/^;/, ":")}`);
           setExit(r.equal ? ExitCode.ok : ExitCode.failed);
         } finally {

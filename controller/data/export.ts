@@ -1,5 +1,6 @@
-// `zkfleet export`: a live tree streamed to JSON lines (format.ts) as it is
-// walked, so memory stays flat whatever the tree's size. A live tree is not
+// `zkfleet export`: a live tree streamed to JSON lines (format.ts), or to
+// zktreeutil's XML (xml.ts), as it is walked, so memory stays flat whatever
+// the tree's size. A live tree is not
 // a snapshot: nodes that go while the walk runs are counted, not errors.
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
@@ -11,6 +12,7 @@ import { isSystemPath } from "../zk/paths.js";
 import { walkTree } from "../zk/walk.js";
 import { FORMAT, FORMAT_VERSION, type Header, type TreeNode, isEphemeral, toLine } from "./format.js";
 import { TreeDigest } from "./digest.js";
+import { type XmlDropped, XmlTreeWriter } from "./xml.js";
 
 export interface Progress {
   nodes: number;
@@ -24,6 +26,8 @@ export interface ExportOptions {
   source: string;
   window?: number;
   onProgress?: (p: Progress) => void;
+  /** jsonl unless said. */
+  format?: "jsonl" | "xml";
 }
 
 export interface ExportResult {
@@ -36,6 +40,8 @@ export interface ExportResult {
   /** Client processes that failed during the walk and were replaced, their reads sent again. */
   restarts: string[];
   ms: number;
+  /** What an XML export could not hold. */
+  dropped?: XmlDropped;
 }
 
 async function assertRoot(client: ZkClient, root: string): Promise<void> {
@@ -66,17 +72,35 @@ export async function* liveTree(client: ZkClient, root: string, opts: LiveTreeOp
   }
 }
 
+/** How a tree is written: JSON lines (everything) or zktreeutil's XML (names and text values). */
+interface TreeSink {
+  begin(): string;
+  node(n: TreeNode): string;
+  end(r: { nodes: number; digest: string }): string;
+  dropped?: XmlDropped;
+}
+
+function jsonLines(header: Header): TreeSink {
+  const line = (x: unknown) => JSON.stringify(x) + "\n";
+  return {
+    begin: () => line(header),
+    node: (n) => line(toLine(n)),
+    end: (r) => line({ end: true, nodes: r.nodes, digest: r.digest, finished: new Date().toISOString() }),
+  };
+}
+
 export async function exportTree(client: ZkClient, out: Writable, opts: ExportOptions): Promise<ExportResult> {
   await assertRoot(client, opts.root);
   const started = Date.now();
   let failed: Error | undefined;
   out.on("error", (err) => (failed ??= err));
-  const write = async (line: unknown) => {
+  const write = async (text: string) => {
     if (failed) throw failed;
-    if (!out.write(JSON.stringify(line) + "\n")) await once(out, "drain");
+    if (text !== "" && !out.write(text)) await once(out, "drain");
   };
   const header: Header = { format: FORMAT, version: FORMAT_VERSION, root: opts.root, source: opts.source, started: new Date(started).toISOString() };
-  await write(header);
+  const sink: TreeSink = opts.format === "xml" ? new XmlTreeWriter(opts.root) : jsonLines(header);
+  await write(sink.begin());
   const digest = new TreeDigest();
   let vanished = 0;
   let nodes = 0;
@@ -86,14 +110,17 @@ export async function exportTree(client: ZkClient, out: Writable, opts: ExportOp
     digest.push(node);
     nodes++;
     bytes += node.data.length;
-    await write(toLine(node));
+    await write(sink.node(node));
     if (opts.onProgress && Date.now() - lastReport > 250) {
       lastReport = Date.now();
       opts.onProgress({ nodes, bytes, ms: lastReport - started });
     }
   }
-  const result = { nodes, ephemeral: digest.ephemeral, bytes, digest: digest.finish(), vanished, restarts: [...client.restarts], ms: Date.now() - started };
-  await write({ end: true, nodes, digest: result.digest, finished: new Date().toISOString() });
+  const result: ExportResult = {
+    nodes, ephemeral: digest.ephemeral, bytes, digest: digest.finish(), vanished, restarts: [...client.restarts], ms: Date.now() - started,
+    ...(sink.dropped ? { dropped: sink.dropped } : {}),
+  };
+  await write(sink.end(result));
   return result;
 }
 

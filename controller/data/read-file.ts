@@ -10,15 +10,26 @@ import { ZkfleetError } from "../../common/errors.js";
 import { comparePaths, isUnder, parentOf } from "../zk/paths.js";
 import { EndLine, Header, NodeLine, type TreeNode, fromLine } from "./format.js";
 import { TreeDigest } from "./digest.js";
+import { XML_SOURCE, looksLikeXml, readXmlRoot, readXmlTree } from "./xml.js";
 
 export interface FileNode {
   line: number;
   node: TreeNode;
 }
 
+/** What a tree file says of itself: its own format, where its tree is rooted, where it came from. */
+export interface FileHeader {
+  kind: "jsonl" | "xml";
+  root: string;
+  source: string;
+}
+
 export interface FileSummary {
-  header: Header;
-  end: EndLine;
+  header: FileHeader;
+  /** A JSON-lines export's end line (an XML file has none). */
+  end?: EndLine;
+  /** Subtrees an XML file marks ignore: left out of import and diff. */
+  ignored: string[];
   /** Persistent and ephemeral nodes. */
   nodes: number;
   ephemeral: number;
@@ -34,8 +45,18 @@ function issues(err: z.ZodError): string {
   return err.issues.map((i) => `${i.path.length ? i.path.join(".") + ": " : ""}${i.message}`).join("; ");
 }
 
-/** The nodes of an export file, checked; `summary` is filled once the end line has been read and checked. */
+/** The nodes of an export file (JSON lines or zktreeutil's XML), checked; `summary` is filled once the whole file has been read and checked. */
 export async function* readExportFile(file: string, summary?: (s: FileSummary) => void): AsyncGenerator<FileNode> {
+  if ((await readHeader(file))?.kind === "xml") {
+    const tree = await readXmlTree(file);
+    const digest = new TreeDigest();
+    for (const n of tree.nodes) {
+      digest.push(n.node);
+      yield n;
+    }
+    summary?.({ header: { kind: "xml", root: tree.root, source: XML_SOURCE }, ignored: tree.ignored, nodes: tree.nodes.length, ephemeral: 0, extended: 0 });
+    return;
+  }
   let input;
   try {
     input = createReadStream(file);
@@ -104,7 +125,7 @@ export async function* readExportFile(file: string, summary?: (s: FileSummary) =
   }
   if (!header) throw problem(file, 1, "the file is empty");
   if (!end) throw problem(file, n, `the file ends without its end line after ${count} node(s): it is truncated`);
-  summary?.({ header, end, nodes: count, ephemeral: digest.ephemeral, extended });
+  summary?.({ header: { kind: "jsonl", root: header.root, source: header.source }, end, ignored: [], nodes: count, ephemeral: digest.ephemeral, extended });
 }
 
 /** Reads the whole file, holding nothing, and says what it holds; throws at its first problem. */
@@ -114,15 +135,20 @@ export async function checkExportFile(file: string): Promise<FileSummary> {
   return summary!;
 }
 
-/** The header alone (for telling an export file from an inventory). */
-export async function readHeader(file: string): Promise<Header | undefined> {
+/** The header alone (for telling an export file from an inventory, and where its tree is rooted). */
+export async function readHeader(file: string): Promise<FileHeader | undefined> {
   const input = createReadStream(file, { start: 0, end: 64 * 1024 });
   const lines = createInterface({ input, crlfDelay: Infinity });
   try {
     for await (const text of lines) {
+      if (looksLikeXml(Buffer.from(text))) {
+        lines.close();
+        input.destroy();
+        return { kind: "xml", root: await readXmlRoot(file), source: XML_SOURCE };
+      }
       try {
         const h = Header.safeParse(JSON.parse(text));
-        return h.success ? h.data : undefined;
+        return h.success ? { kind: "jsonl", root: h.data.root, source: h.data.source } : undefined;
       } catch {
         return undefined;
       }

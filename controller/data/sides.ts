@@ -1,12 +1,14 @@
 // Naming a tree on the command line: a connect string, an inventory (reached
-// through SSH), or an export file. `diff` takes any of them on each side;
+// through SSH), or an export file (JSON lines or zktreeutil's XML). `diff` takes any of them on each side;
 // an explicit prefix (zk:, inventory:, file:) settles an ambiguous name.
 import { existsSync } from "node:fs";
 import { ZkfleetError } from "../../common/errors.js";
 import { type Cluster, type ClusterOptions, type ClusterSpec, openCluster, parseConnect } from "./cluster.js";
 import { liveTree } from "./export.js";
 import type { TreeNode } from "./format.js";
+import { isUnder } from "../zk/paths.js";
 import { readExportFile, readHeader } from "./read-file.js";
+import { readXmlTree } from "./xml.js";
 
 export type SideSpec = ClusterSpec | { kind: "file"; file: string };
 
@@ -41,6 +43,8 @@ export interface OpenSide {
   nodes: AsyncIterable<TreeNode>;
   /** A live side's client processes that failed and were replaced. */
   restarts(): string[];
+  /** Subtrees an XML file marks ignore: not to be compared on either side. */
+  ignored: string[];
   close(): Promise<void>;
 }
 
@@ -51,12 +55,19 @@ export async function openSide(spec: SideSpec, root: string | undefined, default
     if (root !== undefined && header && root !== header.root) {
       throw new ZkfleetError("usage", `${spec.file} holds the tree below ${header.root}, not ${root}`, { where: "--path", hint: `drop --path, or give --path ${header.root}` });
     }
+    const xml = header?.kind === "xml" ? await readXmlTree(spec.file) : undefined;
     const nodes = (async function* () {
-      for await (const { node } of readExportFile(spec.file)) yield node;
+      if (xml) for (const { node } of xml.nodes) yield node;
+      else for await (const { node } of readExportFile(spec.file)) yield node;
     })();
-    return { label: spec.file, root: header?.root ?? "/", nodes, restarts: () => [], close: async () => undefined };
+    return { label: spec.file, root: header?.root ?? "/", nodes, restarts: () => [], ignored: xml?.ignored ?? [], close: async () => undefined };
   }
   const cluster: Cluster = await openCluster(spec, opts);
   const at = root ?? defaultRoot;
-  return { label: cluster.label, root: at, nodes: liveTree(cluster.client, at), restarts: () => [...cluster.client.restarts], close: () => cluster.close() };
+  return { label: cluster.label, root: at, nodes: liveTree(cluster.client, at), restarts: () => [...cluster.client.restarts], ignored: [], close: () => cluster.close() };
+}
+
+/** The nodes of a stream that are not in (or below) an ignored subtree. */
+export async function* outside(nodes: AsyncIterable<TreeNode>, ignored: readonly string[]): AsyncGenerator<TreeNode> {
+  for await (const n of nodes) if (!ignored.some((root) => isUnder(n.path, root))) yield n;
 }

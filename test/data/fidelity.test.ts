@@ -6,8 +6,11 @@
 // inventory. Checked by zkfleet's diff and, independently, by ZooKeeper's
 // own Java client (digests; its state digest shows that a dry run or a
 // refused import writes nothing) and zkCli (the next sequential numbers).
+// Then zktreeutil's XML: a file shaped as zktreeutil writes it is imported
+// and diffed (ignored subtrees left alone), values read back by zkCli; an
+// XML export round-trips into 3.4.13, binary data is refused by path.
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -240,6 +243,72 @@ describe("export, import and diff, 3.4.13 to 3.9.3 through SSH", () => {
     const expected = ["Created /corpus/queue/item-0000000006", "Created /corpus/drained/x-0000000003", "Created /corpus/sessions/s-0000000002", "Created /corpus/mixed/m-0000000002"];
     expect(await next(`${dstAddrs[1]}:2181`)).toEqual(expected);
     expect(await next(`${srcAddrs[1]}:2181`)).toEqual(expected);
+  });
+});
+
+describe("zktreeutil's XML, 3.9.3 and 3.4.13 through SSH", () => {
+  // Shaped as zktreeutil --export writes a whole tree; the subtrees earlier tests put on the target are marked ignore.
+  const ZKTREEUTIL = `<?xml version="1.0" encoding="UTF-8"?>
+<root>
+  <zknode name="zookeeper">
+    <zknode name="quota"/>
+  </zknode>
+  <zknode name="corpus" ignore="true"/>
+  <zknode name="boxes" ignore="true"/>
+  <zknode name="zktu" value="from zktreeutil">
+    <zknode name="config">
+      <zknode name="db" value="host=a&amp;b &lt;c&gt; &quot;q&quot;&#10;line2"/>
+      <zknode name="ünï" value="名前"/>
+      <zknode name="empty"/>
+    </zknode>
+    <zknode name="b-first" value="server order, not sorted"/>
+  </zknode>
+</root>
+`;
+
+  it("a zktreeutil file imports (ignored subtrees left alone, /zookeeper untouched), diffs equal, and zkCli reads the values", async () => {
+    const xml = writeAndName("zktreeutil.xml", ZKTREEUTIL);
+    const r = await cli("import", "-i", dst, "-f", xml, "--auth", AUTH);
+    expect(r.code, r.err + r.out).toBe(2);
+    expect(r.out).toMatch(/6 created/);
+    expect(r.out).toMatch(/2 subtree\(s\) the file marks ignore, left alone: \/corpus, \/boxes/);
+    expect(r.out).not.toMatch(/sequence counters/);
+    const d = await cli("diff", xml, dst, "--auth", AUTH);
+    expect(d.code, d.out + d.err).toBe(0);
+    expect(d.out).toMatch(/^equal$/m);
+    expect(d.out).toMatch(/2 subtree\(s\) marked ignore in an XML file, not compared/);
+    const got = await zkCli(`${dstAddrs[2]}:2181`, ["get /zktu/config/db", "get /zktu/config/ünï"]);
+    expect(got).toContain('host=a&b <c> "q"\nline2');
+    expect(got).toContain("名前");
+    // The same file against a tree that differs in one value: found, exit 1.
+    await zkCli(`${dstAddrs[0]}:2181`, ["set /zktu/b-first changed"]);
+    const changed = await cli("diff", xml, dst, "--auth", AUTH);
+    expect(changed.code).toBe(4);
+    expect(changed.out).toMatch(/^data\s+\/zktu\/b-first/m);
+  });
+
+  it("export --format xml: a text subtree round-trips into 3.4.13; binary data is refused by path with no file left; lost ACLs are said", async () => {
+    const out = join(work, "zktu.xml");
+    const r = await cli("export", "-i", dst, "--path", "/zktu", "--format", "xml", "-o", out);
+    expect(r.code, r.err).toBe(0);
+    const text = readFileSync(out, "utf8");
+    expect(text).toContain('<root zkfleet-root="/zktu">');
+    expect(text).toContain('value="host=a&amp;b &lt;c&gt; &quot;q&quot;&#10;line2"');
+    const into = await cli("import", "-i", src, "-f", out);
+    expect(into.code, into.err + into.out).toBe(2);
+    expect(into.out).toMatch(/6 created/);
+    const d = await cli("diff", out, src);
+    expect(d.code, d.out + d.err).toBe(0);
+    expect((await zkCli(`${srcAddrs[1]}:2181`, ["get /zktu/b-first"]))).toContain("changed");
+
+    const binary = join(work, "binary.xml");
+    const refused = await cli("export", "-i", src, "--path", "/corpus", "--auth", AUTH, "--format", "xml", "-o", binary);
+    expect(refused.code).toBe(3);
+    expect(refused.err).toMatch(/\/corpus\/big: its data \(1048000 bytes\) is not UTF-8 text|\/corpus\/binary: its data \(256 bytes\) is not UTF-8 text/);
+    expect(existsSync(binary)).toBe(false);
+    const acl = await cli("export", "-i", src, "--path", "/corpus/acl/world-read", "--format", "xml", "-o", join(work, "acl.xml"));
+    expect(acl.code, acl.err).toBe(0);
+    expect(acl.out).toMatch(/the file lacks: the ACLs of 1 node\(s\) not open to all/);
   });
 });
 
