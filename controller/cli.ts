@@ -20,10 +20,13 @@ import { defaultJournalDir } from "./execute/journal.js";
 import { type RuntimePush, describePush } from "./agent/runtime.js";
 import { createInterface } from "node:readline/promises";
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { findRun, listRuns, replacedBy, runSteps } from "./execute/runs.js";
+import { readFile, writeFile } from "node:fs/promises";
+import { findRun, listRuns, records, replacedBy } from "./execute/runs.js";
+import { runReport } from "./report/model.js";
+import { formatCanary, formatRunReport, runReportJson } from "./report/text.js";
+import { renderRunHtml } from "./report/html.js";
 import { windowDeadline } from "./plan/estimate.js";
-import { CANARY_VIA, type CanaryRunReport, type CanaryViaOption } from "./canary/route.js";
+import { CANARY_VIA, type CanaryViaOption } from "./canary/route.js";
 
 /** The options apply and runs resume share. */
 interface ApplyOptions {
@@ -44,19 +47,6 @@ interface ApplyOptions {
   /** commander's --no-canary: false when given. */
   canary?: boolean;
   canaryVia: CanaryViaOption;
-}
-
-/** The canary's figures for people: in total, then each step where clients saw something. */
-function formatCanary(r: CanaryRunReport, steps: Step[]): string {
-  const t = r.total;
-  const lines = [`canary: ${t.ops} operations, ${t.failed} failed, longest unavailability ${(t.longestGapMs / 1000).toFixed(1)}s (full connect string), ` +
-    `latency p50 ${t.p50Ms} ms p99 ${t.p99Ms} ms, sessions expired ${t.expired}, acknowledged writes lost ${t.lost}`];
-  for (const st of r.steps) {
-    if (st.failed === 0 || !steps[st.index]) continue;
-    lines.push(`  step ${st.index + 1} (${describeStep(steps[st.index]!)}): ${st.failed} of ${st.ops} failed, longest gap ${(st.longestGapMs / 1000).toFixed(1)}s`);
-  }
-  for (const c of r.clients) if (c.problem) lines.push(`  ${c.label}: ${c.problem}`);
-  return lines.join("\n");
 }
 
 /** --deadline: an ISO time, or HH:MM meaning its next occurrence. */
@@ -339,16 +329,23 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       }
     });
   runs.command("show <run>")
-    .description("one run's steps: what ran, how long, what changed, where it stopped")
+    .description("one run's steps: what ran, how long, what changed, where it stopped; the gates' waits, leader changes and the canary's figures")
     .option("--journal <dir>", "where run journals are", defaultJournalDir(io.env))
     .option("--json", "machine-readable output")
-    .action((run: string, o) => {
+    .option("--html <file>", "also write a self-contained HTML page with a timeline: steps, the canary's latency and failures, leader changes")
+    .addHelpText("after", examples(
+      "zkfleet runs show 2026-03-01T02-00      # a unique start of the id is enough",
+      "zkfleet runs show RUN --html run.html   # the page needs nothing from the network",
+    ))
+    .action(async (run: string, o) => {
       const r = findRun(o.journal, run);
-      const steps = runSteps(r.file);
-      if (o.json) return io.out(JSON.stringify({ ...r, stepRecords: steps }, null, 2));
-      io.out(`run ${r.run} (${r.command} of ${r.ensemble}): ${r.outcome}${r.detail ? `: ${r.detail}` : ""}`);
-      io.out(`  started ${r.started}${r.ended ? `, ended ${r.ended}` : ""}; inventory ${r.origin?.inventory ?? "?"}; journal ${r.file}`);
-      for (const st of steps) io.out(`  ${String(st.index + 1).padStart(3)}. ${st.outcome.padEnd(15)} ${st.kind.padEnd(14)} ${st.host.padEnd(8)}${st.ms !== undefined ? ` ${(st.ms / 1000).toFixed(1)}s` : ""}${st.message ? `  ${st.message}` : ""}`);
+      const report = runReport(records(r.file), r.file)!;
+      if (o.html) {
+        await writeFile(o.html, renderRunHtml(report));
+        if (!o.json) io.out(`wrote ${o.html}`);
+      }
+      if (o.json) io.out(JSON.stringify(runReportJson(report), null, 2));
+      else for (const line of formatRunReport(report)) io.out(line);
       setExit(r.outcome === "done" ? ExitCode.ok : ExitCode.failed);
     });
   actingOptions(runs.command("resume <run>")

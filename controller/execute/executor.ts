@@ -84,7 +84,8 @@ async function awaitHealthy(
   let leaderZxid: bigint | undefined;
   let said: { line: string; at: number } | undefined;
   // What it waited for, for the run report: the first reason and the last (a long wait's reasons change, and all of them would bloat the journal).
-  const waited: string[] = [];
+  let firstWait: string | undefined;
+  let lastWait: string | undefined;
   let polls = 0;
   for (;;) {
     const report = await opts.actions.observe(plan, step.hosts, step.versions, step.roles);
@@ -109,7 +110,7 @@ async function awaitHealthy(
       const caught = step.caughtUp ? `, ${step.caughtUp} caught up` : "";
       return {
         report,
-        outcome: { changed: false, message: `leader ${report.leader}, ${report.votersUp}/${report.voters} voters up${caught}`, data: { polls, waitedFor: waited } },
+        outcome: { changed: false, message: `leader ${report.leader}, ${report.votersUp}/${report.voters} voters up${caught}`, data: { polls, waitedFor: [firstWait, lastWait === firstWait ? undefined : lastWait].filter((w) => w !== undefined) } },
       };
     }
     if (Date.now() >= deadline) {
@@ -125,8 +126,8 @@ async function awaitHealthy(
         hint: "look at the ZooKeeper logs on the hosts named above (log_dir), then run `zkfleet status`; apply can be run again once fixed",
       });
     }
-    if (waited.length < 2) waited.push(waitingFor);
-    else waited[1] = waitingFor;
+    firstWait ??= waitingFor;
+    lastWait = waitingFor;
     const line = `${step.role}: ${waitingFor}, ${report.votersUp}/${report.voters} voters up`;
     // Said when it changes, and once a second while it does not: four lines a second would bury the news.
     if (line !== said?.line || Date.now() - said.at >= 1000) {

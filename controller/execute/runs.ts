@@ -26,9 +26,10 @@ export interface RunSummary {
   origin?: RunOrigin;
 }
 
-interface Rec { at: string; run: string; event: string; [k: string]: unknown }
+/** One line of a journal. */
+export interface Rec { at: string; run: string; event: string; [k: string]: unknown }
 
-function records(file: string): Rec[] {
+export function records(file: string): Rec[] {
   return readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").flatMap((l) => {
     try {
       return [JSON.parse(l) as Rec];
@@ -40,7 +41,11 @@ function records(file: string): Rec[] {
 }
 
 export function summarize(file: string): RunSummary | undefined {
-  const recs = records(file);
+  return summarizeRecords(records(file), file);
+}
+
+/** A run's summary from its records (file: where they were read, for people). */
+export function summarizeRecords(recs: readonly Rec[], file: string): RunSummary | undefined {
   const plan = recs.find((r) => r.event === "plan");
   if (!plan) return undefined;
   const steps = ((plan.plan as Plan | undefined)?.stages ?? []).reduce((n, s) => n + s.steps.length, 0);
@@ -84,21 +89,41 @@ export function findRun(dir: string, run: string): RunSummary {
   });
 }
 
-/** The step records of a run, for `runs show`. */
-export function runSteps(file: string): { index: number; kind: string; host: string; outcome: string; ms?: number; message?: string }[] {
-  const recs = records(file);
+export interface StepRecord {
+  index: number;
+  kind: string;
+  host: string;
+  outcome: "changed" | "ok" | "failed" | "started, no end" | "not run";
+  ms?: number;
+  message?: string;
+  /** When its step-start and its step-done or step-failed record were written. */
+  startedAt?: string;
+  endedAt?: string;
+  undo?: true;
+  /** What the step did, as it recorded (a gate: its polls and what it waited for). */
+  data?: Record<string, unknown>;
+}
+
+/** The step records of a run, for `runs show`: the plan's steps, then its stages' undo steps (numbered after them, as the executor does). */
+export function runSteps(recs: readonly Rec[]): StepRecord[] {
   const plan = recs.find((r) => r.event === "plan")?.plan as Plan | undefined;
-  const steps = (plan?.stages ?? []).flatMap((s) => s.steps);
-  return steps.map((s, index) => {
+  const own = (plan?.stages ?? []).flatMap((s) => s.steps);
+  const steps = [...own, ...(plan?.stages ?? []).flatMap((s) => s.undo ?? [])];
+  return steps.map((s, index): StepRecord => {
     const done = recs.find((r) => r.event === "step-done" && r.index === index);
     const failed = recs.find((r) => r.event === "step-failed" && r.index === index);
-    const started = recs.some((r) => r.event === "step-start" && r.index === index);
+    const started = recs.find((r) => r.event === "step-start" && r.index === index);
+    const end = done ?? failed;
     return {
       index, kind: s.kind, host: s.host,
       outcome: done ? (done.changed ? "changed" : "ok") : failed ? "failed" : started ? "started, no end" : "not run",
       ...(done ? { ms: Number(done.ms), message: String(done.message) } : failed ? { message: String(failed.error) } : {}),
+      ...(started ? { startedAt: started.at } : {}), ...(end ? { endedAt: end.at } : {}),
+      ...(index >= own.length ? { undo: true as const } : {}),
+      ...(done?.data && typeof done.data === "object" ? { data: done.data as Record<string, unknown> } : {}),
     };
-  });
+  // An undo step that never ran is no news: every stage that stops a server has some.
+  }).filter((st) => !st.undo || st.outcome !== "not run");
 }
 
 /** How long each kind of step took in this ensemble's earlier runs (successful steps only), for estimates. */
