@@ -36,3 +36,13 @@ export function cleanUpOnAbort(cleanUp, deadlineMs) {
   const watchdog = setTimeout(() => stop(`bench took longer than ${deadlineMs / 60_000} min: giving up`, 1), deadlineMs);
   return () => clearTimeout(watchdog);
 }
+
+/** The end of one latency round: its connections closed and forgotten, its delay proxy stopped. Answers the proxy left (none). */
+export async function closeRound(connections, tracked, proxy) {
+  for (const c of connections) {
+    await c.close();
+    tracked.delete(c);
+  }
+  if (proxy) await proxy.stop();
+  return undefined;
+}

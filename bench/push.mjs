@@ -20,7 +20,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDelayProxy } from "./delay-proxy.mjs";
-import { cleanUpOnAbort } from "./lib.mjs";
+import { cleanUpOnAbort, closeRound } from "./lib.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const ROUNDS = Number(process.argv[2] ?? 5);
@@ -209,14 +209,7 @@ async function main() {
         `; with TCP_NODELAY: ${(m("old put, TCP_NODELAY") / m("put, TCP_NODELAY")).toFixed(2)}x` +
         `; scp less its ssh start-up: ${scpAlone > 0 ? `${secs(scpAlone)}, ${rate(scpAlone)}` : "within noise"}`);
 
-      for (const c of [conn, fast]) {
-        await c.close();
-        conns.delete(c);
-      }
-      if (proxy) {
-        await proxy.stop();
-        proxy = undefined;
-      }
+      proxy = await closeRound([conn, fast], conns, proxy);
     }
   } finally {
     cancelDeadline();

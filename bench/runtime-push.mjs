@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDelayProxy } from "./delay-proxy.mjs";
-import { cleanUpOnAbort, commandRunner } from "./lib.mjs";
+import { cleanUpOnAbort, closeRound, commandRunner } from "./lib.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const ROUNDS = Number(process.argv[2] ?? 3);
@@ -140,12 +140,7 @@ async function pushAlone() {
       }
       console.log(`  ${rtt > 0 ? `added RTT ${rtt} ms` : "loopback"}:`);
       for (const [name, ms] of Object.entries(times)) console.log(`    ${name.padEnd(24)} ${s(median(ms))} ${list(ms)}`);
-      await conn.close();
-      conns.delete(conn);
-      if (proxy) {
-        await proxy.stop();
-        proxy = undefined;
-      }
+      proxy = await closeRound([conn], conns, proxy);
     }
   } finally {
     await labDown(labDir);
