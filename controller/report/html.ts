@@ -89,7 +89,7 @@ function latencyChart(r: RunReport, sc: Scale, top: number): string {
   const y = (ms: number) => top + CHART - (Math.log10(Math.max(1, ms)) / Math.log10(ceiling)) * CHART;
   const colourOf = (c: ClientSeries, i: number) => (c.label === "all" ? "#222222" : CLIENT_COLOURS[i % CLIENT_COLOURS.length]!);
   const key = r.series.map((c, i) => `<tspan fill="${colourOf(c, i)}" font-weight="600">\u2014 ${esc(c.label === "all" ? "all servers" : c.label)}</tspan>`).join(" ");
-  const parts = [`<text class="chart-title" x="${LEFT}" y="${top - 8}">canary latency (log scale): slowest operation per ${duration(r.series[0]?.bucketMs ?? 250)}, ` +
+  const parts = [`<text class="chart-title" x="${LEFT}" y="${top - 12}">canary latency (log scale): slowest operation per ${duration(r.series[0]?.bucketMs ?? 250)}, ` +
     `dashed: median of all servers' client; clients ${key}</text>`];
   for (let v = 1; v <= ceiling; v *= 10) {
     parts.push(`<line class="grid" x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}"/>` +
@@ -97,18 +97,17 @@ function latencyChart(r: RunReport, sc: Scale, top: number): string {
   }
   const line = (c: ClientSeries, values: number[], series: string, colour: string, extra: string) => {
     // A bucket without a successful operation breaks the line: no latency to draw there.
-    let d = "";
-    let points = 0;
-    let pen = "M";
+    const runs: [number, number][][] = [[]];
     values.forEach((v, i) => {
-      if (c.ops[i]! - c.failed[i]! === 0) {
-        pen = "M";
-        return;
-      }
-      d += `${pen}${sc.x(c.from + (i + 0.5) * c.bucketMs).toFixed(1)} ${y(v).toFixed(1)}`;
-      pen = "L";
-      points += 1;
+      if (c.ops[i]! - c.failed[i]! === 0) runs.push([]);
+      else runs.at(-1)!.push([sc.x(c.from + (i + 0.5) * c.bucketMs), y(v)]);
     });
+    // A bucket alone between gaps is drawn across its width: a line of one point would not show.
+    const half = (sc.x(c.from + c.bucketMs) - sc.x(c.from)) / 2;
+    const d = runs.filter((run) => run.length > 0).map((run) => (run.length === 1
+      ? `M${(run[0]![0] - half).toFixed(1)} ${run[0]![1].toFixed(1)}h${(2 * half).toFixed(1)}`
+      : run.map(([x, yy], k) => `${k === 0 ? "M" : "L"}${x.toFixed(1)} ${yy.toFixed(1)}`).join(""))).join("");
+    const points = runs.reduce((n, run) => n + run.length, 0);
     return `<path class="series" data-series="${series}" data-client="${esc(c.label)}" data-points="${points}" d="${d}" stroke="${colour}" ${extra}/>`;
   };
   r.series.forEach((c, i) => {
@@ -144,7 +143,7 @@ function timeline(r: RunReport): string {
   const sc = timeScale(r);
   const bandsTop = 34;
   const bands = stepBands(r, sc, bandsTop);
-  const chartTop = bandsTop + bands.height + 34;
+  const chartTop = bandsTop + bands.height + 44;
   const failedTop = chartTop + CHART + 14;
   const axisY = failedTop + FAILED_ROW + 4;
   const height = axisY + 26;
@@ -212,10 +211,11 @@ export function renderRunHtml(r: RunReport): string {
     String(st.index + 1), after(st.startedAt), esc(st.host), esc(st.kind), esc(st.outcome) + (st.undo ? " (undo)" : ""),
     st.ms !== undefined ? seconds(st.ms) : "", esc(st.message ?? ""),
   ]), "steps");
-  const gates = r.gates.length === 0 ? "<p>None.</p>" : table(["#", "role", "waited", "looks", "for", "waited for", "saw"], r.gates.map((g) => [
+  // The long column last: it is the one that wraps.
+  const gates = r.gates.length === 0 ? "<p>None.</p>" : table(["#", "role", "waited", "looks", "for", "saw", "waited for"], r.gates.map((g) => [
     String(g.index + 1), esc(g.role), g.ms !== undefined ? seconds(g.ms) : esc(g.outcome), g.polls !== undefined ? String(g.polls) : "",
-    esc(`${g.hosts.join(", ")} healthy${g.caughtUp ? `, ${g.caughtUp} caught up` : ""}`),
-    esc(g.waitedFor.length > 0 ? g.waitedFor.join(", then ") : g.polls === 1 ? "nothing (healthy at the first look)" : ""), esc(g.message ?? ""),
+    esc(`${g.hosts.join(", ")} healthy${g.caughtUp ? `, ${g.caughtUp} caught up` : ""}`), esc(g.message ?? ""),
+    esc(g.waitedFor.length > 0 ? g.waitedFor.join(", then ") : g.polls === 1 ? "nothing (healthy at the first look)" : ""),
   ]), "gates");
   const leaders = r.leaders.length === 0 ? "<p>No gate or check observed the ensemble.</p>" : table(["at", "leader", "before", "seen by step"], r.leaders.map((l) => [
     after(l.at), esc(l.host ?? "none"), l.previous === undefined ? "(the run found it)" : esc(l.previous ?? "none"), String(l.step + 1),

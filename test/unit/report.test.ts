@@ -25,7 +25,7 @@ const rec = (ms: number, event: string, data: Record<string, unknown> = {}): Rec
 // Two 250 ms buckets before the run's first record, an outage with failures, then back.
 const series: ClientSeries[] = [
   { label: "all", from: T - 250, bucketMs: 250, ops: [2, 2, 2, 2, 2, 2], failed: [0, 0, 2, 1, 0, 0], p50Ms: [3, 3, 0, 40, 4, 3], maxMs: [4, 5, 0, 900, 6, 4] },
-  { label: "zk1", from: T - 250, bucketMs: 250, ops: [2, 2, 1, 0, 0, 0], failed: [0, 0, 1, 0, 0, 0], p50Ms: [3, 3, 0, 0, 0, 0], maxMs: [3, 4, 0, 0, 0, 0] },
+  { label: "zk1", from: T - 250, bucketMs: 250, ops: [2, 2, 1, 0, 1, 0], failed: [0, 0, 1, 0, 0, 0], p50Ms: [3, 3, 0, 0, 3300, 0], maxMs: [3, 4, 0, 0, 3300, 0] },
 ];
 const canaryReport = {
   via: "direct", steps: [],
@@ -79,7 +79,8 @@ describe("the run report", () => {
       .toEqual(["0:ok", "1:changed", "2:changed", "3:ok", "4:failed"]);
     // Points only where a bucket had a successful operation: the outage breaks the line.
     expect(html).toMatch(/<path class="series" data-series="latency" data-client="all" data-points="5" d="M[^"]*M[^"]*"/);
-    expect(html).toMatch(/data-series="latency" data-client="zk1" data-points="2"/);
+    // One bucket alone between gaps is a short line across its width, not an invisible point.
+    expect(html).toMatch(/data-series="latency" data-client="zk1" data-points="3" d="M[\d.]+ [\d.]+L[\d.]+ [\d.]+M[\d.]+ [\d.]+h[\d.]+"/);
     expect([...html.matchAll(/<rect class="failed" data-series="failed" data-count="(\d+)"/g)].map((m) => Number(m[1]))).toEqual([3, 1]);
     // The first leader record is the one the run found; the two after it are changes.
     expect([...html.matchAll(/<g class="leader-change" data-leader="([^"]+)"/g)].map((m) => m[1])).toEqual(["none", "zk2"]);
