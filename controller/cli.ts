@@ -312,6 +312,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .addHelpText("after", examples(
       "zkfleet runs --ensemble orders-zk        # every run and how it ended",
       "zkfleet runs show RUN                    # its steps: what ran, how long, where it stopped",
+      "zkfleet runs show RUN --html run.html    # one page: a timeline of the steps, the canary's latency, elections",
       "zkfleet runs resume RUN --yes            # continue a run that was killed or failed",
       "zkfleet runs rollback RUN --check        # the plan that would undo it",
     ));
