@@ -149,7 +149,10 @@ function timeline(r: RunReport): string {
   const height = axisY + 26;
   const parts = [bands.svg];
   if (r.series.length > 0) parts.push(latencyChart(r, sc, chartTop), failedRow(r, sc, failedTop));
-  else parts.push(`<text class="chart-title" x="${LEFT}" y="${chartTop + 20}">no canary in this run (it runs only when servers stop)</text>`);
+  else {
+    const why = r.canary ? "the journal holds the canary's figures but no series (written by an older zkfleet)" : "no canary in this run (it runs only when servers stop)";
+    parts.push(`<text class="chart-title" x="${LEFT}" y="${chartTop + 20}">${why}</text>`);
+  }
   const step = tickStep(sc.t1 - sc.t0);
   for (let t = Math.ceil((sc.t0 - sc.origin) / step) * step; sc.origin + t <= sc.t1; t += step) {
     const x = sc.x(sc.origin + t).toFixed(1);

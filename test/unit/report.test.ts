@@ -97,5 +97,8 @@ describe("the run report", () => {
     expect(html).not.toContain('data-series="latency"');
     expect(html).not.toContain('class="leader-change"');
     expect(html.match(/<g class="step"/g)).toHaveLength(5);
+    const older = renderRunHtml(runReport(records.map((r) => (r.event === "canary" ? { ...r, series: undefined } : r)), "/j/x.jsonl")!);
+    expect(older).toContain("no series (written by an older zkfleet)");
+    expect(older).toContain('<table class="canary">');
   });
 });
