@@ -21,6 +21,7 @@ import { fileContent } from "../model/observed.js";
 import { probeFor, targetOf } from "../model/target.js";
 import { type ObserveRequest, observeAll, observeRequests, observedFrom, unobservableError } from "../observe.js";
 import { type DesiredHost, type Plan, type Step, planApply, planSteps } from "../plan/plan.js";
+import { type RestoreSpec, planRestore } from "../plan/restore.js";
 import { type RenderedFile, SYSTEMD_UNIT, dynamicConfigPath, hostFilesRenderer, mergeHostsBlock, renderHostsBlock } from "../render/render.js";
 import type { EnsembleReport } from "../status/health.js";
 
@@ -53,6 +54,12 @@ export interface ApplyInput {
    * version that run replaced.
    */
   restore?: { run: string; files: Map<string, Map<string, string>> };
+  /**
+   * A restore (`zkfleet restore`): the plan puts the backup into every
+   * member before any starts (plan/restore.ts); the run the lock is held
+   * under is added here, where it is known.
+   */
+  backup?: Omit<RestoreSpec, "lockRun">;
   /** The run this one continues (`runs resume`): its lock is taken back, its id recorded. */
   resume?: { run: string; lockRun: string };
   /** Asked before changing anything (not in check mode); false aborts. */
@@ -140,7 +147,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
   const hostsBlock = inv.hosts_file === "managed" ? renderHostsBlock(inv) : undefined;
   const keys = inv.hosts.map((h) => h.name);
   const observeRequest = (key: string): ObserveRequest => ({
-    files: [...rendered.get(key)!.map((f) => f.path), ...(inv.hosts_file === "managed" ? [ETC_HOSTS] : []), recordPath(inv)],
+    files: [...rendered.get(key)!.map((f) => f.path), ...(inv.hosts_file === "managed" ? [ETC_HOSTS] : []), recordPath(inv), ...(input.backup ? [input.backup.markerPath] : [])],
     zooCfg,
     probe: probeFor(inv, inv.hosts.find((h) => h.name === key)!),
   });
@@ -171,7 +178,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     const timeouts = { gateMs: input.gateTimeoutMs ?? 30_000, settleMs: input.settleTimeoutMs ?? 120_000 };
     // A membership change is planned on its own, one server at a time; the rest of the inventory follows in the next apply.
     const membership = planMembershipChange({ inv, file: input.file, observed, desired, zooCfg, journalDir: input.journalDir, timeouts });
-    const plan = membership.plan ?? planApply({
+    const planned = membership.plan ?? planApply({
       target,
       // Hosts leaving the ensemble are the membership change's to handle.
       desired: desired.filter((d) => target.members.some((m) => m.host === d.host)),
@@ -181,6 +188,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       ...(hostsBlock !== undefined ? { hostsFile: { path: ETC_HOSTS, block: hostsBlock } } : {}),
       timeouts,
     });
+    const plan = input.backup ? planRestore(planned, observed, { ...input.backup, lockRun }) : planned;
     const history = stepHistory(input.journalDir, inv.ensemble);
     const estimateMs = estimatePlan(plan, history);
     input.onPlan?.(plan, estimateMs);
@@ -201,10 +209,11 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       });
     }
 
-    const journal = new Journal(input.journalDir, inv.ensemble, input.restore ? "rollback" : input.resume ? "resume" : "apply", runId);
+    const journal = new Journal(input.journalDir, inv.ensemble, input.backup ? "restore" : input.restore ? "rollback" : input.resume ? "resume" : "apply", runId);
     journal.origin = {
       inventory: input.file, inventoryHash: input.inventoryHash, lockRun,
       ...(input.resume ? { resumes: input.resume.run } : {}), ...(input.restore ? { rollsBack: input.restore.run } : {}),
+      ...(input.backup ? { restores: input.backup.backup } : {}),
       ...(input.limit ? { limit: input.limit } : {}),
     };
     if (lock && lock.tookOver.length > 0) journal.write("lock-broken", { previous: lock.tookOver });
@@ -275,6 +284,8 @@ const REFUSAL_HINTS: Record<Plan["refusals"][number]["code"], string> = {
   hosts_file_conflict: "the first matching line wins over zkfleet's block, so a server would bind or dial the wrong address: " +
     "remove or correct those lines (zkfleet edits only its own block)",
   unsafe_membership_change: "bring the servers named back first, or change the target so that each step keeps a quorum; --check shows the steps",
+  restore_target_running: "restore writes only into a stopped or new ensemble: stop every server of the target first " +
+    "(on each host: zkServer.sh stop, or systemctl stop zookeeper), or restore into another ensemble; restore never stops a live one",
   ensemble_elsewhere: "list the servers the ensemble runs on now in the inventory (state: absent for those that should leave) " +
     "beside the new ones, so zkfleet moves it one server at a time instead of starting an empty one",
 };

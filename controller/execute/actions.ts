@@ -4,6 +4,7 @@
 // Everything a step needs comes from the step; the fleet only supplies
 // connections and the agent.
 import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { posix } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
@@ -74,6 +75,27 @@ export function fleetActions(fleet: Fleet): Actions {
     async cleanData(step) {
       const r = await fleet.call(step.host, "clean_data", step.args);
       return { changed: r.changed, message: r.message, data: { moved: r.data.moved } };
+    },
+
+    async restoreData(step) {
+      const h = fleet.host(step.host);
+      const conn = await fleet.connection(step.host);
+      const become = h.inventory.ssh.become;
+      // Named by content: a file pushed by an interrupted run is pushed again, and the agent checks every byte anyway.
+      const files = step.files.map((f) => ({ ...f, staged: posix.join(step.stagingDir, `${f.name}.${f.sha256.slice(0, 16)}`) }));
+      for (const f of files) {
+        const r = await conn.run(["sh", "-c", 'mkdir -p "$1" && cat > "$2"', "sh", step.stagingDir, f.staged], {
+          become, stdin: createReadStream(posix.join(step.backup, "files", f.name)), timeoutMs: 3_600_000,
+        });
+        if (r.code !== 0) {
+          throw new ZkfleetError("ssh", `cannot push ${f.name} to ${step.host}:${f.staged}: ${r.stderr.trim() || `exit ${r.code}`}`, {
+            where: step.host, hint: `make ${step.stagingDir} writable (and give it room for the backup) on ${step.host}, then run restore again`,
+          });
+        }
+      }
+      const r = await fleet.call(step.host, "restore_data", { ...step.args, files });
+      await conn.run(["rmdir", "--", step.stagingDir], { become }).catch(() => undefined);
+      return { changed: r.changed, message: r.message, data: { moved: r.data.moved, written: r.data.written } };
     },
 
     async start(step) {

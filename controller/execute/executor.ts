@@ -21,6 +21,7 @@ export interface Actions {
   writeFile(step: Extract<Step, { kind: "write_file" }>): Promise<Outcome>;
   switchRelease(step: Extract<Step, { kind: "switch_release" }>): Promise<Outcome>;
   cleanData(step: Extract<Step, { kind: "clean_data" }>): Promise<Outcome>;
+  restoreData(step: Extract<Step, { kind: "restore_data" }>): Promise<Outcome>;
   start(step: Extract<Step, { kind: "start" }>): Promise<Outcome>;
   stop(step: Extract<Step, { kind: "stop" }>): Promise<Outcome>;
   reconfig(step: Extract<Step, { kind: "reconfig" }>): Promise<Outcome>;
@@ -180,6 +181,7 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
       case "write_file": return actions.writeFile(step);
       case "switch_release": return actions.switchRelease(step);
       case "clean_data": return actions.cleanData(step);
+      case "restore_data": return actions.restoreData(step);
       case "start": return actions.start(step);
       case "stop": return actions.stop(step);
       case "await_healthy": {

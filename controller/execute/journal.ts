@@ -34,6 +34,8 @@ export interface RunOrigin {
   resumes?: string;
   /** The run this one undoes. */
   rollsBack?: string;
+  /** The backup directory a restore puts back. */
+  restores?: string;
   limit?: string[];
 }
 

@@ -60,6 +60,7 @@ export function summarizeRecords(recs: readonly Rec[], file: string): RunSummary
   const origin = plan.inventory ? {
     inventory: String(plan.inventory), inventoryHash: String(plan.inventoryHash), lockRun: String(plan.lockRun ?? plan.run),
     ...(plan.resumes ? { resumes: String(plan.resumes) } : {}), ...(Array.isArray(plan.limit) ? { limit: plan.limit as string[] } : {}),
+    ...(plan.restores ? { restores: String(plan.restores) } : {}),
   } : undefined;
   return {
     run: plan.run, ensemble: String(plan.ensemble), command: String(plan.command), file, started: plan.at,

@@ -10,6 +10,7 @@ const DEFAULT_MS: Record<StepKind, number> = {
   stop: 10_000,
   switch_release: 2_000,
   clean_data: 2_000,
+  restore_data: 30_000,
   start: 15_000,
   await_healthy: 20_000,
   reconfig: 10_000,

@@ -52,6 +52,21 @@ export type SwitchReleaseStep = StepBase & {
 /** Move the data directory's state aside (never deleted) so the server starts empty and syncs from the leader. */
 export type CleanDataStep = StepBase & { kind: "clean_data"; args: OpArgsInput<"clean_data"> };
 
+/**
+ * Put a backup's snapshot and logs into a stopped server's data directory
+ * (restore): the files are pushed into stagingDir on the host, then the
+ * agent checks each against its sha256, moves the old state aside and
+ * writes them into version-2, and a marker last.
+ */
+export type RestoreDataStep = StepBase & {
+  kind: "restore_data";
+  /** The backup directory on the controller: files/<name> are pushed. */
+  backup: string;
+  files: { name: string; size: number; sha256: string }[];
+  stagingDir: string;
+  args: Omit<OpArgsInput<"restore_data">, "files">;
+};
+
 export type StartStep = StepBase & { kind: "start"; args: OpArgsInput<"start"> };
 export type StopStep = StepBase & { kind: "stop"; args: OpArgsInput<"stop">; /** Its mode when planned. */ mode: string };
 
@@ -107,7 +122,7 @@ export type AwaitConfigStep = StepBase & {
 };
 
 export type Step =
-  | InstallStep | WriteFileStep | StopStep | SwitchReleaseStep | CleanDataStep | StartStep | AwaitHealthyStep | ReconfigStep | AwaitConfigStep;
+  | InstallStep | WriteFileStep | StopStep | SwitchReleaseStep | CleanDataStep | RestoreDataStep | StartStep | AwaitHealthyStep | ReconfigStep | AwaitConfigStep;
 export type StepKind = Step["kind"];
 
 /**
@@ -136,7 +151,8 @@ export type RefusalCode =
   | "quorum_at_risk"
   | "unsafe_version_hop"
   | "unsafe_membership_change"
-  | "ensemble_elsewhere";
+  | "ensemble_elsewhere"
+  | "restore_target_running";
 
 /** A reason the plan must not run: a code and data for tests and --json, a message for people. */
 export interface Refusal {
@@ -181,6 +197,7 @@ export function describeStep(s: Step): string {
     case "install": return `${s.host}: ${s.setCurrent ? "install" : "unpack"} ZooKeeper ${s.version}${s.setCurrent ? " and make it current" : " beside the running release"} (${s.reason})`;
     case "switch_release": return `${s.host}: switch current from ${s.before.current ?? "nothing"} to ${s.version}`;
     case "clean_data": return `${s.host}: move the data directory's state aside${s.args.only_if_logs_without_snapshot ? " if it holds logs and no snapshot" : ""} (${s.reason})`;
+    case "restore_data": return `${s.host}: move the data directory's state aside and put the backup's ${s.files.map((f) => f.name).join(", ")} in its place (${s.reason})`;
     case "write_file": return `${s.host}: ${s.before === "absent" ? "create" : "update"} ${s.path}`;
     case "start": return `${s.host}: start ZooKeeper (${s.reason})`;
     case "stop": return `${s.host}: stop ZooKeeper, now ${s.mode} (${s.reason})`;

@@ -36,7 +36,7 @@ function harness(opts: { verdicts?: EnsembleReport["verdict"][]; failOn?: string
     return { changed: true, message: "ok", data: { backup: "/b" } };
   };
   const actions: Actions = {
-    install: act, writeFile: act, switchRelease: act, cleanData: act, start: act, stop: act, reconfig: act, awaitConfig: act,
+    install: act, writeFile: act, switchRelease: act, cleanData: act, restoreData: act, start: act, stop: act, reconfig: act, awaitConfig: act,
     observe: async () => report(verdicts.shift() ?? "healthy"),
   };
   const journal = { runId: "r1", path: "(memory)", write: (event: string, data: Record<string, unknown>) => void records.push({ event, ...data }), plan: () => void records.push({ event: "plan" }) };

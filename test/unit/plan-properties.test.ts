@@ -104,7 +104,7 @@ function recorder() {
     return { changed: true, message: "ok" };
   };
   const actions: Actions = {
-    install: act, writeFile: act, switchRelease: act, cleanData: act, start: act, stop: act, reconfig: act, awaitConfig: act,
+    install: act, writeFile: act, switchRelease: act, cleanData: act, restoreData: act, start: act, stop: act, reconfig: act, awaitConfig: act,
     observe: async (_plan, hosts) => healthy(hosts),
   };
   return { done, actions };
