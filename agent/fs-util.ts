@@ -2,11 +2,12 @@
 // in the same directory, fsync, rename) so a crash never leaves a half-written
 // zoo.cfg or myid behind, and nothing here ever deletes user data.
 
-import { createHash, randomBytes } from "node:crypto";
-import { constants as fsConstants, createReadStream } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { constants as fsConstants } from "node:fs";
 import { lstat, mkdir, open, readFile, readdir, readlink, rename, rm, stat, symlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { ZkfleetError } from "../common/errors.js";
+export { sha256File as sha256Of } from "../common/sha256-file.js";
 
 /** A sortable, file-name-safe timestamp: 2025-01-31T12-00-00-123Z. */
 export function timestamp(now: Date = new Date()): string {
@@ -51,13 +52,6 @@ export async function isDirectory(path: string): Promise<boolean> {
 /** A name in `dir` that no other writer will pick: `.<base>.zkfleet-<random>`. */
 export function tempSibling(path: string): string {
   return join(dirname(path), `.${basename(path)}.zkfleet-${randomBytes(6).toString("hex")}`);
-}
-
-/** A file's sha256 in hex, read as a stream (a tarball or a snapshot can be large). */
-export async function sha256Of(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
 }
 
 /** Makes a rename durable: the directory entry itself must reach the disk. */
