@@ -14,6 +14,7 @@ import { formatStatus, runStatus } from "./commands/status.js";
 import { runApplyUntilDone } from "./commands/apply.js";
 import { registerDataCommands } from "./commands/data.js";
 import { registerAdoptCommand } from "./commands/adopt.js";
+import { type Restoring, registerBackupCommands } from "./commands/backup.js";
 import { examples } from "./commands/help.js";
 import { type Plan, type Step, describeStep, planSteps } from "./plan/steps.js";
 import { defaultJournalDir } from "./execute/journal.js";
@@ -174,6 +175,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     o: ApplyOptions,
     resume?: { run: string; lockRun: string; inventoryHash: string },
     restore?: { run: string; files: Map<string, Map<string, string>>; version?: string },
+    restoring?: Restoring,
   ) => {
     // apply refuses what check calls an error, so the two never disagree.
     const checked = await runCheck([o.inventory]);
@@ -207,6 +209,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       gateTimeoutMs: o.gateTimeout * 1000, settleTimeoutMs: o.settleTimeout * 1000,
       inventoryHash, breakLock: !!o.breakLock, ...(deadline ? { deadline } : {}), canary: { enabled: o.canary !== false, via: o.canaryVia },
       ...(resume ? { resume: { run: resume.run, lockRun: resume.lockRun } } : {}), ...(restore ? { restore: { run: restore.run, files: restore.files } } : {}),
+      ...(restoring ? { backup: restoring.spec } : {}),
       confirm: async (plan) => {
         if (o.yes) return true;
         if (!process.stdin.isTTY) return false;
@@ -275,6 +278,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       if (result.canary) io.out(formatCanary(result.canary, planSteps(result.plan)));
     }
     setExit(changed > 0 ? ExitCode.changed : ExitCode.ok);
+    await restoring?.after(result);
   };
 
   /** The options of every command that acts on an ensemble (apply, runs resume, runs rollback). */
@@ -355,6 +359,9 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       const r = findRun(o.journal, run);
       if (!r.origin) throw new ZkfleetError("usage", `run ${r.run} records no inventory (written by an older zkfleet)`, { where: r.file, hint: "run apply again instead" });
       if (r.outcome === "done") throw new ZkfleetError("usage", `run ${r.run} finished; there is nothing to resume`, { where: r.file, hint: "run apply to change the ensemble again" });
+      // A restore is resumed as a restore: apply alone would start members the run had not restored yet, empty.
+      const lock = { run: r.run, lockRun: r.origin.lockRun, inventoryHash: r.origin.inventoryHash };
+      if (r.origin.restores) return backups.restore({ ...o, inventory: r.origin.inventory, from: r.origin.restores }, lock);
       await applyCommand({ ...o, inventory: r.origin.inventory, ...(r.origin.limit ? { limit: r.origin.limit } : {}) },
         { run: r.run, lockRun: r.origin.lockRun, inventoryHash: r.origin.inventoryHash });
     });
@@ -373,6 +380,8 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     });
 
   registerDataCommands(program, io, setExit);
+  const backups = registerBackupCommands(program, io, setExit, fleetOptions, actingOptions,
+    (o, restoring, resume) => applyCommand(o as unknown as ApplyOptions, resume, undefined, restoring));
   registerAdoptCommand(program, io, setExit, fleetOptions);
   const lab = program.command("lab").description("a lab of simulated hosts on this machine, to rehearse on");
   const dirOption = () => new Option("--dir <dir>", "lab directory").default(DEFAULT_LAB_DIR);

@@ -1,0 +1,96 @@
+// The backup and restore commands' CLI. backup runs on its own (it reads and
+// changes nothing on the hosts); restore is apply with a restore stage in its
+// plan (the lock, the journal, the executor, --check, runs resume), then the
+// restored tree verified against the backup's export.
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { ExitCode } from "../../common/errors.js";
+import type { Io } from "../cli.js";
+import { runBackup } from "../backup/backup.js";
+import { formatVerification, prepareRestore } from "../backup/restore.js";
+import { verifyRestored } from "../backup/verify.js";
+import type { FleetOptions } from "../fleet.js";
+import { loadInventory } from "../inventory/load.js";
+import type { RestoreSpec } from "../plan/restore.js";
+import type { ApplyResult } from "./apply.js";
+import { READ_RETRIES } from "./data.js";
+import { examples } from "./help.js";
+
+/** What restore hands apply: the backup to put in, and what to do once the run is over. */
+export interface Restoring {
+  spec: Omit<RestoreSpec, "lockRun">;
+  after: (result: ApplyResult) => Promise<void>;
+}
+
+export interface RestoreOptions {
+  inventory: string;
+  from: string;
+  check?: boolean;
+  json?: boolean;
+  acceptNewHostKeys?: boolean;
+}
+
+export function registerBackupCommands(
+  program: Command, io: Io, setExit: (code: ExitCode) => void,
+  fleetOptions: (o: { acceptNewHostKeys?: boolean; json?: boolean }) => FleetOptions,
+  actingOptions: (c: Command) => Command,
+  applyWithRestore: (o: RestoreOptions & Record<string, unknown>, restoring: Restoring, resume?: { run: string; lockRun: string; inventoryHash: string }) => Promise<void>,
+) {
+  program.command("backup")
+    .description("hot backup of a running ensemble: the newest snapshot and the logs after it from a synced follower, checksummed, and an export of the tree")
+    .requiredOption("-i, --inventory <file>", "the ensemble to back up")
+    .requiredOption("-o, --out <dir>", "a new (or empty) directory for the backup")
+    .option("--force", "replace a backup already in --out (the old one is moved to DIR.replaced-<time>, never deleted)")
+    .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts")
+    .option("--json", "machine-readable output")
+    .addHelpText("after", examples(
+      "zkfleet backup -i orders.yml -o /backups/orders-2026-11-29     # writes DIR.partial-<pid>, renamed to DIR once whole",
+      "zkfleet restore -i orders-dr.yml --from /backups/orders-2026-11-29 --check",
+    ))
+    .action(async (o: { inventory: string; out: string; force?: boolean; acceptNewHostKeys?: boolean; json?: boolean }) => {
+      const inventory = await loadInventory(o.inventory);
+      const r = await runBackup({
+        file: o.inventory, inventory, out: o.out, force: !!o.force, fleet: fleetOptions(o),
+        onProgress: (line) => !o.json && io.err(`  ${line}`),
+      });
+      const m = r.manifest;
+      if (o.json) io.out(JSON.stringify({ dir: r.dir, bytes: r.bytes, ms: r.ms, manifest: m }, null, 2));
+      else {
+        io.out(`${m.ensemble}: backup in ${r.dir} from ${m.source.host} (${m.source.mode}), ${m.snapshot.name} + ${m.logs.length} log(s) to ${m.last_zxid}, ` +
+          `${(r.bytes / 1e6).toFixed(1)} MB copied, export of ${m.export.nodes} node(s) (${m.export.digest}), ${(r.ms / 1000).toFixed(1)}s`);
+        const cut = m.logs.find((l) => l.cut_at !== null && l.cut_at !== undefined);
+        if (cut) io.out(`  ${cut.name}: its last record was being written during the copy and was left out (the backup ends at ${m.last_zxid})`);
+      }
+      setExit(ExitCode.ok);
+    });
+
+  const restore = async (o: RestoreOptions & Record<string, unknown>, resume?: { run: string; lockRun: string; inventoryHash: string }) => {
+    // The backup is checked whole before any host is contacted: a bad one touches nothing.
+    const { manifest, spec } = await prepareRestore(await loadInventory(o.inventory), resolve(o.from));
+    if (!o.json) io.err(`backup ${o.from}: ${manifest.ensemble} on ZooKeeper ${manifest.zookeeper_version}, ${spec.files.length} file(s) checked, the tree at ${manifest.last_zxid}`);
+    await applyWithRestore(o, {
+      spec,
+      after: async (result) => {
+        if (o.check || !result.executed && result.plan.stages.length > 0) return;
+        const v = await verifyRestored(o.inventory, o.from, manifest, { fleet: fleetOptions(o), retryReads: READ_RETRIES });
+        if (o.json) io.out(JSON.stringify({ verification: { ok: v.ok, lastZxid: v.lastZxid, explained: v.explained, unexplained: v.unexplained, a: v.report.a, b: v.report.b } }, null, 2));
+        else for (const line of formatVerification(v)) io.out(line);
+        if (!v.ok) setExit(ExitCode.failed);
+      },
+    }, resume);
+  };
+
+  actingOptions(program.command("restore")
+    .description("restore a backup into a stopped or new ensemble: every member from the same backup, then the tree verified against the backup's export")
+    .requiredOption("-i, --inventory <file>", "the ensemble to restore into (stopped, or not installed yet)")
+    .requiredOption("--from <dir>", "a directory `zkfleet backup` wrote")
+    .option("--check", "check the backup and show the plan; change nothing")
+    .option("--break-lock", "take the ensemble's lock over from another run (one whose controller is gone)")
+    .addHelpText("after", examples(
+      "zkfleet restore -i orders-dr.yml --from /backups/orders-2026-11-29 --check   # the backup checked, the plan shown",
+      "zkfleet restore -i orders-dr.yml --from /backups/orders-2026-11-29 --yes",
+      "zkfleet runs resume RUN --yes                                                # a restore that was killed: finishes it",
+    )))
+    .action((o) => restore(o));
+  return { restore };
+}
