@@ -1,0 +1,169 @@
+// zkfleet backup and restore (issue 8): a hot backup of a 3-server 3.8.0
+// ensemble while a client writes, restored into a second, new 3-server
+// ensemble in the same lab, every member from the same files; verified by
+// zkfleet (the restored tree against the backup's export), by zkfleet diff,
+// and by ZooKeeper's own Java client on each member (test/data/TreeDigest.java).
+// A corrupt backup (a flipped byte, a truncated log) is refused before any
+// host is contacted, and a restore into a running ensemble is refused.
+import { cpSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { expect, it } from "vitest";
+import { runCli } from "../helpers/cli.js";
+import { sshRun, useTestLab } from "../helpers/lab.js";
+import { writeNodes } from "../helpers/zkcli.js";
+import { javaDigest } from "../data/independent.js";
+import { ZkClient } from "../../controller/zk/client.js";
+import { connectOf, ensembleInventory, filesOn, serverPid, srvr } from "./backup-scenario.js";
+
+const t = useTestLab("backup-restore", "127.71.0", 6, "3.8.0");
+const SRC = ["zk1", "zk2", "zk3"];
+const DST = ["zk4", "zk5", "zk6"];
+let src = "";
+let dst = "";
+const backupDir = () => join(t.lab.dir, "backup");
+/** Writes the hot writer had acknowledged when the backup started. */
+let ackedBefore = 0;
+
+it("backs up a live ensemble while a client writes, from a synced follower", async () => {
+  src = ensembleInventory(t, "src", SRC);
+  dst = ensembleInventory(t, "dst", DST);
+  const up = await runCli(["apply", "-i", src, "--yes"], t.env);
+  expect(up.code, up.err).toBe(2);
+  await writeNodes(connectOf(t, SRC), "/corpus", 300);
+
+  const client = await ZkClient.open({ connect: connectOf(t, SRC), label: "writer" });
+  await client.create("/hot", Buffer.from("hot"));
+  let stop = false;
+  let acked = 0;
+  const writer = (async () => {
+    while (!stop) {
+      await client.create(`/hot/w-${String(acked).padStart(6, "0")}`, Buffer.from(`write ${acked}`));
+      acked++;
+    }
+  })();
+  try {
+    while (acked < 50) await new Promise((r) => setTimeout(r, 20));
+    ackedBefore = acked;
+    const r = await runCli(["backup", "-i", src, "-o", backupDir(), "--json"], t.env);
+    expect(r.code, r.err).toBe(0);
+    const during = acked - ackedBefore;
+    stop = true;
+    await writer;
+    const { manifest, bytes, ms } = JSON.parse(r.out) as { manifest: Record<string, any>; bytes: number; ms: number };
+    console.log(`backup: ${bytes} bytes copied in ${ms} ms, ${during} writes acknowledged meanwhile, ${manifest.logs.length} log(s), last zxid ${manifest.last_zxid}, export ${manifest.export.nodes} nodes`);
+    // Never the leader of a 3-server ensemble; a follower that had caught up.
+    expect((await srvr(t, manifest.source.host)).mode).toBe("follower");
+    expect(manifest.source.mode).toBe("follower");
+    expect(BigInt(manifest.source.zxid)).toBeGreaterThanOrEqual(BigInt(manifest.source.leader_zxid));
+    expect(during).toBeGreaterThan(0);
+    const names = readdirSync(join(backupDir(), "files")).sort();
+    expect(names).toEqual([manifest.snapshot.name, ...manifest.logs.map((l: { name: string }) => l.name)].sort());
+    expect(readdirSync(t.lab.dir).filter((n) => n.startsWith("backup.partial"))).toEqual([]);
+    // A second backup into the same directory is refused, the first left whole.
+    const again = await runCli(["backup", "-i", src, "-o", backupDir()], t.env);
+    expect(again.code).toBe(3);
+    expect(again.err).toContain("exists and is not empty");
+    expect(JSON.parse(readFileSync(join(backupDir(), "manifest.json"), "utf8")).finished).toBe(manifest.finished);
+  } finally {
+    stop = true;
+    await writer.catch(() => undefined);
+    await client.close();
+  }
+}, 150_000);
+
+it("refuses a corrupt backup before touching anything on the target", async () => {
+  const before = await Promise.all(DST.map((h) => filesOn(t, h)));
+  const manifest = JSON.parse(readFileSync(join(backupDir(), "manifest.json"), "utf8"));
+
+  const flipped = join(t.lab.dir, "backup-flipped");
+  cpSync(backupDir(), flipped, { recursive: true });
+  const snap = join(flipped, "files", manifest.snapshot.name);
+  const bytes = readFileSync(snap);
+  bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+  writeFileSync(snap, bytes);
+  const r1 = await runCli(["restore", "-i", dst, "--from", flipped, "--yes"], t.env);
+  expect(r1.code, r1.err).toBe(3);
+  expect(r1.err).toContain(`files/${manifest.snapshot.name} has sha256`);
+  expect(r1.err).toContain("nothing was touched");
+
+  const truncated = join(t.lab.dir, "backup-truncated");
+  cpSync(backupDir(), truncated, { recursive: true });
+  const log = join(truncated, "files", manifest.logs.at(-1).name);
+  truncateSync(log, statSync(log).size - 100);
+  const r2 = await runCli(["restore", "-i", dst, "--from", truncated, "--yes"], t.env);
+  expect(r2.code, r2.err).toBe(3);
+  expect(r2.err).toContain(`files/${manifest.logs.at(-1).name} has ${statSync(log).size} bytes, the manifest says ${manifest.logs.at(-1).size}`);
+
+  const noExport = join(t.lab.dir, "backup-no-export");
+  cpSync(backupDir(), noExport, { recursive: true });
+  rmSync(join(noExport, "export.jsonl"));
+  const r3 = await runCli(["restore", "-i", dst, "--from", noExport, "--yes"], t.env);
+  expect(r3.code, r3.err).toBe(3);
+  expect(r3.err).toContain("export.jsonl is missing");
+
+  expect(await Promise.all(DST.map((h) => filesOn(t, h)))).toEqual(before);
+  for (const d of [flipped, truncated, noExport]) rmSync(d, { recursive: true, force: true });
+}, 60_000);
+
+it("restores into a new ensemble, every member from the same backup, and the tree verifies", async () => {
+  const check = await runCli(["restore", "-i", dst, "--from", backupDir(), "--check"], t.env);
+  expect(check.code, check.err).toBe(2);
+  expect(check.out).toContain("put the backup into every member's data directory");
+  expect((await Promise.all(DST.map((h) => serverPid(t, h))))).toEqual(["", "", ""]);
+
+  const r = await runCli(["restore", "-i", dst, "--from", backupDir(), "--yes"], t.env);
+  expect(r.code, `${r.out}\n${r.err}`).toBe(2);
+  expect(r.out).toMatch(/^verified: /m);
+  const manifest = JSON.parse(readFileSync(join(backupDir(), "manifest.json"), "utf8"));
+
+  // Every member holds the backup's own files: the snapshot byte for byte, and the marker naming the backup.
+  for (const h of DST) {
+    const sum = await sshRun(t.lab, h, `sha256sum /var/lib/zookeeper/version-2/${manifest.snapshot.name} && cat /opt/zkfleet/state/restore-dst.json`);
+    expect(sum.stdout.split(" ")[0], h).toBe(manifest.snapshot.sha256);
+  }
+  // One leader, the others following, all at the same zxid (no client has written to it).
+  const states = await Promise.all(DST.map((h) => srvr(t, h)));
+  expect(states.map((s) => s.mode).sort()).toEqual(["follower", "follower", "leader"]);
+  expect(new Set(states.map((s) => s.zxid)).size).toBe(1);
+
+  console.log(r.out.split("\n").filter((l) => /^verified|^dst:/.test(l)).join("\n"));
+  // zkfleet diff: the corpus, which nobody wrote during the backup, is equal on the source and the restored ensemble.
+  const diff = await runCli(["diff", `inventory:${src}`, `inventory:${dst}`, "--path", "/corpus"], t.env);
+  expect(diff.code, diff.out + diff.err).toBe(0);
+  // The whole tree differs from the export only where the hot writer wrote after the copy (restore's own verification said so).
+  const whole = await runCli(["diff", join(backupDir(), "export.jsonl"), `inventory:${dst}`, "--json"], t.env);
+  const report = JSON.parse(whole.out) as { differences: number; byKind: Record<string, number> };
+  expect(Object.keys(report.byKind).every((k) => k === "missing" || k === "counter"), whole.out.slice(0, 2000)).toBe(true);
+
+  // An independent reader on each member: the corpus as on the source, the same on every member.
+  const source = await javaDigest(connectOf(t, ["zk1"]), "/corpus");
+  for (const h of DST) {
+    const restored = await javaDigest(connectOf(t, [h]), "/corpus");
+    expect(restored.digest, h).toBe(source.digest);
+    expect(restored.nodes, h).toBe(301);
+  }
+  // Hot writes: everything acknowledged before the backup started is there, nothing that the source never had.
+  const reader = await ZkClient.open({ connect: connectOf(t, DST), label: "reader" });
+  const origin = await ZkClient.open({ connect: connectOf(t, SRC), label: "origin" });
+  try {
+    const restoredHot = new Set((await reader.children("/hot")).children);
+    const sourceHot = new Set((await origin.children("/hot")).children);
+    for (let i = 0; i < ackedBefore; i++) expect(restoredHot.has(`w-${String(i).padStart(6, "0")}`), `w-${i}`).toBe(true);
+    for (const n of restoredHot) expect(sourceHot.has(n), n).toBe(true);
+    console.log(`hot writes: ${ackedBefore} acknowledged before the backup, ${restoredHot.size} restored, ${sourceHot.size} on the source`);
+  } finally {
+    await reader.close();
+    await origin.close();
+  }
+}, 170_000);
+
+it("refuses to restore into an ensemble that runs, stopping nothing", async () => {
+  const pids = await Promise.all(DST.map((h) => serverPid(t, h)));
+  const before = await Promise.all(DST.map((h) => sshRun(t.lab, h, "ls -R /var/lib/zookeeper").then((x) => x.stdout)));
+  const r = await runCli(["restore", "-i", dst, "--from", backupDir(), "--yes"], t.env);
+  expect(r.code, r.err).toBe(5);
+  expect(r.err).toContain("restore_target_running");
+  expect(r.err).toContain("zk4: ZooKeeper is running there");
+  expect(await Promise.all(DST.map((h) => serverPid(t, h)))).toEqual(pids);
+  expect(await Promise.all(DST.map((h) => sshRun(t.lab, h, "ls -R /var/lib/zookeeper").then((x) => x.stdout)))).toEqual(before);
+}, 60_000);
