@@ -13,6 +13,7 @@ import { inventoryError, loadInventory } from "./inventory/load.js";
 import { formatStatus, runStatus } from "./commands/status.js";
 import { runApplyUntilDone } from "./commands/apply.js";
 import { registerDataCommands } from "./commands/data.js";
+import { registerSyncCommand } from "./commands/sync.js";
 import { registerAdoptCommand } from "./commands/adopt.js";
 import { type Restoring, registerBackupCommands } from "./commands/backup.js";
 import { examples } from "./commands/help.js";
@@ -380,6 +381,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     });
 
   registerDataCommands(program, io, setExit);
+  registerSyncCommand(program, io, setExit);
   const backups = registerBackupCommands(program, io, setExit, fleetOptions, actingOptions,
     (o, restoring, resume) => applyCommand(o as unknown as ApplyOptions, resume, undefined, restoring));
   registerAdoptCommand(program, io, setExit, fleetOptions);

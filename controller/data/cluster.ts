@@ -18,6 +18,7 @@ export interface ClusterOptions {
   fleet?: FleetOptions;
   /** For readers: see ZkClientOptions.retryReads. */
   retryReads?: number;
+  onWatch?: ZkClientOptions["onWatch"];
 }
 
 export interface Cluster {
@@ -54,7 +55,9 @@ async function probeVersions(connect: string): Promise<string[]> {
 }
 
 export async function openCluster(spec: ClusterSpec, opts: ClusterOptions = {}): Promise<Cluster> {
-  const clientOptions = { sessionTimeoutMs: opts.sessionTimeoutMs, retryReads: opts.retryReads, ...(opts.auth ? { auth: opts.auth } : {}) };
+  const clientOptions = {
+    sessionTimeoutMs: opts.sessionTimeoutMs, retryReads: opts.retryReads, onWatch: opts.onWatch, ...(opts.auth ? { auth: opts.auth } : {}),
+  };
   if (spec.kind === "zk") {
     const client = await ZkClient.open({ connect: spec.connect, ...clientOptions });
     return { client, label: spec.connect, versions: () => probeVersions(spec.connect), close: () => client.close() };
