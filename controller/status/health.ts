@@ -70,8 +70,10 @@ export function judgeEnsemble(
   const learners = new Set(opts.learners ?? []);
   const voters = hosts.filter((h) => h.role === "participant" && !learners.has(h.host));
   const quorum = quorumSize(voters.length);
-  const votersUp = voters.filter((h) => h.mode !== undefined && VOTING_MODES.has(h.mode));
-  const leaders = hosts.filter((h) => h.mode === "leader");
+  // A lone server with a static server list runs standalone: it is its own leader (and its conf says serverId=0).
+  const standalone = (h: HostReport) => h.mode === "standalone" && voters.length === 1 && voters[0] === h;
+  const votersUp = voters.filter((h) => (h.mode !== undefined && VOTING_MODES.has(h.mode)) || standalone(h));
+  const leaders = hosts.filter((h) => h.mode === "leader" || standalone(h));
   const leader = leaders.length === 1 ? leaders[0] : undefined;
 
   for (const h of hosts) {
@@ -87,14 +89,16 @@ export function judgeEnsemble(
       problems.push(`${h.host}: ZooKeeper accepts connections on its client port but answers nothing (frozen or overloaded?)`);
       continue;
     }
-    const expected = learners.has(h.host) ? ["follower", "observer"] : h.role === "observer" ? ["observer"] : ["leader", "follower"];
+    const expected = learners.has(h.host) ? ["follower", "observer"] : h.role === "observer" ? ["observer"]
+      : voters.length === 1 ? ["leader", "standalone"] : ["leader", "follower"];
     if (h.mode === undefined) problems.push(`${h.host}: ZooKeeper answers but is not serving (electing or not in a quorum)`);
     else if (!expected.includes(h.mode)) problems.push(`${h.host}: mode ${h.mode}, expected ${expected.join(" or ")}`);
     if (h.version !== undefined && !accepted.some((v) => h.version!.startsWith(v))) {
       problems.push(`${h.host}: runs ZooKeeper ${h.version}, the inventory says ${target.version}`);
     }
-    if (h.myidOnHost !== undefined && h.myidOnHost !== null && h.myidOnHost.trim() !== String(h.myid)) {
-      problems.push(`${h.host}: myid file says ${h.myidOnHost.trim()}, the inventory says ${h.myid}`);
+    const reported = h.myidOnHost?.trim();
+    if (reported !== undefined && reported !== String(h.myid) && !(standalone(h) && reported === "0")) {
+      problems.push(`${h.host}: myid file says ${reported}, the inventory says ${h.myid}`);
     }
   }
 

@@ -24,6 +24,15 @@ describe("judgeEnsemble", () => {
     expect(r.problems).toEqual(["zk3: unreachable (ssh timeout)"]);
   });
 
+  it("takes a lone server running standalone (a static list of one) as its own leader, and its conf's serverId 0 as no wrong myid", () => {
+    const alone = judgeEnsemble(target, [host(1, { mode: "standalone", myidOnHost: "0" })]);
+    expect(alone).toMatchObject({ verdict: "healthy", leader: "zk1", votersUp: 1, voters: 1, quorum: 1, problems: [] });
+    // Among three voters standalone is wrong: that server runs an ensemble of its own.
+    const stray = judgeEnsemble(target, [host(1, { mode: "leader", syncedFollowers: 1 }), host(2, { mode: "standalone", myidOnHost: "0" }), host(3)]);
+    expect(stray.verdict).toBe("degraded");
+    expect(stray.problems).toEqual(["zk2: mode standalone, expected leader or follower", "zk2: myid file says 0, the inventory says 2"]);
+  });
+
   it("has no quorum with two voters of three down", () => {
     const r = judgeEnsemble(target, [host(1, { mode: undefined }), host(2, { running: false, mode: undefined }), host(3, { running: false, mode: undefined })]);
     expect(r.verdict).toBe("no-quorum");
