@@ -90,8 +90,8 @@ export interface SyncReport {
 class Stopped extends Error {}
 
 /**
- * Servers since 3.7 show a digest ACL's id as "user:x" to a session that may not administer the node
- * (seen on 3.8.0); written to the target it would lock everyone out. A real id is user:base64(sha1).
+ * Servers since 3.4.14/3.5.5 (CVE-2019-0201) show a digest ACL's id as "user:x" to a session without
+ * ADMIN on the node; written to the target it would lock everyone out. A real id is user:base64(sha1).
  */
 function refuseMasked(n: LiveNode): void {
   const masked = n.acl.find((a) => a.scheme === "digest" && a.id.endsWith(":x"));
