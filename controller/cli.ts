@@ -398,6 +398,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .option("--preinstall <version>",
       "install and start this ZooKeeper version by hand on every host (no zkfleet, no inventory), to rehearse `zkfleet adopt`")
     .option("--no-node", "hosts on which no node is found over SSH (nothing but SSH and Java), to rehearse zkfleet bringing its own")
+    .option("--systemd", "hosts whose pid 1 is systemd (it runs their sshd), to run zookeeper.service: systemd for real")
     .addOption(jsonOption())
     .addHelpText("after", examples(
       "zkfleet lab up --hosts 3 && zkfleet apply -i /var/tmp/zkfleet-lab/inventory.yml --yes",
@@ -415,7 +416,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
           hint: "drop --zk-version: --preinstall names the version that runs",
         });
       }
-      const opts = { hosts: o.hosts, dir: o.dir, subnet: o.subnet, dists: artifacts, preinstall: o.preinstall, noNode: o.node === false };
+      const opts = { hosts: o.hosts, dir: o.dir, subnet: o.subnet, dists: artifacts, preinstall: o.preinstall, noNode: o.node === false, systemd: o.systemd === true };
       validateLabUp(opts);
       await ensureDists({ cacheDir: artifacts, onProgress: progress });
       const state = await labUp({ ...opts, version: o.zkVersion, onProgress: progress });

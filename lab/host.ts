@@ -2,9 +2,9 @@
 // it in its own namespaces, powering it off, and finding its sshd and
 // ZooKeeper processes inside its pid namespace.
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { LabHost } from "./plan.js";
 import {
   type ProcRef,
@@ -62,6 +62,74 @@ hostname "$HOST_NAME"
 exec ${SSHD} -D -e -f "$H/sshd_config"
 `;
 
+// A host whose pid 1 is systemd (`lab up --systemd`) boots with the same
+// mounts, then hands over to systemd with a target of its own that starts
+// only sshd. It shares the machine's kernel and network, so every unit that
+// would act on them (device nodes, modules, sysctl, the clock, fstrim,
+// networking, timers) is masked and /sys and /proc/sys are read-only.
+// cgroups: systemd creates its slices at the root of every hierarchy it
+// sees, so the host first moves into a cgroup of its own in each one
+// (ENTER_CGROUPS) and then gets a cgroup namespace rooted there; it runs in
+// v1 (legacy) mode, tracking its processes in its own name=systemd subtree.
+const SYSTEMD_BOOT_SCRIPT = BOOT_SCRIPT.replace(/\nexec \S*sshd[^\n]*\n$/, "\n") + `units="$H/etc.upper/systemd/system"
+mkdir -p "$units"
+for w in /lib/systemd/system/sysinit.target.wants/* /lib/systemd/system/sockets.target.wants/* \\
+         /lib/systemd/system/timers.target.wants/* /etc/systemd/system/*.wants/*; do
+  u=$(basename "$w")
+  case "$u" in systemd-journald.service|systemd-journald.socket|systemd-journald-dev-log.socket|"*") continue ;; esac
+  ln -sfn /dev/null "$units/$u"
+done
+for u in systemd-remount-fs.service systemd-fsck-root.service networking.service systemd-networkd.service \\
+         systemd-timesyncd.service systemd-udevd.service systemd-udev-trigger.service getty.target; do
+  ln -sfn /dev/null "$units/$u"
+done
+mount --bind /sys /sys
+mount -o remount,bind,ro /sys
+mount --bind /proc/sys /proc/sys
+mount -o remount,bind,ro /proc/sys
+mount -t tmpfs -o mode=0755 zkfleet-cgroup /sys/fs/cgroup
+mkdir /sys/fs/cgroup/systemd
+mount -t cgroup -o none,name=systemd zkfleet-cgroup-systemd /sys/fs/cgroup/systemd
+exec /usr/bin/env -i container=zkfleet-lab PATH=/usr/sbin:/usr/bin:/sbin:/bin /lib/systemd/systemd --unit=zkfleet-lab.target \\
+  systemd.unified_cgroup_hierarchy=0 systemd.legacy_systemd_cgroup_controller=1
+`;
+
+/**
+ * Moves the shell into a cgroup of the host's own below its current one in
+ * every hierarchy (a v1 cpuset needs its cpus and mems set first), lists
+ * them in $H/cgroups for removal at power-off, then execs its arguments.
+ */
+const ENTER_CGROUPS = `set -eu
+: > "$H/cgroups"
+while IFS=: read -r _ ctl path; do
+  case "$ctl" in
+    "") mnt=/sys/fs/cgroup/unified ;;
+    name=systemd) mnt=/sys/fs/cgroup/systemd ;;
+    *) mnt=/sys/fs/cgroup/\${ctl%%,*} ;;
+  esac
+  [ -d "$mnt" ] || continue
+  base="$mnt\${path%/}/zkfleet-lab"
+  mkdir -p "$base/$CGNAME"
+  if [ -f "$base/cpuset.cpus" ]; then
+    for f in cpuset.cpus cpuset.mems; do cat "$base/../$f" > "$base/$f"; cat "$base/$f" > "$base/$CGNAME/$f"; done
+  fi
+  echo "$base/$CGNAME" >> "$H/cgroups"
+  echo $$ > "$base/$CGNAME/cgroup.procs"
+done < /proc/self/cgroup
+exec "$@"
+`;
+
+/** The target a systemd host boots to: sshd, nothing else. */
+function systemdUnits(host: LabHost): Record<string, string> {
+  return {
+    "zkfleet-lab.target": "[Unit]\nDescription=zkfleet lab host\nWants=zkfleet-lab-sshd.service\nAllowIsolate=yes\n",
+    "zkfleet-lab-sshd.service": [
+      "[Unit]", "Description=sshd of the lab host", "DefaultDependencies=no", "",
+      "[Service]", `ExecStart=${SSHD} -D -e -f ${join(host.dir, "sshd_config")}`, "RuntimeDirectory=sshd", "KillMode=process", "",
+    ].join("\n"),
+  };
+}
+
 /** Reads the SSH identification line: proof that sshd is serving, not just bound. */
 export async function sshBanner(address: string, timeoutMs = 1000): Promise<boolean> {
   return new Promise((res) => {
@@ -117,21 +185,50 @@ export function prepareHostDirs(host: LabHost, labDir: string): void {
   writeFileSync(join(host.dir, "etc.upper", "hosts"), baseHostsFile(host));
   writeFileSync(join(host.dir, "etc.upper", "hostname"), host.name + "\n");
   writeFileSync(join(host.dir, "sshd_config"), sshdConfig(host, labDir));
+  if (host.systemd) {
+    const units = join(host.dir, "etc.upper", "systemd", "system");
+    mkdirSync(units, { recursive: true });
+    for (const [name, text] of Object.entries(systemdUnits(host))) writeFileSync(join(units, name), text);
+    // Nothing of the machine's fstab is the host's to mount.
+    writeFileSync(join(host.dir, "etc.upper", "fstab"), "# lab host: nothing to mount\n");
+    // JDK 17 trips over the nested cgroup v1 mounts (an NPE in CgroupMetrics when JMX starts); a real host has none.
+    mkdirSync(join(host.dir, "etc.upper", "systemd", "system.conf.d"), { recursive: true });
+    writeFileSync(join(host.dir, "etc.upper", "systemd", "system.conf.d", "zkfleet-lab.conf"),
+      "[Manager]\nDefaultEnvironment=JAVA_TOOL_OPTIONS=-XX:-UseContainerSupport\n");
+  }
+}
+
+/** A systemd host's cgroups, deepest first, once its processes are gone (rmdir refuses a cgroup that still has any). */
+export function removeHostCgroups(host: LabHost): void {
+  const list = join(host.dir, "cgroups");
+  if (!host.systemd || !existsSync(list)) return;
+  const remove = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) remove(join(dir, entry.name));
+    rmdirSync(dir);
+  };
+  for (const dir of readFileSync(list, "utf8").split("\n")) {
+    if (dir === "" || !existsSync(dir)) continue;
+    remove(dir);
+    // zkfleet-lab itself, once no other host uses it.
+    if (readdirSync(dirname(dir), { withFileTypes: true }).every((e) => !e.isDirectory())) rmdirSync(dirname(dir));
+  }
+  rmSync(list);
 }
 
 /** Boots one host: its namespaces, mounts and sshd. Returns once sshd answers. */
 export async function bootHost(host: LabHost): Promise<ProcRef> {
   const console = openSync(join(host.dir, "console.log"), "a");
-  const child = spawn(
-    "/usr/bin/unshare",
-    ["--mount", "--uts", "--pid", "--fork", "--mount-proc", "--propagation", "private", "--kill-child",
-      "--", "/bin/sh", "-c", BOOT_SCRIPT],
-    {
-      detached: true,
-      stdio: ["ignore", console, console],
-      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", H: host.dir, HOST_NAME: host.name, ...(host.noNode ? { HIDE_NODE: "1" } : {}) },
-    },
-  );
+  const unshare = ["/usr/bin/unshare", "--mount", "--uts", "--pid", "--fork", "--mount-proc", "--propagation", "private", "--kill-child"];
+  const env = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", H: host.dir, HOST_NAME: host.name, ...(host.noNode ? { HIDE_NODE: "1" } : {}) };
+  // A systemd host enters its own cgroup first, so that the cgroup namespace unshare makes is rooted there.
+  const [program, ...args] = host.systemd
+    ? ["/bin/sh", "-c", ENTER_CGROUPS, "sh", ...unshare, "--cgroup", "--", "/bin/sh", "-c", SYSTEMD_BOOT_SCRIPT]
+    : [...unshare, "--", "/bin/sh", "-c", BOOT_SCRIPT];
+  const child = spawn(program!, args, {
+    detached: true,
+    stdio: ["ignore", console, console],
+    env: { ...env, ...(host.systemd ? { CGNAME: host.dir.replace(/\//g, "_") } : {}) },
+  });
   closeSync(console);
   child.unref();
   const pid = child.pid;
@@ -169,6 +266,7 @@ export async function powerOffHost(host: LabHost): Promise<void> {
   const gone = await waitUntil(() => !isSameProcess(ref) && members.every((m) => !isSameProcess(m)), 10_000);
   if (!gone) throw labError(`host ${host.name} did not power off within 10 s`, host.name, "check `zkfleet lab status`");
   host.init = undefined;
+  removeHostCgroups(host);
 }
 
 function isZooKeeper(pid: number): boolean {

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { stringify as toYaml } from "yaml";
 import { defaultArtifactsDir } from "../common/paths.js";
-import { SSHD, bootHost, killHost, nsInit, powerOffHost, prepareHostDirs, sshBanner, zooKeeperPids } from "./host.js";
+import { SSHD, bootHost, killHost, nsInit, powerOffHost, prepareHostDirs, removeHostCgroups, sshBanner, zooKeeperPids } from "./host.js";
 import {
   DEFAULT_LAB_DIR, DEFAULT_SUBNET, FIRST_HOST_OCTET, type LabHost, hostPlan, validateLabDir, validateSubnet,
 } from "./plan.js";
@@ -42,6 +42,8 @@ export interface LabUpOptions {
   preinstall?: string;
   /** Hosts on which no node is found over SSH, to rehearse hosts with nothing but SSH and Java. */
   noNode?: boolean;
+  /** Hosts whose pid 1 is systemd, to run service: systemd for real. */
+  systemd?: boolean;
   onProgress?: (line: string) => void;
 }
 
@@ -58,7 +60,7 @@ async function portAnswers(address: string, port: number, timeoutMs = 300): Prom
   });
 }
 
-async function preflight(): Promise<void> {
+async function preflight(systemd: boolean): Promise<void> {
   if (process.getuid?.() !== 0) {
     throw labError("the lab needs root: it creates mount and pid namespaces and binds port 22", undefined,
       "run zkfleet lab as root (sudo)");
@@ -67,6 +69,12 @@ async function preflight(): Promise<void> {
     if (!existsSync(bin)) {
       throw labError(`${bin} is missing`, bin, "run scripts/setup.sh, or apt-get install openssh-server util-linux");
     }
+  }
+  // The hosts' systemd runs in v1 (legacy) mode, each in a subtree of the machine's name=systemd hierarchy.
+  const v1 = "/sys/fs/cgroup/systemd";
+  if (systemd && (!existsSync("/lib/systemd/systemd") || !existsSync(v1))) {
+    throw labError(`lab up --systemd needs /lib/systemd/systemd and cgroup v1's name=systemd hierarchy at ${v1}`,
+      v1, "install Debian's systemd package; on a machine with only cgroup v2, systemd hosts are not supported yet");
   }
 }
 
@@ -99,7 +107,7 @@ export function validateLabUp(opts: LabUpOptions): {
 } {
   const dir = validateLabDir(opts.dir ?? DEFAULT_LAB_DIR);
   const subnet = validateSubnet(opts.subnet ?? DEFAULT_SUBNET);
-  const hosts = hostPlan(opts.hosts, subnet, dir).map((h) => (opts.noNode ? { ...h, noNode: true } : h));
+  const hosts = hostPlan(opts.hosts, subnet, dir).map((h) => ({ ...h, ...(opts.noNode ? { noNode: true } : {}), ...(opts.systemd ? { systemd: true } : {}) }));
   const dists = opts.dists ?? defaultArtifactsDir(process.env);
   return { dir, subnet, hosts, dists, ...(opts.preinstall === undefined ? {} : { preinstall: validatePreinstall(opts.preinstall, dists) }) };
 }
@@ -107,7 +115,7 @@ export function validateLabUp(opts: LabUpOptions): {
 export async function labUp(opts: LabUpOptions): Promise<LabState> {
   const progress = opts.onProgress ?? (() => {});
   const { dir, subnet, hosts, dists, preinstall } = validateLabUp(opts);
-  await preflight();
+  await preflight(opts.systemd ?? false);
   if (preinstall && !existsSync("/usr/bin/ssh")) {
     throw labError("/usr/bin/ssh is missing: --preinstall works through the OpenSSH client, as a person would", "/usr/bin/ssh",
       "apt-get install openssh-client");
@@ -181,6 +189,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
     // Nothing half-made: stop whatever booted and remove the directory we created.
     for (const h of hosts) if (h.init) killHost(h.init);
     await waitUntil(() => hosts.every((h) => !h.init || !isSameProcess(h.init)), 10_000);
+    for (const h of hosts) removeHostCgroups(h);
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }

@@ -20,6 +20,8 @@ export interface LabHost {
   init?: ProcRef;
   /** No node is found on any PATH of the host (`lab up --no-node`): a host with nothing but SSH and Java. */
   noNode?: boolean;
+  /** systemd is the host's pid 1 and runs its sshd (`lab up --systemd`), so that service: systemd runs for real. */
+  systemd?: boolean;
 }
 
 /** Bad arguments are usage errors (exit 3): nothing was attempted. */

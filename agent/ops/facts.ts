@@ -7,7 +7,8 @@ import { isAbsolute, join } from "node:path";
 import { exists, lstatIfExists, listDir, readIfExists, statIfExists } from "../fs-util.js";
 import { done, type OpOutcome } from "../outcome.js";
 import type { FileRead, OpArgs, OpData } from "../../common/protocol.js";
-import { describePidFile, pidFileIn, readPidFile, startedAtMs } from "../proc.js";
+import { describePidFile, pidFileIn, quorumPeersWithConfig, readPidFile, startedAtMs } from "../proc.js";
+import { unitOfPid } from "../systemd.js";
 import { currentRelease, installedReleases } from "../releases.js";
 
 type DirListing = NonNullable<OpData<"facts">["data_dir"]>;
@@ -68,11 +69,20 @@ async function configDirFacts(path: string): Promise<NonNullable<OpData<"facts">
   return { path, exists: await exists(path), files };
 }
 
-async function processFacts(dataDir: string): Promise<OpData<"facts">["process"]> {
+async function processFacts(dataDir: string, zooCfg: string | undefined): Promise<OpData<"facts">["process"]> {
   const pidFile = pidFileIn(dataDir);
   const state = await readPidFile(pidFile);
   const detail = describePidFile(pidFile, state);
-  if (state.kind === "absent") return { pid_file: pidFile, state: "absent", pid: null, config: null, started_at_ms: null, detail };
+  if (state.kind === "absent") {
+    // zkServer.sh start-foreground (a systemd unit) writes no pid file: the server is known by its config in /proc.
+    const [peer] = zooCfg === undefined ? [] : await quorumPeersWithConfig(zooCfg);
+    if (peer === undefined) return { pid_file: pidFile, state: "absent", pid: null, config: null, started_at_ms: null, detail };
+    const unit = await unitOfPid(peer.pid);
+    return {
+      pid_file: pidFile, state: "running", pid: peer.pid, config: zooCfg!, started_at_ms: await startedAtMs(peer.pid),
+      detail: `${detail}; ZooKeeper runs with ${zooCfg} as pid ${peer.pid}${unit ? ` under ${unit}` : ""}`,
+    };
+  }
   if (state.kind === "zookeeper") {
     return { pid_file: pidFile, state: "running", pid: state.pid, config: state.config, started_at_ms: await startedAtMs(state.pid), detail };
   }
@@ -135,7 +145,7 @@ export async function factsOp(args: OpArgs<"facts">): Promise<OpOutcome<"facts">
           current: await currentRelease(args.install_dir, args.preinstalled),
         }
       : null,
-    process: args.data_dir ? await processFacts(args.data_dir) : null,
+    process: args.data_dir ? await processFacts(args.data_dir, args.zoo_cfg) : null,
     myid: myid === null ? null : myid.toString("utf8").trim(),
     data_dir: args.data_dir ? await listDataDir(args.data_dir) : null,
     data_log_dir: args.data_log_dir ? await listDataDir(args.data_log_dir) : null,

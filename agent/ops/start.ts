@@ -1,4 +1,4 @@
-// start: launch ZooKeeper with zkServer.sh (or systemd) unless it already
+// start: launch ZooKeeper with zkServer.sh (or systemctl) unless it already
 // runs. It returns once the process exists; waiting for quorum is the
 // controller's job, since only it sees the whole ensemble.
 
@@ -10,7 +10,7 @@ import type { OpArgs } from "../../common/protocol.js";
 import { describePidFile, pidFileIn, quorumPeersWithConfig, readPidFile, samePath } from "../proc.js";
 import { currentHome } from "../releases.js";
 import { describeResult, runCommand, tail } from "../run-command.js";
-import { systemdMainPid, systemdIsActive } from "../systemd.js";
+import { systemdUnitState } from "../systemd.js";
 
 /** The dataDir a zoo.cfg names: zkServer.sh puts the pid file there, so it must match ours. */
 export function dataDirOf(zooCfg: string): string | null {
@@ -21,22 +21,40 @@ export function dataDirOf(zooCfg: string): string | null {
   return null;
 }
 
-async function startSystemd(unit: string, check: boolean): Promise<OpOutcome<"start">> {
-  if (await systemdIsActive(unit)) {
-    return done(false, `${unit} is already active`, { pid: await systemdMainPid(unit), already_running: true, output: "" });
+/**
+ * systemctl start, after a daemon-reload when systemd's copy of the unit is
+ * older than its file (or it has not read the file yet): a unit written by
+ * this run takes effect at this start, never a stale one.
+ */
+async function startSystemd(args: OpArgs<"start">, unit: string, check: boolean): Promise<OpOutcome<"start">> {
+  const state = await systemdUnitState(unit);
+  if (state.active === "active") {
+    return done(false, `${unit} is already active`, { pid: state.mainPid, already_running: true, output: "" });
   }
-  if (check) return done(true, `would run systemctl start ${unit}`, { pid: null, already_running: false, output: "" });
-  const argv = ["systemctl", "start", unit];
-  const result = await runCommand(argv, { timeoutMs: 120_000 });
-  if (result.code !== 0) {
-    return failed("command_failed", describeResult(argv, result), `Look at journalctl -u ${unit} on the host.`);
+  // A server started before the switch to systemd holds the ports; the unit takes over at its next restart.
+  const [outside] = await quorumPeersWithConfig(join(args.config_dir, "zoo.cfg"));
+  if (outside) {
+    return done(false, `already running as pid ${outside.pid}, outside ${unit}`, { pid: outside.pid, already_running: true, output: "" });
   }
-  const pid = await systemdMainPid(unit);
-  return done(true, `started ${unit}${pid ? ` (pid ${pid})` : ""}`, { pid, already_running: false, output: tail(result.stdout) });
+  const reload = state.needsReload || state.load !== "loaded";
+  const argvs = [...(reload ? [["systemctl", "daemon-reload"]] : []), ["systemctl", "start", unit]];
+  if (check) return done(true, `would run ${argvs.map((a) => a.join(" ")).join(", then ")}`, { pid: null, already_running: false, output: "" });
+  let output = "";
+  for (const argv of argvs) {
+    const result = await runCommand(argv, { timeoutMs: 120_000 });
+    if (result.code !== 0) {
+      return failed("command_failed", describeResult(argv, result), `Look at systemctl status ${unit} and journalctl -u ${unit} on the host.`);
+    }
+    output += result.stdout;
+  }
+  const { mainPid } = await systemdUnitState(unit);
+  return done(true, `${reload ? "reloaded systemd and " : ""}started ${unit}${mainPid ? ` (pid ${mainPid})` : ""}`, {
+    pid: mainPid, already_running: false, output: tail(output),
+  });
 }
 
 export async function startOp(args: OpArgs<"start">, check: boolean): Promise<OpOutcome<"start">> {
-  if (args.service.kind === "systemd") return startSystemd(args.service.unit, check);
+  if (args.service.kind === "systemd") return startSystemd(args, args.service.unit, check);
   const configPath = join(args.config_dir, "zoo.cfg");
   const pidFile = pidFileIn(args.data_dir);
   const state = await readPidFile(pidFile);

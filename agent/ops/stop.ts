@@ -5,9 +5,9 @@
 import { readFile, rm } from "node:fs/promises";
 import { done, failed, type OpOutcome } from "../outcome.js";
 import type { OpArgs, OpData } from "../../common/protocol.js";
-import { describePidFile, liveArgv, pidFileIn, readPidFile, samePath } from "../proc.js";
+import { describePidFile, liveArgv, pidFileIn, quorumPeersWithConfig, readPidFile, samePath } from "../proc.js";
 import { describeResult, runCommand } from "../run-command.js";
-import { systemdIsActive, systemdMainPid } from "../systemd.js";
+import { systemdUnitState, unitHoldsServer } from "../systemd.js";
 
 /**
  * Between two looks at /proc for the process to be gone: each costs two small
@@ -35,22 +35,29 @@ async function removePidFile(pidFile: string, pid: number | null): Promise<boole
   return true;
 }
 
-async function stopSystemd(unit: string, check: boolean): Promise<OpOutcome<"stop">> {
-  const idle: OpData<"stop"> = { pid: null, signal: null, removed_pid_file: false };
-  if (!(await systemdIsActive(unit))) return done(false, `${unit} is not active`, idle);
-  const pid = await systemdMainPid(unit);
-  if (check) return done(true, `would run systemctl stop ${unit}`, { ...idle, pid });
+async function stopSystemd(unit: string, pid: number | null, check: boolean): Promise<OpOutcome<"stop">> {
+  const idle: OpData<"stop"> = { pid, signal: null, removed_pid_file: false };
+  if (check) return done(true, `would run systemctl stop ${unit}`, idle);
   const argv = ["systemctl", "stop", unit];
   const result = await runCommand(argv, { timeoutMs: 300_000 });
   if (result.code !== 0) return failed("command_failed", describeResult(argv, result), `Look at journalctl -u ${unit}.`);
-  return done(true, `stopped ${unit}`, { ...idle, pid });
+  return done(true, `stopped ${unit}`, idle);
 }
 
 export async function stopOp(args: OpArgs<"stop">, check: boolean): Promise<OpOutcome<"stop">> {
-  if (args.service.kind === "systemd") return stopSystemd(args.service.unit, check);
+  if (args.service.kind === "systemd") {
+    const unit = await systemdUnitState(args.service.unit);
+    if (unitHoldsServer(unit)) return stopSystemd(args.service.unit, unit.mainPid, check);
+    // Not the unit's: a server started before the switch to systemd is stopped by signal, as under zkServer.sh.
+  }
   const pidFile = pidFileIn(args.data_dir);
-  const state = await readPidFile(pidFile);
+  let state = await readPidFile(pidFile);
   const idle: OpData<"stop"> = { pid: null, signal: null, removed_pid_file: false };
+  if (state.kind === "absent") {
+    // No pid file: started by systemd (start-foreground writes none) or by hand; /proc still proves which server it is.
+    const [peer] = await quorumPeersWithConfig(args.config_path);
+    if (peer) state = { kind: "zookeeper", pid: peer.pid, argv: peer.argv, config: args.config_path };
+  }
   switch (state.kind) {
     case "absent":
       return done(false, `not running (${describePidFile(pidFile, state)})`, idle);

@@ -88,9 +88,10 @@ describe("the zookeeper.service unit", () => {
     expect(verify(name, unit)).toEqual({ code: 0, output: "" });
   });
 
-  it("starts the current release in the foreground with the config dir, so an upgrade is a link switch and a restart", () => {
+  it("starts the current release in the foreground with the config dir in ZOOCFGDIR, so an upgrade is a link switch and a restart", () => {
     const unit = unitOf(CASES["3.4.13"]);
-    expect(values(unit, "ExecStart")).toEqual(["/opt/zookeeper/current/bin/zkServer.sh --config /etc/zookeeper/conf start-foreground"]);
+    expect(values(unit, "ExecStart")).toEqual(["/opt/zookeeper/current/bin/zkServer.sh start-foreground"]);
+    expect(values(unit, "Environment")).toEqual(["ZOOCFGDIR=/etc/zookeeper/conf"]);
     expect(values(unit, "Type")).toEqual(["simple"]);
     expect(values(unit, "User")).toEqual(["root"]);
     // Root writes its own directories: nothing to hand over.
