@@ -10,6 +10,7 @@ import { KNOWN_ZOOKEEPER_VERSIONS, managedSettingOwner } from "../../common/vers
 import { addressKind, isSameOrInside } from "../inventory/validators.js";
 import { parseMembership, type ServerEntry } from "../model/membership.js";
 import { parseSettings } from "../model/zoo-cfg.js";
+import { ETC_HOSTS } from "../render/hosts-block.js";
 
 export interface AdoptHost {
   /** How the controller reached it over SSH. */
@@ -38,7 +39,6 @@ export interface Adoption {
   problems: string[];
 }
 
-export const ETC_HOSTS = "/etc/hosts";
 
 const fileText = (f: FileRead | undefined): string | undefined => (f?.state === "present" ? f.content : undefined);
 

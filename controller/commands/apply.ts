@@ -22,10 +22,10 @@ import { probeFor, targetOf } from "../model/target.js";
 import { type ObserveRequest, observeAll, observeRequests, observedFrom, unobservableError } from "../observe.js";
 import { type DesiredHost, type Plan, type Step, planApply, planSteps } from "../plan/plan.js";
 import { type RestoreSpec, planRestore } from "../plan/restore.js";
-import { type RenderedFile, SYSTEMD_UNIT, dynamicConfigPath, hostFilesRenderer, mergeHostsBlock, renderHostsBlock } from "../render/render.js";
+import { type RenderedFile, SYSTEMD_UNIT, dynamicConfigPath, hostFilesRenderer, renderHostsBlock } from "../render/render.js";
+import { ETC_HOSTS, etcHostsFile } from "../render/hosts-block.js";
 import type { EnsembleReport } from "../status/health.js";
 
-const ETC_HOSTS = "/etc/hosts";
 
 export interface ApplyInput {
   file: string;
@@ -102,8 +102,7 @@ function desiredHost(inv: Inventory, spec: HostSpec, observed: ObservedHost | un
   const zk = inv.zookeeper;
   const files = [...rendered];
   if (hostsBlock !== undefined) {
-    const current = (observed && fileContent(observed, ETC_HOSTS)) ?? "";
-    files.push({ path: ETC_HOSTS, content: mergeHostsBlock(current, hostsBlock, inv.ensemble), mode: 0o644 });
+    files.push(etcHostsFile((observed && fileContent(observed, ETC_HOSTS)) ?? "", hostsBlock, inv.ensemble));
   }
   return {
     host: spec.name,

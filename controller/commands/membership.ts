@@ -15,9 +15,9 @@ import { type EnsembleTarget, probeFor } from "../model/target.js";
 import { planMembershipRun } from "../plan/membership-run.js";
 import type { DesiredFile, DesiredHost } from "../plan/plan.js";
 import type { Plan, Refusal } from "../plan/steps.js";
-import { mergeHostsBlock, presentHosts, renderHostFiles, renderHostsBlock, serverSpecLine } from "../render/render.js";
+import { presentHosts, renderHostFiles, renderHostsBlock, serverSpecLine } from "../render/render.js";
+import { ETC_HOSTS, etcHostsFile } from "../render/hosts-block.js";
 
-export const ETC_HOSTS = "/etc/hosts";
 
 /** zkfleet's record of the membership it applied, on every host: another controller sees it too. */
 export const recordPath = (inv: Inventory) => posix.join(inv.agent.dir, "state", `membership-${inv.ensemble}.json`);
@@ -124,7 +124,7 @@ export function planMembershipChange(args: {
   const leader = args.observed.find((o) => modeOf(o) === "leader")?.host;
   const allNames = inv.hosts.filter((h) => h.state === "present" || current.some((m) => m.host === h.name));
   const hostsFile = (host: string, names: readonly HostSpec[], servers: readonly HostSpec[]): DesiredFile[] => inv.hosts_file === "managed"
-    ? [{ path: ETC_HOSTS, mode: 0o644, content: mergeHostsBlock(fileContent(byName.get(host)!, ETC_HOSTS) ?? "", renderHostsBlock(inv, { membership: { servers, names } }), inv.ensemble) }]
+    ? [etcHostsFile(fileContent(byName.get(host)!, ETC_HOSTS) ?? "", renderHostsBlock(inv, { membership: { servers, names } }), inv.ensemble)]
     : [];
   const spec = (name: string) => inv.hosts.find((h) => h.name === name)!;
   const specOf = (m: MemberSpec): HostSpec => ({ ...spec(m.host), role: m.role });

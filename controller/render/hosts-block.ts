@@ -44,6 +44,14 @@ function blockLines(block: string): string[] {
   return splitLines(block).lines;
 }
 
+/** The file the managed block lives in. */
+export const ETC_HOSTS = "/etc/hosts";
+
+/** /etc/hosts as a host should have it: its other lines kept byte for byte, the ensemble's block put in. */
+export function etcHostsFile(existing: string, block: string, ensemble: string): { path: string; content: string; mode: number } {
+  return { path: ETC_HOSTS, content: mergeHostsBlock(existing, block, ensemble), mode: 0o644 };
+}
+
 /**
  * Puts `block` (a rendered hosts-block, markers included) into `existing`:
  * replaces the ensemble's block where it is, or appends it. Idempotent.
