@@ -276,7 +276,8 @@ export class Sync {
         seen?.add(n.path);
         if (cp.matches(n.path, n.stat)) continue;
         refuseMasked(n);
-        totals.compared++;
+        // Ephemeral nodes go on to the writer, which counts and passes over them.
+        if (!n.ephemeral) totals.compared++;
         if (kind === "changed" && !n.ephemeral && cp.dataChanged(n.path, n.stat)) measured.add(n.path);
         yield n;
       }

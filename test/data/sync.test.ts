@@ -1,4 +1,5 @@
-// zkfleet sync between two 3-server lab ensembles (3.8.0): --once mirrors
+// zkfleet sync between two 3-server lab ensembles (3.8.0), named by connect
+// string and by inventory (through SSH): --once mirrors
 // a small corpus (binary data, ACLs, a parent that denies CREATE, sequential
 // children whose last ones were deleted, ephemeral nodes) and both zkfleet's
 // diff and ZooKeeper's own Java client find the trees equal; a running sync
@@ -90,6 +91,14 @@ describe("sync", () => {
     expect(r2.checkpointNodesAtStart).toBeGreaterThan(200);
     // Only the root and nodes whose stats moved (none here) are looked at on the target.
     expect(r2.initial.compared).toBeLessThan(5);
+
+    // Both clusters by inventory, through SSH forwarders, without a checkpoint: every node is compared, none written.
+    const byInventory = await runCli(["sync", "--from", lab.srcInventory, "--to", lab.dstInventory, "--auth", AUTH, "--once", "--json"], lab.t.env);
+    expect(byInventory.code, byInventory.err).toBe(0);
+    const r3 = JSON.parse(byInventory.out) as { source: string; wrote: number; initial: { compared: number } };
+    expect(r3.source).toBe(`inventory:${lab.srcInventory}`);
+    expect(r3.initial.compared).toBe(212);
+    expect(r3.wrote).toBe(0);
   }, 120_000);
 
   it("refuses a checkpoint of another source, and a corrupt one, writing nothing", async () => {
