@@ -150,6 +150,7 @@ export class Sync {
   private watchesFired = 0;
   private readonly lag = new LagMeter();
   private sourceRestarts = 0;
+  private saving: Promise<void> = Promise.resolve();
 
   constructor(private readonly source: ZkClient, private readonly target: ZkClient, private readonly s: SyncSettings) {
     s.signal.addEventListener("abort", () => this.wake(), { once: true });
@@ -206,8 +207,13 @@ export class Sync {
     return report;
   }
 
-  private async save(): Promise<void> {
-    if (this.s.checkpointFile) await this.s.checkpoint.save(this.s.checkpointFile);
+  /** Saves one after another: two at once would share the temporary file. */
+  private save(): Promise<void> {
+    const file = this.s.checkpointFile;
+    if (!file) return Promise.resolve();
+    const next = this.saving.catch(() => undefined).then(() => this.s.checkpoint.save(file));
+    this.saving = next;
+    return next;
   }
 
   progress(r: SyncReport): string {
