@@ -320,6 +320,9 @@ export const DiscoverArgs = z.strictObject({
   /** A zoo.cfg to report even when no server runs with it. */
   config: AbsPath.optional(),
 });
+/** Debian's zookeeperd keeps its scripts here, the jar in /usr/share/java and the config behind /etc/zookeeper/conf. */
+export const DEBIAN_ZOOKEEPER_HOME = "/usr/share/zookeeper";
+
 const DiscoveredServer = z.strictObject({
   pid: z.number().int().positive(),
   argv: z.array(z.string()),
@@ -329,6 +332,14 @@ const DiscoveredServer = z.strictObject({
   config: z.string().nullable(),
   /** The release it runs from: the directory holding bin/zkServer.sh, when one is found. */
   home: z.string().nullable(),
+  /** The config as the process was given it (absolute, symlinks kept): Debian's /etc/zookeeper/conf is an alternatives link. */
+  config_given: z.string().nullable().optional(),
+  /** Debian's zookeeperd layout: the server runs from /usr/share/java's jar with /usr/share/zookeeper's scripts. */
+  layout: z.literal("debian").nullable().optional(),
+  /** The systemd service whose cgroup holds it (/proc/PID/cgroup), null outside any. */
+  unit: z.string().nullable().optional(),
+  /** Who it runs as (its real uid's name, or the number when /etc/passwd has none). */
+  user: z.string().nullable().optional(),
 });
 export const DiscoverData = z.strictObject({
   hostname: z.string(),

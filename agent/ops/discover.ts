@@ -2,14 +2,15 @@
 // from which release directory. Read-only; for `zkfleet adopt`, which knows
 // nothing of a hand-installed host but its address.
 
-import { readlink, realpath } from "node:fs/promises";
+import { readFile, readlink, realpath } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { exists } from "../fs-util.js";
 import { done, type OpOutcome } from "../outcome.js";
-import type { OpArgs, OpData } from "../../common/protocol.js";
+import { DEBIAN_ZOOKEEPER_HOME, type OpArgs, type OpData } from "../../common/protocol.js";
 import { configOf, quorumPeers, startedAtMs } from "../proc.js";
 import { readFileState } from "./facts.js";
+import { unitOfPid } from "../systemd.js";
 
 type Server = OpData<"discover">["servers"][number];
 
@@ -38,13 +39,33 @@ async function homeOf(argv: readonly string[], cwd: string | null, config: strin
   return null;
 }
 
+/** Debian's init script runs java with -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar, not zkServer.sh. */
+export function isDebianClassPath(argv: readonly string[]): boolean {
+  const i = argv.findIndex((a) => a === "-cp" || a === "-classpath");
+  const cp = i < 0 ? "" : (argv[i + 1] ?? "");
+  return cp.split(":").some((entry) => /^\/usr\/share\/java\/zookeeper[^/]*\.jar$/.test(entry));
+}
+
+/** The name of a process's real uid, from /proc and /etc/passwd. */
+async function userOf(pid: number): Promise<string | null> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => null);
+  const uid = status === null ? undefined : /^Uid:\s+(\d+)/m.exec(status)?.[1];
+  if (uid === undefined) return null;
+  const passwd = await readFile("/etc/passwd", "utf8").catch(() => "");
+  return passwd.split("\n").map((l) => l.split(":")).find((f) => f[2] === uid)?.[0] ?? uid;
+}
+
 export async function discoverOp(args: OpArgs<"discover">): Promise<OpOutcome<"discover">> {
   const servers: Server[] = [];
   for (const { pid, argv } of await quorumPeers()) {
     const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => null);
     const named = await configOf(pid, argv);
     const config = named === null ? null : await real(named);
-    servers.push({ pid, argv, cwd, started_at_ms: await startedAtMs(pid), config, home: await homeOf(argv, cwd, config) });
+    const debian = isDebianClassPath(argv) && (await exists(join(DEBIAN_ZOOKEEPER_HOME, "bin", "zkServer.sh")));
+    servers.push({
+      pid, argv, cwd, started_at_ms: await startedAtMs(pid), config, home: debian ? DEBIAN_ZOOKEEPER_HOME : await homeOf(argv, cwd, config),
+      config_given: named, layout: debian ? "debian" : null, unit: await unitOfPid(pid), user: await userOf(pid),
+    });
   }
   const paths = new Set(servers.flatMap((s) => (s.config === null ? [] : [s.config])));
   if (args.config !== undefined) paths.add(await real(args.config));

@@ -98,8 +98,11 @@ function errorText(err: unknown): string {
 /** A managed file as it is: its content, absent, or why it cannot be read. */
 export async function readFileState(path: string): Promise<FileRead> {
   try {
-    const st = await lstatIfExists(path);
+    let st = await lstatIfExists(path);
     if (st === null) return { state: "absent" };
+    // Read through a link to a regular file (Debian's /var/lib/zookeeper/myid points into /etc/zookeeper/conf);
+    // write_file still refuses to replace the link.
+    if (st.isSymbolicLink()) st = (await statIfExists(path)) ?? st;
     if (!st.isFile()) {
       const what = st.isDirectory() ? "a directory" : st.isSymbolicLink() ? "a symbolic link" : "not a regular file";
       return { state: "unreadable", error: `${path} is ${what}` };

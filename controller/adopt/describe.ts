@@ -5,11 +5,13 @@
 // is listed as a note, never dropped; what makes the ensemble impossible to
 // describe is a problem, and no inventory is written. Pure.
 import { posix } from "node:path";
-import type { FileRead, OpData } from "../../common/protocol.js";
+import { DEBIAN_ZOOKEEPER_HOME, type FileRead, type OpData } from "../../common/protocol.js";
 import { KNOWN_ZOOKEEPER_VERSIONS, managedSettingOwner } from "../../common/versions.js";
 import { addressKind, isSameOrInside } from "../inventory/validators.js";
 import { parseMembership, type ServerEntry } from "../model/membership.js";
 import { parseSettings } from "../model/zoo-cfg.js";
+import { SYSTEMD_UNIT } from "../render/render.js";
+
 import { ETC_HOSTS } from "../render/hosts-block.js";
 
 export interface AdoptHost {
@@ -97,6 +99,53 @@ function passThrough(settings: Map<string, string>, notes: string[]): Record<str
 
 const sameValues = <T>(values: readonly T[]) => values.every((v) => JSON.stringify(v) === JSON.stringify(values[0]));
 
+type Discovered = OpData<"discover">["servers"][number];
+const debianServer = (h: AdoptHost): Discovered | undefined => (h.discover.servers[0]?.layout === "debian" ? h.discover.servers[0] : undefined);
+
+/**
+ * How the servers are started, from the systemd service whose cgroup holds
+ * each (Debian's init script under systemd runs as zookeeper.service too).
+ * Problems for what an inventory cannot say: mixed managers, another unit
+ * name, or Debian's layout outside systemd (service: script passes --config
+ * to zkServer.sh, which Debian's does not take).
+ */
+function serviceOf(hosts: readonly AdoptHost[], problems: string[]): { kind: "script" } | { kind: "systemd"; user: string } {
+  const servers = hosts.map((h) => h.discover.servers[0]!);
+  const units = servers.map((s) => s.unit ?? null);
+  const users = servers.map((s) => s.user ?? null);
+  const where = (values: readonly (string | null)[]) => hosts.map((h, i) => `${h.address}: ${values[i] ?? "none"}`).join(", ");
+  if (!sameValues(units)) {
+    problems.push(`the servers run under different systemd units (${where(units)}); an inventory starts them all one way, so make them agree first`);
+    return { kind: "script" };
+  }
+  const unit = units[0];
+  if (unit === null || unit === undefined) {
+    hosts.forEach((h) => debianServer(h) && problems.push(
+      `${h.address}: Debian's zookeeperd runs here outside systemd; zkfleet runs it only as ${SYSTEMD_UNIT.name} (its service: script passes --config to zkServer.sh, which Debian's does not take): start it through systemd (systemctl start zookeeper) and adopt again`));
+    return { kind: "script" };
+  }
+  if (unit !== SYSTEMD_UNIT.name) {
+    problems.push(`the servers run under systemd's ${unit}; zkfleet manages a unit named ${SYSTEMD_UNIT.name}, and a second unit would start a second server: rename the unit (and stop the old one) first`);
+    return { kind: "script" };
+  }
+  if (!sameValues(users) || users[0] === null || users[0] === undefined) {
+    problems.push(`the servers run as different or unknown users (${where(users)}); zookeeper.user is one for all`);
+    return { kind: "script" };
+  }
+  return { kind: "systemd", user: users[0] };
+}
+
+/** What adopting Debian's zookeeperd layout leaves as it is, or changes at the next restart. */
+function debianNotes(configReal: string, configDir: string): string[] {
+  return [
+    `Debian's zookeeperd: the server keeps running from ${DEBIAN_ZOOKEEPER_HOME} (Debian's zkServer.sh, which reads /etc/zookeeper/conf/environment) and /usr/share/java's jars; zkfleet installs other releases beside it only for an upgrade`,
+    `${configDir} is Debian's alternatives link (now to ${posix.dirname(configReal)}); zkfleet writes through it and never changes the link`,
+    "JAVA_OPTS from /etc/default/zookeeper or the environment file are read by /etc/init.d/zookeeper only: they are dropped at the next restart (zookeeper.heap_mb sets the heap)",
+    "Debian links the data dir's myid to /etc/zookeeper/conf/myid: zkfleet reads through the link and refuses to replace it (a myid change would stop there)",
+    "apt upgrades of zookeeper and zookeeperd still change what runs: hold them (apt-mark hold zookeeper zookeeperd libzookeeper-java) while zkfleet manages the ensemble",
+  ];
+}
+
 export function describeAdoption(hosts: readonly AdoptHost[], opts: AdoptOptions): Adoption {
   const notes: string[] = [];
   const problems: string[] = [];
@@ -108,15 +157,17 @@ export function describeAdoption(hosts: readonly AdoptHost[], opts: AdoptOptions
   const version = hosts.map((h) => h.server?.version?.split(/[-,\s]/)[0]);
   version.forEach((v, i) => v === undefined && problems.push(`${hosts[i]!.address}: the server does not answer srvr on its client port, so its version is unknown; it must serve to be adopted`));
   const homes = hosts.map((h) => h.discover.servers[0]?.home ?? null);
-  homes.forEach((home, i) => home === null && problems.push(`${hosts[i]!.address}: cannot tell which directory the server runs from (no bin/zkServer.sh beside its config or class path); Debian's zookeeperd layout is not supported yet`));
+  homes.forEach((home, i) => home === null && problems.push(`${hosts[i]!.address}: cannot tell which directory the server runs from (no bin/zkServer.sh beside its config or class path, and not Debian's zookeeperd layout); install it from a release tarball or Debian's zookeeperd package`));
   if (problems.length > 0) return { notes, problems };
+  const service = serviceOf(hosts, problems);
   if (!sameValues(version)) problems.push(`the servers run different versions (${hosts.map((h, i) => `${h.address}: ${version[i]}`).join(", ")}); finish that upgrade by hand first`);
   const v = version[0]!;
   if (!(KNOWN_ZOOKEEPER_VERSIONS as readonly string[]).includes(v)) {
     problems.push(`ZooKeeper ${v} runs here; zkfleet knows ${KNOWN_ZOOKEEPER_VERSIONS.join(", ")}`);
   }
   if (!sameValues(homes)) problems.push(`the servers run from different directories (${hosts.map((h, i) => `${h.address}: ${homes[i]}`).join(", ")}); an inventory has one`);
-  const configDirs = cfg.map((c) => posix.dirname(c.path));
+  // Debian's /etc/zookeeper/conf is an alternatives link: keep the name the server was given, not where it points today.
+  const configDirs = cfg.map((c, i) => posix.dirname(debianServer(hosts[i]!)?.config_given ?? c.path));
   if (!sameValues(configDirs)) problems.push(`the servers read their config from different directories (${configDirs.join(", ")}); an inventory has one`);
 
   // Settings, membership and the host each line names.
@@ -196,6 +247,10 @@ export function describeAdoption(hosts: readonly AdoptHost[], opts: AdoptOptions
   }
   notes.push(`the servers keep running from ${home}; zkfleet installs other releases under ${opts.installDir} and switches to them only in an upgrade`);
   notes.push(`zookeeper-env.sh and log4j.properties in ${configDirs[0]} are taken over (rewritten) at each server's next restart`);
+  if (service.kind === "systemd") {
+    notes.push(`the servers run under systemd's ${SYSTEMD_UNIT.name}; from each server's next restart they run under zkfleet's ${SYSTEMD_UNIT.path}, which takes precedence over a unit in /lib or one generated from /etc/init.d`);
+  }
+  if (debianServer(hosts[0]!)) notes.push(...debianNotes(cfg[0]!.path, configDirs[0]!));
 
   const dataLogDir = first.get("dataLogDir");
   const admin = first.get("admin.serverPort");
@@ -215,6 +270,7 @@ export function describeAdoption(hosts: readonly AdoptHost[], opts: AdoptOptions
     bind_to_address: bind,
     reconfig: first.get("reconfigEnabled") === "true" || dynamic,
     ...(heap !== undefined ? { heap_mb: heap } : {}),
+    ...(service.kind === "systemd" ? { service: "systemd", ...(service.user !== "root" ? { user: service.user } : {}) } : {}),
     config: passThrough(first, notes),
   };
   return {

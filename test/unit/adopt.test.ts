@@ -3,10 +3,10 @@
 // (test/lab/adopt.test.ts) runs the same code against real servers.
 import { describe, expect, it } from "vitest";
 import { stringify as toYaml } from "yaml";
-import type { OpData } from "../../common/protocol.js";
 import { type AdoptHost, describeAdoption, heapMb } from "../../controller/adopt/describe.js";
 import { lintInventory } from "../../controller/inventory/lint.js";
 import { parseInventoryText } from "../../controller/inventory/load.js";
+import { adoptFacts } from "./fixtures/adopt-facts.js";
 
 const CFG = "/opt/zookeeper/conf/zoo.cfg";
 const zooCfg = (address: string, extra: string[] = []) => [
@@ -27,11 +27,7 @@ const etcHosts = "127.0.0.1 localhost\n10.1.0.11 zk1\n10.1.0.12 zk2\n10.1.0.13 z
 
 function host(n: number, over: { cfg?: string; version?: string; myid?: string } = {}): AdoptHost {
   const address = `10.1.0.1${n}`;
-  const facts = {
-    hostname: `zk${n}`, node: "v20", os: null, releases: null, process: null, myid: over.myid ?? String(n),
-    data_dir: null, data_log_dir: null, config_dir: null, dynamic_config: null,
-    files: { "/etc/hosts": { state: "present", content: etcHosts, mtime_ms: 1 } },
-  } satisfies OpData<"facts">;
+  const facts = adoptFacts(`zk${n}`, over.myid ?? String(n), etcHosts);
   return {
     address,
     discover: {
