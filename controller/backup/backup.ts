@@ -10,6 +10,7 @@ import { ZkfleetError } from "../../common/errors.js";
 import { hex } from "../../common/backup-files.js";
 import { sha256File } from "../../common/sha256-file.js";
 import type { OpData } from "../../common/protocol.js";
+import { expectSuccess } from "../agent/client.js";
 import { openCluster } from "../data/cluster.js";
 import { exportToFile } from "../data/export.js";
 import { Fleet, type FleetOptions } from "../fleet.js";
@@ -35,10 +36,11 @@ export interface Seen {
  * writes) unless it serves alone. An observer first (it does not vote),
  * then a follower, and only one whose zxid has reached what the leader had
  * when first seen: it holds every transaction committed before the backup.
+ * In order of preference: the next is tried when one holds no snapshot yet.
  */
-export function chooseBackupSource(first: readonly Seen[], again: readonly Seen[]): { source: Seen; leaderZxid?: bigint } | { why: string } {
+export function chooseBackupSource(first: readonly Seen[], again: readonly Seen[]): { sources: Seen[]; leaderZxid?: bigint } | { why: string } {
   const standalone = first.length === 1 && first[0]!.mode === "standalone";
-  if (standalone) return { source: first[0]! };
+  if (standalone) return { sources: [first[0]!] };
   const leader = first.find((s) => s.mode === "leader");
   if (!leader || leader.zxid === undefined) {
     return { why: `no leader answers (${first.map((s) => `${s.host}: ${s.mode ?? "not serving"}`).join(", ")})` };
@@ -49,7 +51,7 @@ export function chooseBackupSource(first: readonly Seen[], again: readonly Seen[
   if (synced.length === 0) {
     return { why: `no follower or observer has caught up with the leader ${leader.host} (zxid ${hex(leader.zxid)}): ${again.filter((s) => s.host !== leader.host).map((s) => `${s.host} ${s.mode ?? "not serving"} ${s.zxid === undefined ? "" : hex(s.zxid)}`).join(", ")}` };
   }
-  return { source: synced[0]!, leaderZxid: leader.zxid };
+  return { sources: synced, leaderZxid: leader.zxid };
 }
 
 export interface BackupInput {
@@ -85,7 +87,7 @@ async function refuseExisting(out: string, force: boolean): Promise<boolean> {
 type SourceFile = OpData<"backup_source">["snapshot"];
 
 /** Copies one file through the agent, up to the size listed, checking each piece's sha256. */
-async function copyFile(fleet: Fleet, host: string, f: SourceFile, to: string): Promise<void> {
+async function copyThroughAgent(fleet: Fleet, host: string, f: SourceFile, to: string): Promise<void> {
   const out = await open(to, "wx", 0o600);
   try {
     for (let offset = 0; offset < f.size;) {
@@ -107,6 +109,31 @@ async function copyFile(fleet: Fleet, host: string, f: SourceFile, to: string): 
   } finally {
     await out.close();
   }
+}
+
+/**
+ * The files of the first candidate that holds a complete snapshot. A 3.4
+ * follower writes its first snapshot only after snapCount transactions, so
+ * a young 3.4 ensemble's followers may hold logs alone, which cannot be
+ * restored into 3.5+ (ZOOKEEPER-3056) and are not copied.
+ */
+async function pickFiles(fleet: Fleet, inv: Inventory, candidates: readonly Seen[]) {
+  const zk = inv.zookeeper;
+  const reasons: string[] = [];
+  for (const source of candidates) {
+    const [response] = await fleet.batch(source.host, [{ op: "backup_source", args: { data_dir: zk.data_dir, ...(zk.data_log_dir ? { data_log_dir: zk.data_log_dir } : {}) } }]);
+    const result = response!.result;
+    if ("error" in result && result.error.code === "not_found") {
+      reasons.push(`${source.host}: ${result.error.message}`);
+      continue;
+    }
+    // Any other failure is thrown as the agent's error.
+    return { source, files: expectSuccess(source.host, "backup_source", response!) };
+  }
+  throw new ZkfleetError("zookeeper", `no synced follower or observer holds a complete snapshot (${reasons.join("; ")}); nothing was written`, {
+    where: inv.ensemble,
+    hint: "a server writes a snapshot every snapCount transactions (3.4 followers none before that): wait for one, or lower snapCount; the leader is never copied from",
+  });
 }
 
 export async function runBackup(input: BackupInput): Promise<BackupResult> {
@@ -132,10 +159,9 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
         where: inv.ensemble, hint: "run `zkfleet status`: a backup is taken from a follower or observer that serves and has caught up",
       });
     }
-    const host = chosen.source.host;
-    const zk = inv.zookeeper;
-    const src = await fleet.call(host, "backup_source", { data_dir: zk.data_dir, ...(zk.data_log_dir ? { data_log_dir: zk.data_log_dir } : {}) });
-    input.onProgress?.(`${host} (${chosen.source.mode}): ${src.message}`);
+    const { source, files: src } = await pickFiles(fleet, inv, chosen.sources);
+    const host = source.host;
+    input.onProgress?.(`${host} (${source.mode}): ${src.message}`);
     const entries: FileEntry[] = [];
     const dropped: string[] = [];
     let lastZxid = BigInt(src.data.snapshot.zxid);
@@ -143,7 +169,7 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
     for (const f of [src.data.snapshot, ...src.data.logs]) {
       const to = join(temp, FILES_DIR, f.name);
       const t0 = Date.now();
-      await copyFile(fleet, host, f, to);
+      await copyThroughAgent(fleet, host, f, to);
       bytes += f.size;
       if (f.kind === "snapshot") {
         entries.push({ name: f.name, kind: f.kind, zxid: f.zxid, size: f.size, sha256: await sha256File(to) });
@@ -180,9 +206,9 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
     }
     input.onProgress?.(`exported ${exported.nodes} node(s) in ${exported.ms} ms`);
     const manifest: Manifest = {
-      format: "zkfleet-backup", version: 1, ensemble: inv.ensemble, zookeeper_version: zk.version, server_version: chosen.source.version ?? null,
+      format: "zkfleet-backup", version: 1, ensemble: inv.ensemble, zookeeper_version: inv.zookeeper.version, server_version: source.version ?? null,
       source: {
-        host, mode: chosen.source.mode ?? "unknown", zxid: chosen.source.zxid === undefined ? null : hex(chosen.source.zxid),
+        host, mode: source.mode ?? "unknown", zxid: source.zxid === undefined ? null : hex(source.zxid),
         leader_zxid: chosen.leaderZxid === undefined ? null : hex(chosen.leaderZxid),
       },
       snapshot: entries[0]!, logs: entries.slice(1), dropped_logs: dropped, last_zxid: hex(lastZxid),

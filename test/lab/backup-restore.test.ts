@@ -15,7 +15,7 @@ import { javaDigest } from "../data/independent.js";
 import { ZkClient } from "../../controller/zk/client.js";
 import { connectOf, ensembleInventory, filesOn, serverPid, srvr } from "./backup-scenario.js";
 
-const t = useTestLab("backup-restore", "127.71.0", 6, "3.8.0");
+const t = useTestLab("backup-restore", "127.71.0", 9, "3.8.0");
 const SRC = ["zk1", "zk2", "zk3"];
 const DST = ["zk4", "zk5", "zk6"];
 let src = "";
@@ -101,6 +101,12 @@ it("refuses a corrupt backup before touching anything on the target", async () =
   expect(r3.code, r3.err).toBe(3);
   expect(r3.err).toContain("export.jsonl is missing");
 
+  // A 3.8.0 backup into 3.4.13 servers: backward, refused.
+  const older = ensembleInventory(t, "dst-old", DST, { version: "3.4.13" });
+  const r4 = await runCli(["restore", "-i", older, "--from", backupDir(), "--yes"], t.env);
+  expect(r4.code, r4.err).toBe(5);
+  expect(r4.err).toContain("the backup was taken from ZooKeeper 3.8.0; the target runs 3.4.13, older");
+
   expect(await Promise.all(DST.map((h) => filesOn(t, h)))).toEqual(before);
   for (const d of [flipped, truncated, noExport]) rmSync(d, { recursive: true, force: true });
 }, 60_000);
@@ -167,3 +173,31 @@ it("refuses to restore into an ensemble that runs, stopping nothing", async () =
   expect(await Promise.all(DST.map((h) => serverPid(t, h)))).toEqual(pids);
   expect(await Promise.all(DST.map((h) => sshRun(t.lab, h, "ls -R /var/lib/zookeeper").then((x) => x.stdout)))).toEqual(before);
 }, 60_000);
+
+it("restores a 3.4.13 backup into the 3.8.0 ensemble once it is stopped", async () => {
+  const OLD = ["zk7", "zk8", "zk9"];
+  // 3.4 followers write no snapshot before snapCount transactions (randomized between half and all of it): a small one makes them write some.
+  const old = ensembleInventory(t, "old", OLD, { version: "3.4.13", config: { snapCount: 40 } });
+  const up = await runCli(["apply", "-i", old, "--yes"], t.env);
+  expect(up.code, up.err).toBe(2);
+  await writeNodes(connectOf(t, OLD), "/old", 200);
+  const dir = join(t.lab.dir, "backup-34");
+  const b = await runCli(["backup", "-i", old, "-o", dir, "--json"], t.env);
+  expect(b.code, b.err).toBe(0);
+  const manifest = JSON.parse(b.out).manifest;
+  expect(manifest.zookeeper_version).toBe("3.4.13");
+  expect(["follower", "observer"]).toContain(manifest.source.mode);
+
+  // The target is stopped by hand (restore never stops a live ensemble).
+  for (const h of DST) {
+    const pid = await serverPid(t, h);
+    await sshRun(t.lab, h, `kill ${pid}; while kill -0 ${pid} 2>/dev/null; do sleep 0.1; done`);
+  }
+  const r = await runCli(["restore", "-i", dst, "--from", dir, "--yes"], t.env);
+  expect(r.code, `${r.out}\n${r.err}`).toBe(2);
+  expect(r.out).toMatch(/^verified: the restored tree equals the backup's export/m);
+  // The previous restore's files were moved aside, not deleted.
+  for (const h of DST) expect((await sshRun(t.lab, h, "ls /var/lib/zookeeper/.zkfleet-moved/*/version-2")).stdout, h).toContain("snapshot.");
+  const source = await javaDigest(connectOf(t, ["zk7"]), "/");
+  for (const h of DST) expect((await javaDigest(connectOf(t, [h]), "/")).digest, h).toBe(source.digest);
+}, 170_000);

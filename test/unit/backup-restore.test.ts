@@ -84,16 +84,18 @@ describe("the server a backup is copied from", () => {
   const leader = { host: "zk1", mode: "leader", zxid: 0x100n };
   it("is a follower or observer that reached the leader's zxid, an observer first, never the leader", () => {
     const again = [{ ...leader, zxid: 0x105n }, { host: "zk2", mode: "follower", zxid: 0x101n }, { host: "zk3", mode: "follower", zxid: 0x99n }];
-    expect(chooseBackupSource([leader], again)).toMatchObject({ source: { host: "zk2" }, leaderZxid: 0x100n });
-    const withObserver = [...again, { host: "zk4", mode: "observer", zxid: 0x100n }];
-    expect(chooseBackupSource([leader], withObserver)).toMatchObject({ source: { host: "zk4" } });
+    const hosts = (r: ReturnType<typeof chooseBackupSource>) => ("sources" in r ? r.sources.map((s) => s.host) : r.why);
+    expect(hosts(chooseBackupSource([leader], again))).toEqual(["zk2"]);
+    expect(chooseBackupSource([leader], again)).toMatchObject({ leaderZxid: 0x100n });
+    const more = [...again, { host: "zk4", mode: "observer", zxid: 0x100n }, { host: "zk5", mode: "follower", zxid: 0x104n }];
+    expect(hosts(chooseBackupSource([leader], more))).toEqual(["zk4", "zk5", "zk2"]);
   });
   it("is refused when no follower caught up, or no leader answers", () => {
     expect(chooseBackupSource([leader], [leader, { host: "zk2", mode: "follower", zxid: 0x9fn }])).toHaveProperty("why");
     expect(chooseBackupSource([{ host: "zk1" }, { host: "zk2", mode: "follower", zxid: 1n }], [])).toHaveProperty("why");
   });
   it("is the server itself when it serves alone", () => {
-    expect(chooseBackupSource([{ host: "zk1", mode: "standalone", zxid: 5n }], [])).toMatchObject({ source: { host: "zk1" } });
+    expect(chooseBackupSource([{ host: "zk1", mode: "standalone", zxid: 5n }], [])).toMatchObject({ sources: [{ host: "zk1" }] });
   });
 });
 
