@@ -20,12 +20,13 @@
 // Through SSH (-i): export 2691-4132/s, import 4086-4546/s. The controller's
 // peak memory does not grow with the tree (126-153 MB from 20,000 to 100,000
 // nodes); 1,000,000 nodes were not run here.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
+import { measuredCli, pipelined as pipelinedCalls, rawSession as openRawSession } from "./lib.mjs";
 
 const SETS = (process.argv.slice(2).length ? process.argv.slice(2) : ["50000x100:1", "100000x100:100", "20000x1024:20"]).map((s) => {
   const m = /^(\d+)x(\d+):(\d+)$/.exec(s);
@@ -56,81 +57,15 @@ process.once("SIGINT", () => (finish("SIGINT: bringing the lab down"), process.e
 process.once("SIGTERM", () => (finish("SIGTERM: bringing the lab down"), process.exit(130)));
 const giveUp = setTimeout(() => (finish("the bench ran for an hour: stopping"), process.exit(1)), 3600_000);
 
-/** Peak resident memory (kB) of a process: the kernel's high-water mark, read until it exits. */
-function vmHwm(pid) {
-  try {
-    return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-function childPids(pid) {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
 /** A zkfleet CLI run: exit code, output, wall time, and the peak memory of the controller and of its ZooKeeper worker(s). */
-function zkfleet(...args) {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const child = spawn("node", [cli, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-    children.add(child);
-    let stdout = "", stderr = "", controllerKb = 0, workerKb = 0;
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const poll = setInterval(() => {
-      controllerKb = Math.max(controllerKb, vmHwm(child.pid));
-      for (const w of childPids(child.pid)) workerKb = Math.max(workerKb, vmHwm(w));
-    }, 100);
-    child.on("close", (code) => {
-      clearInterval(poll);
-      children.delete(child);
-      resolve({ code, stdout, stderr, ms: performance.now() - t0, controllerMb: controllerKb / 1024, workerMb: workerKb / 1024 });
-    });
-  });
-}
+const zkfleet = measuredCli(cli, env, children);
 function must(what, r, ...codes) {
   if (!codes.includes(r.code)) throw new Error(`${what} failed (exit ${r.code}):\n${r.stderr.trim() || r.stdout.slice(0, 2000)}`);
   return r;
 }
 
-/** A raw session of the package, as the worker opens one. */
-function rawSession(connect) {
-  return new Promise((resolve, reject) => {
-    const zk = new ZooKeeper({ connect, timeout: 30_000, debug_level: ZooKeeper.constants.ZOO_LOG_LEVEL_ERROR, host_order_deterministic: false });
-    const timer = setTimeout(() => reject(new Error(`no session with ${connect}`)), 20_000);
-    let once = false;
-    zk.on("connect", () => {
-      if (once) return;
-      once = true;
-      clearTimeout(timer);
-      resolve(zk);
-    });
-    zk.init({ response_counter_limit: 1_000_000 });
-  });
-}
-/** Runs n calls, WINDOW in flight; each call gets (i, done(rc)). */
-function pipelined(n, call) {
-  return new Promise((resolve, reject) => {
-    let next = 0, finished = 0, inFlight = 0;
-    if (n === 0) return resolve();
-    const pump = () => {
-      while (inFlight < WINDOW && next < n) {
-        inFlight++;
-        call(next++, (rc) => {
-          if (rc !== 0 && rc !== -110 && rc !== -101) return reject(new Error(`raw call failed: ${rc}`));
-          inFlight--;
-          if (++finished === n) resolve();
-          else pump();
-        });
-      }
-    };
-    pump();
-  });
-}
+const rawSession = (connect) => openRawSession(ZooKeeper, connect);
+const pipelined = (n, call) => pipelinedCalls(n, WINDOW, call);
 /** Every path of a set, parents before children: the root, PARENTS parents, COUNT leaves spread over them. */
 function shape(set) {
   const parents = Array.from({ length: set.parents }, (_, p) => (set.parents === 1 ? `${set.root}/wide` : `${set.root}/p${String(p).padStart(4, "0")}`));
