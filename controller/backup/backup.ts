@@ -169,7 +169,12 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
     for (const f of [src.data.snapshot, ...src.data.logs]) {
       const to = join(temp, FILES_DIR, f.name);
       const t0 = Date.now();
-      await copyThroughAgent(fleet, host, f, to);
+      await copyThroughAgent(fleet, host, f, to).catch((err: unknown) => {
+        const why = err instanceof ZkfleetError ? err.message : String(err);
+        throw new ZkfleetError(err instanceof ZkfleetError ? err.source : "agent", `the backup stopped while copying ${f.name} from ${host}: ${why}; nothing was written to ${input.out}`, {
+          where: host, hint: "run the backup again once the ensemble is healthy (`zkfleet status`): it copies from a follower that serves then", cause: err,
+        });
+      });
       bytes += f.size;
       if (f.kind === "snapshot") {
         entries.push({ name: f.name, kind: f.kind, zxid: f.zxid, size: f.size, sha256: await sha256File(to) });

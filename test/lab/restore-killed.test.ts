@@ -7,9 +7,11 @@
 // member, and the tree verifies, by zkfleet and by ZooKeeper's Java client
 // on each member. 3.9.3, on 127.71.1.
 import { spawn } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { packageRoot } from "../../common/paths.js";
+import { labFault } from "../../lab/lab.js";
 import { runCli } from "../helpers/cli.js";
 import { sshRun, useTestLab } from "../helpers/lab.js";
 import { writeNodes } from "../helpers/zkcli.js";
@@ -21,7 +23,7 @@ const SRC = ["zk1", "zk2", "zk3"];
 const DST = ["zk4", "zk5", "zk6"];
 
 /** Runs the CLI as a process of its own and SIGKILLs it when its output matches `when`; its output and whether it was killed. */
-function killWhen(args: string[], when: RegExp): Promise<{ out: string; killed: boolean; code: number | null }> {
+function killWhen(args: string[], when: RegExp, act?: (out: string) => void): Promise<{ out: string; killed: boolean; code: number | null }> {
   const child = spawn("node", [join(packageRoot(), "bin/zkfleet.js"), ...args], { env: { ...process.env, ...t.env } });
   let out = "";
   let killed = false;
@@ -29,7 +31,8 @@ function killWhen(args: string[], when: RegExp): Promise<{ out: string; killed: 
     out += d;
     if (!killed && when.test(out)) {
       killed = true;
-      child.kill("SIGKILL");
+      if (act) act(out);
+      else child.kill("SIGKILL");
     }
   };
   child.stdout.on("data", seen);
@@ -88,3 +91,36 @@ it("a restore killed twice is finished by runs resume, every member from the sam
     expect((await sshRun(t.lab, h, "ls -A /var/lib/zookeeper/.zkfleet-moved 2>/dev/null")).stdout.trim(), h).toBe("");
   }
 }, 170_000);
+
+it("a backup killed, or whose source host is powered off, leaves no directory that looks whole", async () => {
+  const src = join(t.lab.dir, "src.yml");
+  const dir = join(t.lab.dir, "backup-2");
+  const partials = () => readdirSync(t.lab.dir).filter((n) => n.startsWith("backup-2.partial-"));
+  // SIGKILL once the files start to come: the partial directory stays (nothing could remove it), DIR does not exist.
+  const killed = await killWhen(["backup", "-i", src, "-o", dir], /^ {2}zk\d \(follower\): snapshot/m);
+  expect(killed.killed, killed.out).toBe(true);
+  expect(existsSync(dir)).toBe(false);
+  expect(partials().length).toBe(1);
+
+  // The source host powered off mid-copy: the backup fails (exit 4), removes its partial directory, writes no DIR.
+  let victim = "";
+  let off: Promise<string> | undefined;
+  const lost = await killWhen(["backup", "-i", src, "-o", dir], /^ {2}(zk\d) \(follower\): snapshot/m, (out) => {
+    victim = /^ {2}(zk\d) \(follower\): snapshot/m.exec(out)![1]!;
+    off = labFault("power-off", victim, t.lab.dir);
+  });
+  await off;
+  console.log(`source ${victim} powered off mid-copy:\n${lost.out.split("\n").filter((l) => /error|where|fix/.test(l)).join("\n")}`);
+  expect(lost.code, lost.out).toBe(4);
+  expect(lost.out).toContain(`the backup stopped while copying`);
+  expect(lost.out).toContain(`from ${victim}`);
+  expect(existsSync(dir)).toBe(false);
+  expect(partials().length).toBe(1);
+  // The other two still serve; a backup then comes from the follower left.
+  const serving = await Promise.all(SRC.filter((h) => h !== victim).map((h) => srvr(t, h)));
+  expect(serving.map((s) => s.mode).sort()).toEqual(["follower", "leader"]);
+  const again = await runCli(["backup", "-i", src, "-o", dir, "--json"], t.env);
+  expect(again.code, again.err).toBe(0);
+  expect(JSON.parse(again.out).manifest.source.host).not.toBe(victim);
+  await labFault("power-on", victim, t.lab.dir);
+}, 120_000);
