@@ -66,12 +66,16 @@ exec ${SSHD} -D -e -f "$H/sshd_config"
 // mounts, then hands over to systemd with a target of its own that starts
 // only sshd. It shares the machine's kernel and network, so every unit that
 // would act on them (device nodes, modules, sysctl, the clock, fstrim,
-// networking, timers) is masked and /sys and /proc/sys are read-only.
+// networking, timers) is masked and /sys and /proc/sys are read-only. /usr
+// gets an overlay of its own too, so that packages can be unpacked into a host
+// (Debian's zookeeperd for adoption) without touching the machine's.
 // cgroups: systemd creates its slices at the root of every hierarchy it
 // sees, so the host first moves into a cgroup of its own in each one
 // (ENTER_CGROUPS) and then gets a cgroup namespace rooted there; it runs in
 // v1 (legacy) mode, tracking its processes in its own name=systemd subtree.
-const SYSTEMD_BOOT_SCRIPT = BOOT_SCRIPT.replace(/\nexec \S*sshd[^\n]*\n$/, "\n") + `units="$H/etc.upper/systemd/system"
+const SYSTEMD_BOOT_SCRIPT = BOOT_SCRIPT.replace(/\nexec \S*sshd[^\n]*\n$/, "\n") + `mkdir -p "$H/usr.upper" "$H/usr.work"
+mount -t overlay zkfleet-usr -o "lowerdir=/usr,upperdir=$H/usr.upper,workdir=$H/usr.work" /usr
+units="$H/etc.upper/systemd/system"
 mkdir -p "$units"
 for w in /lib/systemd/system/sysinit.target.wants/* /lib/systemd/system/sockets.target.wants/* \\
          /lib/systemd/system/timers.target.wants/* /etc/systemd/system/*.wants/*; do

@@ -237,11 +237,21 @@ function takeoverReason(input: PlanInput, w: WriteFileStep, before: string | nul
   if (w.path === input.config.zooCfg || w.path === input.config.dynamic) {
     if (before === null) return undefined;
     const sameMembers = sameMembership(parseMembership(before).servers, parseMembership(w.content).servers);
-    return sameMembers && settingsDiff(before, w.content, false).length === 0
+    return sameMembers && settingsDiff(withoutInertAdmin(before), withoutInertAdmin(w.content), false).length === 0
       ? "its settings and server lines already say what the inventory says" : undefined;
   }
   if (posix.basename(w.path) === "myid") return before?.trim() === w.content.trim() ? "it already holds this myid" : undefined;
   return "read only when the server starts";
+}
+
+/**
+ * zkfleet writes the AdminServer's port and address even where it is off; a
+ * hand-written zoo.cfg that turns it off has no reason to name them, and
+ * they change nothing while it stays off.
+ */
+function withoutInertAdmin(zooCfg: string): string {
+  if (parseSettings(zooCfg).get("admin.enableServer") !== "false") return zooCfg;
+  return zooCfg.split("\n").filter((line) => !/^\s*admin\.server(Port|Address)\s*=/.test(line)).join("\n");
 }
 
 /** Settings every version prints in `conf` exactly as zoo.cfg gives them. */

@@ -86,6 +86,8 @@ export interface TestLabOptions {
   preinstall?: string;
   /** No node is found on the hosts over SSH (`lab up --no-node`). */
   noNode?: boolean;
+  /** systemd is each host's pid 1 (`lab up --systemd`). */
+  systemd?: boolean;
 }
 
 /** A lab for one test file: up before its tests (after clearing a leftover), down after them. */
@@ -99,7 +101,7 @@ export function useTestLab(name: string, subnet: string, hosts = 3, version?: st
     const dists = version || options.preinstall ? { dists: defaultArtifactsDir(process.env) } : {};
     ctx.lab = await labUp({
       hosts, dir, subnet, ...dists, ...(version ? { version } : {}), ...(options.preinstall ? { preinstall: options.preinstall } : {}),
-      ...(options.noNode ? { noNode: true } : {}),
+      ...(options.noNode ? { noNode: true } : {}), ...(options.systemd ? { systemd: true } : {}),
     });
   });
   afterAll(async () => {
