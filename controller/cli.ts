@@ -262,6 +262,8 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     }).finally(() => process.removeListener("SIGINT", onSigint));
     const steps = planSteps(result.plan);
     const changed = result.executed ? result.changed : steps.length;
+    // A restore's verification belongs to the same report (one JSON document).
+    const after = await restoring?.after(result);
     if (o.json) {
       io.out(JSON.stringify({
         ensemble: result.plan.target.name, check: !!o.check, executed: result.executed, changed,
@@ -269,7 +271,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
         steps: steps.map(withoutContent),
         refusals: result.plan.refusals, deferred: result.plan.deferred ?? [],
         results: result.results.map((r) => ({ index: r.index, kind: r.step.kind, host: r.step.host, changed: r.changed, message: r.message, ms: r.ms })),
-        final: result.final, journal: result.journal, run: result.runId, canary: result.canary, runtimePushes,
+        final: result.final, journal: result.journal, run: result.runId, canary: result.canary, runtimePushes, ...(after?.json ?? {}),
       }, null, 2));
     } else if (result.executed) {
       const outcome = result.final
@@ -278,8 +280,8 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       io.out(`${result.plan.target.name}: ${changed} changed, ${outcome}; journal ${result.journal}`);
       if (result.canary) io.out(formatCanary(result.canary, planSteps(result.plan)));
     }
-    setExit(changed > 0 ? ExitCode.changed : ExitCode.ok);
-    await restoring?.after(result);
+    if (!o.json) for (const line of after?.lines ?? []) io.out(line);
+    setExit(after?.failed ? ExitCode.failed : changed > 0 ? ExitCode.changed : ExitCode.ok);
   };
 
   /** The options of every command that acts on an ensemble (apply, runs resume, runs rollback). */

@@ -16,10 +16,10 @@ import type { ApplyResult } from "./apply.js";
 import { READ_RETRIES } from "./data.js";
 import { examples } from "./help.js";
 
-/** What restore hands apply: the backup to put in, and what to do once the run is over. */
+/** What restore hands apply: the backup to put in, and what to check once the run is over (for apply's report). */
 export interface Restoring {
   spec: Omit<RestoreSpec, "lockRun">;
-  after: (result: ApplyResult) => Promise<void>;
+  after: (result: ApplyResult) => Promise<{ json: Record<string, unknown>; lines: string[]; failed: boolean } | undefined>;
 }
 
 export interface RestoreOptions {
@@ -71,11 +71,10 @@ export function registerBackupCommands(
     await applyWithRestore(o, {
       spec,
       after: async (result) => {
-        if (o.check || !result.executed && result.plan.stages.length > 0) return;
+        if (o.check || !result.executed && result.plan.stages.length > 0) return undefined;
         const v = await verifyRestored(o.inventory, o.from, manifest, { fleet: fleetOptions(o), retryReads: READ_RETRIES });
-        if (o.json) io.out(JSON.stringify({ verification: { ok: v.ok, lastZxid: v.lastZxid, explained: v.explained, unexplained: v.unexplained, a: v.report.a, b: v.report.b } }, null, 2));
-        else for (const line of formatVerification(v)) io.out(line);
-        if (!v.ok) setExit(ExitCode.failed);
+        const verification = { ok: v.ok, lastZxid: v.lastZxid, explained: v.explained, unexplained: v.unexplained, backup: v.report.a, restored: v.report.b };
+        return { json: { verification }, lines: formatVerification(v), failed: !v.ok };
       },
     }, resume);
   };

@@ -193,9 +193,13 @@ it("restores a 3.4.13 backup into the 3.8.0 ensemble once it is stopped", async 
     const pid = await serverPid(t, h);
     await sshRun(t.lab, h, `kill ${pid}; while kill -0 ${pid} 2>/dev/null; do sleep 0.1; done`);
   }
-  const r = await runCli(["restore", "-i", dst, "--from", dir, "--yes"], t.env);
+  const r = await runCli(["restore", "-i", dst, "--from", dir, "--yes", "--json"], t.env);
   expect(r.code, `${r.out}\n${r.err}`).toBe(2);
-  expect(r.out).toMatch(/^verified: the restored tree equals the backup's export/m);
+  // One JSON document: apply's report with the verification in it.
+  const report = JSON.parse(r.out) as { run: string; verification: { ok: boolean; unexplained: unknown[]; backup: { digest: string }; restored: { digest: string } } };
+  expect(report.verification.ok).toBe(true);
+  expect(report.verification.unexplained).toEqual([]);
+  expect(report.verification.restored.digest).toBe(report.verification.backup.digest);
   // The previous restore's files were moved aside, not deleted.
   for (const h of DST) expect((await sshRun(t.lab, h, "ls /var/lib/zookeeper/.zkfleet-moved/*/version-2")).stdout, h).toContain("snapshot.");
   const source = await javaDigest(connectOf(t, ["zk7"]), "/");
