@@ -285,6 +285,16 @@ describe("planApply", () => {
       expect(plan.deferred).toBeUndefined();
     });
 
+    it("the AdminServer's port and address zkfleet writes change nothing while the AdminServer is off", () => {
+      const off = ["admin.enableServer=false"];
+      const ds = hosts3.map((h) => desired(h, { [CFG]: rendered([...off, "admin.serverPort=8080", "admin.serverAddress=10.0.0.1"]) }));
+      const byHandOff = byHand.replace("tickTime=2000", "tickTime=2000\nadmin.enableServer=false");
+      expect(planApply(input(ds, adopted(ds, () => ({ [CFG]: byHandOff })))).stages).toEqual([]);
+      // Switched on, the port is real: the hand-written file without it is not the same configuration.
+      const on = hosts3.map((h) => desired(h, { [CFG]: rendered(["admin.serverPort=8080"]) }));
+      expect(planApply(input(on, adopted(on, () => ({ [CFG]: byHand })))).stages).toHaveLength(3);
+    });
+
     it("rolls a file zkfleet wrote before, even one read only at start-up (an edited heap size takes effect)", () => {
       const ds = hosts3.map((h) => desired(h, { [CFG]: rendered(), [ENV]: marked("SERVER_JVMFLAGS='-Xmx2000m'\n") }));
       const plan = planApply(input(ds, adopted(ds, () => ({ [CFG]: rendered(), [ENV]: marked("SERVER_JVMFLAGS='-Xmx1000m'\n") }))));
