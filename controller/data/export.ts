@@ -62,12 +62,27 @@ export interface LiveTreeOptions {
   watch?: boolean;
 }
 
-/** The live tree below root as TreeNodes, /zookeeper left out. */
+/**
+ * Servers since 3.4.14/3.5.5 (CVE-2019-0201) show a digest ACL's id as "user:x" to a session without
+ * ADMIN on the node. Exported, compared or copied, it would be wrong (written to a target, it locks
+ * everyone out of the node): every reader stops there. A real id is user:base64(sha1), never "x".
+ */
+function refuseMasked(client: ZkClient, n: { path: string; acl: readonly { scheme: string; id: string }[] }): void {
+  const masked = n.acl.find((a) => a.scheme === "digest" && a.id.endsWith(":x"));
+  if (!masked) return;
+  throw new ZkfleetError("zookeeper", `the source hides the digest ACL of ${n.path} (it shows ${masked.id}) from this session on ${client.label}; ` +
+    "a copy of it would lock everyone out of the node, and a comparison of it would mean nothing", {
+    where: n.path, hint: "pass --auth digest:USER:PASSWORD of a user with ADMIN on the node (or the super user) so the server shows the real id",
+  });
+}
+
+/** The live tree below root as TreeNodes, /zookeeper left out; a node whose digest ACL the server masks stops it. */
 export async function* liveTree(client: ZkClient, root: string, opts: LiveTreeOptions = {}): AsyncGenerator<LiveNode> {
   await assertRoot(client, root);
   const reader = { read: (path: string) => client.read(path, { watch: opts.watch }) };
   const skip = (path: string) => isSystemPath(path) || (opts.skip?.(path) ?? false);
   for await (const n of walkTree(reader, root, { window: opts.window, skip, onVanished: opts.onVanished })) {
+    refuseMasked(client, n);
     yield { path: n.path, data: n.data, acl: n.acl, ephemeral: isEphemeral(n.stat), stat: n.stat, children: n.children };
   }
 }

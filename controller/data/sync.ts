@@ -89,18 +89,6 @@ export interface SyncReport {
 
 class Stopped extends Error {}
 
-/**
- * Servers since 3.4.14/3.5.5 (CVE-2019-0201) show a digest ACL's id as "user:x" to a session without
- * ADMIN on the node; written to the target it would lock everyone out. A real id is user:base64(sha1).
- */
-function refuseMasked(n: LiveNode): void {
-  const masked = n.acl.find((a) => a.scheme === "digest" && a.id.endsWith(":x"));
-  if (!masked) return;
-  throw new ZkfleetError("zookeeper", `the source hides the digest ACL of ${n.path} (it shows ${masked.id}); copying it would lock everyone out of the node on the target`, {
-    where: n.path, hint: "pass --auth digest:USER:PASSWORD of a user with ADMIN on the node (or the super user) so the source shows the real id",
-  });
-}
-
 const emptyTotals = (): PassTotals => ({ passes: 0, read: 0, compared: 0, created: 0, updated: 0, deleted: 0, counters: 0, ms: 0 });
 
 /** Distinct paths queued by watches beyond this many: they are dropped for one full pass, which covers them all. */
@@ -281,7 +269,6 @@ export class Sync {
         totals.read++;
         seen?.add(n.path);
         if (cp.matches(n.path, n.stat)) continue;
-        refuseMasked(n);
         // Ephemeral nodes go on to the writer, which counts and passes over them.
         if (!n.ephemeral) totals.compared++;
         if (kind === "changed" && !n.ephemeral && cp.dataChanged(n.path, n.stat)) measured.add(n.path);

@@ -246,6 +246,22 @@ describe("export, import and diff, 3.4.13 to 3.9.3 through SSH", () => {
   });
 });
 
+describe("a digest ACL the server masks (3.4.14+ and 3.5.5+ show user:x to a session without ADMIN)", () => {
+  it("export and diff without credentials stop at the masked node and name it; with them the real id is exported", async () => {
+    const out = join(work, "masked.jsonl");
+    const r = await cli("export", "-i", dst, "--path", "/corpus/acl/locked", "-o", out);
+    expect(r.code).toBe(4);
+    expect(r.err).toContain("the source hides the digest ACL of /corpus/acl/locked (it shows alice:x)");
+    expect(existsSync(out)).toBe(false);
+    const d = await cli("diff", src, dst, "--path", "/corpus/acl/locked");
+    expect(d.code).toBe(4);
+    expect(d.err).toContain("hides the digest ACL of /corpus/acl/locked (it shows alice:x)");
+    const withAuth = await cli("export", "-i", dst, "--path", "/corpus/acl/locked", "--auth", AUTH, "-o", out);
+    expect(withAuth.code, withAuth.err).toBe(0);
+    expect(readFileSync(out, "utf8")).toContain(`"id":"${ALICE}"`);
+  });
+});
+
 describe("zktreeutil's XML, 3.9.3 and 3.4.13 through SSH", () => {
   // Shaped as zktreeutil --export writes a whole tree; the subtrees earlier tests put on the target are marked ignore.
   const ZKTREEUTIL = `<?xml version="1.0" encoding="UTF-8"?>
