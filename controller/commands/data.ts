@@ -15,7 +15,7 @@ import { clusterFrom, openSide, outside, parseSide } from "../data/sides.js";
 import { ZkPath } from "../zk/protocol.js";
 import { examples } from "./help.js";
 
-export export interface ClusterFlags {
+export interface ClusterFlags {
   zk?: string;
   inventory?: string;
   auth?: string[];
@@ -24,11 +24,11 @@ export export interface ClusterFlags {
 }
 
 /** Readers replace a failed client process this often (the package crashes on some races: zk/worker.ts getAcl). */
-export export const READ_RETRIES = 3;
+export const READ_RETRIES = 3;
 
-export export const collect = (value: string, previous: string[] = []) => [...previous, value];
+export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-export export function seconds(name: string) {
+export function seconds(name: string) {
   return (value: string): number => {
     if (!/^\d+$/.test(value) || Number(value) === 0) throw new ZkfleetError("usage", `${name} takes a whole number of seconds, got "${value}"`, { where: name });
     return Number(value);
@@ -41,7 +41,7 @@ function znodePath(value: string): string {
   return p.data;
 }
 
-export export function clusterOptions(o: ClusterFlags): ClusterOptions {
+export function clusterOptions(o: ClusterFlags): ClusterOptions {
   const auth = (o.auth ?? []).map((a) => {
     const at = a.indexOf(":");
     if (at <= 0) throw new ZkfleetError("usage", `--auth takes SCHEME:CREDENTIAL (e.g. digest:user:password), got "${a}"`, { where: "--auth" });
