@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { stringify as toYaml } from "yaml";
 import { defaultArtifactsDir } from "../common/paths.js";
-import { SSHD, bootHost, killHost, nsInit, powerOffHost, prepareHostDirs, removeHostCgroups, sshBanner, zooKeeperPids } from "./host.js";
+import { SSHD, bootHost, killHost, nsInit, powerOffHost, prepareHostDirs, removeHostCgroups, sshBanner, sshdPids, zooKeeperPids } from "./host.js";
 import {
   DEFAULT_LAB_DIR, DEFAULT_SUBNET, FIRST_HOST_OCTET, type LabHost, hostPlan, validateLabDir, validateSubnet,
 } from "./plan.js";
@@ -228,7 +228,8 @@ export async function labStatus(dirOpt?: string): Promise<{ dir: string; hosts: 
     const on = !!h.init && isSameProcess(h.init);
     const init = on && h.init ? nsInit(h.init) : undefined;
     const members = init === undefined ? [] : processesInNamespaceOf(init);
-    const sshdStopped = init !== undefined && processState(init) === "T";
+    // The listener: the host's init, or a child of systemd on a systemd host.
+    const sshdStopped = init !== undefined && sshdPids(h).some((pid) => processState(pid) === "T");
     return {
       name: h.name,
       address: h.address,

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
-import { type LabState, labDown, labUp } from "../../lab/lab.js";
+import { type LabState, labDown, labFault, labStatus, labUp } from "../../lab/lab.js";
 import { defaultArtifactsDir } from "../../common/paths.js";
 import { loadInventory } from "../../controller/inventory/load.js";
 import { SYSTEMD_UNIT, renderHostFiles } from "../../controller/render/render.js";
@@ -143,5 +143,21 @@ describe("service: systemd on hosts whose pid 1 is systemd", () => {
     const restarts = await sshRun(lab, "zk2", "systemctl show --property=NRestarts --value zookeeper.service");
     expect(Number(restarts.stdout.trim())).toBeGreaterThanOrEqual(1);
     expect((await apply("--check")).json).toMatchObject({ steps: [] });
+  });
+
+  it("a systemd host powered off and on comes back without ZooKeeper (the unit is not enabled); apply starts it with systemctl", async () => {
+    await labFault("cut-ssh", "zk3", lab.dir);
+    expect((await labStatus(lab.dir)).hosts.find((h) => h.name === "zk3")?.sshd).toBe("cut");
+    await labFault("restore-ssh", "zk3", lab.dir);
+    await labFault("power-off", "zk3", lab.dir);
+    await labFault("power-on", "zk3", lab.dir);
+    const zk3 = (await labStatus(lab.dir)).hosts.find((h) => h.name === "zk3");
+    expect(zk3).toMatchObject({ power: "on", sshd: "listening", zookeeper: [] });
+    const r = await apply("--yes");
+    expect(r.code, r.err).toBe(2);
+    expect((r.json.results as { kind: string; host: string; message: string }[]).filter((x) => x.kind === "start"))
+      .toEqual([expect.objectContaining({ host: "zk3", message: expect.stringMatching(/started zookeeper\.service \(pid \d+\)$/) })]);
+    expect(r.json.final.verdict).toBe("healthy");
+    expect((await unitOn("zk3")).active).toBe("active");
   });
 });
