@@ -160,4 +160,22 @@ describe("service: systemd on hosts whose pid 1 is systemd", () => {
     expect(r.json.final.verdict).toBe("healthy");
     expect((await unitOn("zk3")).active).toBe("active");
   });
+
+  it("an upgrade switches current and restarts the unit; the unit file stays as it was", async () => {
+    const before = await Promise.all(lab.hosts.map((h) => unitOn(h.name)));
+    inventory = writeInventory({ version: "3.9.3" });
+    const up = await apply("--yes");
+    expect(up.code, up.err).toBe(2);
+    // zoo.cfg names the version in its header and is rewritten; the unit is not.
+    expect((up.json.steps as { kind: string; path?: string }[]).filter((s) => s.kind === "write_file" && s.path === SYSTEMD_UNIT.path)).toEqual([]);
+    expect((up.json.results as { kind: string }[]).filter((r) => r.kind === "switch_release")).toHaveLength(3);
+    expect(up.json.final.verdict).toBe("healthy");
+    expect(up.json.canary.total.lost).toBe(0);
+    const after = await Promise.all(lab.hosts.map((h) => unitOn(h.name)));
+    after.forEach((unit, i) => {
+      expect(unit).toMatchObject({ active: "active", unitFile: before[i]!.unitFile });
+      expect(unit.argv).toContain("/opt/zookeeper/current/lib/zookeeper-3.9.3.jar");
+    });
+    for (const h of lab.hosts) expect(await fourLetterWord(h.address, 2181, "srvr")).toMatch(/^Zookeeper version: 3\.9\.3/);
+  });
 });
