@@ -3,7 +3,7 @@
 // facts and clean_data (without a running ZooKeeper; see zookeeper.test.ts).
 
 import { execFile } from "node:child_process";
-import { lstat, mkdir, readFile, readdir, readlink, stat, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readFile, readdir, readlink, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -91,6 +91,22 @@ describe("protocol", () => {
     expect(r.data.dynamic_config).toEqual({
       path: `${conf}/zoo.cfg.dynamic.100000000`, file: { state: "present", content: "server.1=zk1:2888:3888:participant;2181\n", mtime_ms: expect.any(Number) },
     });
+  });
+
+  it("facts reads through a link to a regular file (Debian's myid), not a dangling one; write_file still refuses to replace a link", async () => {
+    const dir = join(h.dir, "facts-links");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "real-myid"), "3\n");
+    await symlink(join(dir, "real-myid"), join(dir, "myid"));
+    await symlink(join(dir, "gone"), join(dir, "dangling"));
+    const r = await agentCall(h.conn, h.agent, "facts", { files: [join(dir, "myid"), join(dir, "dangling")] });
+    expect(r.data.files).toEqual({
+      [join(dir, "myid")]: { state: "present", content: "3\n", mtime_ms: expect.any(Number) },
+      [join(dir, "dangling")]: { state: "unreadable", error: `${join(dir, "dangling")} is a symbolic link` },
+    });
+    const w = await call(h, { op: "write_file", args: { path: join(dir, "myid"), content: "4\n", state_dir: join(h.dir, "state") } });
+    expect(w).toMatchObject({ error: { message: expect.stringContaining("is not a regular file") } });
+    expect(await readFile(join(dir, "real-myid"), "utf8")).toBe("3\n");
   });
 });
 
