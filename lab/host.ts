@@ -123,6 +123,9 @@ done < /proc/self/cgroup
 exec "$@"
 `;
 
+/** JDK 17 trips over a systemd host's nested cgroup v1 mounts (an NPE in CgroupMetrics when JMX starts); a real host has none. */
+const JAVA_OPTIONS_OF_SYSTEMD_HOSTS = "JAVA_TOOL_OPTIONS=-XX:-UseContainerSupport";
+
 /** The target a systemd host boots to: sshd, nothing else. */
 function systemdUnits(host: LabHost): Record<string, string> {
   return {
@@ -171,6 +174,8 @@ function sshdConfig(host: LabHost, labDir: string): string {
     "MaxStartups 200:30:400",
     "PrintMotd no",
     "LogLevel ERROR",
+    // What systemd gives its units on such a host (JAVA_OPTIONS_OF_SYSTEMD_HOSTS), for a JVM started over SSH.
+    ...(host.systemd ? [`SetEnv ${JAVA_OPTIONS_OF_SYSTEMD_HOSTS}`] : []),
     "",
   ].join("\n");
 }
@@ -195,10 +200,9 @@ export function prepareHostDirs(host: LabHost, labDir: string): void {
     for (const [name, text] of Object.entries(systemdUnits(host))) writeFileSync(join(units, name), text);
     // Nothing of the machine's fstab is the host's to mount.
     writeFileSync(join(host.dir, "etc.upper", "fstab"), "# lab host: nothing to mount\n");
-    // JDK 17 trips over the nested cgroup v1 mounts (an NPE in CgroupMetrics when JMX starts); a real host has none.
     mkdirSync(join(host.dir, "etc.upper", "systemd", "system.conf.d"), { recursive: true });
     writeFileSync(join(host.dir, "etc.upper", "systemd", "system.conf.d", "zkfleet-lab.conf"),
-      "[Manager]\nDefaultEnvironment=JAVA_TOOL_OPTIONS=-XX:-UseContainerSupport\n");
+      `[Manager]\nDefaultEnvironment=${JAVA_OPTIONS_OF_SYSTEMD_HOSTS}\n`);
   }
 }
 

@@ -178,4 +178,27 @@ describe("service: systemd on hosts whose pid 1 is systemd", () => {
     });
     for (const h of lab.hosts) expect(await fourLetterWord(h.address, 2181, "srvr")).toMatch(/^Zookeeper version: 3\.9\.3/);
   });
+
+  it("moving a running ensemble from systemd to zkServer.sh and back takes effect at the roll a config change brings", async () => {
+    const script = "systemctl is-active zookeeper.service; cat /var/lib/zookeeper/zookeeper_server.pid 2>/dev/null || echo no-pid-file";
+    writeInventory({ version: "3.9.3", service: "script", user: undefined, config: { maxClientCnxns: 50 } });
+    const toScript = await apply("--yes");
+    expect(toScript.code, toScript.err).toBe(2);
+    expect(toScript.json.final.verdict).toBe("healthy");
+    for (const h of lab.hosts) {
+      // Stopped by signal: the JVM's exit 143 is a clean stop for the unit, so Restart= leaves it down.
+      const r = await sshRun(lab, h.name, script);
+      expect(r.stdout).toMatch(/^inactive\n\d+\n?$/);
+    }
+    writeInventory({ version: "3.9.3", config: { maxClientCnxns: 60 } });
+    const back = await apply("--yes");
+    expect(back.code, back.err).toBe(2);
+    expect(back.json.final.verdict).toBe("healthy");
+    for (const h of lab.hosts) {
+      const r = await sshRun(lab, h.name, script);
+      expect(r.stdout).toBe("active\nno-pid-file\n");
+      expect((await unitOn(h.name)).argv).toContain("QuorumPeerMain");
+    }
+    expect((await apply("--check")).json).toMatchObject({ steps: [] });
+  });
 });
