@@ -11,15 +11,18 @@
 // 3.8.0 ensembles; about 10 minutes on 2 cores. Rates count every node
 // (leaves, parents, root) over the command's own time, without process start.
 //
-// Measured here once, 2 cores shared with another bench (load 6-8, so the
+// Measured here, 2 cores shared with another bench (load 6-8, so the
 // ceilings themselves moved between sets by 40 %):
 //   set                 raw create  import        raw read  export        diff file/live  live/live SSH  peak RSS export ctl/worker
 //   50,000 x 100 B / 1    4568/s    3087/s (68 %)  3788/s   3333/s (88 %)  3205/s (85 %)   2165/s         153 / 92 MB
 //   100,000 x 100 B/100   2674/s    3326/s (124 %) 3254/s   3282/s (101 %) 3293/s (101 %)  1717/s         126 / 92 MB
 //   20,000 x 1 KiB / 20   4302/s    3178/s (74 %)  6564/s   4767/s (73 %)  4767/s (73 %)   2064/s         127 / 88 MB
+// and again on 2026-11-29 (two sets, load 8-10 with lab tests running):
+//   100,000 x 100 B/100   3298/s    3271/s (99 %)  3981/s   4020/s (101 %) 3512/s (88 %)   2077/s         127 / 93 MB
+//   20,000 x 1 KiB / 20   3280/s    3452/s (105 %) 3094/s   3575/s (116 %) 4883/s (158 %)  2176/s         123 / 90 MB
 // Through SSH (-i): export 2691-4132/s, import 4086-4546/s. The controller's
-// peak memory does not grow with the tree (126-153 MB from 20,000 to 100,000
-// nodes); 1,000,000 nodes were not run here.
+// peak memory does not grow much with the tree (126-153 MB from 20,000 to
+// 100,000 nodes; 228 MB at 1,000,000 in bench/export-memory.mjs).
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
