@@ -24,9 +24,7 @@ const real = (p: string) => realpath(p).catch(() => resolve(p));
 async function homeOf(argv: readonly string[], cwd: string | null, config: string | null): Promise<string | null> {
   const candidates: string[] = [];
   if (config !== null) candidates.push(dirname(dirname(config)));
-  const cp = argv[argv.indexOf("-cp") + 1] ?? argv[argv.indexOf("-classpath") + 1] ?? "";
-  for (const entry of cp.split(":")) {
-    if (entry === "") continue;
+  for (const entry of classPathOf(argv)) {
     const abs = isAbsolute(entry) ? entry : cwd !== null ? join(cwd, entry) : null;
     if (abs === null) continue;
     // <home>/lib/x.jar, <home>/lib/*.jar, <home>/x.jar, <home>/build/classes
@@ -39,11 +37,15 @@ async function homeOf(argv: readonly string[], cwd: string | null, config: strin
   return null;
 }
 
+/** The entries of a java command line's class path (-cp, -classpath or --class-path), none without one. */
+export function classPathOf(argv: readonly string[]): string[] {
+  const i = argv.findIndex((a) => a === "-cp" || a === "-classpath" || a === "--class-path");
+  return i < 0 ? [] : (argv[i + 1] ?? "").split(":").filter((entry) => entry !== "");
+}
+
 /** Debian's init script runs java with -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar, not zkServer.sh. */
 export function isDebianClassPath(argv: readonly string[]): boolean {
-  const i = argv.findIndex((a) => a === "-cp" || a === "-classpath");
-  const cp = i < 0 ? "" : (argv[i + 1] ?? "");
-  return cp.split(":").some((entry) => /^\/usr\/share\/java\/zookeeper[^/]*\.jar$/.test(entry));
+  return classPathOf(argv).some((entry) => /^\/usr\/share\/java\/zookeeper[^/]*\.jar$/.test(entry));
 }
 
 /** The name of a process's real uid, from /proc and /etc/passwd. */

@@ -10,7 +10,7 @@ import { stringify as toYaml } from "yaml";
 import { type AdoptHost, describeAdoption } from "../../controller/adopt/describe.js";
 import { lintInventory } from "../../controller/inventory/lint.js";
 import { parseInventoryText } from "../../controller/inventory/load.js";
-import { isDebianClassPath } from "../../agent/ops/discover.js";
+import { classPathOf, isDebianClassPath } from "../../agent/ops/discover.js";
 import { unitOfCgroup } from "../../agent/systemd.js";
 import { adoptFacts } from "./fixtures/adopt-facts.js";
 
@@ -87,5 +87,14 @@ describe("adopting Debian's zookeeperd", () => {
     expect(a.inventory?.zookeeper).toMatchObject({ service: "systemd", preinstalled: { home: "/opt/zookeeper" }, config_dir: "/etc/zookeeper/conf_example" });
     expect(a.inventory?.zookeeper).not.toHaveProperty("user");
     expect(a.notes.join("\n")).not.toContain("Debian");
+  });
+});
+
+describe("a java command line's class path", () => {
+  it("is read after -cp, -classpath or --class-path, and is empty without one (never the java binary itself)", () => {
+    expect(classPathOf(["java", "-cp", "/opt/zk/lib/*:/opt/zk/conf", "Main"])).toEqual(["/opt/zk/lib/*", "/opt/zk/conf"]);
+    expect(classPathOf(["java", "-Xmx1g", "-classpath", "/opt/zk/zookeeper.jar", "Main"])).toEqual(["/opt/zk/zookeeper.jar"]);
+    expect(classPathOf(["java", "--class-path", "a.jar::b.jar", "Main"])).toEqual(["a.jar", "b.jar"]);
+    expect(classPathOf(["/usr/bin/java", "-jar", "zk.jar"])).toEqual([]);
   });
 });
