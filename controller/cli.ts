@@ -44,6 +44,7 @@ interface ApplyOptions {
   gateTimeout: number;
   settleTimeout: number;
   breakLock?: boolean;
+  newEnsemble?: boolean;
   window?: string;
   deadline?: string;
   /** commander's --no-canary: false when given. */
@@ -208,7 +209,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       signal: interrupt.signal,
       file: o.inventory, inventory, check: !!o.check, limit: o.limit, journalDir: o.journal, fleet: fleetOptions(o, runtimePushes),
       gateTimeoutMs: o.gateTimeout * 1000, settleTimeoutMs: o.settleTimeout * 1000,
-      inventoryHash, breakLock: !!o.breakLock, ...(deadline ? { deadline } : {}), canary: { enabled: o.canary !== false, via: o.canaryVia },
+      inventoryHash, breakLock: !!o.breakLock, newEnsemble: !!o.newEnsemble, ...(deadline ? { deadline } : {}), canary: { enabled: o.canary !== false, via: o.canaryVia },
       ...(resume ? { resume: { run: resume.run, lockRun: resume.lockRun } } : {}), ...(restore ? { restore: { run: restore.run, files: restore.files } } : {}),
       ...(restoring ? { backup: restoring.spec } : {}),
       confirm: async (plan) => {
@@ -306,6 +307,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .option("--diff", "show file changes per host")
     .option("--limit <host>", "change only this host (repeatable); every host is still observed", collect)
     .option("--break-lock", "take the ensemble's lock over from another run (one whose controller is gone)")
+    .option("--new-ensemble", "start an empty ensemble even though the journal says one of this name last ran on other hosts (a reused name, not a move)")
     .addHelpText("after", examples(
       "zkfleet apply -i orders.yml --check --diff       # the plan and every file diff; changes nothing",
       "zkfleet apply -i orders.yml --yes                # do it (exit 2: changed); a second run changes nothing",

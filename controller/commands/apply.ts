@@ -41,6 +41,8 @@ export interface ApplyInput {
   inventoryHash: string;
   /** Take the ensemble lock over from another run. */
   breakLock?: boolean;
+  /** Start an empty ensemble where the journal says one of this name last ran on other hosts (ensemble_elsewhere). */
+  newEnsemble?: boolean;
   /**
    * Real clients writing and reading while servers stop (default on when the
    * plan stops a server); `via` is how they reach the client ports (default auto).
@@ -176,7 +178,9 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     });
     const timeouts = { gateMs: input.gateTimeoutMs ?? 30_000, settleMs: input.settleTimeoutMs ?? 120_000 };
     // A membership change is planned on its own, one server at a time; the rest of the inventory follows in the next apply.
-    const membership = planMembershipChange({ inv, file: input.file, observed, desired, zooCfg, journalDir: input.journalDir, timeouts });
+    const membership = planMembershipChange({
+      inv, file: input.file, observed, desired, zooCfg, journalDir: input.journalDir, timeouts, newEnsemble: input.newEnsemble ?? false,
+    });
     const planned = membership.plan ?? planApply({
       target,
       // Hosts leaving the ensemble are the membership change's to handle.
@@ -286,7 +290,8 @@ const REFUSAL_HINTS: Record<Plan["refusals"][number]["code"], string> = {
   restore_target_running: "restore writes only into a stopped or new ensemble: stop every server of the target first " +
     "(on each host: zkServer.sh stop, or systemctl stop zookeeper), or restore into another ensemble; restore never stops a live one",
   ensemble_elsewhere: "list the servers the ensemble runs on now in the inventory (state: absent for those that should leave) " +
-    "beside the new ones, so zkfleet moves it one server at a time instead of starting an empty one",
+    "beside the new ones, so zkfleet moves it one server at a time instead of starting an empty one; " +
+    "or, when an empty ensemble under this name is what you want (the old one is gone, or another ensemble shares the name), apply --new-ensemble",
 };
 
 /** A refused plan as one error: every reason, and the fix for each kind. */

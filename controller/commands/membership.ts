@@ -56,6 +56,8 @@ export interface MembershipDecision {
 export function planMembershipChange(args: {
   inv: Inventory; file: string; observed: ObservedHost[]; desired: DesiredHost[]; zooCfg: string; journalDir: string;
   timeouts: { gateMs: number; settleMs: number };
+  /** The operator said an empty ensemble under this name is meant (apply --new-ensemble). */
+  newEnsemble?: boolean;
 }): MembershipDecision {
   const { inv } = args;
   const byName = new Map(args.observed.map((o) => [o.host, o]));
@@ -68,7 +70,7 @@ export function planMembershipChange(args: {
     // An inventory naming none of the servers the ensemble last ran on would start a second, empty one.
     const last = lastAppliedMembers(args.journalDir, inv.ensemble);
     const addresses = new Set(inv.hosts.map((h) => h.address));
-    if (last && !last.members.some((m) => addresses.has(m.address))) {
+    if (last && !args.newEnsemble && !last.members.some((m) => addresses.has(m.address))) {
       const where = last.members.map((m) => `${m.host} at ${m.address}`).join(", ");
       return refuse(target, [{
         code: "ensemble_elsewhere",
