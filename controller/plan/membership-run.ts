@@ -15,6 +15,7 @@ import { type ObservedHost, fileContent, hasData, isRunning, installedReleases, 
 import type { EnsembleTarget } from "../model/target.js";
 import type { DesiredFile, DesiredHost } from "./plan.js";
 import type { AwaitHealthyStep, Plan, Refusal, Stage, Step } from "./steps.js";
+import { putBackSteps } from "./put-back.js";
 
 export type MembershipMode = "dynamic" | "static";
 
@@ -256,18 +257,25 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
     return restartOrder(c, running).map((x): Stage => {
       const d = hostOf.get(x)!;
       const last = x === input.leader;
+      const files = writes(x, input.filesFor(x, c.after), `${x} restarts with the new server list`);
       return {
         title: `restart ${x} with voters ${idsOf(c.after)}`,
         concurrent: false,
         steps: [
           healthy("gate", old, `stopping ${x} must leave a quorum of the list the leader counts by`, { roles: oldRoles }),
-          ...writes(x, input.filesFor(x, c.after), `${x} restarts with the new server list`),
+          ...files,
           { kind: "stop", host: x, args: d.stop, mode: last ? "leader" : "follower", reason: "static membership: the server list is read at start-up" },
           { kind: "start", host: x, args: d.start, reason: `with voters ${idsOf(c.after)}` },
           last
             ? healthy("check", liveHosts(c.after, running), `the leader restarted: the ensemble now counts by voters ${idsOf(c.after)}`, { caughtUp: x })
             : healthy("check", old, `${x} must serve again before the next server is touched`, { caughtUp: x, roles: oldRoles }),
         ],
+        // A follower that does not come back goes back to the old list, which the leader still counts by. The
+        // leader restarts last, when every other member runs the new list: its old one would be the odd one
+        // out, so a leader that does not come back halts the run as it is.
+        ...(last ? {} : {
+          undo: putBackSteps(x, d.stop, d.start, files, healthy("check", old, `${x} must serve with the list the leader counts by`, { roles: oldRoles })),
+        }),
       };
     });
   }

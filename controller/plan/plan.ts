@@ -5,6 +5,7 @@
 // contract with the executor.
 import { posix } from "node:path";
 import { unifiedDiff } from "../../common/diff.js";
+import { putBackSteps } from "./put-back.js";
 import { needsSnapshotToStart, versionHop } from "../../common/versions.js";
 import type { OpArgsInput } from "../../common/protocol.js";
 import { type EnsembleModel, type ModelHost, modelEnsemble } from "../model/ensemble.js";
@@ -409,17 +410,7 @@ export function planApply(input: PlanInput): Plan {
     const mode = modeOf(o) ?? "unknown";
     const [writes, onNewRelease] = [steps.filter((s) => s.kind === "write_file"), steps.filter((s) => s.kind !== "write_file")];
     const check = healthy("check", `${o.host} must serve again before the next server is touched`, o.host);
-    const undo: Step[] = [
-      { kind: "stop", host: o.host, args: d.stop, mode: "failed", reason: "it did not come back: put it back as it was" },
-      ...writes.flatMap((w): Step[] => (w.kind === "write_file" && w.previous !== null
-        ? [{ ...w, content: w.previous, previous: w.content, diff: unifiedDiff(w.path, w.content, w.previous), reason: `back to its content before this run` }]
-        : [])),
-      ...onNewRelease.flatMap((st): Step[] => (st.kind === "switch_release" && st.before.current !== null
-        ? [{ ...st, version: st.before.current, before: { current: st.version }, reason: `back to ${st.before.current}` }]
-        : [])),
-      { kind: "start", host: o.host, args: d.start, reason: "on its previous release and configuration" },
-      { ...check, reason: `${o.host} must serve again as before; then the run halts` },
-    ];
+    const undo = putBackSteps(o.host, d.stop, d.start, [...writes, ...onNewRelease], check);
     stages.push({
       title: `${upgrade ? "upgrade" : "roll"} ${o.host} (${mode})`,
       concurrent: false,

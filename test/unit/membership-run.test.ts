@@ -72,6 +72,19 @@ describe("planMembershipRun", () => {
     expect(planSteps(plan).some((s) => s.kind === "reconfig")).toBe(false);
   });
 
+  it("static: a follower whose restart with the new list fails is put back on the old list; the leader, restarted last, is not", () => {
+    const oldList = "# zk1\nserver.1=zk1:2888:3888\nserver.2=zk2:2888:3888\n";
+    const plan = planMembershipRun(input("static", [v(1), v(2)], [v(1), v(2), v(3)],
+      [{ ...running("zk1", "follower"), files: { [CFG]: oldList } }, running("zk2", "leader"), { host: "zk3" }, { host: "zk4" }], "zk2"));
+    const follower = plan.stages.find((s) => s.title === "restart zk1 with voters {1,2,3}")!;
+    expect(kinds(follower.undo ?? [])).toEqual(["stop:zk1", "write_file:zk1", "start:zk1", "await_healthy:*"]);
+    const back = follower.undo!.find((s) => s.kind === "write_file");
+    expect(back?.kind === "write_file" && back.content).toBe(oldList);
+    // The check after putting it back judges the list the leader still counts by, the joiner serving without a vote.
+    expect(follower.undo!.at(-1)).toMatchObject({ role: "check", hosts: ["zk1", "zk2", "zk3"], roles: { zk3: "learner" } });
+    expect(plan.stages.find((s) => s.title === "restart zk2 with voters {1,2,3}")!.undo).toBeUndefined();
+  });
+
   it("a member that stays but is down is started and checked before anything changes, and every gate after counts it", () => {
     const plan = planMembershipRun(input("dynamic", [v(1), v(2), v(3)], [v(1), v(2), v(3), v(4)],
       [running("zk1", "leader"), running("zk2", "follower"), { host: "zk3", hasData: true, current: "3.9.3" }, { host: "zk4" }]));
