@@ -137,6 +137,32 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
     const title = `${c.kind} ${h} (myid ${c.server.id}, ${c.server.role}): voters ${idsOf(c.before)} (quorum ${quorum(c.before)}) -> ` +
       `${idsOf(c.after)} (quorum ${quorum(c.after)}), relying on live {${c.live.join(",")}}`;
     const beforeLive = liveHosts(c.before, running);
+    if (input.mode === "static" && c.kind === "remove" && h === input.leader && isRunning(o)) {
+      // A follower restarted with a list that leaves the leader out cannot find it (a 3.4 server talks only
+      // to the servers of its own list) and never serves again. So a leaving leader first restarts as it
+      // is: the others elect one of themselves meanwhile, it comes back to follow, and the change is planned
+      // again from there with it a follower. (Stopping it for good first would leave too few voters to
+      // restart the others in ensembles of 3 or 4.)
+      const votersLive = c.before.filter((m) => m.role === "participant" && running.has(m.id)).length;
+      if (votersLive - 1 < quorumSize(c.before.filter((m) => m.role === "participant").length)) {
+        return { target, stages: [], unchanged: [], refusals: [{
+          code: "quorum_at_risk", host: h,
+          message: `${h} leads and leaves; with static server lists it must restart once so that another server leads, and without it ` +
+            `${votersLive - 1} voter(s) of ${idsOf(c.before)} serve, below the quorum: bring the voters that are down back first, or make the change by reconfig (3.5.3+, zookeeper.reconfig)`,
+          data: { change: c.kind, server: h, votersLive, voters: c.before.length },
+        }] };
+      }
+      stages.push({
+        title: `${title}: ${h} leads, so it restarts first and another server takes the lead`, concurrent: false,
+        steps: [
+          healthy("gate", beforeLive, `restarting ${h}, the leader, must leave a quorum of the list in force`),
+          { kind: "stop", host: h, args: d.stop, mode: "leader", reason: "it leaves, and a list without the leader could not follow it: it restarts as it is first" },
+          { kind: "start", host: h, args: d.start, reason: "as it was, to follow the leader the others elected" },
+          healthy("check", beforeLive, `another server leads and ${h} follows again`, { caughtUp: h, roles: { [h]: "learner" } }),
+        ],
+      });
+      return { target, stages, unchanged: [], refusals: [], continues: proved.changes.map(describeChange) };
+    }
     const steps: Step[] = [];
     if (c.kind === "add") {
       if (!installedReleases(o).includes(d.version) || currentRelease(o) !== d.version) {
@@ -183,7 +209,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
       title: `check the ensemble with voters ${idsOf(reached)}`, concurrent: false,
       steps: [healthy("check", liveHosts(reached, running), "this change is done; the next is planned after observing the ensemble again")],
     });
-    return { target, stages, unchanged: [], refusals: [], continues: later.map((c) => `${c.kind} ${c.server.host} (myid ${c.server.id}): voters ${idsOf(c.before)} -> ${idsOf(c.after)}`) };
+    return { target, stages, unchanged: [], refusals: [], continues: later.map(describeChange) };
   }
   // The end state: each member's own files as the inventory renders them, /etc/hosts naming the target only, the record.
   const finals = everyone.flatMap((h) => {
@@ -199,6 +225,10 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
     steps: [healthy("check", input.wanted.map((m) => m.host), "done only when one leader serves and every member follows or observes it")],
   });
   return { target, stages, unchanged: [], refusals: [] };
+
+  function describeChange(c: MembershipChange): string {
+    return `${c.kind} ${c.server.host} (myid ${c.server.id}): voters ${idsOf(c.before)} -> ${idsOf(c.after)}`;
+  }
 
   function reconfig(c: MembershipChange, via: string): Step[] {
     const d = hostOf.get(via)!;

@@ -5,14 +5,18 @@
 // list. The run must halt with a typed error and a non-zero exit, the list the
 // leader counts by keeping a quorum of live servers, no acknowledged write
 // lost; with the host back, `runs resume` must finish and a second apply find
-// nothing to do. As membership-faults.test.ts does for 3.9.3.
+// nothing to do. As membership-faults.test.ts does for 3.9.3. And a member
+// that does not come back with the new list (frozen as it starts) while the
+// leader leaves: the leader restarts first so another leads (a static list
+// without the leader cannot follow it), the frozen member is put back on the
+// old list, the run halts, and apply again finishes.
 import { describe, expect, it } from "vitest";
 import { labFault } from "../../lab/lab.js";
 import { javaDigest } from "../data/independent.js";
 import { sshRun, useTestLab } from "../helpers/lab.js";
 import { zkCli } from "../helpers/zkcli.js";
 import {
-  FAULT_TIMEOUTS, LOAD, canaryTotal, joinerPoweredOff, lastRun, membershipInventory, modes, resumeOnceBack, runWatched, servesWithQuorum,
+  FAULT_TIMEOUTS, LOAD, apply, canaryTotal, joinerPoweredOff, lastRun, membershipInventory, modes, resumeOnceBack, runWatched, servesWithQuorum,
 } from "./membership-scenario.js";
 
 const t = useTestLab("membership-faults-static", "127.96.3", 5, "3.4.13");
@@ -78,5 +82,46 @@ describe("3.4.13 with static server lists: a host powered off mid-change", () =>
     for (const h of ["zk1", "zk2", "zk3", "zk4", "zk5"]) expect(await listed(h), h).toEqual([1, 2, 3, 4, 5]);
     expect(Object.values(await modes(t)).filter((m) => m === "leader" || m === "follower")).toHaveLength(5);
     expect(await javaDigest(address("zk5"), "/members")).toMatchObject({ nodes: LOAD + 1, digest: before.digest });
+  }, 300_000);
+
+  it("the leader leaves (5 -> 4): it restarts first so another leads; a member that then does not come back with the new list (frozen as it starts) is put back on the old list and the run halts; apply again finishes", async () => {
+    const before = await javaDigest(server, "/members");
+    const leader = Object.entries(await modes(t)).find(([, m]) => m === "leader")![0];
+    const all = ["zk1", "zk2", "zk3", "zk4", "zk5"];
+    const stay = all.filter((h) => h !== leader);
+    const four = membershipInventory(t, "four.yml", all.map((name) => ({
+      name, myid: Number(name.slice(2)), ...(name === leader ? { state: "absent" as const } : {}),
+    })));
+    let victim: string | undefined;
+    const r = await runWatched(t, ["apply", "-i", four, "--yes", ...FAULT_TIMEOUTS], (out) => {
+      // The first member restarted with the new list: frozen as soon as its start is reported, it never serves.
+      const at = out.search(/ stage \d+\/\d+: restart zk\d with voters/);
+      const started = at < 0 ? null : /^ {2}changed (zk\d): start /m.exec(out.slice(at));
+      if (!started) return undefined;
+      victim = started[1]!;
+      return labFault("freeze", victim, t.lab.dir);
+    });
+    expect(r.killed, r.out).toBe(false);
+    // A list without the leader could not follow it: the leaving leader restarted as it was, and another took the lead.
+    expect(r.out).toMatch(new RegExp(`changed ${leader}: stop ZooKeeper[\\s\\S]*changed ${leader}: start ZooKeeper`));
+    expect(r.err).toMatch(/round 2: observing again/);
+    expect(victim, r.out).toMatch(/^zk[1-5]$/);
+    expect(victim).not.toBe(leader);
+    const ids = stay.map((h) => h.slice(2)).join(",");
+    expect(r.code, `${r.out}\n${r.err}`).toBe(4);
+    expect(r.err, r.out).toMatch(new RegExp(`restart ${victim} with voters \\{${ids}\\} failed: .*put back on its previous release and configuration and serves again; the run halted`));
+    const halted = await lastRun(t);
+    expect(halted.records.some((x) => x.event === "undo-done")).toBe(true);
+    expect(canaryTotal(halted.records)).toMatchObject({ lost: 0, expired: 0 });
+    // Every member runs the old list again, the victim's file included; the old leader still serves, now following.
+    for (const h of all) expect(await listed(h), h).toEqual([1, 2, 3, 4, 5]);
+    await servesWithQuorum(t, all, "/faults-put-back");
+    expect((await modes(t))[leader]).toBe("follower");
+
+    const again = await apply(t, four, "--yes", "--json");
+    expect(again.code, again.err).toBe(2);
+    for (const h of stay) expect(await listed(h), h).toEqual(stay.map((x) => Number(x.slice(2))));
+    await servesWithQuorum(t, stay, "/faults-put-back-done");
+    expect(await javaDigest(address(stay[0]!), "/members")).toMatchObject({ nodes: LOAD + 1, digest: before.digest });
   }, 300_000);
 });

@@ -168,8 +168,9 @@ export async function resumeOnceBack(t: TestLab, inventory: string, victim: stri
 /**
  * The first fault case: `first` ({zk1,zk2,zk3}) created and loaded, then
  * `joined` applied with zk4 powered off as soon as its start is reported (it
- * runs, nothing counts it yet). The check after the start must fail naming
- * it (exit 4), and the canary lose nothing. The tree's digest before and the
+ * runs, nothing counts it yet). The check after the start, or the gate
+ * after it, must halt the run naming it (exit 4 or 5), and the canary lose
+ * nothing. The tree's digest before and the
  * halted run, for the version's own checks.
  */
 export async function joinerPoweredOff(t: TestLab, first: string, joined: string): Promise<{ server: string; digest: string; run: string; out: string }> {
@@ -180,8 +181,11 @@ export async function joinerPoweredOff(t: TestLab, first: string, joined: string
   const r = await runWatched(t, ["apply", "-i", joined, "--yes", ...FAULT_TIMEOUTS],
     (out) => (/changed zk4: start ZooKeeper/.test(out) ? labFault("power-off", "zk4", t.lab.dir) : undefined));
   expect(r.killed, r.out).toBe(false);
-  expect(r.code, `${r.out}\n${r.err}`).toBe(4);
-  expect(r.err).toMatch(/zookeeper error: .*did not become healthy within 20s: .*zk4: unreachable/);
+  // The plug is pulled as zk4's start is reported. The check after it has usually not passed yet and fails
+  // naming zk4 (exit 4); a joiner that caught up by the check's first look passes it, and then the next
+  // gate refuses naming zk4 (exit 5; seen once in a CI rehearsal). Either way no member restarted.
+  expect([4, 5], `${r.out}\n${r.err}`).toContain(r.code);
+  expect(r.err).toMatch(r.code === 4 ? /zookeeper error: .*did not become healthy within 20s: .*zk4: unreachable/ : /plan error: not going on: .*zk4: unreachable/);
   const halted = await lastRun(t);
   expect(halted.outcome).toBe("failed");
   expect(canaryTotal(halted.records)).toMatchObject({ lost: 0, expired: 0 });

@@ -85,6 +85,28 @@ describe("planMembershipRun", () => {
     expect(plan.stages.find((s) => s.title === "restart zk2 with voters {1,2,3}")!.undo).toBeUndefined();
   });
 
+  it("static removal of the leader: it restarts as it is first so that another server leads, and the change is planned again", () => {
+    const all = [running("zk1", "follower"), running("zk2", "follower"), running("zk3", "follower"), running("zk4", "leader")];
+    const first = planMembershipRun(input("static", [v(1), v(2), v(3), v(4)], [v(1), v(2), v(3)], all, "zk4"));
+    expect(first.refusals).toEqual([]);
+    const steps = planSteps(first);
+    expect(kinds(steps).filter((k) => /^(stop|start):/.test(k))).toEqual(["stop:zk4", "start:zk4"]);
+    expect(steps.some((s) => s.kind === "write_file" && s.host === "zk4" && s.path.endsWith("zoo.cfg"))).toBe(false);
+    expect(steps.at(-1)).toMatchObject({ kind: "await_healthy", role: "check", caughtUp: "zk4", roles: { zk4: "learner" } });
+    expect(first.continues).toEqual(["remove zk4 (myid 4): voters {1,2,3,4} -> {1,2,3}"]);
+    // Observed again with zk2 leading: the others restart with the new list, the new leader last, then zk4 stops.
+    const again = planMembershipRun(input("static", [v(1), v(2), v(3), v(4)], [v(1), v(2), v(3)],
+      [running("zk1", "follower"), running("zk2", "leader"), running("zk3", "follower"), running("zk4", "follower")], "zk2"));
+    expect(again.refusals).toEqual([]);
+    expect(again.stages.filter((s) => s.title.startsWith("restart")).map((s) => s.title))
+      .toEqual(["restart zk1 with voters {1,2,3}", "restart zk3 with voters {1,2,3}", "restart zk2 with voters {1,2,3}"]);
+    expect(kinds(planSteps(again)).at(-3)).toBe("stop:zk4");
+    // Two voters: the change keeps a quorum, but the leader's restart would leave 1 of 2.
+    const pair = planMembershipRun(input("static", [v(1), v(2)], [v(1)], [running("zk1", "follower"), running("zk2", "leader"), { host: "zk3" }, { host: "zk4" }], "zk2"));
+    expect(pair.refusals.map((r) => r.code)).toEqual(["quorum_at_risk"]);
+    expect(pair.refusals[0]!.message).toMatch(/zk2 leads and leaves; .* 1 voter\(s\) of \{1,2\} serve, below the quorum/);
+  });
+
   it("a member that stays but is down is started and checked before anything changes, and every gate after counts it", () => {
     const plan = planMembershipRun(input("dynamic", [v(1), v(2), v(3)], [v(1), v(2), v(3), v(4)],
       [running("zk1", "leader"), running("zk2", "follower"), { host: "zk3", hasData: true, current: "3.9.3" }, { host: "zk4" }]));
