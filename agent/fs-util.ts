@@ -2,12 +2,12 @@
 // in the same directory, fsync, rename) so a crash never leaves a half-written
 // zoo.cfg or myid behind, and nothing here ever deletes user data.
 
-import { randomBytes } from "node:crypto";
-import { constants as fsConstants } from "node:fs";
-import { lstat, mkdir, open, readFile, readdir, readlink, rename, rm, stat, symlink } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { lstat, mkdir, readFile, readdir, readlink, rename, rm, stat, symlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { ZkfleetError } from "../common/errors.js";
 export { sha256File as sha256Of } from "../common/sha256-file.js";
+import { syncToDisk, tempSibling, writeFileAtomic } from "../common/atomic-file.js";
+export { syncToDisk, tempSibling } from "../common/atomic-file.js";
 
 /** A sortable, file-name-safe timestamp: 2025-01-31T12-00-00-123Z. */
 export function timestamp(now: Date = new Date()): string {
@@ -49,41 +49,10 @@ export async function isDirectory(path: string): Promise<boolean> {
   return (await statIfExists(path))?.isDirectory() ?? false;
 }
 
-/** A name in `dir` that no other writer will pick: `.<base>.zkfleet-<random>`. */
-export function tempSibling(path: string): string {
-  return join(dirname(path), `.${basename(path)}.zkfleet-${randomBytes(6).toString("hex")}`);
-}
-
-/** Makes a rename durable: the directory entry itself must reach the disk. */
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, fsConstants.O_RDONLY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Replace `path` with `content` at `mode` so readers see the old or the new file, never a mix. */
+/** Replace `path` with `content` at `mode` so readers see the old or the new file, never a mix; its directory is made. */
 export async function writeAtomic(path: string, content: string | Buffer, mode: number): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const temp = tempSibling(path);
-  try {
-    const handle = await open(temp, "wx", mode);
-    try {
-      await handle.writeFile(content);
-      // open() honours the umask; the requested mode must win.
-      await handle.chmod(mode);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
-  await fsyncDir(dirname(path));
+  await writeFileAtomic(path, content, mode);
 }
 
 /** Point `link` at `target`, replacing any previous link in one rename. */
@@ -96,7 +65,7 @@ export async function symlinkAtomic(target: string, link: string): Promise<void>
     await rm(temp, { force: true });
     throw err;
   }
-  await fsyncDir(dirname(link));
+  await syncToDisk(dirname(link));
 }
 
 /**

@@ -6,8 +6,8 @@
 // host whose marker names a restore holds that restore's files whole.
 
 import { copyFile, mkdir, rename, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
-import { sha256Of, statIfExists, tempSibling, writeAtomic } from "../fs-util.js";
+import { dirname, join } from "node:path";
+import { syncToDisk, sha256Of, statIfExists, tempSibling, writeAtomic } from "../fs-util.js";
 import { done, failed, type OpOutcome } from "../outcome.js";
 import type { OpArgs } from "../../common/protocol.js";
 import { cleanDataOp } from "./clean-data.js";
@@ -37,6 +37,8 @@ export async function restoreDataOp(args: OpArgs<"restore_data">, check: boolean
     const temp = tempSibling(to);
     try {
       await copyFile(f.staged, temp);
+      // The marker written below says the restore is whole: what it vouches for must be on disk first.
+      await syncToDisk(temp);
       await rename(temp, to);
     } catch (err) {
       await rm(temp, { force: true });
@@ -44,6 +46,7 @@ export async function restoreDataOp(args: OpArgs<"restore_data">, check: boolean
     }
     if ((await stat(to)).size !== f.size) return failed("io", `${to} was not written whole`);
   }
+  for (const dir of new Set(targets.map((t) => dirname(t)))) await syncToDisk(dir);
   await writeAtomic(args.marker.path, args.marker.content, 0o644);
   for (const f of args.files) await rm(f.staged, { force: true });
   const moved = aside.data.moved.length ? `; moved aside ${aside.data.moved.map((m) => m.from).join(", ")}` : "";

@@ -4,9 +4,10 @@
 import { spawn } from "node:child_process";
 import { createConnection } from "node:net";
 import { type Duplex, Readable } from "node:stream";
-import { open, readFile, rename, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { ZkfleetError } from "../../common/errors.js";
+import { writeFileAtomic } from "../../common/atomic-file.js";
 import {
   effectiveArgv,
   getThroughSudo,
@@ -14,7 +15,6 @@ import {
   octalMode,
   putThroughSudo,
   signalExitCode,
-  tempSibling,
   timeoutError,
   unlessSudoRefused,
 } from "./quote.js";
@@ -48,19 +48,9 @@ export class LocalConnection implements Connection {
     octalMode(mode);
     if (this.needsSudo(true)) return putThroughSudo(this.run.bind(this), this.host, path, content, mode);
     // Readers see the old file or the new one, never a torn write.
-    const temp = tempSibling(path);
     try {
-      const handle = await open(temp, "wx", mode);
-      try {
-        await handle.writeFile(content);
-        await handle.chmod(mode); // open() applied the umask; the caller asked for this exact mode
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, path);
+      await writeFileAtomic(path, content, mode);
     } catch (cause) {
-      await rm(temp, { force: true });
       throw fileError(this.host, "write", path, cause);
     }
   }

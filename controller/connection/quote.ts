@@ -3,9 +3,7 @@
 // (the only POSIX quoting with no special characters inside) and nothing a
 // user typed can turn into shell syntax.
 
-import { randomBytes } from "node:crypto";
 import { constants } from "node:os";
-import { posix } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
 import type { RunOptions, RunResult } from "./types.js";
 
@@ -103,14 +101,8 @@ export function atomicWriteArgv(path: string, mode: number): string[] {
   return ["sh", "-c", script, "zkfleet-put", path, octalMode(mode)];
 }
 
-/**
- * Where put() writes before its rename: the target's own directory, so the
- * rename stays on one file system and is atomic; dot-named and random so it
- * neither collides nor shows up in globs.
- */
-export function tempSibling(path: string): string {
-  return posix.join(posix.dirname(path), `.${posix.basename(path)}.zkfleet-${randomBytes(6).toString("hex")}`);
-}
+/** Where put() writes before its rename (also over SFTP): beside the target, dot-named and random. */
+export { tempSibling } from "../../common/atomic-file.js";
 
 /** `0o644` → `"0644"`, refusing anything that is not a permission mode. */
 export function octalMode(mode: number): string {

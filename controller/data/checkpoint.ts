@@ -9,8 +9,8 @@
 //
 // Saved atomically: written beside the file, fsynced, renamed over it, and
 // the directory fsynced, so a crash leaves the old file or the new one.
-import { open, readFile, rename, rm } from "node:fs/promises";
-import { dirname } from "node:path";
+import { readFile } from "node:fs/promises";
+import { writeFileAtomic } from "../../common/atomic-file.js";
 import { z } from "zod";
 import { ZkfleetError } from "../../common/errors.js";
 import type { Stat } from "../zk/protocol.js";
@@ -128,26 +128,10 @@ export class Checkpoint {
       format: CHECKPOINT_FORMAT, version: 1, source: this.source, target: this.target, initialDone: this.initialDone,
       saved: new Date().toISOString(), nodes: Object.fromEntries(this.nodes),
     });
-    const temp = `${file}.partial-${process.pid}`;
     try {
-      const h = await open(temp, "w");
-      try {
-        await h.writeFile(body);
-        await h.sync();
-      } finally {
-        await h.close();
-      }
-      await rename(temp, file);
+      await writeFileAtomic(file, body, 0o600);
     } catch (err) {
-      await rm(temp, { force: true });
       throw new ZkfleetError("usage", `cannot write the checkpoint ${file}: ${(err as Error).message}`, { where: file, cause: err });
-    }
-    // The rename is durable once the directory is.
-    const dir = await open(dirname(file), "r");
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
     }
   }
 }
