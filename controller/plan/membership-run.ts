@@ -140,7 +140,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
     if (input.mode === "static" && c.kind === "remove" && h === input.leader && isRunning(o)) {
       // A follower restarted with a list that leaves the leader out cannot find it (a 3.4 server talks only
       // to the servers of its own list) and never serves again. So a leaving leader first restarts as it
-      // is: the others elect one of themselves meanwhile, it comes back to follow, and the change is planned
+      // is: stopped, it waits until the others have elected one of themselves, then comes back to follow, and the change is planned
       // again from there with it a follower. (Stopping it for good first would leave too few voters to
       // restart the others in ensembles of 3 or 4.)
       const votersLive = c.before.filter((m) => m.role === "participant" && running.has(m.id)).length;
@@ -157,6 +157,8 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
         steps: [
           healthy("gate", beforeLive, `restarting ${h}, the leader, must leave a quorum of the list in force`),
           { kind: "stop", host: h, args: d.stop, mode: "leader", reason: "it leaves, and a list without the leader could not follow it: it restarts as it is first" },
+          // Started at once it could win the election again (equal zxids go to the highest id): it waits until another leads.
+          healthy("check", beforeLive.filter((x) => x !== h), `another server leads by the list in force while ${h} is down`),
           { kind: "start", host: h, args: d.start, reason: "as it was, to follow the leader the others elected" },
           healthy("check", beforeLive, `another server leads and ${h} follows again`, { caughtUp: h, roles: { [h]: "learner" } }),
         ],

@@ -93,6 +93,9 @@ describe("planMembershipRun", () => {
     expect(kinds(steps).filter((k) => /^(stop|start):/.test(k))).toEqual(["stop:zk4", "start:zk4"]);
     expect(steps.some((s) => s.kind === "write_file" && s.host === "zk4" && s.path.endsWith("zoo.cfg"))).toBe(false);
     expect(steps.at(-1)).toMatchObject({ kind: "await_healthy", role: "check", caughtUp: "zk4", roles: { zk4: "learner" } });
+    // Between its stop and its start, another must lead: started at once it could win again (the highest id).
+    const [stop, start] = [kinds(steps).indexOf("stop:zk4"), kinds(steps).indexOf("start:zk4")];
+    expect(steps.slice(stop + 1, start)).toEqual([expect.objectContaining({ kind: "await_healthy", role: "check", hosts: ["zk1", "zk2", "zk3"] })]);
     expect(first.continues).toEqual(["remove zk4 (myid 4): voters {1,2,3,4} -> {1,2,3}"]);
     // Observed again with zk2 leading: the others restart with the new list, the new leader last, then zk4 stops.
     const again = planMembershipRun(input("static", [v(1), v(2), v(3), v(4)], [v(1), v(2), v(3)],
