@@ -46,6 +46,8 @@ export class Fleet {
   private readonly pool: ConnectionPool;
   private readonly agents = new Map<string, Promise<AgentHandle>>();
   private readonly sessions = new Map<string, Promise<AgentSession>>();
+  /** Agents started by warm() that no request has taken yet (undefined: none was on the host). */
+  private readonly warming = new Map<string, Promise<AgentSession | undefined>>();
   private bundle?: Promise<LoadedBundle>;
   private readonly byKey: Map<string, FleetHost>;
   /** The controller's node, read and compressed only if a host of this run needs it, then once for all. */
@@ -98,6 +100,8 @@ export class Fleet {
 
   /** After a connection was lost with its host: the next use connects again (and the agent is checked again). */
   forget(key: string): void {
+    this.warming.get(key)?.then((s) => s?.end(), () => undefined);
+    this.warming.delete(key);
     this.dropSession(key);
     this.pool.forget(key);
     this.agents.delete(key);
@@ -148,7 +152,10 @@ export class Fleet {
   private session(key: string): Promise<AgentSession> {
     let pending = this.sessions.get(key);
     if (!pending) {
-      pending = this.openSession(key);
+      const warming = this.warming.get(key);
+      this.warming.delete(key);
+      // A warm start that found no agent leaves it to this request, which may push one.
+      pending = warming ? warming.then((started) => started ?? this.openSession(key)) : this.openSession(key);
       this.sessions.set(key, pending);
       const mine = pending;
       pending.catch(() => this.sessions.get(key) === mine && this.sessions.delete(key));
@@ -156,7 +163,24 @@ export class Fleet {
     return pending;
   }
 
-  private async openSession(key: string): Promise<AgentSession> {
+  /**
+   * Connects to these hosts and starts their agents now, ahead of their first request, so that the handshakes
+   * and the agents' start run while the caller is still busy. Only an agent already on the host is started:
+   * nothing is pushed before a request asks for it. A failure is the first request's to meet, as if it had
+   * connected itself (one attempt, not two).
+   */
+  warm(keys: readonly string[]): void {
+    for (const key of keys) {
+      if (this.sessions.has(key) || this.warming.has(key)) continue;
+      const started = this.openSession(key, false);
+      started.catch(() => undefined);
+      this.warming.set(key, started);
+    }
+  }
+
+  private async openSession(key: string): Promise<AgentSession>;
+  private async openSession(key: string, mayPush: false): Promise<AgentSession | undefined>;
+  private async openSession(key: string, mayPush = true): Promise<AgentSession | undefined> {
     const conn = await this.connection(key);
     const options = this.agentOptions(this.host(key));
     const become = options.become;
@@ -165,7 +189,7 @@ export class Fleet {
       this.bundle ??= loadBundle(options.bundle.path);
       const remotePath = remoteAgentPath(options.agentDir, await this.bundle);
       const started = await AgentSession.open(conn, { remotePath, node: options.nodeBin }, { become, mustStart: false });
-      if (started) return started;
+      if (started || !mayPush) return started;
     }
     return (await AgentSession.open(conn, await this.agent(key), { become, mustStart: true }))!;
   }
@@ -181,10 +205,11 @@ export class Fleet {
   }
 
   async close(): Promise<void> {
-    const sessions = [...this.sessions.values()];
+    const sessions = [...this.sessions.values(), ...this.warming.values()];
     this.sessions.clear();
+    this.warming.clear();
     // Their stdin closed first, the agents exit on their own rather than with the connection.
-    await Promise.allSettled(sessions.map(async (s) => (await s).end()));
+    await Promise.allSettled(sessions.map(async (s) => (await s)?.end()));
     await this.pool.closeAll();
   }
 }

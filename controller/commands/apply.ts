@@ -37,6 +37,11 @@ export interface ApplyInput {
   /** How long a gate waits for the ensemble to be healthy before a server is stopped. */
   gateTimeoutMs?: number;
   fleet?: FleetOptions;
+  /**
+   * A fleet already connecting to these hosts (the CLI's, warmed while apply's modules loaded): used instead of
+   * opening one, and closed at the end like one.
+   */
+  opened?: Fleet;
   /** sha256 of the inventory file as read, for the journal (resume checks it). */
   inventoryHash: string;
   /** Take the ensemble lock over from another run. */
@@ -152,7 +157,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     zooCfg,
     probe: probeFor(inv, inv.hosts.find((h) => h.name === key)!),
   });
-  const fleet = await Fleet.open([inv], input.fleet);
+  const fleet = input.opened ?? await Fleet.open([inv], input.fleet);
   const runId = newRunId();
   const lockRun = input.resume?.lockRun ?? runId;
   // A run that may act holds the ensemble's lock before it plans: a plan made while another run acts would be stale.
@@ -322,7 +327,7 @@ export async function runApplyUntilDone(input: ApplyInput, onRound?: (round: num
       throw new ZkfleetError("plan", "membership changes did not converge within 64 rounds", { hint: "run `zkfleet apply --check` and `zkfleet status` to see where it stands" });
     }
     onRound?.(round, result.plan.continues!);
-    result = await runApply({ ...input, resume: undefined, restore: undefined });
+    result = await runApply({ ...input, resume: undefined, restore: undefined, opened: undefined });
     results.push(...result.results);
     changed += result.changed;
   }

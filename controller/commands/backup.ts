@@ -1,16 +1,13 @@
 // The backup and restore commands' CLI. backup runs on its own (it reads and
 // changes nothing on the hosts); restore is apply with a restore stage in its
 // plan (the lock, the journal, the executor, --check, runs resume), then the
-// restored tree verified against the backup's export.
+// restored tree verified against the backup's export. The work is loaded
+// when one of them runs.
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { ExitCode } from "../../common/errors.js";
 import type { Io } from "../cli.js";
-import { runBackup } from "../backup/backup.js";
-import { formatVerification, prepareRestore } from "../backup/restore.js";
-import { verifyRestored } from "../backup/verify.js";
 import type { FleetOptions } from "../fleet.js";
-import { loadInventory } from "../inventory/load.js";
 import type { RestoreSpec } from "../plan/restore.js";
 import type { ApplyResult } from "./apply.js";
 import { READ_RETRIES } from "./data.js";
@@ -48,6 +45,7 @@ export function registerBackupCommands(
       "zkfleet restore -i orders-dr.yml --from /backups/orders-2026-11-29 --check",
     ))
     .action(async (o: { inventory: string; out: string; force?: boolean; acceptNewHostKeys?: boolean; json?: boolean }) => {
+      const [{ loadInventory }, { runBackup }] = await Promise.all([import("../inventory/load.js"), import("../backup/backup.js")]);
       const inventory = await loadInventory(o.inventory);
       const r = await runBackup({
         file: o.inventory, inventory, out: o.out, force: !!o.force, fleet: fleetOptions(o),
@@ -65,6 +63,8 @@ export function registerBackupCommands(
     });
 
   const restore = async (o: RestoreOptions & Record<string, unknown>, resume?: { run: string; lockRun: string; inventoryHash: string }) => {
+    const [{ loadInventory }, { formatVerification, prepareRestore }, { verifyRestored }] =
+      await Promise.all([import("../inventory/load.js"), import("../backup/restore.js"), import("../backup/verify.js")]);
     // The backup is checked whole before any host is contacted: a bad one touches nothing.
     const { manifest, spec } = await prepareRestore(await loadInventory(o.inventory), resolve(o.from));
     if (!o.json) io.err(`backup ${o.from}: ${manifest.ensemble} on ZooKeeper ${manifest.zookeeper_version}, ${spec.files.length} file(s) checked, the tree at ${manifest.last_zxid}`);

@@ -1,18 +1,15 @@
 // The data commands' CLI: export, import and diff parse their flags here and
-// call controller/data/; what they print is rendered here. Progress goes to
-// stderr, and only when it is a terminal.
+// call controller/data/ (loaded when one of them runs, not for every
+// command); what they print is rendered here. Progress goes to stderr, and
+// only when it is a terminal.
 import { Writable } from "node:stream";
 import type { Command } from "commander";
 import { ExitCode, ZkfleetError } from "../../common/errors.js";
 import type { Io } from "../cli.js";
-import { type ClusterOptions, openCluster } from "../data/cluster.js";
-import { type DiffKind, type DiffReport, type DiffSide, diffTrees } from "../data/diff.js";
-import { type ExportResult, exportToFile, exportTree } from "../data/export.js";
+import type { ClusterOptions } from "../data/cluster.js";
+import type { DiffKind, DiffReport, DiffSide } from "../data/diff.js";
+import type { ExportResult } from "../data/export.js";
 import type { ImportReport } from "../data/import-plan.js";
-import { runImport } from "../data/import.js";
-import { readHeader } from "../data/read-file.js";
-import { clusterFrom, openSide, outside, parseSide } from "../data/sides.js";
-import { ZkPath } from "../zk/protocol.js";
 import { examples } from "./help.js";
 
 export interface ClusterFlags {
@@ -35,7 +32,9 @@ export function seconds(name: string) {
   };
 }
 
-function znodePath(value: string): string {
+/** --path, checked once the command runs: the znode path schema is not loaded for every command line parsed. */
+async function znodePath(value: string): Promise<string> {
+  const { ZkPath } = await import("../zk/protocol.js");
   const p = ZkPath.safeParse(value);
   if (!p.success) throw new ZkfleetError("usage", `--path: "${value}" ${p.error.issues[0]?.message ?? "is not a znode path"}`, { where: "--path" });
   return p.data;
@@ -142,7 +141,7 @@ function formatDiffSummary(r: DiffReport): string {
 export function registerDataCommands(program: Command, io: Io, setExit: (code: ExitCode) => void): void {
   withClusterFlags(program.command("export")
     .description("stream a tree to JSON lines (path, data, ACL, ephemeral flag, stats), holding none of it in memory")
-    .option("--path <path>", "the subtree to export", znodePath, "/")
+    .option("--path <path>", "the subtree to export", "/")
     .option("-o, --output <file>", "write here (complete only once renamed into place) instead of stdout")
     .option("--format <format>", "jsonl (everything: data bytes, ACLs, stats, counters) or xml (zktreeutil's: names and text values only)", "jsonl")
     .addHelpText("after", examples(
@@ -153,11 +152,14 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
     .action(async (o: ClusterFlags & { path: string; output?: string; format: string }) => {
       if (o.format !== "jsonl" && o.format !== "xml") throw new ZkfleetError("usage", `--format takes jsonl or xml, got "${o.format}"`, { where: "--format" });
       const format: "jsonl" | "xml" = o.format;
+      const root = await znodePath(o.path);
+      const [{ clusterFrom }, { openCluster }, { exportToFile, exportTree }] =
+        await Promise.all([import("../data/sides.js"), import("../data/cluster.js"), import("../data/export.js")]);
       const spec = clusterFrom(o);
       const progress = progressLine();
       const cluster = await openCluster(spec, { ...clusterOptions(o), retryReads: READ_RETRIES });
       try {
-        const opts = { root: o.path, source: cluster.label, format, onProgress: (p: { nodes: number; ms: number }) => progress.show(`exported ${p.nodes} node(s), ${rate(p.nodes, p.ms)}`) };
+        const opts = { root, source: cluster.label, format, onProgress: (p: { nodes: number; ms: number }) => progress.show(`exported ${p.nodes} node(s), ${rate(p.nodes, p.ms)}`) };
         const r = o.output ? await exportToFile(cluster.client, o.output, opts) : await exportTree(cluster.client, linesTo(io), opts);
         progress.clear();
         (o.output ? io.out : io.err)(formatExport(r, o.output ?? "stdout"));
@@ -182,6 +184,8 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
     .action(async (o: ClusterFlags & { file: string; dryRun?: boolean; onConflict: string; ephemeral: string; counters: boolean; json?: boolean }) => {
       if (!["skip", "overwrite", "fail"].includes(o.onConflict)) throw new ZkfleetError("usage", `--on-conflict takes skip, overwrite or fail, got "${o.onConflict}"`, { where: "--on-conflict" });
       if (!["skip", "persistent"].includes(o.ephemeral)) throw new ZkfleetError("usage", `--ephemeral takes skip or persistent, got "${o.ephemeral}"`, { where: "--ephemeral" });
+      const [{ clusterFrom }, { openCluster }, { runImport }] =
+        await Promise.all([import("../data/sides.js"), import("../data/cluster.js"), import("../data/import.js")]);
       const spec = clusterFrom(o);
       const progress = progressLine();
       const cluster = await openCluster(spec, clusterOptions(o));
@@ -211,7 +215,7 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
 
   program.command("diff <a> <b>")
     .description("compare two trees, each a connect string, an inventory or an export file: every difference by path, a digest of each side; exit 0 only when equal")
-    .option("--path <path>", "the subtree of live sides (default: an export file's root, else /)", znodePath)
+    .option("--path <path>", "the subtree of live sides (default: an export file's root, else /)")
     .option("--auth <scheme:credential>", "authenticate live sessions, e.g. digest:user:password (repeatable)", collect)
     .option("--session-timeout <seconds>", "ZooKeeper session timeout", seconds("--session-timeout"), 30)
     .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts")
@@ -221,13 +225,16 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
       "zkfleet diff zk:10.0.1.11:2181 inventory:billing.yml --path /app",
     ))
     .action(async (a: string, b: string, o: ClusterFlags & { path?: string; json?: boolean }) => {
+      const path = o.path === undefined ? undefined : await znodePath(o.path);
+      const [{ openSide, outside, parseSide }, { readHeader }, { diffTrees }] =
+        await Promise.all([import("../data/sides.js"), import("../data/read-file.js"), import("../data/diff.js")]);
       const [sa, sb] = [await parseSide(a), await parseSide(b)];
       const file = [sa, sb].find((s) => s.kind === "file");
       const defaultRoot = file?.kind === "file" ? ((await readHeader(file.file))?.root ?? "/") : "/";
       const opts = { ...clusterOptions(o), retryReads: READ_RETRIES };
-      const left = await openSide(sa, o.path, defaultRoot, opts);
+      const left = await openSide(sa, path, defaultRoot, opts);
       try {
-        const right = await openSide(sb, o.path, defaultRoot, opts);
+        const right = await openSide(sb, path, defaultRoot, opts);
         try {
           const entries: { path: string; kind: DiffKind; detail?: string }[] = [];
           const ignored = [...left.ignored, ...right.ignored];

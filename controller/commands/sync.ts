@@ -1,13 +1,11 @@
 // `zkfleet sync --from A --to B`: flags, the checkpoint, signals and what is
-// printed; the work is controller/data/sync.ts.
+// printed; the work is controller/data/sync.ts, loaded when sync runs.
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { ExitCode, ZkfleetError } from "../../common/errors.js";
 import type { Io } from "../cli.js";
-import { Checkpoint } from "../data/checkpoint.js";
-import { type Cluster, type ClusterSpec, openCluster } from "../data/cluster.js";
-import { parseSide } from "../data/sides.js";
-import { type PassTotals, Sync, type SyncReport, formatLag } from "../data/sync.js";
+import type { Cluster, ClusterSpec } from "../data/cluster.js";
+import type { PassTotals, Sync, SyncReport } from "../data/sync.js";
 import { READ_RETRIES, type ClusterFlags, clusterOptions, collect, seconds } from "./data.js";
 import { examples } from "./help.js";
 
@@ -26,6 +24,7 @@ interface SyncFlags extends Omit<ClusterFlags, "zk" | "inventory"> {
 
 /** A live cluster named like diff's sides (an export file is refused: sync follows a live source). */
 async function liveSide(text: string, flag: string): Promise<{ spec: ClusterSpec; id: string }> {
+  const { parseSide } = await import("../data/sides.js");
   const spec = await parseSide(text);
   if (spec.kind === "file") {
     throw new ZkfleetError("usage", `${flag} ${text} is an export file; sync copies between live clusters`, {
@@ -40,7 +39,7 @@ function formatTotals(name: string, t: PassTotals): string {
     `${t.created} created, ${t.updated} updated, ${t.deleted} deleted, ${t.counters} counter(s) moved on, in ${(t.ms / 1000).toFixed(1)}s`;
 }
 
-function formatReport(r: SyncReport): string {
+function formatReport(r: SyncReport, formatLag: typeof import("../data/sync.js").formatLag): string {
   return [
     `sync from ${r.source} to ${r.target}: ${r.stopped === "once" ? "mirrored once" : "stopped"} after ${(r.ms / 1000).toFixed(1)}s, ${r.wrote} write(s)`,
     `  checkpoint: ${r.checkpoint ?? "none (--checkpoint FILE keeps progress across restarts)"}${r.checkpoint ? `, knew ${r.checkpointNodesAtStart} node(s) at start` : ""}`,
@@ -72,6 +71,8 @@ export function registerSyncCommand(program: Command, io: Io, setExit: (code: Ex
       "zkfleet sync --from old.yml --to new.yml --checkpoint move.ckpt --delete   # follow until Ctrl-C; rerun to resume",
     ))
     .action(async (o: SyncFlags) => {
+      const [{ Checkpoint }, { openCluster }, { Sync, formatLag }] =
+        await Promise.all([import("../data/checkpoint.js"), import("../data/cluster.js"), import("../data/sync.js")]);
       const from = await liveSide(o.from, "--from");
       const to = await liveSide(o.to, "--to");
       if (from.id === to.id) throw new ZkfleetError("usage", `--from and --to name the same cluster (${from.id})`, { where: "--to" });
@@ -95,7 +96,7 @@ export function registerSyncCommand(program: Command, io: Io, setExit: (code: Ex
           reconcileEveryMs: o.reconcileEvery * 1000, saveEveryMs: o.checkpointEvery * 1000, reportEveryMs: o.reportEvery * 1000, signal: stop.signal, onProgress: (line) => io.err(line),
         });
         const r = await sync.run();
-        io.out(o.json ? JSON.stringify(r, null, 2) : formatReport(r));
+        io.out(o.json ? JSON.stringify(r, null, 2) : formatReport(r, formatLag));
         if (o.once) setExit(r.stopped === "signal" ? ExitCode.interrupted : r.wrote > 0 ? ExitCode.changed : ExitCode.ok);
         else setExit(ExitCode.ok);
       } finally {
