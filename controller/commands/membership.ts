@@ -15,7 +15,7 @@ import { type EnsembleTarget, probeFor } from "../model/target.js";
 import { planMembershipRun } from "../plan/membership-run.js";
 import type { DesiredFile, DesiredHost } from "../plan/plan.js";
 import type { Plan, Refusal } from "../plan/steps.js";
-import { presentHosts, renderHostFiles, renderHostsBlock, serverSpecLine } from "../render/render.js";
+import { lineName, presentHosts, renderHostFiles, renderHostsBlock, serverSpecLine } from "../render/render.js";
 import { ETC_HOSTS, etcHostsFile } from "../render/hosts-block.js";
 
 
@@ -75,7 +75,9 @@ export function planMembershipChange(args: {
       return refuse(target, [{
         code: "ensemble_elsewhere",
         message: `ensemble ${inv.ensemble} last ran on ${where} (run ${last.run}); none of those is in ${args.file}, and its hosts hold no data: ` +
-          "applying would start a second, empty ensemble",
+          "applying would start a second, empty ensemble. To move the servers there, list each old one too, leaving under its name " +
+          `(${last.members.map((m) => `- {name: ${m.host}, address: ${m.address}, myid: ${m.myid}, state: absent}`).join(" ")}); ` +
+          "to start a new, empty ensemble under this name, apply --new-ensemble",
         data: { run: last.run, members: last.members },
       }]);
     }
@@ -95,7 +97,8 @@ export function planMembershipChange(args: {
         code: "unsafe_membership_change", host: renamed?.name ?? e.host,
         message: renamed
           ? `${renamed.name} runs server.${e.id} and the inventory gives it myid ${renamed.myid}: a host cannot leave and join in one change; ` +
-            "move the server to another host (a new myid there), or keep this one's myid"
+            "move the server to another host (a new myid there), or keep this one's myid; if the name moves to a new address, " +
+            `list the old server too: - {name: ${renamed.name}, address: ADDRESS_IT_HAS_NOW, myid: ${e.id}, state: absent}`
           : `server.${e.id} (${e.host}) is a member of the running ensemble but no host in the inventory has myid ${e.id}: ` +
             "list it (state: absent to take it out), or zkfleet cannot reach it to change anything safely",
         data: { id: e.id, host: e.host },
@@ -105,7 +108,22 @@ export function planMembershipChange(args: {
   const current: MemberSpec[] = entries.map((e) => ({ id: e.id, host: byId.get(e.id)!.name, role: e.role }));
   const wanted: MemberSpec[] = presentHosts(inv).map((h) => ({ id: h.myid, host: h.name, role: h.role }));
   const key = (c: readonly MemberSpec[]) => c.map((m) => `${m.id}:${m.host}:${m.role}`).sort().join(",");
-  if (key(current) === key(wanted)) return {};
+  const mode = inv.zookeeper.reconfig && versionFacts(inv.zookeeper.version).supportsReconfig ? "dynamic" : "static";
+  const lines = serverLineNames(inv, entries);
+  const spec = (name: string) => inv.hosts.find((h) => h.name === name)!;
+  const specOf = (m: MemberSpec): HostSpec => ({ ...lines(spec(m.host)), role: m.role });
+  const finalSpecOf = (m: MemberSpec): HostSpec => ({ ...spec(m.host), role: m.role });
+  // Static lists written by address while the name was another's are rewritten with the name (the restarts read
+  // it afresh). A line set by reconfig keeps the address: renaming it by reconfig was seen in the lab (3.9.3) to
+  // leave a leader renamed that way unable to commit, its JVM still resolving the name to the old server from its
+  // cache; the address names the same server, and apply counts the two forms as one. Only a line naming the same
+  // server otherwise (its address, its name) is renamed; any other difference is a change of address in place.
+  const renames = mode === "dynamic" ? [] : wanted.filter((m) => {
+    const now = lineName(specOf(m)).toLowerCase();
+    const h = spec(m.host);
+    return now !== lineName(h).toLowerCase() && [h.address.toLowerCase(), h.name.toLowerCase()].includes(now);
+  }).map((m) => m.id);
+  if (key(current) === key(wanted) && renames.length === 0) return {};
   // One thing at a time: joiners start on the inventory's version, and the gates accept only it.
   const otherVersion = args.observed.filter((o) => runningVersion(o) !== undefined && runningVersion(o) !== inv.zookeeper.version);
   if (otherVersion.length > 0) {
@@ -122,14 +140,12 @@ export function planMembershipChange(args: {
   const maxIdEverUsed = Math.max(0, ...records.map((r) => r.max_id));
   // The record names the target it was written for: its new ids are that change's own, not old ones.
   const reservedIds = new Set(records.filter((r) => key(r.servers.map((m) => ({ ...m, role: m.role as MemberSpec["role"] }))) === key(wanted)).flatMap((r) => r.servers.map((m) => m.id)));
-  const mode = inv.zookeeper.reconfig && versionFacts(inv.zookeeper.version).supportsReconfig ? "dynamic" : "static";
   const leader = args.observed.find((o) => modeOf(o) === "leader")?.host;
   const allNames = inv.hosts.filter((h) => h.state === "present" || current.some((m) => m.host === h.name));
+  const allLineNames = allNames.map((h) => lines(h));
   const hostsFile = (host: string, names: readonly HostSpec[], servers: readonly HostSpec[]): DesiredFile[] => inv.hosts_file === "managed"
     ? [etcHostsFile(fileContent(byName.get(host)!, ETC_HOSTS) ?? "", renderHostsBlock(inv, { membership: { servers, names } }), inv.ensemble)]
     : [];
-  const spec = (name: string) => inv.hosts.find((h) => h.name === name)!;
-  const specOf = (m: MemberSpec): HostSpec => ({ ...spec(m.host), role: m.role });
   const maxId = Math.max(maxIdEverUsed, ...current.map((m) => m.id), ...wanted.map((m) => m.id));
 
   const plan = planMembershipRun({
@@ -139,25 +155,50 @@ export function planMembershipChange(args: {
     filesFor: (host, servers) => {
       const specs = servers.map(specOf);
       return [
-        ...renderHostFiles(inv, spec(host), { membership: { servers: specs, names: allNames } }),
-        ...hostsFile(host, allNames, specs),
+        ...renderHostFiles(inv, spec(host), { membership: { servers: specs, names: allLineNames } }),
+        ...hostsFile(host, allLineNames, specs),
       ];
     },
+    finalFilesFor: (host) => renderHostFiles(inv, spec(host), { membership: { servers: wanted.map(finalSpecOf), names: presentHosts(inv) } }),
     finalHostsFile: (host) => (spec(host).state === "present" ? hostsFile(host, presentHosts(inv), presentHosts(inv))[0] : undefined),
     record: (_host, servers) => ({
       path: recordPath(inv), mode: 0o644,
       content: JSON.stringify({ ensemble: inv.ensemble, servers: servers.map((m) => ({ id: m.id, host: m.host, role: m.role })), max_id: maxId }) + "\n",
     }),
     spec: (m) => serverSpecLine(inv, specOf(m)),
-    canonical: (m) => {
-      const parsed = parseServerLine(m.id, serverSpecLine(inv, specOf(m)).replace(/^server\.\d+=/, ""));
-      return typeof parsed === "string" ? parsed : coreLine(parsed);
-    },
+    canonical: (m) => canonicalLine(inv, specOf(m)),
+    // A server whose line names it otherwise than the inventory will (by address, while its name was another's).
+    renames,
     versions: [inv.zookeeper.version],
     timeouts: args.timeouts,
     clientConnect: presentHosts(inv).map((h) => `${inv.hosts_file === "managed" ? h.name : h.address}:${inv.zookeeper.client_port}`).join(","),
   });
   return { plan };
+}
+
+function canonicalLine(inv: Inventory, h: HostSpec): string {
+  const parsed = parseServerLine(h.myid, serverSpecLine(inv, h).replace(/^server\.\d+=/, ""));
+  return typeof parsed === "string" ? parsed : coreLine(parsed);
+}
+
+/**
+ * The name each server's line uses during a membership change. A member
+ * keeps the one the ensemble knows it by (what it reports, else its files),
+ * so that reconfig's expectations match what servers say. A joiner whose
+ * name a member still uses (a server moving under its name: the old one
+ * serves until it leaves) is named by its address: /etc/hosts maps the
+ * name to it once the old server is gone, and static lists then take the
+ * name at their next restart.
+ */
+function serverLineNames(inv: Inventory, entries: readonly ServerEntry[]): (h: HostSpec) => HostSpec {
+  const reported = new Map(entries.map((e) => [e.id, e.host]));
+  const taken = new Set(entries.map((e) => e.host.toLowerCase()));
+  return (h) => {
+    if (inv.hosts_file !== "managed") return h;
+    const known = reported.get(h.myid);
+    if (known !== undefined) return known === lineName(h).toLowerCase() ? h : { ...h, server_name: known };
+    return taken.has(lineName(h).toLowerCase()) ? { ...h, server_name: h.address } : h;
+  };
 }
 
 function memberOf(inv: Inventory, h: HostSpec): EnsembleTarget["members"][number] {

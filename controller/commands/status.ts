@@ -25,15 +25,17 @@ export async function runStatus(input: StatusInput, fleet?: Fleet): Promise<Flee
     const targets = input.inventories.map(({ file, inventory }) => ({ inventory, target: targetOf(inventory, file) }));
     const memberOf = (key: string) => {
       const h = own.host(key);
-      return targets.find((t) => t.inventory === h.inventory)!.target.members.find((m) => m.host === h.spec.name)!;
+      return targets.find((t) => t.inventory === h.inventory)!.target.members.find((m) => m.host === h.spec.name);
     };
-    const keys = own.hosts.map((h) => h.key);
-    const results = await own.forEachHost(keys, (key) => observeServer(own, key, memberOf(key).probe));
+    // Hosts marked absent (leaving, or the old half of a move) are not members: the ensemble is judged without them.
+    const members = own.hosts.filter((h) => memberOf(h.key) !== undefined);
+    const keys = members.map((h) => h.key);
+    const results = await own.forEachHost(keys, (key) => observeServer(own, key, memberOf(key)!.probe));
     // The pool connects before calling: a host it cannot reach arrives as an error.
     const observed = new Map(results.map((r) => [r.host, r.ok ? r.value : unreachable(r.host, r.error)]));
     const ensembles = targets.map(({ inventory, target }) => {
-      const hosts = own.hosts.filter((h) => h.inventory === inventory);
-      return judgeEnsemble(target, hosts.map((h) => toHostReport(memberOf(h.key), observed.get(h.key)!)));
+      const hosts = members.filter((h) => h.inventory === inventory);
+      return judgeEnsemble(target, hosts.map((h) => toHostReport(memberOf(h.key)!, observed.get(h.key)!)));
     });
     return { ensembles, ms: Date.now() - started };
   } finally {

@@ -173,11 +173,11 @@ export function replacedBy(file: string): { files: Map<string, Map<string, strin
  * members (names and addresses) of that plan's target. What lets apply tell
  * an ensemble that moved from one that never existed.
  */
-export function lastAppliedMembers(dir: string, ensemble: string): { run: string; members: { host: string; address: string }[] } | undefined {
+export function lastAppliedMembers(dir: string, ensemble: string): { run: string; members: { host: string; address: string; myid: number }[] } | undefined {
   const done = listRuns(dir, ensemble).filter((r) => r.outcome === "done" && r.changed > 0);
   const last = done.at(-1);
   if (!last) return undefined;
   const plan = records(last.file).find((r) => r.event === "plan")?.plan as Plan | undefined;
-  const members = plan?.target.members.map((m) => ({ host: m.host, address: m.address })) ?? [];
+  const members = plan?.target.members.map((m) => ({ host: m.host, address: m.address, myid: m.myid })) ?? [];
   return members.length > 0 ? { run: last.run, members } : undefined;
 }

@@ -230,7 +230,19 @@ export const KNOWN_KEYS = {
   host: Object.keys(hostShape),
 } as const;
 
-type HostInput = { name: string; address: string; myid: number };
+type HostInput = { name: string; address: string; myid: number; state: "present" | "absent" };
+
+/**
+ * A name listed twice, once leaving (state: absent) and once present, is a
+ * server moving to another address under the name clients know it by (seed
+ * 004's whole migration): its old server leaves, a new one with a new myid
+ * joins. Any other repeated name, and any repeated myid or address, is a
+ * mistake.
+ */
+function isMove(hosts: readonly HostInput[], a: HostInput, b: HostInput): boolean {
+  const twins = hosts.filter((h) => h.name.toLowerCase() === a.name.toLowerCase());
+  return twins.length === 2 && a.state !== b.state;
+}
 
 function rejectDuplicates(hosts: readonly HostInput[], ctx: z.RefinementCtx): void {
   for (const field of ["name", "myid", "address"] as const) {
@@ -242,14 +254,28 @@ function rejectDuplicates(hosts: readonly HostInput[], ctx: z.RefinementCtx): vo
         firstIndex.set(value, index);
         return;
       }
+      if (field === "name" && isMove(hosts, hosts[first]!, host)) return;
       const firstName = hosts[first]?.name ?? `hosts[${first}]`;
       ctx.addIssue({
         code: "custom",
         path: [index, field],
-        message: `${field} ${JSON.stringify(host[field])} is already used by host ${firstName}; every host needs its own ${field}`,
+        message: `${field} ${JSON.stringify(host[field])} is already used by host ${firstName}; every host needs its own ${field}` +
+          (field === "name" ? " (a server moving to a new address is listed twice: its old entry with state: absent, its new one present)" : ""),
       });
     });
   }
+}
+
+/**
+ * The leaving half of a move gets its own inventory name, `NAME@ADDRESS`, so
+ * that every host has one identity in plans, journals and messages; its
+ * `server_name` keeps the name its server lines and /etc/hosts use.
+ */
+function nameMoves<H extends HostInput>(hosts: H[]): (H & { server_name?: string })[] {
+  return hosts.map((h) => {
+    const moving = h.state === "absent" && hosts.some((o) => o !== h && o.state === "present" && o.name.toLowerCase() === h.name.toLowerCase());
+    return moving ? { ...h, name: `${h.name}@${h.address}`, server_name: h.name } : h;
+  });
 }
 
 interface PortUse {
@@ -286,7 +312,8 @@ export function inventorySchema(ctx: LocalPathContext) {
           error: "must be a list of hosts",
         })
         .min(1, { error: "must list at least one host" })
-        .superRefine(rejectDuplicates),
+        .superRefine(rejectDuplicates)
+        .transform(nameMoves),
       hosts_file: z
         .enum(["managed", "unmanaged"], {
           error: "must be 'managed' (zkfleet keeps a block in /etc/hosts) or 'unmanaged'",

@@ -35,6 +35,15 @@ export interface MembershipRunInput {
   filesFor: (host: string, servers: readonly MemberSpec[]) => DesiredFile[];
   /** The files every host ends with (its own target files; /etc/hosts with the target's names only). */
   finalHostsFile?: (host: string) => DesiredFile | undefined;
+  /** A member's own files as the inventory renders the target (server lines by their final names). */
+  finalFilesFor?: (host: string) => DesiredFile[];
+  /**
+   * Ids of target members whose server line names them by address (they
+   * joined while a server moving under their name still served). Static
+   * lists take the name at the restarts that follow; a reconfig'd line
+   * keeps the address (see commands/membership.ts).
+   */
+  renames?: number[];
   /** The record of the membership zkfleet applied, kept on every host (another controller reads it too). */
   record: (host: string, servers: readonly MemberSpec[]) => DesiredFile;
   /** ZooKeeper's form of a server line for reconfig, and the canonical one to compare what servers report. */
@@ -127,7 +136,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
   // old one until the leader restarts, the new one from then on). A voter down (a leaver, by now) can
   // make that impossible however the restarts are ordered: refused before anything is touched. (With
   // every voter up only one or two voters fall short, where no restart can keep a quorum anyway.)
-  const risk = input.mode === "static" ? staticRestartRisk(changes[0]!) : undefined;
+  const risk = input.mode === "static" && changes.length > 0 ? staticRestartRisk(changes[0]!) : undefined;
   if (risk) return { target, stages: [], unchanged: [], refusals: [risk] };
   for (const c of changes) {
     const h = c.server.host;
@@ -205,7 +214,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
     }
   }
 
-  const reached = changes.at(-1)!.after;
+  const reached = changes.at(-1)?.after ?? input.current;
   if (later.length > 0) {
     stages.push({
       title: `check the ensemble with voters ${idsOf(reached)}`, concurrent: false,
@@ -214,9 +223,11 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
     return { target, stages, unchanged: [], refusals: [], continues: later.map(describeChange) };
   }
   // The end state: each member's own files as the inventory renders them, /etc/hosts naming the target only, the record.
+  // No server line names a server that left by now, so a name moving to its new server is safe to map everywhere.
   const finals = everyone.flatMap((h) => {
+    const own = input.finalFilesFor?.(h) ?? input.filesFor(h, input.wanted);
     const files = [
-      ...(input.wanted.some((m) => m.host === h) && input.mode === "static" ? input.filesFor(h, input.wanted).filter((f) => f.path !== "/etc/hosts") : []),
+      ...(input.wanted.some((m) => m.host === h) && input.mode === "static" ? own.filter((f) => f.path !== "/etc/hosts") : []),
       ...(input.finalHostsFile?.(h) ? [input.finalHostsFile(h)!] : []),
     ];
     return writes(h, files, "the end state: names of the ensemble's members only");
@@ -226,7 +237,10 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
     title: `check the ensemble as the inventory asks for it; clients should now connect to ${input.clientConnect}`, concurrent: false,
     steps: [healthy("check", input.wanted.map((m) => m.host), "done only when one leader serves and every member follows or observes it")],
   });
-  return { target, stages, unchanged: [], refusals: [] };
+  const renamed = input.wanted.filter((m) => input.renames?.includes(m.id)).map((m) => m.host);
+  // A static list read at start-up takes the names only when each server restarts: the next round rolls them.
+  const restarts = input.mode === "static" && renamed.length > 0 ? [`restart the members one at a time so that their server lines name ${renamed.join(", ")} by name`] : [];
+  return { target, stages, unchanged: [], refusals: [], ...(restarts.length > 0 ? { continues: restarts } : {}) };
 
   function describeChange(c: MembershipChange): string {
     return `${c.kind} ${c.server.host} (myid ${c.server.id}): voters ${idsOf(c.before)} -> ${idsOf(c.after)}`;

@@ -166,7 +166,7 @@ function membershipChanges(input: PlanInput, model: EnsembleModel): Refusal[] {
         data: { source: m.source, problems: m.problems },
       }];
     }
-    const change = membershipChange(m.servers, want);
+    const change = membershipChange(m.servers.map((x) => sameServerByName(input, x, want)), want);
     if (change.added.length === 0 && change.removed.length === 0) return [];
     return [{
       code: "membership_change", host: h.host,
@@ -176,6 +176,18 @@ function membershipChanges(input: PlanInput, model: EnsembleModel): Refusal[] {
       data: { source: m.source, added: change.added, removed: change.removed },
     }];
   });
+}
+
+/**
+ * A line naming a member by its address is the same server as the line
+ * naming it by its name: a server that moved under its name joins named by
+ * address while the name is still its predecessor's, and a line set by
+ * reconfig keeps that form.
+ */
+function sameServerByName(input: PlanInput, s: ServerEntry, want: readonly ServerEntry[]): ServerEntry {
+  const member = input.target.members.find((m) => m.myid === s.id);
+  const wanted = want.find((w) => w.id === s.id);
+  return member && wanted && s.host === member.address.toLowerCase() && wanted.host === member.host.toLowerCase() ? { ...s, host: wanted.host } : s;
 }
 
 function hostsFileConflicts(input: PlanInput, observed: Map<string, ObservedHost>): Refusal[] {

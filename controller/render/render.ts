@@ -87,6 +87,14 @@ function hostPortHost(address: string): string {
   return addressKind(address) === "ipv6" ? `[${address}]` : address;
 }
 
+/**
+ * The name a server line gives a host where /etc/hosts is managed: its own,
+ * or, for the old half of a move, the name it keeps serving under until it
+ * leaves; a membership change may also set its address (a new server whose
+ * name is still another's).
+ */
+export const lineName = (host: HostSpec): string => host.server_name ?? host.name;
+
 /** The members the inventory asks for: hosts marked absent are leaving and get no server line. */
 export function presentHosts(inv: Inventory): HostSpec[] {
   return inv.hosts.filter((h) => h.state === "present");
@@ -98,7 +106,7 @@ function serverViews(inv: Inventory, members: readonly HostSpec[]): ServerView[]
     .sort((a, b) => a.myid - b.myid)
     .map((host) => ({
       id: host.myid,
-      host: inv.hosts_file === "managed" ? host.name : hostPortHost(host.address),
+      host: inv.hosts_file === "managed" ? hostPortHost(lineName(host)) : hostPortHost(host.address),
       quorumPort: zk.quorum_port,
       electionPort: zk.election_port,
       role: host.role,
@@ -188,7 +196,9 @@ export function templateView(inv: Inventory, host: HostSpec, membership?: Member
     adminServerAddress: bind && facts.hasAdminServer ? host.address : "",
     fourLetterWords: facts.supports4lwWhitelist && !userWhitelist ? FOUR_LETTER_WORDS.join(",") : "",
     dynamicConfigFile: dynamicConfigPath(zk) ?? "",
-    hostsEntries: [...names].sort((a, b) => a.myid - b.myid).map(({ address, name }) => ({ address, name })),
+    // A server its line names by address needs no line here.
+    hostsEntries: [...names].sort((a, b) => a.myid - b.myid).filter((h) => addressKind(lineName(h)) === "hostname")
+      .map((h) => ({ address: h.address, name: lineName(h) })),
     log: logView(zk),
     // Base64 has no character the unquoted $SERVER_JVMFLAGS in zkServer.sh would split or glob on.
     jvmFlags: `-Xms${zk.heap_mb}m -Xmx${zk.heap_mb}m${superDigest ? ` -D${SUPER_DIGEST_PROPERTY}=${superDigest}` : ""}`,

@@ -191,3 +191,96 @@ export async function joinerPoweredOff(t: TestLab, first: string, joined: string
   expect(canaryTotal(halted.records)).toMatchObject({ lost: 0, expired: 0 });
   return { server, digest, run: halted.run, out: r.out };
 }
+
+/** A name resolved the way a client on `viewer` resolves it: through that lab host's /etc/hosts. */
+function resolveOn(t: TestLab, viewer: string, name: string): string | undefined {
+  const dir = t.lab.hosts.find((h) => h.name === viewer)!.dir;
+  const lines = readFileSync(join(dir, "etc.upper", "hosts"), "utf8").split("\n");
+  // The last line wins where a block and the lab's own line both name a host: zkfleet's block comes after it.
+  return lines.map((l) => l.trim().split(/\s+/)).filter(([addr, ...names]) => addr && !addr.startsWith("#") && names.includes(name)).at(-1)?.[0];
+}
+
+export interface NameClients { answers: number; unresolved: number; notServing: number; fewest: number; stop: () => Promise<void> }
+
+/**
+ * Clients on the names, not the addresses: every 250 ms each name is
+ * resolved through `viewer`'s /etc/hosts and asked `mntr`. A server that
+ * answers counts its znodes; a second, empty ensemble answering under a name
+ * would count a handful. Bounded: stopped by the test, or after 10 minutes.
+ */
+export function watchNames(t: TestLab, viewer: string, names: string[]): NameClients {
+  const w: NameClients = { answers: 0, unresolved: 0, notServing: 0, fewest: Number.POSITIVE_INFINITY, stop: async () => undefined };
+  let on = true;
+  const loop = (async () => {
+    const until = Date.now() + 600_000;
+    while (on && Date.now() < until) {
+      for (const name of names) {
+        const address = resolveOn(t, viewer, name);
+        if (!address) {
+          w.unresolved++;
+          continue;
+        }
+        const mntr = await fourLetterWord(address, 2181, "mntr", 1000).catch(() => "");
+        const count = /zk_znode_count\s+(\d+)/.exec(mntr);
+        if (!count) {
+          w.notServing++;
+          continue;
+        }
+        w.answers++;
+        w.fewest = Math.min(w.fewest, Number(count[1]));
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  w.stop = async () => {
+    on = false;
+    await loop;
+  };
+  return w;
+}
+
+/**
+ * Seed 004's whole migration: zk1, zk2, zk3 move from the lab's first three
+ * hosts to its last three, keeping their names (new myids 4, 5, 6). The
+ * inventory lists each old server leaving under its name. Checked from
+ * outside: canary and digest (by change()), clients resolving the names
+ * through a new host's /etc/hosts never see a smaller tree, the names end
+ * mapped to the new hosts, and the old servers are stopped.
+ */
+export async function keptNameMigration(t: TestLab, zookeeper: Record<string, unknown>): Promise<{ plan: string; names: NameClients }> {
+  const labAddr = (n: number) => t.lab.hosts[n - 1]!.address;
+  const write = (file: string, hosts: Record<string, unknown>[]) => {
+    const inv = parseYaml(readFileSync(t.lab.inventory, "utf8")) as { zookeeper: Record<string, unknown> };
+    const path = join(t.lab.dir, file);
+    writeFileSync(path, toYaml({ ...inv, zookeeper: { ...inv.zookeeper, ...zookeeper }, hosts }));
+    return path;
+  };
+  const old = [1, 2, 3].map((n) => ({ name: `zk${n}`, address: labAddr(n), myid: n }));
+  const created = await apply(t, write("names-old.yml", old), "--yes");
+  expect(created.code, created.err).toBe(2);
+  const server = await load(t);
+  const moved = write("names-moved.yml", [
+    ...old.map((h) => ({ ...h, state: "absent" })),
+    ...[1, 2, 3].map((n) => ({ name: `zk${n}`, address: labAddr(n + 3), myid: n + 3 })),
+  ]);
+  const check = await apply(t, moved, "--check");
+  expect(check.code, check.err).toBe(2);
+  const names = watchNames(t, "zk4", ["zk1", "zk2", "zk3"]);
+  try {
+    await change(t, moved, { before: server, after: `${labAddr(4)}:2181` }, ["install", "start", "stop"]);
+  } finally {
+    await names.stop();
+  }
+  for (const n of [1, 2, 3]) {
+    expect(resolveOn(t, "zk4", `zk${n}`), `zk${n} through zk4's /etc/hosts`).toBe(labAddr(n + 3));
+    expect(resolveOn(t, `zk${n + 3}`, `zk${n}`)).toBe(labAddr(n + 3));
+  }
+  const now = await modes(t);
+  expect([now.zk1, now.zk2, now.zk3]).toEqual([undefined, undefined, undefined]);
+  expect([now.zk4, now.zk5, now.zk6].sort()).toEqual(["follower", "follower", "leader"]);
+  console.log(`clients on the names: ${names.answers} answers, fewest znodes ${names.fewest} (the tree holds ${LOAD + 1} under /members), ` +
+    `${names.notServing} not serving or refused, ${names.unresolved} unresolved`);
+  expect(names.answers, "clients on the names got answers").toBeGreaterThan(20);
+  expect(names.fewest, "the fewest znodes a client on the names saw").toBeGreaterThan(LOAD);
+  return { plan: check.out, names };
+}

@@ -11,6 +11,8 @@ import { planMembershipChange } from "../../controller/commands/membership.js";
 import { parseInventoryText } from "../../controller/inventory/load.js";
 import type { Inventory } from "../../controller/inventory/schema.js";
 import { type HostShape, observedHost } from "../helpers/observed.js";
+import type { DesiredHost } from "../../controller/plan/plan.js";
+import { type Step, planSteps } from "../../controller/plan/steps.js";
 
 const CFG = "/etc/zookeeper/conf/zoo.cfg";
 const conf = (ids: number[]) => Object.fromEntries(ids.map((id) => [`server.${id}`, `zk${id}:2888:3888:participant;0.0.0.0:2181`]));
@@ -86,4 +88,101 @@ describe("planMembershipChange", () => {
     const d = decide(inv, [1, 2].map((n) => running(n, "3.8.0", [1, 2, 3])));
     expect(d.plan?.refusals[0]?.message).toMatch(/server\.3 \(zk3\) is a member of the running ensemble but no host in the inventory has myid 3/);
   });
+
+  describe("a whole migration keeping the names (seed 004 section 5: zk1, zk2, zk3 move to new addresses)", () => {
+    const moved = (version: string, reconfig: boolean): Inventory => {
+      const hosts = [
+        ...[1, 2, 3].map((n) => ({ name: `zk${n}`, address: `10.0.0.${n}`, myid: n, state: "absent" })),
+        ...[1, 2, 3].map((n) => ({ name: `zk${n}`, address: `10.0.0.${n + 3}`, myid: n + 3 })),
+      ];
+      const parsed = parseInventoryText(toYaml({ ensemble: "e", zookeeper: { version, reconfig }, hosts }), "/tmp/e.yml");
+      if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+      return parsed.inventory;
+    };
+    const desiredHost = (host: string): DesiredHost => ({
+      host, version: "3.9.3", tarball: "/a/zk.tgz", installDir: "/opt/zookeeper", transferDir: "/opt/zkfleet/dists", stateDir: "/opt/zkfleet/state",
+      files: [], start: { install_dir: "/opt/zookeeper", config_dir: "/etc/zookeeper/conf", data_dir: "/var/lib/zookeeper" },
+      stop: { data_dir: "/var/lib/zookeeper", config_path: CFG }, clean: { data_dir: "/var/lib/zookeeper", config_path: CFG },
+    });
+    const old = (n: number, version: string, lines: Record<string, string> | undefined): HostShape => ({
+      host: `zk${n}@10.0.0.${n}`, running: true, mode: n === 1 ? "leader" : "follower", version, current: version, ...(lines ? { conf: lines } : {}),
+      files: { [CFG]: "server.1=zk1:2888:3888\nserver.2=zk2:2888:3888\nserver.3=zk3:2888:3888\n", "/etc/hosts": "127.0.0.1 localhost\n" },
+    });
+    const plan = (inv: Inventory, shapes: HostShape[]) => planMembershipChange({
+      inv, file: "/tmp/e.yml", observed: shapes.map(observedHost), desired: inv.hosts.map((h) => desiredHost(h.name)), zooCfg: CFG,
+      journalDir: mkdtempSync(join(tmpdir(), "zkfleet-decision-")), timeouts: { gateMs: 1, settleMs: 1 },
+    }).plan!;
+    const fresh = [1, 2, 3].map((n): HostShape => ({ host: `zk${n}` }));
+    const content = (step: Step | undefined) => (step?.kind === "write_file" ? step.content : "");
+
+    it("the inventory lists each old server leaving under its name: it gets its own identity, NAME@ADDRESS", () => {
+      const inv = moved("3.9.3", true);
+      expect(inv.hosts.map((h) => [h.name, h.server_name ?? null])).toEqual([
+        ["zk1@10.0.0.1", "zk1"], ["zk2@10.0.0.2", "zk2"], ["zk3@10.0.0.3", "zk3"], ["zk1", null], ["zk2", null], ["zk3", null],
+      ]);
+      const twice = parseInventoryText(toYaml({ ensemble: "e", zookeeper: { version: "3.9.3" }, hosts: [
+        { name: "zk1", address: "10.0.0.1", myid: 1 }, { name: "zk1", address: "10.0.0.2", myid: 2 },
+      ] }), "/tmp/e.yml");
+      expect(twice.ok).toBe(false);
+    });
+
+    it("dynamic: joiners are named by address while the old servers hold the names; /etc/hosts maps the names to them once the old servers are gone", () => {
+      const lines = conf([1, 2, 3]);
+      const p = plan(moved("3.9.3", true), [...[1, 2, 3].map((n) => old(n, "3.9.3", lines)), ...fresh]);
+      expect(p.refusals).toEqual([]);
+      const steps = planSteps(p);
+      const reconfigs = steps.flatMap((s) => (s.kind === "reconfig" ? [[...s.add, ...s.remove.map((id) => `-${id}`)].join(" ")] : []));
+      expect(reconfigs).toEqual([
+        "server.4=10.0.0.4:2888:3888:participant;2181", "-2", "server.5=10.0.0.5:2888:3888:participant;2181", "-3",
+        "server.6=10.0.0.6:2888:3888:participant;2181", "-1",
+      ]);
+      // Until the old servers are gone every host resolves the names to them; the joiner's own files name it by address.
+      const joinerHosts = content(steps.find((s) => s.kind === "write_file" && s.host === "zk1" && s.path === "/etc/hosts"));
+      expect(joinerHosts).toContain("10.0.0.1 zk1");
+      expect(joinerHosts).not.toContain("10.0.0.4");
+      const finalHosts = steps.findIndex((s) => s.kind === "write_file" && s.path === "/etc/hosts" && s.content.includes("10.0.0.4 zk1"));
+      const lastStop = steps.map((s) => s.kind).lastIndexOf("stop");
+      expect(lastStop).toBeGreaterThan(0);
+      expect(lastStop).toBeLessThan(finalHosts);
+      expect(steps.filter((s) => s.kind === "stop").map((s) => s.host)).toEqual(["zk2@10.0.0.2", "zk3@10.0.0.3", "zk1@10.0.0.1"]);
+      const lastAwait = steps.filter((s) => s.kind === "await_config").at(-1);
+      expect(lastAwait?.kind === "await_config" && lastAwait.expect).toEqual([
+        "server.4=10.0.0.4:2888:3888:participant", "server.5=10.0.0.5:2888:3888:participant", "server.6=10.0.0.6:2888:3888:participant",
+      ]);
+      expect(p.stages.at(-1)!.title).toMatch(/clients should now connect to zk1:2181,zk2:2181,zk3:2181/);
+    });
+
+    it("dynamic, the servers moved and named by address in their lines: that is the inventory's membership, nothing to change", () => {
+      const inv = moved("3.9.3", true);
+      const lines = Object.fromEntries([4, 5, 6].map((id) => [`server.${id}`, `10.0.0.${id}:2888:3888:participant;0.0.0.0:2181`]));
+      const now = [4, 5, 6].map((id): HostShape => ({ host: `zk${id - 3}`, running: true, mode: id === 4 ? "leader" : "follower", version: "3.9.3", current: "3.9.3", conf: lines }));
+      const d = planMembershipChange({
+        inv, file: "/tmp/e.yml", observed: [...[1, 2, 3].map((n): HostShape => ({ host: `zk${n}@10.0.0.${n}`, hasData: true, current: "3.9.3" })), ...now].map(observedHost),
+        desired: inv.hosts.map((h) => desiredHost(h.name)), zooCfg: CFG, journalDir: mkdtempSync(join(tmpdir(), "zkfleet-decision-")), timeouts: { gateMs: 1, settleMs: 1 },
+      });
+      expect(d).toEqual({});
+    });
+
+    it("static, the last old server gone: the members' files take the names, and a round of restarts follows", () => {
+      const inv = moved("3.4.13", false);
+      const lines = "server.4=10.0.0.4:2888:3888\nserver.5=10.0.0.5:2888:3888\nserver.6=10.0.0.6:2888:3888\n";
+      const now = [4, 5, 6].map((id): HostShape => ({ host: `zk${id - 3}`, running: true, mode: id === 4 ? "leader" : "follower", version: "3.4.13", current: "3.4.13", files: { [CFG]: lines } }));
+      const p = plan(inv, [...[1, 2, 3].map((n): HostShape => ({ host: `zk${n}@10.0.0.${n}`, hasData: true, current: "3.4.13" })), ...now]);
+      expect(p.refusals).toEqual([]);
+      expect(p.continues).toEqual(["restart the members one at a time so that their server lines name zk1, zk2, zk3 by name"]);
+      const cfg = content(planSteps(p).find((s) => s.kind === "write_file" && s.host === "zk2" && s.path === CFG));
+      expect(cfg.match(/^server\..*$/gm)).toEqual(["server.4=zk1:2888:3888", "server.5=zk2:2888:3888", "server.6=zk3:2888:3888"]);
+      expect(planSteps(p).some((s) => s.kind === "stop" || s.kind === "start" || s.kind === "reconfig")).toBe(false);
+    });
+
+    it("static: one change per plan, the joiner listed by address; the old server keeps its name", () => {
+      const p = plan(moved("3.4.13", false), [...[1, 2, 3].map((n) => old(n, "3.4.13", undefined)), ...fresh]);
+      expect(p.refusals).toEqual([]);
+      expect(p.continues?.length).toBe(5);
+      const joinerCfg = content(planSteps(p).find((s) => s.kind === "write_file" && s.host === "zk1" && s.path === CFG));
+      expect(joinerCfg).toMatch(/^server\.4=10\.0\.0\.4:2888:3888$/m);
+      expect(joinerCfg).toMatch(/^server\.1=zk1:2888:3888$/m);
+    });
+  });
 });
+

@@ -136,6 +136,22 @@ describe("planApply", () => {
       expect(plan.refusals[0]).toMatchObject({ code: "membership_change", data: { source: "the running server (conf)", added: ["server.4=zk4:2888:3888:participant;0.0.0.0:2181"] } });
     });
 
+    it("a member named by its address in what the servers report is the member the inventory names: no membership change", () => {
+      const ds = hosts3.map((h) => desired(h, { [CFG]: reconfigCfg(), [DYN]: dyn([1, 2, 3]) }));
+      // zk1 joined by address while its name still belonged to the server it replaced (a move under the same name).
+      const reported = (id: number) => `${id === 1 ? "10.0.0.1" : `zk${id}`}:2888:3888:participant;0.0.0.0:2181`;
+      const conf = Object.fromEntries([1, 2, 3].map((id) => [`server.${id}`, reported(id)]));
+      const live = `${DYN}.100000000`;
+      const shapes = ds.map((d) => asDesired(d, {
+        files: { [CFG]: `tickTime=2000\nreconfigEnabled=true\ndynamicConfigFile=${live}\n`, [DYN]: dyn([1, 2, 3]), [MYID]: `${d.host.slice(2)}\n` },
+        dynamic: { path: live, content: dyn([1, 2, 3]) }, conf,
+      }));
+      expect(planApply(input(ds, shapes, { config: { zooCfg: CFG, dynamic: DYN } })).refusals).toEqual([]);
+      // Another address is another server: refused as before.
+      const elsewhere = shapes.map((sh) => ({ ...sh, conf: { ...conf, "server.1": "10.9.9.9:2888:3888:participant;0.0.0.0:2181" } }));
+      expect(planApply(input(ds, elsewhere, { config: { zooCfg: CFG, dynamic: DYN } })).refusals[0]).toMatchObject({ code: "membership_change" });
+    });
+
     it("hole 2: --limit on a stopped host with a new server list is refused; membership is checked on every host", () => {
       const ds = hosts3.map((h) => desired(h, { [CFG]: cfg([1, 2, 4]) }));
       const shapes = ds.map((d) => asDesired(d, { files: { [CFG]: cfg([1, 2, 3]) }, ...(d.host === "zk3" ? { running: false, hasData: true } : {}) }));
