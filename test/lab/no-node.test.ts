@@ -134,11 +134,11 @@ describe("hosts without node", () => {
     expect(await zkCli("127.97.5.11:2181", ["create /no-node written-on-zk1"])).toContain("Created /no-node");
     expect(await zkCli("127.97.5.13:2181", ["get /no-node"])).toContain("written-on-zk1");
 
-    // The runtime, and beside it the agent bundle it runs (no temporary file left behind).
+    // The runtime, and beside it the agent bundle it runs and the bundle's code cache for that node (no temporary file left behind).
     const files = await runtimeFiles();
     const bundle = `agent-${(await sha256(defaultBundlePath())).slice(0, 16)}.js`;
     for (const [host, f] of Object.entries(files)) {
-      expect(f.names, host).toEqual([bundle, fileName]);
+      expect(f.names, host).toEqual([bundle, `${bundle}.${process.version}.cache`, fileName]);
       expect(f.sha256, host).toBe(await sha256(process.execPath));
     }
 
