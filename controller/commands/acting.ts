@@ -14,7 +14,7 @@ import type { CanaryViaOption } from "../canary/route.js";
 import type { Io } from "../cli.js";
 import { Fleet, type FleetOptions } from "../fleet.js";
 import { formatFinding } from "../inventory/findings.js";
-import { inventoryError, loadInventory } from "../inventory/load.js";
+import { inventoryError } from "../inventory/load.js";
 import { windowDeadline } from "../plan/estimate.js";
 import { type Plan, type Step, describeStep, planSteps } from "../plan/steps.js";
 import { formatCanary } from "../report/text.js";
@@ -91,7 +91,7 @@ export async function applyCommand(
   if (!checked.ok) throw inventoryError(o.inventory, checked.findings.filter((f) => f.severity === "error"));
   if (!o.json) for (const w of checked.findings) io.err(formatFinding(w));
   const deadline = deadlineOf(o);
-  const loaded = await loadInventory(o.inventory);
+  const loaded = checked.inventories[0]!.inventory;
   // A rollback asks for the release the run replaced; everything else comes from the inventory as it is.
   const inventory = restore?.version ? { ...loaded, zookeeper: { ...loaded.zookeeper, version: restore.version as typeof loaded.zookeeper.version } } : loaded;
   const inventoryHash = createHash("sha256").update(await readFile(o.inventory)).digest("hex");

@@ -12,6 +12,8 @@ export interface CheckResult {
   /** True when no finding is an error (warnings do not fail a check). */
   ok: boolean;
   findings: Finding[];
+  /** The files that parsed, as parsed: apply goes on with these rather than reading and validating them again. */
+  inventories: LoadedInventory[];
 }
 
 export interface LoadedInventory {
@@ -115,5 +117,5 @@ export async function runCheck(files: readonly string[], options: LoadOptions = 
     const source = finding.file === undefined ? undefined : sources.get(finding.file);
     findings.push(...(source && finding.file ? placeFindings([finding], finding.file, source) : [finding]));
   }
-  return { ok: findings.every((finding) => finding.severity !== "error"), findings };
+  return { ok: findings.every((finding) => finding.severity !== "error"), findings, inventories: loaded };
 }
