@@ -109,7 +109,7 @@ export function planMembershipChange(args: {
   const wanted: MemberSpec[] = presentHosts(inv).map((h) => ({ id: h.myid, host: h.name, role: h.role }));
   const key = (c: readonly MemberSpec[]) => c.map((m) => `${m.id}:${m.host}:${m.role}`).sort().join(",");
   const mode = inv.zookeeper.reconfig && versionFacts(inv.zookeeper.version).supportsReconfig ? "dynamic" : "static";
-  const lines = serverLineNames(inv, entries);
+  const lines = serverLineNames(inv, entries, mode);
   const spec = (name: string) => inv.hosts.find((h) => h.name === name)!;
   const specOf = (m: MemberSpec): HostSpec => ({ ...lines(spec(m.host)), role: m.role });
   const finalSpecOf = (m: MemberSpec): HostSpec => ({ ...spec(m.host), role: m.role });
@@ -142,7 +142,8 @@ export function planMembershipChange(args: {
   const reservedIds = new Set(records.filter((r) => key(r.servers.map((m) => ({ ...m, role: m.role as MemberSpec["role"] }))) === key(wanted)).flatMap((r) => r.servers.map((m) => m.id)));
   const leader = args.observed.find((o) => modeOf(o) === "leader")?.host;
   const allNames = inv.hosts.filter((h) => h.state === "present" || current.some((m) => m.host === h.name));
-  const allLineNames = allNames.map((h) => lines(h));
+  // /etc/hosts gives a moving name to the old server while it is involved, whatever form the lines take.
+  const hostsNames = allNames.filter((h) => h.server_name !== undefined || !allNames.some((o) => o.server_name?.toLowerCase() === h.name.toLowerCase()));
   const hostsFile = (host: string, names: readonly HostSpec[], servers: readonly HostSpec[]): DesiredFile[] => inv.hosts_file === "managed"
     ? [etcHostsFile(fileContent(byName.get(host)!, ETC_HOSTS) ?? "", renderHostsBlock(inv, { membership: { servers, names } }), inv.ensemble)]
     : [];
@@ -155,8 +156,8 @@ export function planMembershipChange(args: {
     filesFor: (host, servers) => {
       const specs = servers.map(specOf);
       return [
-        ...renderHostFiles(inv, spec(host), { membership: { servers: specs, names: allLineNames } }),
-        ...hostsFile(host, allLineNames, specs),
+        ...renderHostFiles(inv, spec(host), { membership: { servers: specs, names: hostsNames } }),
+        ...hostsFile(host, hostsNames, specs),
       ];
     },
     finalFilesFor: (host) => renderHostFiles(inv, spec(host), { membership: { servers: wanted.map(finalSpecOf), names: presentHosts(inv) } }),
@@ -190,14 +191,18 @@ function canonicalLine(inv: Inventory, h: HostSpec): string {
  * name to it once the old server is gone, and static lists then take the
  * name at their next restart.
  */
-function serverLineNames(inv: Inventory, entries: readonly ServerEntry[]): (h: HostSpec) => HostSpec {
+function serverLineNames(inv: Inventory, entries: readonly ServerEntry[], mode: "dynamic" | "static"): (h: HostSpec) => HostSpec {
   const reported = new Map(entries.map((e) => [e.id, e.host]));
   const taken = new Set(entries.map((e) => e.host.toLowerCase()));
+  // With reconfig a joiner's line is read by servers that ran all along, and a JVM keeps a name's address for
+  // 30 s: the name of a move may still resolve to the old server there, so a move's joiner is named by address.
+  const moves = new Set(inv.hosts.flatMap((h) => (h.server_name !== undefined ? [h.server_name.toLowerCase()] : [])));
   return (h) => {
     if (inv.hosts_file !== "managed") return h;
     const known = reported.get(h.myid);
     if (known !== undefined) return known === lineName(h).toLowerCase() ? h : { ...h, server_name: known };
-    return taken.has(lineName(h).toLowerCase()) ? { ...h, server_name: h.address } : h;
+    const name = lineName(h).toLowerCase();
+    return taken.has(name) || (mode === "dynamic" && moves.has(name)) ? { ...h, server_name: h.address } : h;
   };
 }
 

@@ -34,14 +34,16 @@ describe("3.9.3 with reconfig: a host powered off mid-change", () => {
     const four = inv("abcd.yml", [1, 2, 3, 4]);
     const halted = await joinerPoweredOff(t, inv("abc.yml", [1, 2, 3]), four);
     server = halted.server;
-    expect(halted.out).not.toMatch(/changed zk\d: reconfig/);
-
-    // Nothing counts zk4: the committed configuration is the old one, and it serves.
-    for (const h of ["zk1", "zk2", "zk3"]) expect(await reportedMembers(ip(h)), h).toEqual(members([1, 2, 3]));
+    // The plug is pulled as zk4's start is printed. Almost always the check after it fails and nothing counts
+    // zk4. A joiner that caught up before the plug landed passes the check, and the reconfig right after it
+    // can add it just dead: then four voters count, three live, still a quorum, and the wait for the new
+    // configuration fails naming zk4. Either way {1,2,3} keeps serving.
+    const added = /changed zk\d: reconfig/.test(halted.out);
+    for (const h of ["zk1", "zk2", "zk3"]) expect(await reportedMembers(ip(h)), h).toEqual(members(added ? [1, 2, 3, 4] : [1, 2, 3]));
     await servesWithQuorum(t, ["zk1", "zk2", "zk3"], "/faults-joiner-off");
 
     const resumed = await resumeOnceBack(t, four, "zk4", halted.run);
-    expect(resumed.results.filter((x) => x.kind === "reconfig" && x.changed)).toHaveLength(1);
+    expect(resumed.results.filter((x) => x.kind === "reconfig" && x.changed)).toHaveLength(added ? 0 : 1);
     for (const h of ["zk1", "zk4"]) expect(await reportedMembers(ip(h)), h).toEqual(members([1, 2, 3, 4]));
     expect(await javaDigest(`${ip("zk4")}:2181`, "/members")).toMatchObject({ nodes: LOAD + 1, digest: halted.digest });
     expect((await zkCli(`${ip("zk4")}:2181`, ["get /faults-joiner-off"])).split("\n").map((l) => l.trim())).toContain("alive-faults-joiner-off");
