@@ -11,6 +11,7 @@ import { createInterface } from "node:readline";
 import { ZkfleetError } from "../../common/errors.js";
 import { packageRoot } from "../../common/paths.js";
 import type { CanaryConfig, CanaryFinal, CanaryOp } from "./protocol.js";
+import { quantile } from "../../common/quantile.js";
 
 export interface CanaryTarget {
   label: string;
@@ -52,11 +53,8 @@ export interface CanaryReport {
 const maxOf = (xs: readonly number[], start: number) => xs.reduce((m, x) => (x > m ? x : m), start);
 const minOf = (xs: readonly number[], start: number) => xs.reduce((m, x) => (x < m ? x : m), start);
 
-const quantile = (xs: number[], q: number) => {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-};
+// A client with no successful operation reports 0 ms, as before the figures were shared.
+const quantileOr0 = (xs: readonly number[], q: number) => quantile(xs, q) ?? 0;
 
 /** Longest time between successful writes, counting from the first moment to the last. */
 export function longestGap(ops: readonly CanaryOp[], from: number, to: number): number {
@@ -78,7 +76,7 @@ export function summarize(finals: readonly (CanaryFinal | { label: string; conne
     const latencies = f.ops.filter((o) => o.ok).map((o) => o.ms);
     return {
       label: f.label, connect: f.connect, ops: f.ops.length, failed: f.ops.filter((o) => !o.ok).length, acked: f.acked, lost: f.lost.length,
-      expired: f.expired, longestGapMs: longestGap(f.ops, start, end), p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99),
+      expired: f.expired, longestGapMs: longestGap(f.ops, start, end), p50Ms: quantileOr0(latencies, 0.5), p99Ms: quantileOr0(latencies, 0.99),
       ...(f.verifyError ? { problem: `the final check could not read the canary's znodes: ${f.verifyError}` } : {}),
     };
   });
@@ -142,7 +140,7 @@ export function timeSeries(finals: readonly (CanaryFinal | { label: string; prob
     return {
       label: f.label, from, bucketMs,
       ops: inBucket.map((b) => b.length), failed: inBucket.map((b) => b.filter((o) => !o.ok).length),
-      p50Ms: okMs.map((xs) => quantile(xs, 0.5)), maxMs: okMs.map((xs) => maxOf(xs, 0)),
+      p50Ms: okMs.map((xs) => quantileOr0(xs, 0.5)), maxMs: okMs.map((xs) => maxOf(xs, 0)),
     };
   });
 }

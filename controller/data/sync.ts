@@ -30,6 +30,7 @@ import type { Checkpoint } from "./checkpoint.js";
 import { type LiveNode, liveTree } from "./export.js";
 import { type ImportReport, isNoNode } from "./import-plan.js";
 import { writeNodes } from "./import.js";
+import { quantile } from "../../common/quantile.js";
 
 export interface SyncSettings {
   checkpoint: Checkpoint;
@@ -123,8 +124,7 @@ class LagMeter {
 
 function summary(values: number[]): Lag {
   if (values.length === 0) return { samples: 0, p50Ms: null, maxMs: null };
-  const sorted = [...values].sort((a, b) => a - b);
-  return { samples: values.length, p50Ms: sorted[Math.floor((sorted.length - 1) / 2)]!, maxMs: sorted.at(-1)! };
+  return { samples: values.length, p50Ms: quantile(values, 0.5)!, maxMs: quantile(values, 1)! };
 }
 
 export function formatLag(l: Lag): string {

@@ -2,6 +2,7 @@
 // median of what earlier runs of this ensemble measured, or a conservative
 // default where there is no history yet. Pure.
 import type { Plan, Stage, Step, StepKind } from "./steps.js";
+import { quantile } from "../../common/quantile.js";
 
 /** Generous on purpose: a window is better left early than overrun. */
 const DEFAULT_MS: Record<StepKind, number> = {
@@ -19,14 +20,9 @@ const DEFAULT_MS: Record<StepKind, number> = {
 
 export type StepHistory = Partial<Record<StepKind, number[]>>;
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 export function estimateStep(step: Step, history: StepHistory): number {
   const seen = history[step.kind];
-  return seen && seen.length > 0 ? median(seen) : DEFAULT_MS[step.kind];
+  return (seen ? quantile(seen, 0.5) : undefined) ?? DEFAULT_MS[step.kind];
 }
 
 /** A stage: hosts side by side in a concurrent one (the slowest host counts), one step after another otherwise. */
