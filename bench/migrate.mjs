@@ -11,7 +11,10 @@
 // The baseline runs first, so that a migration that fails still leaves it
 // measured; a failed migration is reported (the step, the error, what the
 // servers say afterwards) and ends the bench: nothing is retried or resumed.
-// Run after `npm run build`, as root:  node bench/migrate.mjs
+// With --keep-names the servers keep their names (seed 004's whole
+// migration): the inventory lists zk1..zk3 twice, the old entries absent,
+// the new ones at the last three hosts' addresses with myids 4..6.
+// Run after `npm run build`, as root:  node bench/migrate.mjs [--keep-names]
 // Labs of 6 hosts on 127.99.1 (baseline) and 127.99.0 (migration), one
 // after the other; about 3 to 4 minutes on 2 cores, 20 at the most.
 import { execFileSync, spawn } from "node:child_process";
@@ -21,6 +24,7 @@ import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { commandRunner } from "./lib.mjs";
 
+const KEEP_NAMES = process.argv.includes("--keep-names");
 const COUNT = 50_000;
 const BYTES = 100;
 const POLL_MS = 50;
@@ -132,7 +136,7 @@ function inventory(lab, ensemble, file, hosts) {
     ...lab,
     ensemble,
     zookeeper: { ...lab.zookeeper, heap_mb: 512, reconfig: true, super_password_file: password },
-    hosts: hosts.map(([name, myid, state]) => ({ name, address: byName.get(name).address, myid, ...(state ? { state } : {}) })),
+    hosts: hosts.map(([name, myid, state, on = name]) => ({ name, address: byName.get(on).address, myid, ...(state ? { state } : {}) })),
   }));
   return path;
 }
@@ -332,7 +336,12 @@ try {
   console.error(`  ensemble created in ${s(created.ms)}, ${COUNT} znodes imported in ${s(loaded.ms)}`);
   const old = lab.hosts.slice(0, 3), joiners = lab.hosts.slice(3);
   const leaderBefore = (await leaderOf(old)).name;
-  const moved = inventory(lab, "migrate", "def.yml", [["zk1", 1, "absent"], ["zk2", 2, "absent"], ["zk3", 3, "absent"], ["zk4", 4], ["zk5", 5], ["zk6", 6]]);
+  // The name zkfleet knows each joiner by: its lab name, or with --keep-names the name it takes over.
+  const nameOf = (h) => (KEEP_NAMES ? `zk${Number(h.name.slice(2)) - 3}` : h.name);
+  const moved = inventory(lab, "migrate", "def.yml", [
+    ["zk1", 1, "absent"], ["zk2", 2, "absent"], ["zk3", 3, "absent"],
+    ...joiners.map((h, i) => [nameOf(h), 4 + i, undefined, h.name]),
+  ]);
   const journalsBefore = new Set(readdirSync(join(journalDir, "migrate")));
   const machineBefore = machine();
   const stopWatching = watchJoiners(joiners);
@@ -353,7 +362,7 @@ try {
   const canary = runs.flatMap((records) => records.filter((x) => x.event === "canary").map((x) => x.report)).at(-1);
   const failed = events.find((x) => x.event === "step-failed");
 
-  console.log(`\nMigration zk1,zk2,zk3 -> zk4,zk5,zk6 (${loaded.nodes} znodes, leader before: ${leaderBefore}), one \`apply --yes --json\` in ${runs.length} run(s):`);
+  console.log(`\nMigration zk1,zk2,zk3 -> ${KEEP_NAMES ? "the hosts zk4,zk5,zk6 keeping the names zk1,zk2,zk3" : "zk4,zk5,zk6"} (${loaded.nodes} znodes, leader before: ${leaderBefore}), one \`apply --yes --json\` in ${runs.length} run(s):`);
   console.log(`  wall time of the command: ${s(m.ms)}, exit ${m.code}`);
   console.log(`  machine before: ${machineBefore}\n  machine after:  ${machineAfter}`);
 
@@ -390,9 +399,9 @@ try {
     "ZooKeeper in the same migration (to the joiner's first srvr answer as a follower, polled every 50 ms by the bench), ZooKeeper alone (the baseline, same host name):");
   const joinerSync = [], zkInRun = [];
   for (const h of joiners) {
-    const startStep = events.find((e) => e.event === "step-start" && e.step.kind === "start" && e.host === h.name);
-    const startDone = events.find((e) => e.event === "step-done" && e.step.kind === "start" && e.host === h.name);
-    const check = events.find((e) => e.event === "step-done" && e.step.kind === "await_healthy" && e.step.caughtUp === h.name);
+    const startStep = events.find((e) => e.event === "step-start" && e.step.kind === "start" && e.host === nameOf(h));
+    const startDone = events.find((e) => e.event === "step-done" && e.step.kind === "start" && e.host === nameOf(h));
+    const check = events.find((e) => e.event === "step-done" && e.step.kind === "await_healthy" && e.step.caughtUp === nameOf(h));
     if (!startStep || !startDone || !check) {
       console.log(`    ${h.name}: not synced by zkfleet in this run`);
       continue;

@@ -162,6 +162,16 @@ export function planMembershipChange(args: {
     },
     finalFilesFor: (host) => renderHostFiles(inv, spec(host), { membership: { servers: wanted.map(finalSpecOf), names: presentHosts(inv) } }),
     finalHostsFile: (host) => (spec(host).state === "present" ? hostsFile(host, presentHosts(inv), presentHosts(inv))[0] : undefined),
+    hostsFileAfter: (host, left) => {
+      const gone = new Set(left);
+      const moving = hostsNames.filter((h) => gone.has(h.name) && h.server_name !== undefined).map((h) => h.server_name!.toLowerCase());
+      if (moving.length === 0) return undefined;
+      const names = [
+        ...hostsNames.filter((h) => !gone.has(h.name)),
+        ...inv.hosts.filter((h) => h.state === "present" && moving.includes(h.name.toLowerCase())),
+      ];
+      return hostsFile(host, names, names)[0];
+    },
     record: (_host, servers) => ({
       path: recordPath(inv), mode: 0o644,
       content: JSON.stringify({ ensemble: inv.ensemble, servers: servers.map((m) => ({ id: m.id, host: m.host, role: m.role })), max_id: maxId }) + "\n",

@@ -35,6 +35,12 @@ export interface MembershipRunInput {
   filesFor: (host: string, servers: readonly MemberSpec[]) => DesiredFile[];
   /** The files every host ends with (its own target files; /etc/hosts with the target's names only). */
   finalHostsFile?: (host: string) => DesiredFile | undefined;
+  /**
+   * /etc/hosts once these servers have left and stopped: a name that moves
+   * (listed twice in the inventory) maps to its new server. Undefined where
+   * nothing changes for the host.
+   */
+  hostsFileAfter?: (host: string, left: readonly string[]) => DesiredFile | undefined;
   /** A member's own files as the inventory renders the target (server lines by their final names). */
   finalFilesFor?: (host: string) => DesiredFile[];
   /**
@@ -138,6 +144,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
   // every voter up only one or two voters fall short, where no restart can keep a quorum anyway.)
   const risk = input.mode === "static" && changes.length > 0 ? staticRestartRisk(changes[0]!) : undefined;
   if (risk) return { target, stages: [], unchanged: [], refusals: [risk] };
+  const left: string[] = [];
   for (const c of changes) {
     const h = c.server.host;
     const d = hostOf.get(h)!;
@@ -211,6 +218,15 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
           ],
         });
       }
+      // No server line names a server that left, so its name, where it moves, can map to its new server now:
+      // clients on the name reach a member again instead of a stopped server until the end of the run.
+      left.push(h);
+      const moved = everyone.filter((x) => isRunning(input.observed.get(x)!) || input.wanted.some((m) => m.host === x))
+        .flatMap((x) => {
+          const f = input.hostsFileAfter?.(x, left);
+          return f ? writes(x, [f], `${h} left: a name it served under now maps to the server that took it over`) : [];
+        });
+      if (moved.length > 0) stages.push({ title: `names: ${h}'s name now maps to the server that took it over`, concurrent: true, steps: moved });
     }
   }
 

@@ -145,6 +145,13 @@ describe("planMembershipChange", () => {
       expect(lastStop).toBeGreaterThan(0);
       expect(lastStop).toBeLessThan(finalHosts);
       expect(steps.filter((s) => s.kind === "stop").map((s) => s.host)).toEqual(["zk2@10.0.0.2", "zk3@10.0.0.3", "zk1@10.0.0.1"]);
+      // Each name maps to its new server as soon as its old one has stopped, before the next server joins.
+      const firstStop = steps.findIndex((s) => s.kind === "stop");
+      const zk2Moved = steps.findIndex((s) => s.kind === "write_file" && s.path === "/etc/hosts" && s.content.includes("10.0.0.5 zk2"));
+      const nextStart = steps.findIndex((s, i) => i > firstStop && s.kind === "start");
+      expect(firstStop).toBeLessThan(zk2Moved);
+      expect(zk2Moved).toBeLessThan(nextStart);
+      expect(content(steps[zk2Moved])).toContain("10.0.0.1 zk1");
       const lastAwait = steps.filter((s) => s.kind === "await_config").at(-1);
       expect(lastAwait?.kind === "await_config" && lastAwait.expect).toEqual([
         "server.4=10.0.0.4:2888:3888:participant", "server.5=10.0.0.5:2888:3888:participant", "server.6=10.0.0.6:2888:3888:participant",
