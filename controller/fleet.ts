@@ -6,10 +6,8 @@ import { ensureAgent, expectSuccess, remoteAgentPath, validRequests, type AgentH
 import { defaultBundlePath, loadBundle, type LoadedBundle } from "./agent/bundle.js";
 import { AgentSession, SpentSession } from "./agent/session.js";
 import { ConnectionPool, type HostResult } from "./connection/pool.js";
-import { connectSsh } from "./connection/ssh.js";
-import {
-  type SshEnvironment, defaultSshEnvironment, readUserSshConfig, resolveSshTarget,
-} from "./connection/ssh-config.js";
+import { sshConnector } from "./connection/host-connector.js";
+import type { SshEnvironment } from "./connection/ssh-config.js";
 import type { Connection } from "./connection/types.js";
 import type { HostSpec, Inventory } from "./inventory/schema.js";
 import { ControllerRuntime, type RuntimePush } from "./agent/runtime.js";
@@ -64,26 +62,11 @@ export class Fleet {
   }
 
   static async open(inventories: Inventory[], opts: FleetOptions = {}): Promise<Fleet> {
-    const env = opts.env ?? defaultSshEnvironment();
-    const sshConfig = await readUserSshConfig(env);
     const several = inventories.length > 1;
     const hosts = inventories.flatMap((inventory) =>
       inventory.hosts.map((spec) => ({ inventory, spec, key: several ? `${inventory.ensemble}/${spec.name}` : spec.name })));
     const byKey = new Map(hosts.map((h) => [h.key, h]));
-    const connect = opts.connect ?? ((h: FleetHost) => {
-      const ssh = h.inventory.ssh;
-      const target = resolveSshTarget(h.spec.name, {
-        address: h.spec.address,
-        port: h.spec.ssh_port ?? ssh.port,
-        user: ssh.user,
-        identityFiles: ssh.identity_file ? [ssh.identity_file] : undefined,
-        knownHostsFile: ssh.known_hosts,
-        acceptNewHostKeys: opts.acceptNewHostKeys || ssh.accept_new_host_keys,
-        become: ssh.become,
-        ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
-      }, sshConfig, env);
-      return connectSsh(target);
-    });
+    const connect = opts.connect ?? await sshConnector(opts);
     const pool = new ConnectionPool((key) => connect(byKey.get(key)!));
     return new Fleet(hosts, pool, opts.parallel ?? 16, opts.bundlePath ?? defaultBundlePath(), opts.onRuntimePushed);
   }

@@ -1,10 +1,10 @@
 // What apply, runs resume, runs rollback and restore share once their
 // arguments are parsed: the inventory checked and loaded, the hosts contacted,
 // the run carried out and reported. Loaded only by those commands (cli.ts
-// imports it when one of them runs), and the planner, renderer, executor and
-// canary only once the hosts' SSH handshakes and agents are under way: those
-// take a few hundred milliseconds on the hosts, which the controller spends
-// loading its modules instead of waiting.
+// imports it when one of them runs); the agent protocol, the planner,
+// renderer, executor and canary only once the hosts' SSH handshakes (and then
+// their agents) are under way: those take a few hundred milliseconds on the
+// hosts, which the controller spends loading its modules instead of waiting.
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createInterface } from "node:readline/promises";
@@ -12,7 +12,8 @@ import { ExitCode, ZkfleetError } from "../../common/errors.js";
 import type { RuntimePush } from "../agent/runtime.js";
 import type { CanaryViaOption } from "../canary/route.js";
 import type { Io } from "../cli.js";
-import { Fleet, type FleetOptions } from "../fleet.js";
+import { sshConnector } from "../connection/host-connector.js";
+import type { Fleet, FleetOptions } from "../fleet.js";
 import { formatFinding } from "../inventory/findings.js";
 import { inventoryError } from "../inventory/load.js";
 import { windowDeadline } from "../plan/estimate.js";
@@ -100,9 +101,26 @@ export async function applyCommand(
       where: o.inventory, hint: "resume continues a run as it was asked for: run `zkfleet apply` with the inventory as it is now instead",
     });
   }
-  // Connecting and starting the agents here lets the hosts work while the rest of apply loads.
+  // The hosts' SSH handshakes start first and their agents as soon as the agent protocol is loaded: the hosts
+  // work while the controller loads the rest of apply.
   const runtimePushes: RuntimePush[] = [];
-  const fleet = await Fleet.open([inventory], fleetOptions(o, runtimePushes));
+  const options = fleetOptions(o, runtimePushes);
+  const connect = await sshConnector(options);
+  const early = new Map(inventory.hosts.map((spec) => [spec.name, connect({ inventory, spec, key: spec.name })]));
+  for (const pending of early.values()) pending.catch(() => undefined);
+  const { Fleet } = await import("../fleet.js").catch(async (err: unknown) => {
+    await Promise.allSettled([...early.values()].map(async (c) => (await c).close()));
+    throw err;
+  });
+  const fleet = await Fleet.open([inventory], {
+    ...options,
+    // Each early connection serves once; a host whose handshake failed is connected afresh when next asked.
+    connect: (h) => {
+      const pending = early.get(h.key);
+      early.delete(h.key);
+      return pending ?? connect(h);
+    },
+  });
   try {
     fleet.warm(inventory.hosts.map((h) => h.name));
     const { runApplyUntilDone } = await import("./apply.js");
