@@ -117,7 +117,8 @@ try {
       if (a.code !== 2) fail("config roll", a);
       rolls.push({ wall: a.ms, ...split(JSON.parse(a.stdout)) });
       manual.push(await manualRoll(dir, hosts));
-      console.error(`  ${n} servers, round ${r + 1}: zkfleet ${s(b.ms)} (ZooKeeper ${s(bare.at(-1).zk)}), with canary ${s(a.ms)}, by hand ${s(manual.at(-1))}`);
+      console.error(`  ${n} servers, round ${r + 1}: zkfleet ${s(b.ms)} (ZooKeeper ${s(bare.at(-1).zk)}, controller ${Math.round(b.ms - bare.at(-1).zk)} ms), ` +
+        `with canary ${s(a.ms)}, by hand ${s(manual.at(-1))}`);
     }
     const up39 = await zkfleet("apply", "-i", inventory(dir, "3.9.3", { maxClientCnxns: 100 + ROUNDS - 1 }), "--yes", "--json");
     if (up39.code !== 2) fail("upgrade", up39);
@@ -126,6 +127,10 @@ try {
     const wall = median(bare.map((x) => x.wall)), zk = median(bare.map((x) => x.zk)), hand = median(manual);
     console.log(`${n} servers, configuration roll without canary (${ROUNDS} rounds, medians): zkfleet ${s(wall)} of which ZooKeeper stop+start+sync ${s(zk)}; ` +
       `controller added ${s(wall - zk)} (${(((wall - zk) / wall) * 100).toFixed(0)} %); with the canary ${s(median(rolls.map((x) => x.wall)))}`);
+    // Per round, so that a difference of tens of milliseconds is not lost in the medians' rounding to 0.1 s.
+    const added = bare.map((x) => x.wall - x.zk);
+    console.log(`${n} servers, controller per round without canary: ${added.map((ms) => `${Math.round(ms)} ms`).join(", ")}; ` +
+      `median ${Math.round(median(added))} ms, ${((median(added) / (median(added) + zk)) * 100).toFixed(1)} % of a roll whose ZooKeeper part is the median ${Math.round(zk)} ms`);
     const gaps = rolls.map((x) => x.gap);
     console.log(`${n} servers, canary during the rolls: longest unavailability (full connect string) median ${s(median(gaps))} [${gaps.map(s).join(", ")}], ` +
       `worst follower step ${s(Math.max(...rolls.map((x) => x.followerGap ?? 0)))}; failed ops ${rolls.map((x) => x.failed).join("/")}, ` +
