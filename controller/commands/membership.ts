@@ -14,9 +14,9 @@ import { type ObservedHost, fileContent, isRunning, hasData, modeOf, runningVers
 import { type EnsembleTarget, probeFor } from "../model/target.js";
 import { planMembershipRun } from "../plan/membership-run.js";
 import type { DesiredFile, DesiredHost } from "../plan/plan.js";
-import type { Plan, Refusal } from "../plan/steps.js";
+import { type Plan, type Refusal, planSteps } from "../plan/steps.js";
 import { lineName, presentHosts, renderHostFiles, renderHostsBlock, serverSpecLine } from "../render/render.js";
-import { ETC_HOSTS, etcHostsFile } from "../render/hosts-block.js";
+import { ETC_HOSTS, etcHostsFile, findHostsConflicts, hostsBlockOf } from "../render/hosts-block.js";
 
 
 /** zkfleet's record of the membership it applied, on every host: another controller sees it too. */
@@ -163,6 +163,8 @@ export function planMembershipChange(args: {
     finalFilesFor: (host) => renderHostFiles(inv, spec(host), { membership: { servers: wanted.map(finalSpecOf), names: presentHosts(inv) } }),
     finalHostsFile: (host) => (spec(host).state === "present" ? hostsFile(host, presentHosts(inv), presentHosts(inv))[0] : undefined),
     hostsFileAfter: (host, left) => {
+      // A leaving host keeps its names: it is the old server, and stops.
+      if (spec(host).state !== "present") return undefined;
       const gone = new Set(left);
       const moving = hostsNames.filter((h) => gone.has(h.name) && h.server_name !== undefined).map((h) => h.server_name!.toLowerCase());
       if (moving.length === 0) return undefined;
@@ -184,7 +186,32 @@ export function planMembershipChange(args: {
     timeouts: args.timeouts,
     clientConnect: presentHosts(inv).map((h) => `${inv.hosts_file === "managed" ? h.name : h.address}:${inv.zookeeper.client_port}`).join(","),
   });
+  const conflicts = hostsConflicts(inv, plan, byName);
+  if (conflicts.length > 0) return refuse(target, conflicts);
   return { plan };
+}
+
+/**
+ * A line outside the block that maps one of its names elsewhere wins over it
+ * (the first match does): a joiner whose own /etc/hosts names itself after
+ * the server it replaces would dial itself for that server. Checked on every
+ * block the plan writes, against the file as observed.
+ */
+function hostsConflicts(inv: Inventory, plan: Plan, observed: ReadonlyMap<string, ObservedHost>): Refusal[] {
+  const found = new Map<string, Refusal>();
+  for (const step of planSteps(plan)) {
+    if (step.kind !== "write_file" || step.path !== ETC_HOSTS) continue;
+    const block = hostsBlockOf(step.content, inv.ensemble);
+    if (block === undefined) continue;
+    for (const c of findHostsConflicts(fileContent(observed.get(step.host)!, ETC_HOSTS) ?? "", block, inv.ensemble)) {
+      found.set(`${step.host}:${c.line}:${c.name}`, {
+        code: "hosts_file_conflict", host: step.host,
+        message: `${step.host}: ${ETC_HOSTS}:${c.line} "${c.text.trim()}" maps ${c.name}, which the ensemble needs at ${c.expected} during this change`,
+        data: { line: c.line, text: c.text, name: c.name, expected: c.expected },
+      });
+    }
+  }
+  return [...found.values()];
 }
 
 function canonicalLine(inv: Inventory, h: HostSpec): string {

@@ -146,9 +146,12 @@ export function planMembership(state: MembershipState): MembershipPlan {
 
   for (const m of joining.filter((x) => x.role === "observer")) add(m);
   while (out.length > 0 && !state.live.has(out[0]!.m.id)) out.shift()!.act();
+  // Joins and leaves alternate; a leave goes first where the ensemble is larger than the target, so that
+  // plans made one change at a time (static lists) never grow it past one more than the larger of the two.
   while (into.length > 0 || out.length > 0) {
-    into.shift()?.act();
-    out.shift()?.act();
+    const larger = voters(config).length > voters(state.target).length;
+    const next = (larger && out.length > 0) || into.length === 0 ? out : into;
+    next.shift()!.act();
   }
   for (const m of leaving.filter((x) => x.role === "observer")) remove(m);
 

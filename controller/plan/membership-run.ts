@@ -11,6 +11,7 @@
 import { unifiedDiff } from "../../common/diff.js";
 import { type MemberSpec, type MembershipChange, planMembership } from "../model/membership-plan.js";
 import { quorumSize } from "../model/quorum.js";
+import { parseMembership } from "../model/membership.js";
 import { type ObservedHost, fileContent, hasData, isRunning, installedReleases, currentRelease, modeOf } from "../model/observed.js";
 import type { EnsembleTarget } from "../model/target.js";
 import type { DesiredFile, DesiredHost } from "./plan.js";
@@ -67,7 +68,27 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
   const { target } = input;
   const hostOf = new Map([...input.desired.values()].map((d) => [d.host, d]));
   const serving = (h: string) => isRunning(input.observed.get(h)!) && modeOf(input.observed.get(h)!) !== undefined;
-  const live = new Set(input.current.filter((m) => serving(m.host)).map((m) => m.id));
+  // Gates wait for every member whose process runs, serving at plan time or not (one may be slow to answer
+  // or between elections): a member left out of a gate could be the one a later quorum needs. The proof
+  // below counts only those serving (and a leaver started again first).
+  const running = new Set(input.current.filter((m) => isRunning(input.observed.get(m.host)!)).map((m) => m.id));
+  // With static lists a leaving voter also counts until every member has restarted without it. One that a
+  // run stopped in the middle of its restart (killed there: its zoo.cfg already lists another membership
+  // than the one in force) is started again too, or the restarts ahead could not keep a quorum. Any other
+  // leaver that is down leaves first, or the change is refused below (quorum_at_risk).
+  const staying = (m: MemberSpec) => input.wanted.some((w) => w.id === m.id && w.host === m.host);
+  const ids = (servers: readonly { id: number }[]) => servers.map((x) => x.id).sort((a, b) => a - b).join(",");
+  const midRestart = (m: MemberSpec) => {
+    const cfg = fileContent(input.observed.get(m.host)!, hostOf.get(m.host)!.stop.config_path);
+    return cfg !== null && ids(parseMembership(cfg).servers) !== ids(input.current);
+  };
+  // The agent on its host may also have started it again after the controller died: then it runs, not yet serving.
+  const resumed = input.mode === "static" ? input.current.filter((m) => !staying(m) && !serving(m.host) && midRestart(m)) : [];
+  const down = input.current.filter((m) => !running.has(m.id) && (staying(m) || resumed.includes(m)));
+  // Such a leaver is checked serving before any change (started and checked, or waited for by the first gate,
+  // which waits for every running member): the proof counts it live, so that it leaves in the order it would
+  // have, not first as a down voter would (3 -> 2 with static lists cannot rejoin).
+  const live = new Set([...input.current.filter((m) => serving(m.host)).map((m) => m.id), ...resumed.map((m) => m.id)]);
   const leaderId = input.current.find((m) => m.host === input.leader)?.id;
   const proved = planMembership({
     current: input.current, target: input.wanted, live, ...(leaderId !== undefined ? { leader: leaderId } : {}),
@@ -100,33 +121,31 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
     timeoutMs: role === "gate" ? input.timeouts.gateMs : input.timeouts.settleMs, ...extra,
   });
   const liveHosts = (config: readonly MemberSpec[], alive: ReadonlySet<number>) => config.filter((m) => alive.has(m.id)).map((m) => m.host);
-  // Gates wait for every member whose process runs, serving at plan time or not (one may be slow to answer
-  // or between elections): a member left out of a gate could be the one a later quorum needs. The proof
-  // above counted only those serving.
-  const running = new Set(input.current.filter((m) => isRunning(input.observed.get(m.host)!)).map((m) => m.id));
   // A member that stays but whose server is down (its host was powered off and is back, say) is started
   // as it is, and must serve again, before anything changes. Left down, it is missing from every gate
   // while the last check waits for it, and a static restart of another member leaves the configuration
   // the leader counts by without a quorum. Its own files are what it last ran with: a 3.5+ server learns
   // newer configurations from the leader, and a 3.4 one is rewritten by the restarts below.
-  const down = input.current.filter((m) => !running.has(m.id) && input.wanted.some((w) => w.id === m.id && w.host === m.host));
 
   const stages: Stage[] = [];
   const everyone = [...input.desired.keys()];
+  // Hosts a server runs on or joins: a leaving host whose server has stopped is done with (its /etc/hosts
+  // keeps naming itself, which a block naming its successor would contradict).
+  const involved = everyone.filter((h) => isRunning(input.observed.get(h)!) || input.wanted.some((m) => m.host === h));
   // Every name involved resolves everywhere before any server dials it; no server restarts for that.
-  const names = everyone.flatMap((h) => writes(h, input.filesFor(h, input.current).filter((f) => f.path === "/etc/hosts"), "every server involved must resolve every name before the change"));
+  const names = involved.flatMap((h) => writes(h, input.filesFor(h, input.current).filter((f) => f.path === "/etc/hosts"), "every server involved must resolve every name before the change"));
   // Every id the run may use is recorded first: an interrupted run never lets a later one reuse it.
-  const recordStart = everyone.filter((h) => isRunning(input.observed.get(h)!) || input.wanted.some((m) => m.host === h))
-    .flatMap((h) => writes(h, [input.record(h, input.wanted)], "the ids this change uses, recorded before any is used"));
+  const recordStart = involved.flatMap((h) => writes(h, [input.record(h, input.wanted)], "the ids this change uses, recorded before any is used"));
   if (names.length + recordStart.length > 0) stages.push({ title: "prepare: names in /etc/hosts, the membership record", concurrent: true, steps: [...names, ...recordStart] });
   for (const m of down) {
     running.add(m.id);
     // Where a role change is pending the member still serves in its current role.
     const roles = Object.fromEntries(input.current.filter((c) => running.has(c.id) && target.members.find((t) => t.host === c.host)?.role !== c.role).map((c) => [c.host, c.role]));
+    const why = staying(m) ? "stays in the ensemble" : "is counted by the server lists in force until it has left";
     stages.push({
-      title: `start ${m.host} (myid ${m.id}, ${m.role}), down but staying in the ensemble`, concurrent: false,
+      title: `start ${m.host} (myid ${m.id}, ${m.role}), down but ${staying(m) ? "staying in the ensemble" : "still counted"}`, concurrent: false,
       steps: [
-        { kind: "start", host: m.host, args: hostOf.get(m.host)!.start, reason: `${m.host} stays in the ensemble: every change below counts on it serving` },
+        { kind: "start", host: m.host, args: hostOf.get(m.host)!.start, reason: `${m.host} ${why}: every change below counts on it serving` },
         healthy("check", liveHosts(input.current, running), `${m.host} must serve and hold every committed transaction before anything changes`,
           { caughtUp: m.host, ...(Object.keys(roles).length > 0 ? { roles } : {}) }),
       ],
@@ -142,7 +161,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
   // old one until the leader restarts, the new one from then on). A voter down (a leaver, by now) can
   // make that impossible however the restarts are ordered: refused before anything is touched. (With
   // every voter up only one or two voters fall short, where no restart can keep a quorum anyway.)
-  const risk = input.mode === "static" && changes.length > 0 ? staticRestartRisk(changes[0]!) : undefined;
+  const risk = input.mode === "static" && changes.length > 0 ? staticRestartRisk(changes[0]!) ?? twoVoterList(changes[0]!) : undefined;
   if (risk) return { target, stages: [], unchanged: [], refusals: [risk] };
   const left: string[] = [];
   for (const c of changes) {
@@ -208,8 +227,10 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
     stages.push({ title, concurrent: false, steps });
     if (input.mode === "static") stages.push(...staticRolls(c));
     if (c.kind === "remove") {
+      // Running at plan time, or started above (down but still counted).
+      const runs = isRunning(o) || down.some((m) => m.id === c.server.id);
       running.delete(c.server.id);
-      if (isRunning(o)) {
+      if (runs) {
         stages.push({
           title: `stop ${h}, which left the ensemble`, concurrent: false,
           steps: [
@@ -221,8 +242,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
       // No server line names a server that left, so its name, where it moves, can map to its new server now:
       // clients on the name reach a member again instead of a stopped server until the end of the run.
       left.push(h);
-      const moved = everyone.filter((x) => isRunning(input.observed.get(x)!) || input.wanted.some((m) => m.host === x))
-        .flatMap((x) => {
+      const moved = involved.flatMap((x) => {
           const f = input.hostsFileAfter?.(x, left);
           return f ? writes(x, [f], `${h} left: a name it served under now maps to the server that took it over`) : [];
         });
@@ -298,6 +318,22 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
       }
     }
     return undefined;
+  }
+
+  /**
+   * A voter leaving a static ensemble of three: the follower restarted with
+   * the two-server list hears only the leader in its election, short of the
+   * two votes its list needs, and never rejoins (seen in the lab on 3.4.13).
+   */
+  function twoVoterList(c: MembershipChange): Refusal | undefined {
+    const after = c.after.filter((m) => m.role === "participant");
+    if (c.kind !== "remove" || c.server.role !== "participant" || after.length !== 2) return undefined;
+    return {
+      code: "unsafe_membership_change", host: c.server.host,
+      message: `${c.kind} ${c.server.host} would leave static server lists of two voters ${idsOf(c.after)}: a server restarted with such a list ` +
+        "finds no quorum to rejoin while the leader still counts three; keep three voters (add the new one first), or make the change by reconfig (3.5.3+, zookeeper.reconfig)",
+      data: { change: c.kind, server: c.server.host, voters: after.length },
+    };
   }
 
   /** The static restarts of a change: every other live member of the new list, followers first, the leader last. */

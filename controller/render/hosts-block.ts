@@ -113,6 +113,13 @@ export function findHostsConflicts(existing: string, block: string, ensemble: st
   });
 }
 
+/** The ensemble's block in a file's text, markers included, or undefined where it has none. */
+export function hostsBlockOf(text: string, ensemble: string): string | undefined {
+  const { lines } = splitLines(text);
+  const range = findBlock(lines, ensemble);
+  return range ? lines.slice(range[0], range[1] + 1).join("\n") + "\n" : undefined;
+}
+
 /**
  * The block is absent and every name in it already resolves to its address
  * through lines outside it (a hand-made /etc/hosts, seed 004's way): writing

@@ -11,7 +11,7 @@ import { packageRoot } from "../../common/paths.js";
 import { labFault } from "../../lab/lab.js";
 import { javaDigest } from "../data/independent.js";
 import { runCli } from "../helpers/cli.js";
-import { type TestLab, fourLetterWord, modeOf } from "../helpers/lab.js";
+import { type TestLab, fourLetterWord, modeOf, pollUntil } from "../helpers/lab.js";
 import { writeNodes, zkCli } from "../helpers/zkcli.js";
 
 export const LOAD = 300;
@@ -286,4 +286,62 @@ export async function keptNameMigration(t: TestLab, zookeeper: Record<string, un
   expect(names.answers, "clients on the names got answers").toBeGreaterThan(20);
   expect(names.fewest, "the fewest znodes a client on the names saw").toBeGreaterThan(LOAD);
   return { plan: check.out, names };
+}
+
+/**
+ * Moving names back onto the lab's first hosts: their own /etc/hosts maps
+ * zk1..zk3 to themselves (the lab writes each host's name), which would win
+ * over the block while the old servers still hold the names. apply refuses
+ * that, naming the line; the lines are then taken out, as its hint says.
+ */
+export async function refusedThenFixOwnNames(t: TestLab, inventory: string): Promise<void> {
+  const refused = await apply(t, inventory, "--check");
+  expect(refused.code, refused.err).toBe(5);
+  expect(refused.err).toMatch(/zk1: \/etc\/hosts:3 "127\.\d+\.\d+\.11\tzk1" maps zk1, which the ensemble needs at 127\.\d+\.\d+\.14 during this change/);
+  for (const h of t.lab.hosts.slice(0, 3)) {
+    const file = join(h.dir, "etc.upper", "hosts");
+    writeFileSync(file, readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== `${h.address}\t${h.name}`).join("\n"));
+  }
+}
+
+/**
+ * After keptNameMigration: the names move back to the lab's first three
+ * hosts (new myids 7..9; their old data moved aside), the controller killed
+ * with SIGKILL as `killAt` appears in its output; then `runs resume` must
+ * finish with the canary losing nothing, the digest equal, and a second
+ * apply finding nothing to do. `whileKilled` checks the state in between.
+ */
+export async function moveBackKilled(t: TestLab, killAt: RegExp, whileKilled: () => Promise<void>): Promise<void> {
+  const inv = parseYaml(readFileSync(join(t.lab.dir, "names-moved.yml"), "utf8")) as { hosts: { name: string; address: string; myid: number; state?: string }[] };
+  const now = inv.hosts.filter((h) => h.state !== "absent");
+  const back = join(t.lab.dir, "names-back.yml");
+  writeFileSync(back, toYaml({ ...inv, hosts: [
+    ...now.map((h) => ({ ...h, state: "absent" })),
+    ...now.map((h, i) => ({ name: h.name, address: t.lab.hosts[i]!.address, myid: h.myid + 3 })),
+  ] }));
+  await refusedThenFixOwnNames(t, back);
+  const before = await javaDigest(`${t.lab.hosts[3]!.address}:2181`, "/members");
+  const child = spawn("node", [join(packageRoot(), "bin/zkfleet.js"), "apply", "-i", back, "--yes"], { env: { ...process.env, ...t.env } });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  const closed = new Promise((r) => child.on("close", r));
+  const seen = await pollUntil(async () => (killAt.test(out) ? true : undefined), 180_000, 50);
+  child.kill("SIGKILL");
+  await closed;
+  expect(seen, out).toBe(true);
+  await whileKilled();
+
+  const runs = JSON.parse((await runCli(["runs", "--json"], t.env)).out) as { run: string; outcome: string; file: string }[];
+  const killed = runs.filter((x) => x.outcome.startsWith("no end record")).at(-1)!;
+  const resumed = await runCli(["runs", "resume", killed.run, "--yes", "--json"], t.env);
+  expect(resumed.code, resumed.err).toBe(2);
+  const json = JSON.parse(resumed.out) as { final: { verdict: string }; canary: { total: { lost: number; expired: number } } };
+  expect(json.final.verdict).toBe("healthy");
+  expect(json.canary.total).toMatchObject({ lost: 0, expired: 0 });
+  const again = await apply(t, back, "--yes");
+  expect(again.code, again.err).toBe(0);
+  expect(await javaDigest(`${t.lab.hosts[0]!.address}:2181`, "/members")).toMatchObject({ nodes: before.nodes, digest: before.digest });
+  const m = await modes(t);
+  expect([m.zk4, m.zk5, m.zk6]).toEqual([undefined, undefined, undefined]);
+  expect([m.zk1, m.zk2, m.zk3].sort()).toEqual(["follower", "follower", "leader"]);
 }

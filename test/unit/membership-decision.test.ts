@@ -182,6 +182,15 @@ describe("planMembershipChange", () => {
       expect(planSteps(p).some((s) => s.kind === "stop" || s.kind === "start" || s.kind === "reconfig")).toBe(false);
     });
 
+    it("refused where a new host's own /etc/hosts maps the name it takes over to itself: it would dial itself for the old server", () => {
+      const shapes = [...[1, 2, 3].map((n) => old(n, "3.9.3", conf([1, 2, 3]))),
+        ...fresh.map((f, i) => ({ ...f, files: { "/etc/hosts": `127.0.0.1 localhost\n10.0.0.${i + 4} ${f.host}\n` } }))];
+      const p = plan(moved("3.9.3", true), shapes);
+      expect(p.stages).toEqual([]);
+      expect(p.refusals.map((r) => `${r.code} ${r.host}`)).toEqual(["hosts_file_conflict zk1", "hosts_file_conflict zk2", "hosts_file_conflict zk3"]);
+      expect(p.refusals[0]!.message).toBe('zk1: /etc/hosts:2 "10.0.0.4 zk1" maps zk1, which the ensemble needs at 10.0.0.1 during this change');
+    });
+
     it("static: one change per plan, the joiner listed by address; the old server keeps its name", () => {
       const p = plan(moved("3.4.13", false), [...[1, 2, 3].map((n) => old(n, "3.4.13", undefined)), ...fresh]);
       expect(p.refusals).toEqual([]);

@@ -133,6 +133,36 @@ describe("planMembershipRun", () => {
     expect(plan.refusals[0]!.message).toMatch(/leave 1 of the 3 voters \{1,2,3\} serving while zk3 is down/);
   });
 
+  it("static: a leaver a killed run stopped mid-restart (its zoo.cfg already lists the new members) is started again first", () => {
+    const listed = (ids: number[]) => ({ [CFG]: ids.map((id) => `server.${id}=zk${id}:2888:3888`).join("\n") + "\n" });
+    const plan = planMembershipRun(input("static", [v(1), v(2), v(3), v(4)], [v(1), v(2), v(4)],
+      [running("zk1", "leader"), running("zk2", "follower"), { host: "zk3", hasData: true, current: "3.9.3", files: listed([1, 2, 4]) }, running("zk4", "follower")]));
+    expect(plan.refusals).toEqual([]);
+    const start = plan.stages.findIndex((st) => st.title === "start zk3 (myid 3, participant), down but still counted");
+    expect(kinds(plan.stages[start]!.steps)).toEqual(["start:zk3", "await_healthy:*"]);
+    // Its removal follows, and it is stopped once no list counts it.
+    const after = plan.stages.slice(start + 1).map((st) => st.title);
+    expect(after[0]).toMatch(/^remove zk3 \(myid 3, participant\)/);
+    expect(after).toContain("stop zk3, which left the ensemble");
+  });
+
+  it("static: a leaver its agent started again after the controller died (running, not yet serving) is waited for, and leaves in its turn", () => {
+    const listed = { [CFG]: [1, 2, 3, 4].map((id) => `server.${id}=zk${id}:2888:3888`).join("\n") + "\n" };
+    const plan = planMembershipRun(input("static", [v(1), v(2), v(3)], [v(1), v(2), v(4)],
+      [running("zk1", "leader"), running("zk2", "follower"), { host: "zk3", running: true, current: "3.9.3", files: listed }, { host: "zk4" }]));
+    expect(plan.refusals).toEqual([]);
+    expect(plan.stages.map((st) => st.title).find((x) => /^(add|remove) /.test(x))).toMatch(/^add zk4 /);
+    expect(plan.stages.some((st) => st.title.startsWith("start zk3"))).toBe(false);
+  });
+
+  it("static: a voter leaving three is refused: a follower restarted with a list of two never rejoins", () => {
+    const plan = planMembershipRun(input("static", [v(1), v(2), v(3)], [v(1), v(2)],
+      [running("zk1", "leader"), running("zk2", "follower"), running("zk3", "follower"), { host: "zk4" }]));
+    expect(plan.stages).toEqual([]);
+    expect(plan.refusals[0]).toMatchObject({ code: "unsafe_membership_change", host: "zk3" });
+    expect(plan.refusals[0]!.message).toMatch(/static server lists of two voters \{1,2\}/);
+  });
+
   it("refuses, changing nothing, when the servers live cannot carry the change", () => {
     const plan = planMembershipRun(input("dynamic", [v(1), v(2), v(3)], [v(1), v(2), v(3), v(4)],
       [running("zk1", "leader"), { host: "zk2", running: true }, { host: "zk3" }, { host: "zk4" }]));
