@@ -55,8 +55,8 @@ afterAll(async () => {
  */
 const HOST_LAYERS = ["etc.upper", "varlib.upper", "varlog.upper", "disk"];
 const AGENT_CACHE = join("disk", "opt", "zkfleet");
-// The agent bundle, and zkfleet's own runtime for a host without node (agent.dir/runtime).
-const AGENT_CACHE_ENTRY = /^disk\/opt\/zkfleet(\/agent-[0-9a-f]{16}\.js|\/runtime(\/.*)?)?$/;
+// The agent bundle and its V8 code cache per node version, and zkfleet's own runtime for a host without node (agent.dir/runtime).
+const AGENT_CACHE_ENTRY = /^disk\/opt\/zkfleet(\/agent-[0-9a-f]{16}\.js(\.v[0-9.]+\.cache)?|\/runtime(\/.*)?)?$/;
 
 type Tree = Record<string, string>;
 
