@@ -13,10 +13,10 @@ import { coreLine, parseServerLine, type ServerEntry } from "../model/membership
 import { type ObservedHost, fileContent, isRunning, hasData, modeOf, runningVersion } from "../model/observed.js";
 import { type EnsembleTarget, probeFor } from "../model/target.js";
 import { planMembershipRun } from "../plan/membership-run.js";
-import type { DesiredFile, DesiredHost } from "../plan/plan.js";
+import { type DesiredFile, type DesiredHost, hostsConflictRefusals } from "../plan/plan.js";
 import { type Plan, type Refusal, planSteps } from "../plan/steps.js";
 import { lineName, presentHosts, renderHostFiles, renderHostsBlock, serverSpecLine } from "../render/render.js";
-import { ETC_HOSTS, etcHostsFile, findHostsConflicts, hostsBlockOf } from "../render/hosts-block.js";
+import { ETC_HOSTS, etcHostsFile, hostsBlockOf } from "../render/hosts-block.js";
 
 
 /** zkfleet's record of the membership it applied, on every host: another controller sees it too. */
@@ -203,12 +203,10 @@ function hostsConflicts(inv: Inventory, plan: Plan, observed: ReadonlyMap<string
     if (step.kind !== "write_file" || step.path !== ETC_HOSTS) continue;
     const block = hostsBlockOf(step.content, inv.ensemble);
     if (block === undefined) continue;
-    for (const c of findHostsConflicts(fileContent(observed.get(step.host)!, ETC_HOSTS) ?? "", block, inv.ensemble)) {
-      found.set(`${step.host}:${c.line}:${c.name}`, {
-        code: "hosts_file_conflict", host: step.host,
-        message: `${step.host}: ${ETC_HOSTS}:${c.line} "${c.text.trim()}" maps ${c.name}, which the ensemble needs at ${c.expected} during this change`,
-        data: { line: c.line, text: c.text, name: c.name, expected: c.expected },
-      });
+    const existing = fileContent(observed.get(step.host)!, ETC_HOSTS) ?? "";
+    for (const r of hostsConflictRefusals(step.host, ETC_HOSTS, existing, block, inv.ensemble, " during this change")) {
+      // One refusal per line and name, however many blocks of the run it contradicts.
+      found.set(r.message, r);
     }
   }
   return [...found.values()];

@@ -193,12 +193,16 @@ function sameServerByName(input: PlanInput, s: ServerEntry, want: readonly Serve
 function hostsFileConflicts(input: PlanInput, observed: Map<string, ObservedHost>): Refusal[] {
   const hf = input.hostsFile;
   if (!hf) return [];
-  return input.desired.flatMap((d) =>
-    findHostsConflicts(fileContent(observed.get(d.host)!, hf.path) ?? "", hf.block, input.target.name).map((c): Refusal => ({
-      code: "hosts_file_conflict", host: d.host,
-      message: `${d.host}: ${hf.path}:${c.line} "${c.text.trim()}" maps ${c.name}, which the ensemble needs at ${c.expected}`,
-      data: { line: c.line, text: c.text, name: c.name, expected: c.expected },
-    })));
+  return input.desired.flatMap((d) => hostsConflictRefusals(d.host, hf.path, fileContent(observed.get(d.host)!, hf.path) ?? "", hf.block, input.target.name));
+}
+
+/** Refusals for the lines of a host's hosts file that would win over the ensemble's block (`when` says during what). */
+export function hostsConflictRefusals(host: string, path: string, existing: string, block: string, ensemble: string, when = ""): Refusal[] {
+  return findHostsConflicts(existing, block, ensemble).map((c): Refusal => ({
+    code: "hosts_file_conflict", host,
+    message: `${host}: ${path}:${c.line} "${c.text.trim()}" maps ${c.name}, which the ensemble needs at ${c.expected}${when}`,
+    data: { line: c.line, text: c.text, name: c.name, expected: c.expected },
+  }));
 }
 
 /**
