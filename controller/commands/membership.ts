@@ -205,7 +205,7 @@ function hostsConflicts(inv: Inventory, plan: Plan, observed: ReadonlyMap<string
     if (block === undefined) continue;
     const existing = fileContent(observed.get(step.host)!, ETC_HOSTS) ?? "";
     for (const r of hostsConflictRefusals(step.host, ETC_HOSTS, existing, block, inv.ensemble, " during this change")) {
-      // One refusal per line and name, however many blocks of the run it contradicts.
+      // One refusal per line, name and address the run needs, however many of its blocks repeat it.
       found.set(r.message, r);
     }
   }
