@@ -1,4 +1,39 @@
 #!/usr/bin/env node
-import { main } from "../dist/controller/cli.js";
+// Runs the controller bundled in one file (dist/zkfleet.cjs, built by
+// scripts/bundle-controller.mjs) as a vm.Script with V8's code cache, kept
+// beside the bundle per bundle hash, node version and command: V8 keeps in a
+// cache only the functions compiled before it was made, so a cache made by
+// `zkfleet --version` would hold little of apply. A command's first run
+// writes its cache, unless it was refused as invalid input (so a mistyped
+// command leaves none). Where dist/ is not writable (a system-wide install
+// run by a user) every run compiles, which costs some 45 ms (bench/README.md).
+// The cache is only ever read from beside the bundle, never from a shared
+// directory: V8 runs what a cache holds.
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Script } from "node:vm";
 
-process.exitCode = await main(process.argv);
+const bundle = fileURLToPath(new URL("../dist/zkfleet.cjs", import.meta.url));
+const code = readFileSync(bundle, "utf8");
+const hash = /^\/\/ zkfleet (\w+)\n/.exec(code)?.[1];
+const command = /^[a-z]+$/.test(process.argv[2] ?? "") ? process.argv[2] : "other";
+const cache = hash && `${bundle}.${hash}.${process.version}.${command}.cache`;
+let cachedData;
+try { if (cache) cachedData = readFileSync(cache); } catch {}
+
+// A module's own scope, as node gives a CommonJS file, in strict mode like the ES modules it was built from.
+const source = `(function (exports, require, module, __filename, __dirname) {"use strict";${code}\n})`;
+const script = new Script(source, { filename: bundle, cachedData });
+const module = { exports: {} };
+script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
+
+process.exitCode = await module.exports.main(process.argv);
+
+if (cache && (cachedData === undefined || script.cachedDataRejected) && process.exitCode !== 3) {
+  process.once("beforeExit", () => {
+    const temp = `${cache}.${process.pid}`;
+    try { writeFileSync(temp, script.createCachedData()); renameSync(temp, cache); } catch { try { rmSync(temp, { force: true }); } catch {} }
+  });
+}

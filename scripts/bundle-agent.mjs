@@ -11,30 +11,16 @@ import { build } from "esbuild";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { englishOnlyZod } from "./esbuild-zod.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 /**
- * zod's namespaces export every locale's error messages (about 300 KB of the
- * bundle's 670), which every host would parse at each agent start; the agent
- * speaks English only, which zod sets up apart from this index.
- */
-const englishOnlyZod = {
-  name: "english-only-zod",
-  setup(b) {
-    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
-      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: "zod-locales", namespace: "english-only-zod" } : undefined);
-    b.onLoad({ filter: /.*/, namespace: "english-only-zod" }, () => ({
-      contents: 'export { default as en } from "zod/v4/locales/en.js";', resolveDir: root, loader: "js",
-    }));
-  },
-};
-
-/**
  * The bundle as the source of a vm.Script compiled with V8's code cache, kept
  * beside the file per node version and written by the first run that finds
- * none (or one V8 rejects: it checks the source and its own version, so a
- * stale or foreign cache only costs a compile). Every run starts an agent on
+ * none (or one V8 rejects: it checks its own version and flags and the
+ * source's length, not its content, which the file's name carries as a hash,
+ * so a cache beside a bundle is that bundle's). Every run starts an agent on
  * each host; measured on a 2-core lab host, the cache takes a start from 83
  * to 73 ms, and with English-only zod its CPU from 100 to 80 ms. Where the
  * directory is not writable the agent just compiles each time.

@@ -8,7 +8,7 @@
 // cheaper); the zookeeper addon compiles on every install, which is most of
 // this file's minute or two.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -71,7 +71,7 @@ afterAll(() => {
 describe("the packed zkfleet, installed with npm install -g", () => {
   it("holds the build, the agent bundle, templates and dist recipe files, and no sources or tests", () => {
     const paths = packed.files.map((f) => f.path);
-    for (const p of ["bin/zkfleet.js", "dist/controller/cli.js", "dist/agent.js", "dist/controller/canary/worker.js", "dist/controller/zk/worker.js",
+    for (const p of ["bin/zkfleet.js", "dist/zkfleet.cjs", "dist/controller/cli.js", "dist/agent.js", "dist/controller/canary/worker.js", "dist/controller/zk/worker.js",
       "templates/zoo.cfg.hbs", "dists/files/zkEnv.sh", "inventories/example.yml", "README.md", "package.json"]) {
       expect(paths).toContain(p);
     }
@@ -92,6 +92,29 @@ describe("the packed zkfleet, installed with npm install -g", () => {
     expect(r.out).toContain("0 error(s)");
     expect(existsSync(join(installed, "node_modules", "typescript"))).toBe(false);
     expect(existsSync(join(installed, "node_modules", "tsx"))).toBe(false);
+  });
+
+  it("keeps a code cache per command beside the bundle: a damaged one is replaced, a mistyped command leaves none", () => {
+    const dist = join(installed, "dist");
+    const caches = () => readdirSync(dist).filter((f) => f.endsWith(".cache"));
+    for (const f of caches()) rmSync(join(dist, f));
+    const inventory = join(scratch, "example-cache.yml");
+    copyFileSync(join(installed, "inventories", "example.yml"), inventory);
+    const check = () => run(join(prefix, "bin", "zkfleet"), ["check", "-i", inventory], scratch);
+
+    expect(check()).toMatchObject({ code: 0, err: "" });
+    const [made, ...more] = caches();
+    expect(more).toEqual([]);
+    expect(made).toMatch(new RegExp(`^zkfleet\\.cjs\\.[0-9a-f]{16}\\.${process.version.replace(/\./g, "\\.")}\\.check\\.cache$`));
+    const damaged = Buffer.alloc(statSync(join(dist, made!)).size, 0x5a);
+    writeFileSync(join(dist, made!), damaged);
+    const again = check();
+    expect(again).toMatchObject({ code: 0, err: "" });
+    expect(again.out).toContain("0 error(s)");
+    expect(readFileSync(join(dist, made!)).equals(damaged)).toBe(false);
+
+    expect(run(join(prefix, "bin", "zkfleet"), ["chek", "-i", inventory], scratch).code).toBe(3);
+    expect(caches()).toEqual([made]);
   });
 
   it("shows a command's examples with help COMMAND", () => {
