@@ -9,6 +9,7 @@ import { readFile } from "node:fs/promises";
 import { posix } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
 import type { Fleet } from "../fleet.js";
+import type { ObservedHost } from "../model/observed.js";
 import { observeServer, toHostReport } from "../observe.js";
 import type { AwaitHealthyStep, Plan, Preinstalled } from "../plan/steps.js";
 import { forwardHosts } from "../connection/forward-hosts.js";
@@ -24,7 +25,16 @@ import type { Actions } from "./executor.js";
 /** How long a reconfig whose answer was lost is asked again (a leader handover takes seconds). */
 const RECONFIG_RETRY_MS = 30_000;
 
+/**
+ * How old an observation of the servers may be and still stand for a gate's
+ * first look, when no step acted since it was made (the executor says when
+ * the last did): about one observation's own time, so it is as fresh as one
+ * made now would be by the time it was judged.
+ */
+const REUSE_MS = 250;
+
 export function fleetActions(fleet: Fleet): Actions {
+  let last: { at: number; seen: Map<string, ObservedHost> } | undefined;
   // Already unpacked by an earlier install step: install_dist only switches the link and never reads the tarball.
   const switchRelease = async (step: { host: string; version: string; installDir: string; preinstalled?: Preinstalled }) => {
     const r = await fleet.call(step.host, "install_dist", {
@@ -173,14 +183,19 @@ export function fleetActions(fleet: Fleet): Actions {
       }
     },
 
-    async observe(plan: Plan, hosts: readonly string[], versions: readonly string[], roles?: AwaitHealthyStep["roles"]) {
+    async observe(plan: Plan, hosts: readonly string[], versions: readonly string[], roles?: AwaitHealthyStep["roles"], reuseAfter?: number) {
       const members = plan.target.members.filter((m) => hosts.includes(m.host)).map((m) => {
         const role = roles?.[m.host];
         return role === undefined || role === "learner" ? m : { ...m, role };
       });
-      const observed = await Promise.all(members.map((m) => observeServer(fleet, m.host, m.probe)));
+      const prior = last;
+      const reuse = reuseAfter !== undefined && prior !== undefined && prior.at >= reuseAfter && Date.now() - prior.at <= REUSE_MS &&
+        members.every((m) => prior.seen.has(m.host));
+      const at = reuse ? prior.at : Date.now();
+      const observed = reuse ? members.map((m) => prior.seen.get(m.host)!) : await Promise.all(members.map((m) => observeServer(fleet, m.host, m.probe)));
+      if (!reuse) last = { at, seen: new Map(members.map((m, i) => [m.host, observed[i]!])) };
       const learners = Object.entries(roles ?? {}).filter(([, r]) => r === "learner").map(([h]) => h);
-      return judgeEnsemble(plan.target, members.map((m, i) => toHostReport(m, observed[i]!)), { versions, learners });
+      return { ...judgeEnsemble(plan.target, members.map((m, i) => toHostReport(m, observed[i]!)), { versions, learners }), observedAt: at };
     },
   };
 }

@@ -27,8 +27,12 @@ export interface Actions {
   reconfig(step: Extract<Step, { kind: "reconfig" }>): Promise<Outcome>;
   /** Waits (bounded by the step's timeout) until the members report the configuration and a write commits under it. */
   awaitConfig(step: Extract<Step, { kind: "await_config" }>, onWaiting?: (line: string) => void): Promise<Outcome>;
-  /** The members named, judged as one ensemble; servers may run any of `versions`; `roles` as the step gives them. */
-  observe(plan: Plan, hosts: readonly string[], versions: readonly string[], roles?: AwaitHealthyStep["roles"]): Promise<EnsembleReport>;
+  /**
+   * The members named, judged as one ensemble; servers may run any of `versions`; `roles` as the step gives them.
+   * With `reuseAfter`, what the previous observation saw of these servers may stand for a new one, when it was
+   * made after that time and is still fresh (see actions.ts); `observedAt` then says when it was made.
+   */
+  observe(plan: Plan, hosts: readonly string[], versions: readonly string[], roles?: AwaitHealthyStep["roles"], reuseAfter?: number): Promise<EnsembleReport & { observedAt?: number }>;
 }
 
 export interface StepResult extends Outcome {
@@ -79,9 +83,10 @@ const HEALTH_POLL_MS = 250;
  * mode. A gate that times out refuses (exit 5); a check that times out fails.
  */
 async function awaitHealthy(
-  plan: Plan, step: AwaitHealthyStep, opts: ExecuteOptions, onReport: (report: EnsembleReport) => void,
+  plan: Plan, step: AwaitHealthyStep, opts: ExecuteOptions, onReport: (report: EnsembleReport) => void, actedAt: number,
 ): Promise<{ outcome: Outcome; report: EnsembleReport }> {
-  const deadline = Date.now() + step.timeoutMs;
+  const started = Date.now();
+  const deadline = started + step.timeoutMs;
   let leaderZxid: bigint | undefined;
   let said: { line: string; at: number } | undefined;
   // What it waited for, for the run report: the first reason and the last (a long wait's reasons change, and all of them would bloat the journal).
@@ -89,7 +94,11 @@ async function awaitHealthy(
   let lastWait: string | undefined;
   let polls = 0;
   for (;;) {
-    const report = await opts.actions.observe(plan, step.hosts, step.versions, step.roles);
+    // A gate's first look may be the check's that passed just before it, with no step acting in between: observing
+    // again a few milliseconds later would see the same (each look costs about 20 ms of a roll's controller time).
+    // A check never reuses: it follows a start.
+    const { observedAt, ...report } = await opts.actions.observe(plan, step.hosts, step.versions, step.roles, step.role === "gate" && polls === 0 ? actedAt : undefined);
+    const reused = observedAt !== undefined && observedAt < started ? started - observedAt : undefined;
     polls += 1;
     onReport(report);
     let waitingFor = report.verdict === "healthy" ? undefined : `${report.verdict}${report.problems[0] ? ` (${report.problems[0]})` : ""}`;
@@ -111,7 +120,11 @@ async function awaitHealthy(
       const caught = step.caughtUp ? `, ${step.caughtUp} caught up` : "";
       return {
         report,
-        outcome: { changed: false, message: `leader ${report.leader}, ${report.votersUp}/${report.voters} voters up${caught}`, data: { polls, waitedFor: [firstWait, lastWait === firstWait ? undefined : lastWait].filter((w) => w !== undefined) } },
+        outcome: {
+          changed: false,
+          message: `leader ${report.leader}, ${report.votersUp}/${report.voters} voters up${caught}${reused !== undefined && polls === 1 ? ` (as the step before saw it ${reused} ms earlier)` : ""}`,
+          data: { polls, waitedFor: [firstWait, lastWait === firstWait ? undefined : lastWait].filter((w) => w !== undefined), ...(reused !== undefined && polls === 1 ? { reusedMsOld: reused } : {}) },
+        },
       };
     }
     if (Date.now() >= deadline) {
@@ -168,6 +181,8 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
   journal.plan(plan);
   // The leader the gates and checks last saw (undefined: none observed yet); a change is journalled where it was seen.
   let leaderSeen: string | null | undefined;
+  // When the last step that acts (anything but a wait) ended: an observation older than that shows a state gone by.
+  let actedAt = Date.now();
   const noteLeader = (index: number) => (report: EnsembleReport) => {
     const leader = report.leader ?? null;
     if (leader === leaderSeen) return;
@@ -185,7 +200,7 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
       case "start": return actions.start(step);
       case "stop": return actions.stop(step);
       case "await_healthy": {
-        const { outcome, report } = await awaitHealthy(plan, step, opts, noteLeader(index));
+        const { outcome, report } = await awaitHealthy(plan, step, opts, noteLeader(index), actedAt);
         final = report;
         return outcome;
       }
@@ -208,7 +223,9 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
     journal.write("step-start", { index, kind: step.kind, host: step.host, ...("before" in step ? { before: step.before } : {}) });
     const started = Date.now();
     try {
-      const outcome = await dispatch(step, index);
+      const outcome = await dispatch(step, index).finally(() => {
+        if (step.kind !== "await_healthy") actedAt = Date.now();
+      });
       const result: StepResult = { step, index, ...outcome, ms: Date.now() - started };
       journal.write("step-done", { index, kind: step.kind, host: step.host, changed: outcome.changed, message: outcome.message, ...(outcome.data ? { data: outcome.data } : {}), ms: result.ms });
       results.push(result);

@@ -76,6 +76,38 @@ describe("executePlan", () => {
     expect(done.data?.waitedFor).toEqual([expect.stringMatching(/^no-quorum/), expect.stringMatching(/^degraded/)]);
   });
 
+  it("lets a gate's first look be the previous check's when no step acted since; a check, and a gate after a step that acted, look afresh", async () => {
+    const h = harness();
+    const calls: { role: string; reuseAfter: number | undefined }[] = [];
+    let role = "";
+    let lastActStarted = 0;
+    h.actions.observe = async (_plan, _hosts, _versions, _roles, reuseAfter) => {
+      calls.push({ role, reuseAfter });
+      return { ...report("healthy"), observedAt: Date.now() };
+    };
+    const steps = [{ ...gate }, stop("zk2"), start("zk2"), { ...check }, { ...gate }, stop("zk3")] as Step[];
+    await executePlan(plan(steps), {
+      actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0,
+      onStepStart: (st) => {
+        role = st.kind === "await_healthy" ? st.role : "";
+        if (st.kind !== "await_healthy") lastActStarted = Date.now();
+      },
+    });
+    expect(calls.map((c) => [c.role, c.reuseAfter === undefined ? "fresh" : "may reuse"])).toEqual([["gate", "may reuse"], ["check", "fresh"], ["gate", "may reuse"]]);
+    // The second gate may reuse only a look made after the start (the last step that acted) ended.
+    expect(calls[2]!.reuseAfter).toBeGreaterThanOrEqual(lastActStarted);
+  });
+
+  it("says in a gate's result that it judged the previous step's look, and how old it was", async () => {
+    const h = harness();
+    let n = 0;
+    h.actions.observe = async () => ({ ...report("healthy"), observedAt: n++ === 1 ? Date.now() - 7 : Date.now() });
+    const { results } = await executePlan(plan([start("zk2"), check, gate]), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0 });
+    expect(results[1]!.message).not.toMatch(/earlier/);
+    expect(results[2]!.message).toMatch(/as the step before saw it \d+ ms earlier/);
+    expect(results[2]!.data).toMatchObject({ polls: 1, reusedMsOld: expect.any(Number) });
+  });
+
   it("stops at the first failed step; nothing after it runs", async () => {
     const h = harness({ failOn: "stop:zk2" });
     await expect(executePlan(plan([stop("zk2"), start("zk2")], [stop("zk3")]), { actions: h.actions, journal: h.journal, parallel: 1 })).rejects.toThrow("boom");
