@@ -128,6 +128,14 @@ describe("the packed zkfleet, installed with npm install -g", () => {
     expect(r).toMatchObject({ code: 0, err: "" });
   });
 
+  it("finds ssh2's crypto binding from the bundle, where the bundle asks for it (else ssh2 would fall back to its JavaScript ciphers)", () => {
+    const bundle = join(installed, "dist", "zkfleet.cjs");
+    const asked = [...readFileSync(bundle, "utf8").matchAll(/require\("(ssh2\/[^"]+\.node)"\)/g)].map((m) => m[1]);
+    expect(asked).toEqual(["ssh2/lib/protocol/crypto/build/Release/sshcrypto.node"]);
+    const script = `const b = require("node:module").createRequire(${JSON.stringify(bundle)})(${JSON.stringify(asked[0])}); console.log(typeof b.ChaChaPolyCipher)`;
+    expect(run(process.execPath, ["-e", script], scratch)).toMatchObject({ code: 0, out: "function\n" });
+  });
+
   it("keeps the artifact cache in ~/.zkfleet, not in the package directory an upgrade replaces", () => {
     const paths = join(installed, "dist", "common", "paths.js");
     const script = `import(${JSON.stringify(paths)}).then((m) => console.log(m.defaultArtifactsDir({ HOME: "/home/op" }), m.defaultArtifactsDir({ HOME: "/home/op", ZKFLEET_ARTIFACTS: "/cache" })))`;
