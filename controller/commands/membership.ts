@@ -6,7 +6,7 @@
 import { posix } from "node:path";
 import { versionFacts } from "../../common/versions.js";
 import { lastAppliedMembers } from "../execute/runs.js";
-import type { HostSpec, Inventory } from "../inventory/schema.js";
+import { type HostSpec, type Inventory, movesOf } from "../inventory/schema.js";
 import { hostMembership } from "../model/ensemble.js";
 import type { MemberSpec } from "../model/membership-plan.js";
 import { coreLine, parseServerLine, type ServerEntry } from "../model/membership.js";
@@ -143,7 +143,8 @@ export function planMembershipChange(args: {
   const leader = args.observed.find((o) => modeOf(o) === "leader")?.host;
   const allNames = inv.hosts.filter((h) => h.state === "present" || current.some((m) => m.host === h.name));
   // /etc/hosts gives a moving name to the old server while it is involved, whatever form the lines take.
-  const hostsNames = allNames.filter((h) => h.server_name !== undefined || !allNames.some((o) => o.server_name?.toLowerCase() === h.name.toLowerCase()));
+  const moves = movesOf(inv);
+  const hostsNames = allNames.filter((h) => moves.get(h.name.toLowerCase())?.to !== h || !allNames.includes(moves.get(h.name.toLowerCase())!.from));
   const hostsFile = (host: string, names: readonly HostSpec[], servers: readonly HostSpec[]): DesiredFile[] => inv.hosts_file === "managed"
     ? [etcHostsFile(fileContent(byName.get(host)!, ETC_HOSTS) ?? "", renderHostsBlock(inv, { membership: { servers, names } }), inv.ensemble)]
     : [];
@@ -166,12 +167,9 @@ export function planMembershipChange(args: {
       // A leaving host keeps its names: it is the old server, and stops.
       if (spec(host).state !== "present") return undefined;
       const gone = new Set(left);
-      const moving = hostsNames.filter((h) => gone.has(h.name) && h.server_name !== undefined).map((h) => h.server_name!.toLowerCase());
-      if (moving.length === 0) return undefined;
-      const names = [
-        ...hostsNames.filter((h) => !gone.has(h.name)),
-        ...inv.hosts.filter((h) => h.state === "present" && moving.includes(h.name.toLowerCase())),
-      ];
+      const taking = [...moves.values()].filter((m) => gone.has(m.from.name) && hostsNames.includes(m.from)).map((m) => m.to);
+      if (taking.length === 0) return undefined;
+      const names = [...hostsNames.filter((h) => !gone.has(h.name)), ...taking];
       return hostsFile(host, names, names)[0];
     },
     record: (_host, servers) => ({
@@ -231,7 +229,7 @@ function serverLineNames(inv: Inventory, entries: readonly ServerEntry[], mode: 
   const taken = new Set(entries.map((e) => e.host.toLowerCase()));
   // With reconfig a joiner's line is read by servers that ran all along, and a JVM keeps a name's address for
   // 30 s: the name of a move may still resolve to the old server there, so a move's joiner is named by address.
-  const moves = new Set(inv.hosts.flatMap((h) => (h.server_name !== undefined ? [h.server_name.toLowerCase()] : [])));
+  const moves = movesOf(inv);
   return (h) => {
     if (inv.hosts_file !== "managed") return h;
     const known = reported.get(h.myid);
