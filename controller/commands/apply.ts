@@ -236,15 +236,25 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       // The series is for `runs show --html` only; apply's own output stays the figures.
       journal.write("canary", { report, series });
     };
+    // The canary's clients start (a few hundred milliseconds: a process each) while the steps that stop nothing
+    // run, an upgrade's push above all; the first step that stops a server waits for them.
+    const stops = (st: Step) => st.kind === "stop" || st.kind === "reconfig";
+    let canaryStarted: Promise<void> | undefined;
     try {
-      if ((input.canary?.enabled ?? true) && steps.some((st) => st.kind === "stop" || st.kind === "reconfig")) {
+      if ((input.canary?.enabled ?? true) && steps.some(stops)) {
         const serving = plan.target.members.filter((m) => byKey.get(m.host)?.server?.mode !== undefined).map((m) => m.host);
-        route = await openCanaryRoute(fleet, plan.target, inv.zookeeper.client_port, serving, input.canary?.via ?? "auto");
-        input.onCanaryRoute?.(route.via, route.reason);
-        canary = await Canary.start(route.targets, { prefix: `/zkfleet-canary/${runId}`, ...(input.canary?.intervalMs ? { intervalMs: input.canary.intervalMs } : {}) });
+        canaryStarted = (async () => {
+          route = await openCanaryRoute(fleet, plan.target, inv.zookeeper.client_port, serving, input.canary?.via ?? "auto");
+          input.onCanaryRoute?.(route.via, route.reason);
+          canary = await Canary.start(route.targets, { prefix: `/zkfleet-canary/${runId}`, ...(input.canary?.intervalMs ? { intervalMs: input.canary.intervalMs } : {}) });
+        })();
+        canaryStarted.catch(() => undefined);
       }
       const { results, final } = await executePlan(plan, {
         actions: fleetActions(fleet), journal, parallel: fleet.parallel,
+        ready: async (step) => {
+          if (stops(step)) await canaryStarted;
+        },
         onStepStart: (step, index) => {
           canary?.step(index);
           input.onStepStart?.(step, index);
@@ -254,9 +264,12 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
         ...(input.signal ? { signal: input.signal } : {}),
         ...(input.deadline ? { deadline: { at: input.deadline, estimateStage: (stage) => estimateStage(stage, history) } } : {}),
       }).catch(async (err: unknown) => {
+        await canaryStarted?.catch(() => undefined);
         await finishCanary().catch(() => undefined);
         throw err;
       });
+      // A plan whose stops were all left out by --limit still waits for its canary, to stop it.
+      await canaryStarted;
       await finishCanary();
       if (report && report.total.lost > 0) {
         throw new ZkfleetError("zookeeper", `the canary lost ${report.total.lost} acknowledged write(s) during the run`, {
@@ -269,6 +282,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
         ...(report ? { canary: report } : {}),
       };
     } finally {
+      await canaryStarted?.catch(() => undefined);
       canary?.kill();
       // After the canary: its final check reads through the forwarders.
       await route?.close();

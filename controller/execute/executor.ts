@@ -46,6 +46,8 @@ export interface ExecuteOptions {
   journal: Pick<Journal, "path" | "write" | "plan" | "runId">;
   /** Hosts worked on at once in a concurrent stage. */
   parallel: number;
+  /** Awaited before a step starts: what must be in place first (apply: its canary, before a step that stops a server). */
+  ready?: (step: Step) => Promise<void>;
   onStepStart?: (step: Step, index: number) => void;
   onStepDone?: (result: StepResult) => void;
   onWaiting?: (line: string) => void;
@@ -251,6 +253,8 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
       let stopped = false;
       try {
         for (const step of stage.steps) {
+          // Before `stopped`: what is not ready fails the step before it touched the server, with nothing to undo.
+          await opts.ready?.(step);
           if (step.kind === "stop") stopped = true;
           await run(step);
         }
@@ -263,7 +267,10 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
     }
     const hosts = [...new Set(stage.steps.map((s) => s.host))];
     await inParallel(hosts, opts.parallel, async (host) => {
-      for (const step of stage.steps.filter((s) => s.host === host)) await run(step);
+      for (const step of stage.steps.filter((s) => s.host === host)) {
+        await opts.ready?.(step);
+        await run(step);
+      }
     });
   }
   /** Puts a server back as it was after its stage failed, then halts the run with both stories told. */

@@ -108,6 +108,22 @@ describe("executePlan", () => {
     expect(results[2]!.data).toMatchObject({ polls: 1, reusedMsOld: expect.any(Number) });
   });
 
+  it("awaits what must be ready before a step; when it fails, that step never starts and nothing is undone", async () => {
+    const h = harness();
+    const undo = [start("zk2")];
+    const asked: string[] = [];
+    const ready = async (st: Step) => {
+      asked.push(`${st.kind}:${st.host}`);
+      if (st.kind === "stop") throw new ZkfleetError("zookeeper", "the canary could not start");
+    };
+    const err = await executePlan(planWithUndo([{ ...gate }, stop("zk2"), start("zk2")], undo), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0, ready })
+      .catch((e: unknown) => e);
+    expect(String(err)).toMatch(/canary could not start/);
+    expect(asked).toEqual(["await_healthy:*", "stop:zk2"]);
+    expect(h.acted).toEqual([]);
+    expect(h.records.map((r) => `${r.event}${r.index ?? ""}`)).toEqual(["plan", "step-start0", "leader", "step-done0"]);
+  });
+
   it("stops at the first failed step; nothing after it runs", async () => {
     const h = harness({ failOn: "stop:zk2" });
     await expect(executePlan(plan([stop("zk2"), start("zk2")], [stop("zk3")]), { actions: h.actions, journal: h.journal, parallel: 1 })).rejects.toThrow("boom");
