@@ -27,6 +27,9 @@ const defaultIo: Io = {
   env: process.env,
 };
 
+/** How long status --write-probe waits for its write: a healthy ensemble answers in milliseconds, a session takes up to a second or two. */
+const WRITE_PROBE_MS = 5000;
+
 function intArg(name: string) {
   return (value: string): number => {
     if (!/^-?\d+$/.test(value)) {
@@ -90,8 +93,10 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .option("--watch [seconds]", "refresh every N seconds (default 5) until interrupted")
     .option("--parallel <n>", "hosts observed at once", intArg("--parallel"), 32)
     .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts")
+    .option("--write-probe", `also create and delete an ephemeral znode (/zkfleet-probe-N) through each ensemble with a leader: modes do not show a leader that commits nothing (gives up after ${WRITE_PROBE_MS / 1000}s)`)
     .addHelpText("after", examples(
       "zkfleet status -i orders.yml                    # leader, followers, a verdict; exit 0 only when healthy",
+      "zkfleet status -i orders.yml --write-probe      # and a write committed (create and delete a znode)",
       "zkfleet status -i orders.yml -i billing.yml --json",
       "zkfleet status -i orders.yml --watch 5",
     ))
@@ -100,11 +105,11 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
       const seconds = o.watch === undefined || o.watch === true ? 5 : Number(o.watch);
       if (!(seconds > 0)) throw new ZkfleetError("usage", `--watch takes a number of seconds, got "${o.watch}"`, { where: "--watch" });
       const inventories = await loadAll(o.inventory);
-      const { formatStatus, runStatus } = await import("./commands/status.js");
+      const { committing, formatStatus, runStatus } = await import("./commands/status.js");
       const once = async () => {
-        const s = await runStatus({ inventories, fleet: fleetOptions(o) });
+        const s = await runStatus({ inventories, fleet: fleetOptions(o), ...(o.writeProbe ? { writeProbe: { timeoutMs: WRITE_PROBE_MS } } : {}) });
         io.out(o.json ? JSON.stringify(s, null, 2) : formatStatus(s));
-        setExit(s.ensembles.every((e) => e.verdict === "healthy") ? ExitCode.ok : ExitCode.failed);
+        setExit(s.ensembles.every((e) => e.verdict === "healthy" && committing(e)) ? ExitCode.ok : ExitCode.failed);
       };
       if (o.watch === undefined) return once();
       for (;;) {

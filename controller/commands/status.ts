@@ -7,16 +7,23 @@ import type { Inventory } from "../inventory/schema.js";
 import { targetOf } from "../model/target.js";
 import { observeServer, toHostReport, unreachable } from "../observe.js";
 import { type EnsembleReport, judgeEnsemble } from "../status/health.js";
+import { type CommitProbe, probeCommit } from "../zk/commit-probe.js";
 
 export interface StatusInput {
   inventories: { file: string; inventory: Inventory }[];
   fleet?: FleetOptions;
+  /** --write-probe: also write (and delete) a znode through every ensemble that has a leader. */
+  writeProbe?: { timeoutMs: number };
 }
 
 export interface FleetStatus {
-  ensembles: EnsembleReport[];
+  /** `commit`: the write probe's result, when asked for and the ensemble had a leader to ask. */
+  ensembles: (EnsembleReport & { commit?: CommitProbe })[];
   ms: number;
 }
+
+/** A verdict from modes and zxids, and a write that did not commit: the run is not healthy. */
+export const committing = (e: FleetStatus["ensembles"][number]) => e.commit === undefined || e.commit.committed;
 
 export async function runStatus(input: StatusInput, fleet?: Fleet): Promise<FleetStatus> {
   const started = Date.now();
@@ -33,10 +40,13 @@ export async function runStatus(input: StatusInput, fleet?: Fleet): Promise<Flee
     const results = await own.forEachHost(keys, (key) => observeServer(own, key, memberOf(key)!.probe));
     // The pool connects before calling: a host it cannot reach arrives as an error.
     const observed = new Map(results.map((r) => [r.host, r.ok ? r.value : unreachable(r.host, r.error)]));
-    const ensembles = targets.map(({ inventory, target }) => {
+    const ensembles = await Promise.all(targets.map(async ({ inventory, target }) => {
       const hosts = members.filter((h) => h.inventory === inventory);
-      return judgeEnsemble(target, hosts.map((h) => toHostReport(memberOf(h.key)!, observed.get(h.key)!)));
-    });
+      const report = judgeEnsemble(target, hosts.map((h) => toHostReport(memberOf(h.key)!, observed.get(h.key)!)));
+      if (!input.writeProbe || report.leader === undefined) return report;
+      const endpoints = hosts.filter((h) => observed.get(h.key)!.reachable).map((h) => ({ host: h.key, ...memberOf(h.key)!.probe }));
+      return { ...report, commit: await probeCommit(own, endpoints, { timeoutMs: input.writeProbe.timeoutMs, label: target.name }) };
+    }));
     return { ensembles, ms: Date.now() - started };
   } finally {
     if (!fleet) await own.close();
@@ -70,11 +80,13 @@ export function formatStatus(s: FleetStatus): string {
     const fmt = (r: string[]) => "  " + r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
     lines.push(fmt(header), ...rows.map(fmt));
     const synced = e.syncedFollowers === undefined ? "" : `, ${e.syncedFollowers} synced followers`;
-    lines.push(`  ${VERDICT_MARK[e.verdict]}: leader ${e.leader ?? "none"}, ${e.votersUp}/${e.voters} voters up (quorum ${e.quorum})${synced}`);
+    const mark = committing(e) ? VERDICT_MARK[e.verdict] : "NOT COMMITTING";
+    lines.push(`  ${mark}: leader ${e.leader ?? "none"}, ${e.votersUp}/${e.voters} voters up (quorum ${e.quorum})${synced}`);
+    if (e.commit) lines.push(e.commit.committed ? `  a write committed in ${e.commit.ms} ms` : `    - no write committed: ${e.commit.error}`);
     for (const p of e.problems) lines.push(`    - ${p}`);
     lines.push("");
   }
-  const bad = s.ensembles.filter((e) => e.verdict !== "healthy").length;
+  const bad = s.ensembles.filter((e) => e.verdict !== "healthy" || !committing(e)).length;
   lines.push(`${s.ensembles.length} ensemble(s), ${bad} not healthy, observed in ${(s.ms / 1000).toFixed(2)}s`);
   return lines.join("\n");
 }

@@ -12,9 +12,8 @@ import type { Fleet } from "../fleet.js";
 import type { ObservedHost } from "../model/observed.js";
 import { observeServer, toHostReport } from "../observe.js";
 import type { AwaitHealthyStep, Plan, Preinstalled } from "../plan/steps.js";
-import { forwardHosts } from "../connection/forward-hosts.js";
 import { coreLine, membershipFromConf } from "../model/membership.js";
-import { ZkClient } from "../zk/client.js";
+import { probeCommit } from "../zk/commit-probe.js";
 import { probeFor } from "../model/target.js";
 import { superAuth } from "../inventory/super-user.js";
 import { expectSuccess } from "../agent/client.js";
@@ -168,19 +167,15 @@ export function fleetActions(fleet: Fleet): Actions {
         await new Promise((r) => setTimeout(r, 250));
       }
       // A write committed after the reconfig proves the new configuration's quorum acknowledges writes.
-      const forwarders = await forwardHosts(fleet, members(step.hosts).map((m) => ({ host: m.host, ...m.probe })), { openTimeoutMs: 3000 });
-      try {
-        const client = await ZkClient.open({ connect: forwarders.connect, label: "the ensemble", connectTimeoutMs: Math.max(5000, deadline - Date.now()) });
-        try {
-          const path = await client.create("/zkfleet-config-check-", Buffer.from(step.expect.join("\n")), { sequential: true });
-          await client.delete(path);
-          return { changed: false, message: `${step.hosts.length} member(s) report the configuration; a write committed under it (${path})` };
-        } finally {
-          await client.close();
-        }
-      } finally {
-        await forwarders.close();
+      const probe = await probeCommit(fleet, members(step.hosts).map((m) => ({ host: m.host, ...m.probe })), {
+        timeoutMs: Math.max(5000, deadline - Date.now()), prefix: "/zkfleet-config-check-", data: Buffer.from(step.expect.join("\n")),
+      });
+      if (!probe.committed) {
+        throw new ZkfleetError("zookeeper", `every member reports the new configuration, but no write committed under it: ${probe.error}`, {
+          hint: "run `zkfleet status --write-probe`; the leader may have lost its quorum: look at its ZooKeeper log",
+        });
       }
+      return { changed: false, message: `${step.hosts.length} member(s) report the configuration; a write committed under it (${probe.path}, ${probe.ms} ms)` };
     },
 
     async observe(plan: Plan, hosts: readonly string[], versions: readonly string[], roles?: AwaitHealthyStep["roles"], reuseAfter?: number) {
