@@ -215,7 +215,7 @@ export class Canary {
       await Promise.all(ready);
     } catch (err) {
       for (const w of workers) w.child.kill("SIGKILL");
-      throw new ZkfleetError("zookeeper", `the canary cannot work with the ensemble before the run: ${(err as Error).message}; nothing was changed`, {
+      throw new ZkfleetError("zookeeper", `the canary cannot work with the ensemble before the run: ${(err as Error).message}; no server was stopped or restarted`, {
         hint: "check that every server answers (zkfleet status); when the client ports are closed to this machine, --canary-via ssh reaches them through the SSH connections; or run with --no-canary",
       });
     }

@@ -236,9 +236,10 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       // The series is for `runs show --html` only; apply's own output stays the figures.
       journal.write("canary", { report, series });
     };
-    // The canary's clients start (a few hundred milliseconds: a process each) while the steps that stop nothing
-    // run, an upgrade's push above all; the first step that stops a server waits for them.
+    // The canary's clients start (a few hundred milliseconds: a process each) while an upgrade's push runs; every
+    // other step waits for them, so that they are on the servers as they were observed before anything else changes.
     const stops = (st: Step) => st.kind === "stop" || st.kind === "reconfig";
+    const pushOnly = (st: Step) => st.kind === "install" && !st.setCurrent;
     let canaryStarted: Promise<void> | undefined;
     try {
       if ((input.canary?.enabled ?? true) && steps.some(stops)) {
@@ -253,7 +254,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       const { results, final } = await executePlan(plan, {
         actions: fleetActions(fleet), journal, parallel: fleet.parallel,
         ready: async (step) => {
-          if (stops(step)) await canaryStarted;
+          if (!pushOnly(step)) await canaryStarted;
         },
         onStepStart: (step, index) => {
           canary?.step(index);
@@ -268,7 +269,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
         await finishCanary().catch(() => undefined);
         throw err;
       });
-      // A plan whose stops were all left out by --limit still waits for its canary, to stop it.
+      // Started by now (a step after the push waited for it); awaited here too so that it is always stopped.
       await canaryStarted;
       await finishCanary();
       if (report && report.total.lost > 0) {

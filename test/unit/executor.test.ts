@@ -78,11 +78,11 @@ describe("executePlan", () => {
 
   it("lets a gate's first look be the previous check's when no step acted since; a check, and a gate after a step that acted, look afresh", async () => {
     const h = harness();
-    const calls: { role: string; reuseAfter: number | undefined }[] = [];
+    const calls: { role: string; reuseAfter: number | undefined; lastActStarted: number }[] = [];
     let role = "";
     let lastActStarted = 0;
     h.actions.observe = async (_plan, _hosts, _versions, _roles, reuseAfter) => {
-      calls.push({ role, reuseAfter });
+      calls.push({ role, reuseAfter, lastActStarted });
       return { ...report("healthy"), observedAt: Date.now() };
     };
     const steps = [{ ...gate }, stop("zk2"), start("zk2"), { ...check }, { ...gate }, stop("zk3")] as Step[];
@@ -95,7 +95,8 @@ describe("executePlan", () => {
     });
     expect(calls.map((c) => [c.role, c.reuseAfter === undefined ? "fresh" : "may reuse"])).toEqual([["gate", "may reuse"], ["check", "fresh"], ["gate", "may reuse"]]);
     // The second gate may reuse only a look made after the start (the last step that acted) ended.
-    expect(calls[2]!.reuseAfter).toBeGreaterThanOrEqual(lastActStarted);
+    expect(calls[2]!.reuseAfter).toBeGreaterThanOrEqual(calls[2]!.lastActStarted);
+    expect(calls[2]!.lastActStarted).toBeGreaterThan(0);
   });
 
   it("says in a gate's result that it judged the previous step's look, and how old it was", async () => {
