@@ -147,11 +147,13 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .option("--limit <host>", "change only this host (repeatable); every host is still observed", collect)
     .option("--break-lock", "take the ensemble's lock over from another run (one whose controller is gone)")
     .option("--new-ensemble", "start an empty ensemble even though the journal says one of this name last ran on other hosts (a reused name, not a move)")
+    .option("--stage", "only push and unpack a new zookeeper.version on every host, restarting nothing: before the window, so that the upgrade in it only restarts")
     .addHelpText("after", examples(
       "zkfleet apply -i orders.yml --check --diff       # the plan and every file diff; changes nothing",
       "zkfleet apply -i orders.yml --yes                # do it (exit 2: changed); a second run changes nothing",
       "zkfleet apply -i orders.yml --limit zk2 --yes    # only zk2 (every host is still observed)",
       "zkfleet apply -i orders.yml --window 02:00-04:00 --yes",
+      "zkfleet apply -i orders.yml --stage --yes        # the new release onto every host ahead of the window",
     )))
     .action((o) => applyCommand(o));
 

@@ -39,6 +39,8 @@ export interface ApplyOptions {
   newEnsemble?: boolean;
   window?: string;
   deadline?: string;
+  /** apply --stage: only push an upgrade's release (not on resume or rollback). */
+  stage?: boolean;
   /** commander's --no-canary: false when given. */
   canary?: boolean;
   canaryVia: CanaryViaOption;
@@ -139,7 +141,7 @@ export async function applyCommand(
       signal: interrupt.signal,
       file: o.inventory, inventory, check: !!o.check, limit: o.limit, journalDir: o.journal, fleet: fleetOptions(o, runtimePushes), opened: fleet,
       gateTimeoutMs: o.gateTimeout * 1000, settleTimeoutMs: o.settleTimeout * 1000,
-      inventoryHash, breakLock: !!o.breakLock, newEnsemble: !!o.newEnsemble, ...(deadline ? { deadline } : {}), canary: { enabled: o.canary !== false, via: o.canaryVia },
+      inventoryHash, breakLock: !!o.breakLock, newEnsemble: !!o.newEnsemble, ...(o.stage ? { stageOnly: true } : {}), ...(deadline ? { deadline } : {}), canary: { enabled: o.canary !== false, via: o.canaryVia },
       ...(resume ? { resume: { run: resume.run, lockRun: resume.lockRun } } : {}), ...(restore ? { restore: { run: restore.run, files: restore.files } } : {}),
       ...(restoring ? { backup: restoring.spec } : {}),
       confirm: async (plan) => {
@@ -163,6 +165,7 @@ export async function applyCommand(
           io.out(` not taken over yet, written with each server's next restart (none is needed for them):`);
           for (const w of deferred) io.out(`  - ${w.host}: ${w.path} (${w.reason})`);
         };
+        if (count === 0 && o.stage) return io.out(`${plan.target.name}: nothing to stage, every host has ZooKeeper ${plan.target.version} unpacked`);
         if (count === 0) {
           io.out(`${plan.target.name}: nothing to do, every host is as the inventory says`);
           return sayDeferred();
@@ -204,6 +207,9 @@ export async function applyCommand(
         results: result.results.map((r) => ({ index: r.index, kind: r.step.kind, host: r.step.host, changed: r.changed, message: r.message, ms: r.ms })),
         final: result.final, journal: result.journal, run: result.runId, canary: result.canary, runtimePushes, ...(after?.json ?? {}),
       }, null, 2));
+    } else if (result.executed && o.stage) {
+      io.out(`${result.plan.target.name}: ZooKeeper ${result.plan.target.version} unpacked on ${changed} host(s), nothing restarted; journal ${result.journal}`);
+      io.out(`  the upgrade itself: zkfleet apply -i ${o.inventory} (in the window; it restarts the servers only)`);
     } else if (result.executed) {
       const outcome = result.final
         ? `leader ${result.final.leader ?? "none"}, ${result.final.verdict}`

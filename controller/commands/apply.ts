@@ -55,6 +55,8 @@ export interface ApplyInput {
   canary?: { enabled: boolean; intervalMs?: number; via?: CanaryViaOption };
   /** The end of the maintenance window: nothing starts that cannot finish before it. */
   deadline?: Date;
+  /** --stage: only push an upgrade's new release (see PlanInput.stageOnly); membership changes wait too. */
+  stageOnly?: boolean;
   /**
    * A rollback (`runs rollback`): files to put back as they were before that
    * run, per host and path. The inventory passed in already names the
@@ -183,7 +185,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     });
     const timeouts = { gateMs: input.gateTimeoutMs ?? 30_000, settleMs: input.settleTimeoutMs ?? 120_000 };
     // A membership change is planned on its own, one server at a time; the rest of the inventory follows in the next apply.
-    const membership = planMembershipChange({
+    const membership = input.stageOnly ? {} : planMembershipChange({
       inv, file: input.file, observed, desired, zooCfg, journalDir: input.journalDir, timeouts, newEnsemble: input.newEnsemble ?? false,
     });
     const planned = membership.plan ?? planApply({
@@ -195,6 +197,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       config: { zooCfg, ...(dynamic ? { dynamic } : {}) },
       ...(hostsBlock !== undefined ? { hostsFile: { path: ETC_HOSTS, block: hostsBlock } } : {}),
       timeouts,
+      ...(input.stageOnly ? { stageOnly: true } : {}),
     });
     const plan = input.backup ? planRestore(planned, observed, { ...input.backup, lockRun }) : planned;
     const history = stepHistory(input.journalDir, inv.ensemble);

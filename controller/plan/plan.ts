@@ -47,6 +47,8 @@ export interface DesiredHost {
   clean: OpArgsInput<"clean_data">;
 }
 
+const PUSH_TITLE = "push the new release to every host (nothing restarts)";
+
 export interface PlanInput {
   target: EnsembleTarget;
   desired: DesiredHost[];
@@ -62,6 +64,11 @@ export interface PlanInput {
   /** The managed /etc/hosts block, to find lines outside it that would override it. */
   hostsFile?: { path: string; block: string };
   timeouts: { gateMs: number; settleMs: number };
+  /**
+   * --stage: only push and unpack an upgrade's new release, ahead of the window; nothing is written
+   * or restarted, so the apply in the window spends its time on the restarts alone.
+   */
+  stageOnly?: boolean;
 }
 
 /**
@@ -389,6 +396,10 @@ export function planApply(input: PlanInput): Plan {
     }
   }
 
+  if (input.stageOnly) {
+    return { target, stages: push.length > 0 ? [{ title: PUSH_TITLE, concurrent: true, steps: push }] : [], unchanged, refusals: [] };
+  }
+
   // While an upgrade is half done two versions serve together; gates accept both.
   const versions = [...new Set([target.version, ...model.hosts.flatMap((h) => versionOf(h) ?? [])])].sort();
   const healthy = (role: AwaitHealthyStep["role"], reason: string, caughtUp?: string): AwaitHealthyStep => ({
@@ -414,7 +425,7 @@ export function planApply(input: PlanInput): Plan {
   }
 
   const stages: Stage[] = [];
-  if (push.length > 0) stages.push({ title: "push the new release to every host (nothing restarts)", concurrent: true, steps: push });
+  if (push.length > 0) stages.push({ title: PUSH_TITLE, concurrent: true, steps: push });
   if (prepare.length > 0) stages.push({ title: "prepare hosts that serve nothing yet", concurrent: true, steps: prepare });
   if (starts.length > 0) {
     const last = rolls.length === 0 && wholeEnsembleRuns

@@ -75,11 +75,22 @@ describe("rolling upgrade of a live 3-server ensemble", () => {
     expect(again.code, again.err).toBe(0);
   }, 300_000);
 
-  it("3.8.0 -> 3.9.3, rolled back by `runs rollback`, and 3.8.0 -> 3.4.13 refused with the reason", async () => {
+  it("3.8.0 -> 3.9.3 staged ahead (--stage), rolled back by `runs rollback`, and 3.8.0 -> 3.4.13 refused with the reason", async () => {
     const server = `${t.lab.hosts[1]!.address}:2181`;
     const before = await readNodes(server, "/upgrade", NODES);
+    // --stage: the release onto every host, nothing restarted; the upgrade after it has no push.
+    const staged = await apply(inventoryFor("3.9.3"), "--stage", "--yes", "--json");
+    expect(staged.code, staged.err).toBe(2);
+    expect((staged.json.results as { kind: string; host: string }[]).map((x) => `${x.kind}:${x.host}`).sort()).toEqual(["install:zk1", "install:zk2", "install:zk3"]);
+    for (const h of Object.values(await modes(inventoryFor("3.9.3")))) expect(h.version).toMatch(/^3\.8\.0/);
+    const stagedAgain = await runCli(["apply", "-i", inventoryFor("3.9.3"), "--stage", "--yes"], ENV);
+    expect(stagedAgain.code, stagedAgain.err).toBe(0);
+    expect(stagedAgain.out).toMatch(/: nothing to stage, every host has ZooKeeper 3\.9\.3 unpacked/);
     const r = await apply(inventoryFor("3.9.3"), "--yes", "--json");
     expect(r.code, r.err).toBe(2);
+    const titles = (r.json.stages as { title: string }[]).map((st) => st.title);
+    expect(titles).toHaveLength(3);
+    for (const title of titles) expect(title).toMatch(/^upgrade zk\d \((follower|leader)\)$/);
     expect(r.json.final.verdict).toBe("healthy");
     expect((r.json.steps as { kind: string }[]).some((s) => s.kind === "clean_data")).toBe(false);
     for (const h of Object.values(await modes(inventoryFor("3.9.3")))) expect(h.version).toMatch(/^3\.9\.3/);

@@ -240,6 +240,21 @@ describe("planApply", () => {
       expect(plan.stages[1]!.steps[5]).toMatchObject({ role: "check", caughtUp: "zk1" });
     });
 
+    it("--stage: only the push, even with a server down; nothing once every host has the release unpacked", () => {
+      const i = upgradeInput();
+      const staged = planApply({ ...i, stageOnly: true });
+      expect(staged.refusals).toEqual([]);
+      expect(staged.stages.map((s) => s.title)).toEqual(["push the new release to every host (nothing restarts)"]);
+      expect(planSteps(staged).every((s) => s.kind === "install" && !s.setCurrent)).toBe(true);
+      // Staging restarts nothing, so a voter down does not stop it (the upgrade itself would be refused then).
+      const zk1 = i.observed.find((o) => o.host === "zk1")!;
+      const down = { ...i, observed: i.observed.map((o) => (o === zk1 ? { ...o, server: { ...o.server!, running: false, mode: undefined } } : o)) };
+      expect(planSteps(planApply({ ...down, stageOnly: true })).map((s) => `${s.kind}:${s.host}`)).toEqual(["install:zk1", "install:zk2", "install:zk3"]);
+      for (const o of i.observed) o.facts!.releases!.versions = ["3.4.13", "3.8.0"];
+      expect(planApply({ ...i, stageOnly: true }).stages).toEqual([]);
+      expect(planApply(i).stages.map((s) => s.title)).toEqual(["upgrade zk1 (follower)", "upgrade zk3 (follower)", "upgrade zk2 (leader)"]);
+    });
+
     it("on every 3.4 -> 3.5+ server, moves its data aside before the start if by then it holds logs and no snapshot (decided by the agent at that moment)", () => {
       const plan = planApply(upgradeInput({ logsOnly: ["zk2"] }));
       const cleans = planSteps(plan).filter((s) => s.kind === "clean_data");
