@@ -46,7 +46,7 @@ export interface ExecuteOptions {
   journal: Pick<Journal, "path" | "write" | "plan" | "runId">;
   /** Hosts worked on at once in a concurrent stage. */
   parallel: number;
-  /** Awaited before a step starts: what must be in place first (apply: its canary, before a step that stops a server). */
+  /** Awaited before a step starts: what must be in place first (apply: its canary, before every step but an upgrade's push). */
   ready?: (step: Step) => Promise<void>;
   onStepStart?: (step: Step, index: number) => void;
   onStepDone?: (result: StepResult) => void;
