@@ -41,11 +41,27 @@ function send(line: unknown): void {
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }
 
+/** Called at the next connect: waiting for the event, not polling for it, which cost the canary's start 25 ms on average. */
+const onConnect: (() => void)[] = [];
+
+/** True once the current client is connected, false at the deadline. */
+function untilConnected(deadline: number): Promise<boolean> {
+  if (connected) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(connected), Math.max(0, deadline - Date.now()));
+    onConnect.push(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
 function connectClient(connect = config.connect): ZkClient {
   const zk = new ZooKeeper({ connect, timeout: config.sessionTimeoutMs, debug_level: ZooKeeper.constants.ZOO_LOG_LEVEL_ERROR ?? 1, host_order_deterministic: false });
   zk.on("connect", () => {
     connected = true;
     events.push({ t: now(), kind: "connected" });
+    for (const resolve of onConnect.splice(0)) resolve();
   });
   zk.on("connecting", () => {
     connected = false;
@@ -105,7 +121,7 @@ async function finish(): Promise<void> {
   connected = false;
   client = connectClient(config.verifyConnect);
   const deadline = Date.now() + config.connectTimeoutMs;
-  while (!connected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await untilConnected(deadline);
   // Every write the ensemble acknowledged must be there now, whatever happened in between.
   let present = new Set<string>();
   let verifyError: string | undefined = connected ? undefined : `no connection to ${config.verifyConnect} for the final check`;
@@ -143,13 +159,9 @@ async function finish(): Promise<void> {
 
 async function main(): Promise<void> {
   client = connectClient();
-  const deadline = Date.now() + config.connectTimeoutMs;
-  while (!connected) {
-    if (Date.now() > deadline) {
-      send({ type: "error", message: `no connection to ${config.connect} within ${config.connectTimeoutMs} ms` });
-      process.exit(2);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  if (!(await untilConnected(Date.now() + config.connectTimeoutMs))) {
+    send({ type: "error", message: `no connection to ${config.connect} within ${config.connectTimeoutMs} ms` });
+    process.exit(2);
   }
   await new Promise<void>((resolve, reject) => client.mkdirp(base, (err) => (err ? reject(err) : resolve())));
   send({ type: "ready" });
