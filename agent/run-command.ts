@@ -12,6 +12,8 @@ export interface CommandResult {
   timedOut: boolean;
   /** Set when the program could not be started at all (e.g. ENOENT). */
   spawnError?: string;
+  /** Left running because `doneWhen` said its work was done (code and signal are null). */
+  leftRunning?: boolean;
 }
 
 export interface CommandOptions {
@@ -30,6 +32,13 @@ export interface CommandOptions {
    * exec) would otherwise leave that child behind. Implies its own group.
    */
   killGroupOnTimeout?: boolean;
+  /**
+   * Asked every `everyMs` while the program runs: once it answers true the
+   * program's work is done as far as the caller is concerned, and the program
+   * is left to finish on its own (needs `detached`, so that it outlives the
+   * agent; its output from then on is not read).
+   */
+  doneWhen?: { check: () => Promise<boolean>; everyMs: number };
 }
 
 /** Keeps only the end of long output: the end of a log says why it failed. */
@@ -71,11 +80,34 @@ export function runCommand(argv: readonly string[], options: CommandOptions): Pr
       child.kill("SIGKILL");
     }, options.timeoutMs);
     child.on("error", (err) => (spawnError = err.message));
+    let settled = false;
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      if (settled) return;
+      settled = true;
       const result: CommandResult = { code, signal, stdout, stderr, timedOut };
       resolve(spawnError === undefined ? result : { ...result, spawnError });
     });
+    const doneWhen = options.doneWhen;
+    if (doneWhen && options.detached) {
+      const ask = async (): Promise<void> => {
+        if (settled) return;
+        const done = await doneWhen.check().catch(() => false);
+        if (settled) return;
+        if (!done) {
+          setTimeout(() => void ask(), doneWhen.everyMs);
+          return;
+        }
+        settled = true;
+        clearTimeout(timer);
+        // Nothing of it may keep the agent alive now: its pipes are closed, and it is not waited for.
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+        child.unref();
+        resolve({ code: null, signal: null, stdout, stderr, timedOut: false, leftRunning: true });
+      };
+      setTimeout(() => void ask(), doneWhen.everyMs);
+    }
   });
 }
 

@@ -180,6 +180,12 @@ export const StartArgs = z.strictObject({
   log_dir: AbsPath.optional(),
   env: z.record(EnvName, z.string()).default({}),
   timeout_s: z.number().positive().max(600).default(60),
+  /**
+   * The client port as the controller probes it. zkServer.sh start sleeps 1 s after launching the JVM before it
+   * checks the process; with this, start returns as soon as the server answers `srvr` there (it has loaded its
+   * data by then) and leaves the script to finish on its own.
+   */
+  probe: z.strictObject({ address: z.string().min(1), port: z.number().int().min(1).max(65535) }).optional(),
 });
 export const StartData = z.strictObject({
   pid: z.number().int().positive().nullable(),

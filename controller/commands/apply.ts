@@ -124,6 +124,7 @@ function desiredHost(inv: Inventory, spec: HostSpec, observed: ObservedHost | un
     files,
     start: {
       install_dir: zk.install_dir, ...(zk.preinstalled ? { preinstalled: zk.preinstalled } : {}), config_dir: zk.config_dir, data_dir: zk.data_dir, service: serviceOf(inv), log_dir: zk.log_dir,
+      probe: probeFor(inv, spec),
     },
     stop: { data_dir: zk.data_dir, config_path: zooCfgOf(inv), service: serviceOf(inv) },
     clean: { data_dir: zk.data_dir, ...(zk.data_log_dir ? { data_log_dir: zk.data_log_dir } : {}), config_path: zooCfgOf(inv) },

@@ -47,8 +47,9 @@ function server(name: string, port: number) {
       const cfg = ["tickTime=2000", `dataDir=${dirs().data_dir}`, `clientPort=${port}`, `clientPortAddress=${HOST}`, `4lw.commands.whitelist=${whitelist}`, "admin.enableServer=false", ""];
       return agentCall(h.conn, h.agent, "write_file", { path: configPath(), content: cfg.join("\n"), state_dir: join(h.dir, name, "state") });
     },
-    start: async () => {
-      const r = await agentCall(h.conn, h.agent, "start", startArgs());
+    /** With `probe`, start may return once the server answers srvr there, before zkServer.sh's own 1 s wait ends. */
+    start: async (opts: { probe?: boolean } = {}) => {
+      const r = await agentCall(h.conn, h.agent, "start", { ...startArgs(), ...(opts.probe ? { probe: { address: HOST, port } } : {}) });
       // Recorded before any assertion so afterAll can stop it whatever fails.
       if (r.data.pid !== null) started.add(r.data.pid);
       return r;
@@ -183,7 +184,11 @@ describe("a real ZooKeeper 3.8.0 standalone", () => {
   it("after a restart with only srvr whitelisted, status says which words were refused", async () => {
     const written = await zk.writeConfig("srvr");
     expect(written.diff).toContain("-4lw.commands.whitelist=*\n+4lw.commands.whitelist=srvr");
-    zkPid = (await zk.start()).data.pid ?? undefined;
+    const started = await zk.start({ probe: true });
+    expect(started.message).toMatch(new RegExp(`^started ZooKeeper as pid \\d+; it answers on ${HOST}:${zk.port}$`));
+    zkPid = started.data.pid ?? undefined;
+    // It answered srvr before start returned, so it does now, without waiting.
+    expect((await zk.status()).data.words.srvr).toBe("ok");
     const r = await zk.statusWhenServing();
     expect(r.data.words).toEqual({ ruok: "not_whitelisted", srvr: "ok", mntr: "not_whitelisted", conf: "not_whitelisted" });
     expect(r.data.imok).toBeUndefined();
@@ -215,7 +220,7 @@ describe("an upgrade step: 3.4.13 stopped, current switched to 3.8.0, started on
   it("starts 3.4.13 and reads its status (no whitelist, no AdminServer in 3.4)", async () => {
     expect((await old.install("3.4.13")).data.current_after).toBe("3.4.13");
     await old.writeConfig("*");
-    await old.start();
+    expect((await old.start({ probe: true })).message).toMatch(/; it answers on /);
     const r = await old.statusWhenServing();
     expect(r.data).toMatchObject({ mode: "standalone", imok: true, words: { ruok: "ok", srvr: "ok", mntr: "ok", conf: "ok" } });
     expect(r.data.version).toMatch(/^3\.4\.13/);
