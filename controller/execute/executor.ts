@@ -79,6 +79,14 @@ export interface ExecuteResult {
 const HEALTH_POLL_MS = 250;
 
 /**
+ * A check's first seconds after a start: the start returns as soon as the
+ * server answers on its client port, and it follows its leader a few hundred
+ * milliseconds later, so here the poll is what the roll waits for.
+ */
+const CHECK_EARLY_POLL_MS = 100;
+const CHECK_EARLY_MS = 2000;
+
+/**
  * Polls until the ensemble is healthy and, for a check naming a host, until
  * that host's zxid has reached the leader's zxid of an earlier poll: then it
  * has every transaction committed before it was seen serving, not only a
@@ -150,7 +158,8 @@ async function awaitHealthy(
       opts.onWaiting?.(line);
       said = { line, at: Date.now() };
     }
-    await new Promise((r) => setTimeout(r, opts.pollMs ?? HEALTH_POLL_MS));
+    const early = step.role === "check" && Date.now() - started < CHECK_EARLY_MS;
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? (early ? CHECK_EARLY_POLL_MS : HEALTH_POLL_MS)));
   }
 }
 
