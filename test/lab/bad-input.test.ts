@@ -56,7 +56,9 @@ afterAll(async () => {
 const HOST_LAYERS = ["etc.upper", "varlib.upper", "varlog.upper", "disk"];
 const AGENT_CACHE = join("disk", "opt", "zkfleet");
 // The agent bundle and its V8 code cache per node version, and zkfleet's own runtime for a host without node (agent.dir/runtime).
-const AGENT_CACHE_ENTRY = /^disk\/opt\/zkfleet(\/agent-[0-9a-f]{16}\.js(\.v[0-9.]+\.cache)?|\/runtime(\/.*)?)?$/;
+// An agent writes its cache as it exits, after the controller closed its connection, so the snapshot may catch the
+// cache's temporary file (its pid appended) before the rename: seen in a CI rehearsal, on a host's first agent run.
+const AGENT_CACHE_ENTRY = /^disk\/opt\/zkfleet(\/agent-[0-9a-f]{16}\.js(\.v[0-9.]+\.cache(\.\d+)?)?|\/runtime(\/.*)?)?$/;
 
 type Tree = Record<string, string>;
 
