@@ -49,6 +49,8 @@ export function tail(text: string, max = 2000): string {
 export function runCommand(argv: readonly string[], options: CommandOptions): Promise<CommandResult> {
   const [program, ...args] = argv;
   if (program === undefined) throw new ZkfleetError("agent", "runCommand called with an empty argv");
+  // A program left running must be in its own session, or it would die with the agent.
+  if (options.doneWhen && !options.detached) throw new ZkfleetError("agent", "runCommand: doneWhen needs detached");
   return new Promise((resolve) => {
     const child = spawn(program, args, {
       env: options.env ?? process.env,
@@ -89,7 +91,7 @@ export function runCommand(argv: readonly string[], options: CommandOptions): Pr
       resolve(spawnError === undefined ? result : { ...result, spawnError });
     });
     const doneWhen = options.doneWhen;
-    if (doneWhen && options.detached) {
+    if (doneWhen) {
       const ask = async (): Promise<void> => {
         if (settled) return;
         const done = await doneWhen.check().catch(() => false);
