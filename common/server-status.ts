@@ -10,6 +10,18 @@ import type { FourLetterWord, OpData } from "./protocol.js";
 type StatusData = OpData<"status">;
 
 /**
+ * Asks every word at once (a connection each) and hands the replies over in
+ * order, for collectStatus: an observation then waits for the server once,
+ * not once per word. The replies collectStatus leaves unread (it stops at the
+ * first word that finds nothing listening) must not go unhandled.
+ */
+export function askAtOnce(words: readonly FourLetterWord[], send: (word: FourLetterWord) => Promise<WordReply>): (word: FourLetterWord) => Promise<WordReply> {
+  const replies = new Map(words.map((word) => [word, send(word)] as const));
+  for (const reply of replies.values()) reply.catch(() => undefined);
+  return (word) => replies.get(word) ?? send(word);
+}
+
+/**
  * Asks each word through `send` and turns the answers into a status.
  */
 export async function collectStatus(

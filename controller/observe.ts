@@ -5,7 +5,7 @@ import type { Fleet } from "./fleet.js";
 import { expectSuccess } from "./agent/client.js";
 import { ZkfleetError, errorMessage } from "../common/errors.js";
 import { sendWordOn } from "../common/four-letter.js";
-import { collectStatus } from "../common/server-status.js";
+import { askAtOnce, collectStatus } from "../common/server-status.js";
 import type { ObservedHost } from "./model/observed.js";
 import type { Member } from "./model/target.js";
 import type { HostReport } from "./status/health.js";
@@ -93,12 +93,9 @@ export async function observeServer(fleet: Fleet, key: string, probe: Member["pr
   const started = Date.now();
   try {
     const conn = await fleet.connection(key);
-    // All three asked at once and read in order: a gate costs one channel round trip per server, not three.
     const words: FourLetterWord[] = ["srvr", "mntr", "conf"];
-    const replies = words.map((word) => sendWordOn(() => conn.openTcp(probe.address, probe.port), word, 2000));
-    // collectStatus stops at the first word that finds nothing listening; the replies it leaves unread must not go unhandled.
-    for (const reply of replies) reply.catch(() => undefined);
-    const { data } = await collectStatus(`${probe.address}:${probe.port}`, words, (word) => replies[words.indexOf(word)]!);
+    const { data } = await collectStatus(`${probe.address}:${probe.port}`, words,
+      askAtOnce(words, (word) => sendWordOn(() => conn.openTcp(probe.address, probe.port), word, 2000)));
     return { host: key, reachable: true, server: data, ms: Date.now() - started };
   } catch (err) {
     // A connection opened before the host went away: connect once more, which says at once whether the host is there.
