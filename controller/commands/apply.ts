@@ -256,7 +256,9 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
         canaryStarted.catch(() => undefined);
       }
       const { results, final } = await executePlan(plan, {
-        actions: fleetActions(fleet), journal, parallel: fleet.parallel,
+        // Observed under the lock: a first gate soon after may judge that look rather than ask again.
+        ...(lock ? { actions: fleetActions(fleet, { at: started, hosts: observed }), quietSince: started } : { actions: fleetActions(fleet) }),
+        journal, parallel: fleet.parallel,
         ready: async (step) => {
           if (!pushOnly(step)) await canaryStarted;
         },

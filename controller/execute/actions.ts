@@ -32,8 +32,14 @@ const RECONFIG_RETRY_MS = 30_000;
  */
 const REUSE_MS = 250;
 
-export function fleetActions(fleet: Fleet): Actions {
-  let last: { at: number; seen: Map<string, ObservedHost> } | undefined;
+/**
+ * `seen`: what the servers said in the observation the plan was made from, asked at `at`, which a first gate may
+ * judge instead of asking again (the executor's `quietSince` says nothing acted since).
+ */
+export function fleetActions(fleet: Fleet, seen?: { at: number; hosts: readonly ObservedHost[] }): Actions {
+  // Only the servers' words, as a gate's own observation has them: a myid file on disk is not what a server runs with.
+  const serverOnly = ({ facts: _facts, ...words }: ObservedHost): ObservedHost => words;
+  let last = seen && { at: seen.at, seen: new Map(seen.hosts.map((o) => [o.host, serverOnly(o)])) };
   // Already unpacked by an earlier install step: install_dist only switches the link and never reads the tarball.
   const switchRelease = async (step: { host: string; version: string; installDir: string; preinstalled?: Preinstalled }) => {
     const r = await fleet.call(step.host, "install_dist", {

@@ -61,6 +61,11 @@ export interface ExecuteOptions {
    * and synced (the last check passed), ready for `runs resume`.
    */
   deadline?: { at: Date; estimateStage: (stage: Plan["stages"][number]) => number };
+  /**
+   * Since when nothing has acted on these hosts (default: when the plan starts). apply passes the moment it asked
+   * for the observation it planned from, taken under the ensemble's lock, so a first gate may judge that.
+   */
+  quietSince?: number;
 }
 
 export interface ExecuteResult {
@@ -132,7 +137,7 @@ async function awaitHealthy(
         report,
         outcome: {
           changed: false,
-          message: `leader ${report.leader}, ${report.votersUp}/${report.voters} voters up${caught}${reused !== undefined && polls === 1 ? ` (as the step before saw it ${reused} ms earlier)` : ""}`,
+          message: `leader ${report.leader}, ${report.votersUp}/${report.voters} voters up${caught}${reused !== undefined && polls === 1 ? ` (as observed ${reused} ms earlier; nothing acted since)` : ""}`,
           data: { polls, waitedFor: [firstWait, lastWait === firstWait ? undefined : lastWait].filter((w) => w !== undefined), ...(reused !== undefined && polls === 1 ? { reusedMsOld: reused } : {}) },
         },
       };
@@ -193,7 +198,7 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
   // The leader the gates and checks last saw (undefined: none observed yet); a change is journalled where it was seen.
   let leaderSeen: string | null | undefined;
   // When the last step that acts (anything but a wait) ended: an observation older than that shows a state gone by.
-  let actedAt = Date.now();
+  let actedAt = opts.quietSince ?? Date.now();
   const noteLeader = (index: number) => (report: EnsembleReport) => {
     const leader = report.leader ?? null;
     if (leader === leaderSeen) return;

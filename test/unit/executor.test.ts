@@ -99,13 +99,32 @@ describe("executePlan", () => {
     expect(calls[2]!.lastActStarted).toBeGreaterThan(0);
   });
 
+  it("lets the first gate judge the look the plan was made from (quietSince), but not once a step acted", async () => {
+    const h = harness();
+    const asked: (number | undefined)[] = [];
+    h.actions.observe = async (_plan, _hosts, _versions, _roles, reuseAfter) => {
+      asked.push(reuseAfter);
+      return report("healthy");
+    };
+    await executePlan(plan([{ ...gate }, stop("zk2")]), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0, quietSince: 1234 });
+    expect(asked).toEqual([1234]);
+    const later: (number | undefined)[] = [];
+    h.actions.observe = async (_plan, _hosts, _versions, _roles, reuseAfter) => {
+      later.push(reuseAfter);
+      return report("healthy");
+    };
+    await executePlan(plan([start("zk2"), { ...gate }]), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0, quietSince: 1234 });
+    expect(later).toHaveLength(1);
+    expect(later[0]).toBeGreaterThan(1234);
+  });
+
   it("says in a gate's result that it judged the previous step's look, and how old it was", async () => {
     const h = harness();
     let n = 0;
     h.actions.observe = async () => ({ ...report("healthy"), observedAt: n++ === 1 ? Date.now() - 7 : Date.now() });
     const { results } = await executePlan(plan([start("zk2"), check, gate]), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0 });
     expect(results[1]!.message).not.toMatch(/earlier/);
-    expect(results[2]!.message).toMatch(/as the step before saw it \d+ ms earlier/);
+    expect(results[2]!.message).toMatch(/as observed \d+ ms earlier; nothing acted since/);
     expect(results[2]!.data).toMatchObject({ polls: 1, reusedMsOld: expect.any(Number) });
   });
 
