@@ -4,6 +4,7 @@
 // (write zoo.cfg, then start); for the same reason, once one fails the rest
 // are answered "skipped" instead of being run.
 
+import "../common/zod-jitless.js";
 import { createInterface } from "node:readline";
 import { handleLine, skippedResponse } from "./dispatch.js";
 import { Hello, PROTOCOL_VERSION } from "../common/protocol.js";

@@ -1,5 +1,6 @@
 // The CLI only parses arguments, calls the library and renders results. All
 // behaviour lives below it; nothing below it prints or exits.
+import "../common/zod-jitless.js";
 import { Command, CommanderError, Option } from "commander";
 import { ExitCode, ZkfleetError, errorMessage, exitCodeFor } from "../common/errors.js";
 import { packageVersion } from "../common/paths.js";
