@@ -19,6 +19,7 @@ import { observeServer } from "../observe.js";
 import { targetOf } from "../model/target.js";
 import { EXPORT_FILE, FILES_DIR, type FileEntry, MANIFEST, type Manifest } from "./manifest.js";
 import { checkTxnLog } from "./txn-log.js";
+import { compareText } from "../../common/compare.js";
 
 /** Per read_chunk request: big enough that round trips do not dominate, small enough to hold a few in memory. */
 const CHUNK = 4 * 1024 * 1024;
@@ -47,7 +48,7 @@ export function chooseBackupSource(first: readonly Seen[], again: readonly Seen[
   }
   const rank = (s: Seen) => (s.mode === "observer" ? 0 : 1);
   const synced = again.filter((s) => (s.mode === "follower" || s.mode === "observer") && s.zxid !== undefined && s.zxid >= leader.zxid!)
-    .sort((a, b) => rank(a) - rank(b) || (a.zxid! > b.zxid! ? -1 : a.zxid! < b.zxid! ? 1 : 0) || a.host.localeCompare(b.host));
+    .sort((a, b) => rank(a) - rank(b) || (a.zxid! > b.zxid! ? -1 : a.zxid! < b.zxid! ? 1 : 0) || compareText(a.host, b.host));
   if (synced.length === 0) {
     return { why: `no follower or observer has caught up with the leader ${leader.host} (zxid ${hex(leader.zxid)}): ${again.filter((s) => s.host !== leader.host).map((s) => `${s.host} ${s.mode ?? "not serving"} ${s.zxid === undefined ? "" : hex(s.zxid)}`).join(", ")}` };
   }

@@ -160,6 +160,8 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     zooCfg,
     probe: probeFor(inv, inv.hosts.find((h) => h.name === key)!),
   });
+  // Read while the hosts are still being reached: earlier runs' step durations, for the estimate.
+  const history = stepHistory(input.journalDir, inv.ensemble);
   const fleet = input.opened ?? await Fleet.open([inv], input.fleet);
   const runId = newRunId();
   const lockRun = input.resume?.lockRun ?? runId;
@@ -201,7 +203,6 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       ...(input.stageOnly ? { stageOnly: true } : {}),
     });
     const plan = input.backup ? planRestore(planned, observed, { ...input.backup, lockRun }) : planned;
-    const history = stepHistory(input.journalDir, inv.ensemble);
     const estimateMs = estimatePlan(plan, history);
     input.onPlan?.(plan, estimateMs);
     const unreachable = observed.filter((o) => !o.reachable);

@@ -16,6 +16,7 @@ import type { AgentRequest, AgentResponse, OpData } from "../../common/protocol.
 import { expectSuccess } from "../agent/client.js";
 import type { Fleet } from "../fleet.js";
 import { observationError, unobservableError } from "../observe.js";
+import { compareText } from "../../common/compare.js";
 
 export interface EnsembleLock {
   release(): Promise<void>;
@@ -68,7 +69,7 @@ export async function acquireEnsembleLock(
   }));
   if (heldElsewhere.length > 0) {
     await release();
-    const { key, by: h } = heldElsewhere.sort((a, b) => a.key.localeCompare(b.key))[0]!;
+    const { key, by: h } = heldElsewhere.sort((a, b) => compareText(a.key, b.key))[0]!;
     throw new ZkfleetError("plan", `ensemble ${opts.ensemble} is locked by run ${h?.run ?? "?"} (${h?.holder ?? "?"}) since ${h?.since ?? "?"}; nothing was changed`, {
       where: `${key}:${path}`,
       hint: `wait for that run to finish; if its controller is gone, \`zkfleet runs resume ${h?.run ?? "<run>"}\` continues it, ` +

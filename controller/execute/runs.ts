@@ -7,6 +7,7 @@ import { ZkfleetError } from "../../common/errors.js";
 import type { StepHistory } from "../plan/estimate.js";
 import type { Plan, StepKind } from "../plan/steps.js";
 import type { RunOrigin } from "./journal.js";
+import { compareText } from "../../common/compare.js";
 
 export type RunOutcome = "done" | "failed" | "interrupted" | "refused" | "no end record (controller killed?)";
 
@@ -29,8 +30,10 @@ export interface RunSummary {
 /** One line of a journal. */
 export interface Rec { at: string; run: string; event: string; [k: string]: unknown }
 
-export function records(file: string): Rec[] {
-  return readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").flatMap((l) => {
+/** A journal's records; with `event`, only the lines that name it are parsed (a plan's line carries every file's content). */
+export function records(file: string, event?: string): Rec[] {
+  const wanted = event === undefined ? undefined : `"event":${JSON.stringify(event)}`;
+  return readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "" && (wanted === undefined || l.includes(wanted))).flatMap((l) => {
     try {
       return [JSON.parse(l) as Rec];
     } catch {
@@ -79,7 +82,7 @@ export function listRuns(dir: string, ensemble?: string): RunSummary[] {
     const folder = join(dir, e);
     if (!existsSync(folder)) return [];
     return readdirSync(folder).filter((f) => f.endsWith(".jsonl")).flatMap((f) => summarize(join(folder, f)) ?? []);
-  }).sort((a, b) => a.started.localeCompare(b.started));
+  }).sort((a, b) => compareText(a.started, b.started));
 }
 
 export function findRun(dir: string, run: string): RunSummary {
@@ -135,7 +138,7 @@ export function stepHistory(dir: string, ensemble: string, runs = 20): StepHisto
   // Run ids start with their time, so names sort by age; an old journal directory must not slow every apply.
   const newest = readdirSync(folder).filter((f) => f.endsWith(".jsonl")).sort().slice(-runs);
   for (const file of newest) {
-    for (const r of records(join(folder, file))) {
+    for (const r of records(join(folder, file), "step-done")) {
       if (r.event !== "step-done" || typeof r.ms !== "number") continue;
       (history[r.kind as StepKind] ??= []).push(r.ms);
     }

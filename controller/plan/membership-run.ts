@@ -17,6 +17,7 @@ import type { EnsembleTarget } from "../model/target.js";
 import type { DesiredFile, DesiredHost } from "./plan.js";
 import type { AwaitHealthyStep, Plan, Refusal, Stage, Step } from "./steps.js";
 import { putBackSteps } from "./put-back.js";
+import { compareText } from "../../common/compare.js";
 
 export type MembershipMode = "dynamic" | "static";
 
@@ -339,7 +340,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
   /** The static restarts of a change: every other live member of the new list, followers first, the leader last. */
   function restartOrder(c: MembershipChange, alive: ReadonlySet<number>): string[] {
     return liveHosts(c.after, alive).filter((x) => x !== c.server.host)
-      .sort((a, b) => Number(a === input.leader) - Number(b === input.leader) || a.localeCompare(b));
+      .sort((a, b) => Number(a === input.leader) - Number(b === input.leader) || compareText(a, b));
   }
 
   /**

@@ -19,6 +19,7 @@ import { findHostsConflicts, hostsAlreadyResolve } from "../render/hosts-block.j
 import { MANAGED_MARK } from "../render/mark.js";
 import { quorumSize, spareVoters } from "../model/quorum.js";
 import type { AwaitHealthyStep, DeferredWrite, Plan, Preinstalled, Refusal, Stage, Step, WriteFileStep } from "./steps.js";
+import { compareText } from "../../common/compare.js";
 
 export * from "./steps.js";
 
@@ -81,7 +82,7 @@ export function restartOrder<T>(items: readonly T[], hostOf: (item: T) => Observ
     const mode = modeOf(h);
     return !isRunning(h) || mode === undefined ? 0 : mode === "follower" ? 1 : mode === "observer" ? 2 : mode === "leader" ? 4 : 3;
   };
-  return [...items].sort((a, b) => rank(hostOf(a)) - rank(hostOf(b)) || hostOf(a).host.localeCompare(hostOf(b).host));
+  return [...items].sort((a, b) => rank(hostOf(a)) - rank(hostOf(b)) || compareText(hostOf(a).host, hostOf(b).host));
 }
 
 /** The membership the inventory asks for, read from the rendered file that carries it. */

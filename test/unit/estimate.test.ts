@@ -4,6 +4,10 @@ import { describe, expect, it } from "vitest";
 import { ExitCode, exitCodeFor } from "../../common/errors.js";
 import { type Actions, executePlan } from "../../controller/execute/executor.js";
 import { estimatePlan, estimateStage, windowDeadline } from "../../controller/plan/estimate.js";
+import { stepHistory } from "../../controller/execute/runs.js";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Plan, Stage, Step } from "../../controller/plan/steps.js";
 
 const start = (host: string): Step => ({ kind: "start", host, reason: "r", args: { install_dir: "/i", config_dir: "/c", data_dir: "/d" } });
@@ -16,6 +20,24 @@ describe("estimates", () => {
     const serial: Stage = { title: "s", concurrent: false, steps: [start("zk1"), start("zk2")] };
     expect(estimateStage(serial, { start: [1000, 3000, 2000] })).toBe(4000);
     expect(estimateStage(serial, {})).toBe(30_000);
+  });
+
+  it("are read from the step-done records of the newest journals only, whatever the plan's file contents say", () => {
+    const dir = mkdtempSync(join(tmpdir(), "zkfleet-history-"));
+    try {
+      mkdirSync(join(dir, "e"));
+      const line = (event: string, data: object) => JSON.stringify({ at: "t", run: "r", event, ...data });
+      // A file whose content looks like a record must not count: in the journal it is a JSON string, quotes escaped.
+      const plan = line("plan", { plan: { content: line("step-done", { kind: "start", ms: 99_999 }) } });
+      for (const [name, ms] of [["2026-01-01T00-00-00-000Z-a-apply.jsonl", 1000], ["2026-01-02T00-00-00-000Z-b-apply.jsonl", 3000], ["2026-01-03T00-00-00-000Z-c-apply.jsonl", 2000]] as const) {
+        writeFileSync(join(dir, "e", name), [plan, line("step-start", { kind: "start" }), line("step-done", { kind: "start", ms }), '{"event":"step-done","kind":"sta'].join("\n"));
+      }
+      expect(stepHistory(dir, "e")).toEqual({ start: [1000, 3000, 2000] });
+      expect(stepHistory(dir, "e", 2)).toEqual({ start: [3000, 2000] });
+      expect(stepHistory(dir, "none")).toEqual({});
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("count the slowest host of a parallel stage, not the sum", () => {
