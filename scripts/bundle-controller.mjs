@@ -20,7 +20,7 @@ import { createHash } from "node:crypto";
 import { build } from "esbuild";
 import { readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { englishOnlyZod } from "./esbuild-zod.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -35,6 +35,25 @@ const moduleUrls = {
       const compiled = relative(root, args.path).replace(/\.ts$/, ".js");
       const url = `require("node:url").pathToFileURL(require("node:path").join(__dirname, ${JSON.stringify(compiled)})).href`;
       return { contents: text.replaceAll("import.meta.url", url), loader: "ts" };
+    });
+  },
+};
+
+/**
+ * The built-in templates compiled ahead (controller/render/precompiled.ts
+ * says why): that module's text in the bundle is precompileTemplates' output
+ * as code. It is taken from render.ts as tsc compiled it (`npm run build` runs
+ * tsc first), so that the templates are compiled by the same function, with
+ * the same options, as at run time.
+ */
+const precompiledTemplates = {
+  name: "precompiled-templates",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]controller[\\/]render[\\/]precompiled\.ts$/ }, async () => {
+      const { precompileTemplates } = await import(pathToFileURL(join(root, "dist", "controller", "render", "render.js")).href);
+      const entries = Object.entries(precompileTemplates(join(root, "templates")))
+        .map(([name, t]) => `  ${JSON.stringify(name)}: { sha256: ${JSON.stringify(t.sha256)}, spec: ${t.spec} }`);
+      return { contents: `export const PRECOMPILED = {\n${entries.join(",\n")}\n};\n`, loader: "js" };
     });
   },
 };
@@ -73,7 +92,7 @@ export async function bundleController({ outfile = join(root, "dist", "zkfleet.c
     minifySyntax: true,
     legalComments: "eof",
     logLevel: "warning",
-    plugins: [englishOnlyZod, moduleUrls, ssh2Binding],
+    plugins: [precompiledTemplates, englishOnlyZod, moduleUrls, ssh2Binding],
   });
   const code = result.outputFiles[0].text;
   const hash = createHash("sha256").update(code).digest("hex").slice(0, 16);

@@ -2,13 +2,15 @@
 // logic-light: every decision (which address to print, whether reconfig is
 // really on, which settings pass through) is made here in a view object, so
 // a user's own template gets the same decisions for free.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 import { ZkfleetError } from "../../common/errors.js";
 import { addressKind } from "../inventory/validators.js";
 import { MANAGED_MARK } from "./mark.js";
+import { PRECOMPILED, type PrecompiledTemplate } from "./precompiled.js";
 import { SUPER_DIGEST_PROPERTY, superDigestFor } from "../inventory/super-user.js";
 import { FOUR_LETTER_WORDS, versionFacts, type VersionFacts } from "../../common/versions.js";
 import type { HostSpec, Inventory, ZookeeperSpec } from "../inventory/schema.js";
@@ -27,6 +29,8 @@ export interface RenderOptions {
   templatesDir?: string;
   /** Render a configuration other than the target (a step of a membership change). */
   membership?: Membership;
+  /** Templates compiled ahead (default: those the bundle carries; none when run from source). */
+  precompiled?: Readonly<Record<string, PrecompiledTemplate>>;
 }
 
 export interface ServerView {
@@ -225,6 +229,25 @@ export function shellQuote(value: unknown): string {
   return `'${String(value).replace(/'/g, `'\\''`)}'`;
 }
 
+/** How every template is compiled, at run time or ahead (precompileTemplates). */
+const COMPILE_OPTIONS = { noEscape: true, strict: true } as const;
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/**
+ * The templates of a directory compiled ahead, as JavaScript source per file
+ * name: scripts/bundle-controller.mjs writes the built-in ones into the
+ * bundle (precompiled.ts says why).
+ */
+export function precompileTemplates(dir: string = builtinTemplatesDir()): Record<string, { sha256: string; spec: string }> {
+  const out: Record<string, { sha256: string; spec: string }> = {};
+  for (const name of readdirSync(dir).filter((n) => n.endsWith(".hbs")).sort()) {
+    const text = readFileSync(join(dir, name), "utf8");
+    out[name] = { sha256: sha256(text), spec: Handlebars.precompile(text, COMPILE_OPTIONS) as string };
+  }
+  return out;
+}
+
 class TemplateSet {
   private readonly handlebars = Handlebars.create();
   /** Compiling is most of what rendering costs (tens of ms per host): each template once per set. */
@@ -233,9 +256,17 @@ class TemplateSet {
   constructor(
     private readonly dirs: readonly string[],
     private readonly ensemble: string,
+    private readonly precompiled: Readonly<Record<string, PrecompiledTemplate>>,
   ) {
     this.handlebars.registerHelper("shq", shellQuote);
-    this.handlebars.registerPartial("server-lines", this.source("_server-lines.hbs").text);
+    const partial = this.source("_server-lines.hbs");
+    this.handlebars.registerPartial("server-lines", this.ahead("_server-lines.hbs", partial.text) ?? partial.text);
+  }
+
+  /** The template compiled ahead, when this is the text it was compiled from. */
+  private ahead(name: string, text: string): HandlebarsTemplateDelegate | undefined {
+    const pre = this.precompiled[name];
+    return pre !== undefined && pre.sha256 === sha256(text) ? this.handlebars.template(pre.spec) : undefined;
   }
 
   private source(name: string): { text: string; path: string } {
@@ -253,7 +284,7 @@ class TemplateSet {
     let entry = this.compiled.get(name);
     if (entry === undefined) {
       const { text, path } = this.source(name);
-      entry = { path, template: this.handlebars.compile(text, { noEscape: true, strict: true }) };
+      entry = { path, template: this.ahead(name, text) ?? this.handlebars.compile(text, COMPILE_OPTIONS) };
       this.compiled.set(name, entry);
     }
     const { path, template } = entry;
@@ -280,7 +311,7 @@ function templateSet(inv: Inventory, opts: RenderOptions): TemplateSet {
     }
     dirs.unshift(inv.templates);
   }
-  return new TemplateSet(dirs, inv.ensemble);
+  return new TemplateSet(dirs, inv.ensemble, opts.precompiled ?? PRECOMPILED);
 }
 
 const FILE_MODE = 0o644;

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ZkfleetError } from "../../common/errors.js";
 import type { Inventory } from "../../controller/inventory/schema.js";
-import { renderHostFiles, renderHostsBlock, shellQuote, type RenderedFile } from "../../controller/render/render.js";
+import { precompileTemplates, renderHostFiles, renderHostsBlock, shellQuote, type RenderedFile } from "../../controller/render/render.js";
+import type { PrecompiledTemplate } from "../../controller/render/precompiled.js";
 import { expectGolden } from "../golden/golden.js";
 import { fixtureYaml, parseValid, type FixtureOptions } from "../golden/fixtures.js";
 
@@ -140,6 +141,35 @@ describe("other host files", () => {
     const out = execFileSync("sh", ["-c", `printf %s ${shellQuote(nasty)}`], { encoding: "utf8" });
     expect(out).toBe(nasty);
     expect(() => execFileSync("test", ["-e", join(dir, "pwned")])).toThrow();
+  });
+});
+
+describe("templates compiled ahead (what the bundle carries)", () => {
+  // As scripts/bundle-controller.mjs puts them into the bundle: each spec's source as code.
+  const ahead = (): Record<string, PrecompiledTemplate> => Object.fromEntries(Object.entries(precompileTemplates())
+    .map(([name, t]) => [name, { sha256: t.sha256, spec: new Function(`return ${t.spec}`)() as TemplateSpecification }]));
+
+  it.each([
+    ["3.4.13", {}], ["3.8.0", {}], ["3.9.3", { reconfig: true }], ["3.8.0", { bind: true, hostsFile: "unmanaged" }], ["3.9.3", { service: "systemd" }],
+  ] as const)("render %s %o exactly as templates compiled at run time", (version, options) => {
+    const inv = parseValid(fixtureYaml({ version, ...options }));
+    const precompiled = ahead();
+    expect(Object.keys(precompiled)).toEqual(expect.arrayContaining(["zoo.cfg.hbs", "_server-lines.hbs", "hosts-block.hbs", "myid.hbs"]));
+    for (const host of inv.hosts) {
+      const files = renderHostFiles(inv, host, { precompiled });
+      expect(files.length).toBeGreaterThan(2);
+      expect(files).toEqual(renderHostFiles(inv, host, { precompiled: {} }));
+    }
+    expect(renderHostsBlock(inv, { precompiled })).toBe(renderHostsBlock(inv, { precompiled: {} }));
+  });
+
+  it("are used only for the text they were compiled from", () => {
+    const inv = parseValid(fixtureYaml());
+    // A spec that renders something else: used, it would show; the text on disk differs from its hash, so it is not.
+    const wrong = { ...ahead()["myid.hbs"]!, spec: ahead()["hosts-block.hbs"]!.spec };
+    const myid = (pre: Record<string, PrecompiledTemplate>) => file(renderHostFiles(inv, inv.hosts[1]!, { precompiled: pre }), "/var/lib/zookeeper/myid").content;
+    expect(myid({ "myid.hbs": wrong })).not.toBe("2\n");
+    expect(myid({ "myid.hbs": { ...wrong, sha256: "0".repeat(64) } })).toBe("2\n");
   });
 });
 
