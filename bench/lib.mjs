@@ -8,6 +8,7 @@ export function commandRunner(env, children) {
   return function run(argv, { timeoutMs = 300_000 } = {}) {
     return new Promise((resolve) => {
       const t0 = performance.now();
+      const startedAt = Date.now();
       const child = spawn(argv[0], argv.slice(1), { env, stdio: ["ignore", "pipe", "pipe"] });
       children.add(child);
       let stdout = "", stderr = "";
@@ -17,7 +18,7 @@ export function commandRunner(env, children) {
       child.on("close", (code, signal) => {
         clearTimeout(timer);
         children.delete(child);
-        resolve({ code: code ?? 128, signal, stdout, stderr, ms: performance.now() - t0 });
+        resolve({ code: code ?? 128, signal, stdout, stderr, ms: performance.now() - t0, startedAt });
       });
     });
   };

@@ -73,6 +73,18 @@ function split(result) {
     followerGap: followerGaps.length ? Math.max(...followerGaps) : undefined };
 }
 
+/**
+ * Where the controller's time went, from the run's journal (its clock, to the millisecond): before the plan was
+ * journalled (process start, SSH, agents, lock, observation, planning), between the ZooKeeper steps (gates, file
+ * writes, the agent round trips between steps) and after the last record (lock release, closing, process exit).
+ */
+function phases(run, result, zk) {
+  const recs = readFileSync(result.journal, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const before = Date.parse(recs[0].at) - run.startedAt;
+  const after = run.startedAt + run.ms - Date.parse(recs.at(-1).at);
+  return { before, between: run.ms - zk - before - after, after };
+}
+
 /** Seed 004 by hand: ssh to each server, restart it, poll srvr until it serves; followers first, leader last. */
 async function manualRoll(dir, hosts) {
   const t0 = performance.now();
@@ -114,7 +126,9 @@ try {
       // Without the canary: what the controller itself adds. With it (the default): what clients saw.
       const b = await zkfleet("apply", "-i", inventory(dir, "3.8.0", { maxClientCnxns: 200 + r }), "--yes", "--json", "--no-canary");
       if (b.code !== 2) fail("config roll", b);
-      bare.push({ wall: b.ms, ...split(JSON.parse(b.stdout)) });
+      const bResult = JSON.parse(b.stdout);
+      const bSplit = split(bResult);
+      bare.push({ wall: b.ms, ...bSplit, phases: phases(b, bResult, bSplit.zk) });
       const a = await zkfleet("apply", "-i", inventory(dir, "3.8.0", { maxClientCnxns: 100 + r }), "--yes", "--json");
       if (a.code !== 2) fail("config roll", a);
       rolls.push({ wall: a.ms, ...split(JSON.parse(a.stdout)) });
@@ -137,6 +151,9 @@ try {
     const added = bare.map((x) => x.wall - x.zk);
     console.log(`${n} servers, controller per round without canary: ${added.map((ms) => `${Math.round(ms)} ms`).join(", ")}; ` +
       `median ${Math.round(median(added))} ms, ${((median(added) / (median(added) + zk)) * 100).toFixed(1)} % of a roll whose ZooKeeper part is the median ${Math.round(zk)} ms`);
+    const part = (k) => Math.round(median(bare.map((x) => x.phases[k])));
+    console.log(`${n} servers, controller time by phase (medians): before the plan ${part("before")} ms (process start, SSH, agents, lock, observation, planning), ` +
+      `between the ZooKeeper steps ${part("between")} ms (gates, file writes, agent round trips), after the last step ${part("after")} ms (lock release, closing, exit)`);
     const gaps = rolls.map((x) => x.gap);
     console.log(`${n} servers, canary during the rolls: longest unavailability (full connect string) median ${s(median(gaps))} [${gaps.map(s).join(", ")}], ` +
       `worst follower step ${s(Math.max(...rolls.map((x) => x.followerGap ?? 0)))}; failed ops ${rolls.map((x) => x.failed).join("/")}, ` +
