@@ -184,6 +184,13 @@ export function fleetActions(fleet: Fleet, seen?: { at: number; hosts: readonly 
       return { changed: false, message: `${step.hosts.length} member(s) report the configuration; a write committed under it (${probe.path}, ${probe.ms} ms)` };
     },
 
+    async serverProcess(host) {
+      const zk = fleet.host(host).inventory.zookeeper;
+      const facts = await fleet.call(host, "facts", { data_dir: zk.data_dir, zoo_cfg: posix.join(zk.config_dir, "zoo.cfg") });
+      const p = facts.data.process;
+      return { running: p?.state === "running", detail: p?.detail ?? "the agent found no ZooKeeper process" };
+    },
+
     async observe(plan: Plan, hosts: readonly string[], versions: readonly string[], roles?: AwaitHealthyStep["roles"], reuseAfter?: number) {
       const members = plan.target.members.filter((m) => hosts.includes(m.host)).map((m) => {
         const role = roles?.[m.host];

@@ -3,7 +3,8 @@
 // halts with the ensemble at quorum, and the servers after it are never
 // touched.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { type Server, createServer } from "node:net";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
@@ -63,6 +64,64 @@ it("a release that does not start: that server goes back to the release it ran, 
   for (const h of t.lab.hosts) {
     expect((await sshRun(t.lab, h.name, "readlink /opt/zookeeper/current")).stdout.trim(), h.name).toBe("releases/3.8.0");
   }
+}, 240_000);
+
+/**
+ * Takes the first election port a stopped server frees (lab hosts' addresses are this machine's loopback), so that
+ * the server cannot bind it when it starts again, and gives it back once the run starts putting that server back.
+ * Bounded: it lets go after 90 s whatever happens.
+ */
+function takeFreedElectionPort(addresses: readonly string[], journalDir: string) {
+  let held: { address: string; server: Server } | undefined;
+  let taking = false;
+  let released = false;
+  const release = () => {
+    if (held && !released) held.server.close();
+    released = true;
+  };
+  const undoStarted = () => {
+    const dir = join(journalDir, "lab");
+    const newest = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".jsonl")).sort().at(-1) : undefined;
+    return newest !== undefined && readFileSync(join(dir, newest), "utf8").includes('"event":"undo-start"');
+  };
+  const tick = setInterval(() => {
+    if (held) {
+      if (undoStarted()) release();
+      return;
+    }
+    if (taking) return;
+    taking = true;
+    void Promise.all(addresses.map((address) => new Promise<void>((resolve) => {
+      if (held) return resolve();
+      const server = createServer();
+      server.once("error", () => resolve());
+      server.listen({ host: address, port: 3888 }, () => {
+        if (held) server.close();
+        else held = { address, server };
+        resolve();
+      });
+    }))).finally(() => (taking = false));
+  }, 10);
+  const stop = () => {
+    clearInterval(tick);
+    release();
+    return held?.address;
+  };
+  const limit = setTimeout(stop, 90_000);
+  return { stop: () => (clearTimeout(limit), stop()) };
+}
+
+it("a server that exits after its start (its election port taken): its agent is asked within seconds, not after the check's two minutes, and it is put back", async () => {
+  // A running ensemble, whatever ran before: the port is taken from the first server the roll stops.
+  const up = await runCli(["apply", "-i", t.lab.inventory, "--yes"], t.env);
+  expect([0, 2], up.err).toContain(up.code);
+  const before = { pids: await zkPids(), cfgs: await zooCfgs() };
+  const change = derive("exits.yml", { config: { maxClientCnxns: 77 } });
+  const port = takeFreedElectionPort(t.lab.hosts.map((h) => h.address), t.env.ZKFLEET_JOURNAL!);
+  // The check's own timeout stays at two minutes: only the agent's word can end it sooner.
+  const r = await runCli(["apply", "-i", change, "--yes"], t.env).finally(() => port.stop());
+  expect(r.err).toMatch(/ZooKeeper on zk\d exited after its start: nothing has listened on \S+'s client port for \d+s; its agent finds stale pid file .*: process \d+ is gone/);
+  await expectHaltedAfterFirst(r, before);
 }, 240_000);
 
 it("a plan that cannot finish before the deadline is refused before anything is touched; a closed window is bad input", async () => {

@@ -38,6 +38,7 @@ function harness(opts: { verdicts?: EnsembleReport["verdict"][]; failOn?: string
   const actions: Actions = {
     install: act, writeFile: act, switchRelease: act, cleanData: act, restoreData: act, start: act, stop: act, reconfig: act, awaitConfig: act,
     observe: async () => report(verdicts.shift() ?? "healthy"),
+    serverProcess: async () => ({ running: true, detail: "ZooKeeper running as pid 7" }),
   };
   const journal = { runId: "r1", path: "(memory)", write: (event: string, data: Record<string, unknown>) => void records.push({ event, ...data }), plan: () => void records.push({ event: "plan" }) };
   return { acted, records, actions, journal };
@@ -116,6 +117,76 @@ describe("executePlan", () => {
     await executePlan(plan([start("zk2"), { ...gate }]), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0, quietSince: 1234 });
     expect(later).toHaveLength(1);
     expect(later[0]).toBeGreaterThan(1234);
+  });
+
+  describe("a check after a start, when nothing listens on the started server's client port", () => {
+    const closed = (): EnsembleReport => ({
+      ...report("degraded"), problems: ["zk2: ZooKeeper is not running"],
+      hosts: [{ host: "zk2", address: "127.94.0.12", myid: 2, role: "participant", reachable: true, running: false, observedInMs: 1 }],
+    });
+    const waitingCheck = { ...check, caughtUp: "zk2", timeoutMs: 10_000 } as Step;
+    // Healthy, with zk2 at the leader's zxid: what ends a check that waits for zk2.
+    const caughtUp = (): EnsembleReport => ({
+      ...report("healthy"),
+      hosts: ["zk1", "zk2"].map((host, i) => ({ host, address: `127.94.0.1${i + 1}`, myid: i + 1, role: "participant" as const, reachable: true, running: true, zxid: "0x100000005", observedInMs: 1 })),
+    });
+
+    it("asks the host's agent once the port has been closed goneMs, and stops at once when the server has exited", async () => {
+      const h = harness();
+      h.actions.observe = async () => closed();
+      const asked: number[] = [];
+      const t0 = Date.now();
+      h.actions.serverProcess = async () => {
+        asked.push(Date.now() - t0);
+        return { running: false, detail: "stale pid file /d/zookeeper_server.pid: process 4321 is gone" };
+      };
+      const err = await executePlan(plan([start("zk2"), waitingCheck]), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 5, goneMs: 60 })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ZkfleetError);
+      expect((err as ZkfleetError).message).toMatch(/ZooKeeper on zk2 exited after its start: nothing has listened on 127\.94\.0\.12's client port .*process 4321 is gone/);
+      expect(asked).toHaveLength(1);
+      expect(asked[0]).toBeGreaterThanOrEqual(60);
+      // Well before the check's own timeout.
+      expect(Date.now() - t0).toBeLessThan(5_000);
+    });
+
+    /** Closed for `closedPolls` observations, then caught up; the agent answers with `agent`. What the check ended with, and how often it asked. */
+    async function closedThenBack(closedPolls: number, agent: () => Promise<{ running: boolean; detail: string }>) {
+      const h = harness();
+      let polls = 0;
+      h.actions.observe = async () => (++polls <= closedPolls ? closed() : caughtUp());
+      let asked = 0;
+      h.actions.serverProcess = async () => {
+        asked += 1;
+        return agent();
+      };
+      const { results } = await executePlan(plan([start("zk2"), waitingCheck]), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 5, goneMs: 30 });
+      return { message: results[1]!.message, asked };
+    }
+
+    it("keeps waiting while the agent says the server runs (a large snapshot opens the port late)", async () => {
+      const r = await closedThenBack(40, async () => ({ running: true, detail: "ZooKeeper running as pid 7" }));
+      expect(r.message).toMatch(/^leader zk1/);
+      expect(r.asked).toBeGreaterThan(0);
+    });
+
+    it("goes on waiting when the agent cannot be asked", async () => {
+      const r = await closedThenBack(30, async () => {
+        throw new ZkfleetError("ssh", "connection lost");
+      });
+      expect(r.message).toMatch(/^leader zk1/);
+      expect(r.asked).toBeGreaterThan(0);
+    });
+
+    it("never asks for a gate, nor while the server answers", async () => {
+      const h = harness();
+      const seen = [report("degraded"), report("degraded"), report("healthy"), { ...caughtUp(), verdict: "degraded" as const }, caughtUp()];
+      h.actions.observe = async () => seen.shift() ?? caughtUp();
+      h.actions.serverProcess = async () => {
+        throw new Error("not to be asked");
+      };
+      await executePlan(plan([{ ...gate, timeoutMs: 10_000 } as Step, stop("zk2"), start("zk2"), waitingCheck]), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 5, goneMs: 0 });
+    });
   });
 
   it("says in a gate's result that it judged the previous step's look, and how old it was", async () => {

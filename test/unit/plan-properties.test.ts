@@ -106,6 +106,7 @@ function recorder() {
   const actions: Actions = {
     install: act, writeFile: act, switchRelease: act, cleanData: act, restoreData: act, start: act, stop: act, reconfig: act, awaitConfig: act,
     observe: async (_plan, hosts) => healthy(hosts),
+    serverProcess: async () => ({ running: true, detail: "running" }),
   };
   return { done, actions };
 }
