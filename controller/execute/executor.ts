@@ -96,8 +96,9 @@ const CHECK_EARLY_POLL_MS = 100;
 const CHECK_EARLY_MS = 2000;
 
 /**
- * A check after a start whose server has had nothing listening on its client
- * port this long asks the host's agent whether the server still runs. A
+ * A check after a start whose server (each server started since the last
+ * check) has had nothing listening on its client port this long asks the
+ * host's agent whether the server still runs. A
  * server loading a large snapshot opens the port late, so a closed port alone
  * proves nothing; but one that has exited is not waited for until the check's
  * timeout (two minutes) before it is put back. Measured: ZooKeeper 3.8.0
@@ -115,6 +116,7 @@ const GONE_MS = 3000;
  */
 async function awaitHealthy(
   plan: Plan, step: AwaitHealthyStep, opts: ExecuteOptions, onReport: (report: EnsembleReport) => void, actedAt: number,
+  startedHosts: readonly string[] = [],
 ): Promise<{ outcome: Outcome; report: EnsembleReport }> {
   const started = Date.now();
   const deadline = started + step.timeoutMs;
@@ -124,9 +126,9 @@ async function awaitHealthy(
   let firstWait: string | undefined;
   let lastWait: string | undefined;
   let polls = 0;
-  // Since when the server this check waits for (caughtUp) has had nothing listening, and when its agent was last asked.
-  let closedSince: number | undefined;
-  let askedAt = 0;
+  // Per server started before this check: since when nothing has listened on its client port, when its agent was last asked.
+  const closedSince = new Map<string, number>();
+  const askedAt = new Map<string, number>();
   for (;;) {
     // A gate's first look may be the check's that passed just before it, with no step acting in between: observing
     // again a few milliseconds later would see the same (each look costs about 20 ms of a roll's controller time).
@@ -161,20 +163,24 @@ async function awaitHealthy(
         },
       };
     }
-    if (waitingFor !== undefined && step.role === "check" && step.caughtUp !== undefined) {
-      const mine = report.hosts.find((h) => h.host === step.caughtUp);
-      closedSince = mine?.reachable && mine.running === false ? (closedSince ?? Date.now()) : undefined;
+    for (const host of waitingFor === undefined ? [] : startedHosts) {
+      const mine = report.hosts.find((h) => h.host === host);
+      if (!(mine?.reachable && mine.running === false)) {
+        closedSince.delete(host);
+        continue;
+      }
+      const since = closedSince.get(host) ?? Date.now();
+      closedSince.set(host, since);
       const goneMs = opts.goneMs ?? GONE_MS;
-      if (closedSince !== undefined && Date.now() - closedSince >= goneMs && Date.now() - askedAt >= goneMs / 3) {
-        askedAt = Date.now();
-        // An agent that cannot be asked proves nothing: the check goes on until its timeout, as before.
-        const process = await opts.actions.serverProcess(step.caughtUp).catch(() => undefined);
-        if (process && !process.running) {
-          throw new ZkfleetError("zookeeper", `ZooKeeper on ${step.caughtUp} exited after its start: nothing has listened on ${mine!.address}'s client port for ${Math.round((Date.now() - closedSince) / 1000)}s; its agent finds ${process.detail}`, {
-            where: step.caughtUp,
-            hint: `look at ZooKeeper's log on ${step.caughtUp} (log_dir) for why it exited: a port it cannot bind, memory, its data; fix that, then run apply again`,
-          });
-        }
+      if (Date.now() - since < goneMs || Date.now() - (askedAt.get(host) ?? 0) < goneMs / 3) continue;
+      askedAt.set(host, Date.now());
+      // An agent that cannot be asked proves nothing: the check goes on until its timeout, as before.
+      const process = await opts.actions.serverProcess(host).catch(() => undefined);
+      if (process && !process.running) {
+        throw new ZkfleetError("zookeeper", `ZooKeeper on ${host} exited after its start: nothing has listened on ${mine.address}'s client port for ${Math.round((Date.now() - since) / 1000)}s; its agent finds ${process.detail}`, {
+          where: host,
+          hint: `look at ZooKeeper's log on ${host} (log_dir) for why it exited: a port it cannot bind, memory, its data; fix that, then run apply again`,
+        });
       }
     }
     if (Date.now() >= deadline) {
@@ -234,6 +240,8 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
   let leaderSeen: string | null | undefined;
   // When the last step that acts (anything but a wait) ended: an observation older than that shows a state gone by.
   let actedAt = opts.quietSince ?? Date.now();
+  // Servers started and not yet seen through a check: the next check watches whether they exit.
+  const startedUnchecked = new Set<string>();
   const noteLeader = (index: number) => (report: EnsembleReport) => {
     const leader = report.leader ?? null;
     if (leader === leaderSeen) return;
@@ -248,10 +256,16 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
       case "switch_release": return actions.switchRelease(step);
       case "clean_data": return actions.cleanData(step);
       case "restore_data": return actions.restoreData(step);
-      case "start": return actions.start(step);
+      case "start": {
+        const outcome = await actions.start(step);
+        startedUnchecked.add(step.host);
+        return outcome;
+      }
       case "stop": return actions.stop(step);
       case "await_healthy": {
-        const { outcome, report } = await awaitHealthy(plan, step, opts, noteLeader(index), actedAt);
+        const watched = step.role === "check" ? step.hosts.filter((h) => startedUnchecked.has(h)) : [];
+        const { outcome, report } = await awaitHealthy(plan, step, opts, noteLeader(index), actedAt, watched);
+        for (const h of watched) startedUnchecked.delete(h);
         final = report;
         return outcome;
       }

@@ -93,7 +93,8 @@ function takeFreedElectionPort(addresses: readonly string[], journalDir: string)
     taking = true;
     void Promise.all(addresses.map((address) => new Promise<void>((resolve) => {
       if (held) return resolve();
-      const server = createServer();
+      // The other servers dial a peer's election port: turned away at once, they are no connection to wait for.
+      const server = createServer((peer) => peer.destroy());
       server.once("error", () => resolve());
       server.listen({ host: address, port: 3888 }, () => {
         if (held) server.close();
@@ -122,6 +123,32 @@ it("a server that exits after its start (its election port taken): its agent is 
   const r = await runCli(["apply", "-i", change, "--yes"], t.env).finally(() => port.stop());
   expect(r.err).toMatch(/ZooKeeper on zk\d exited after its start: nothing has listened on \S+'s client port for \d+s; its agent finds stale pid file .*: process \d+ is gone/);
   await expectHaltedAfterFirst(r, before);
+}, 240_000);
+
+it("a server that was down and exits after apply starts it: the run stops within seconds, saying so, and the others are untouched", async () => {
+  const up = await runCli(["apply", "-i", t.lab.inventory, "--yes"], t.env);
+  expect([0, 2], up.err).toContain(up.code);
+  const zk1 = t.lab.hosts.find((h) => h.name === "zk1")!;
+  await sshRun(t.lab, "zk1", "/opt/zookeeper/current/bin/zkServer.sh --config /etc/zookeeper/conf stop");
+  const before = await zkPids();
+  // zk1's election port, free now that its server is stopped, held by this test (lab addresses are this machine's loopback).
+  const holder = createServer((peer) => peer.destroy());
+  await new Promise<void>((resolve, reject) => holder.once("error", reject).listen({ host: zk1.address, port: 3888 }, resolve));
+  let r: Awaited<ReturnType<typeof runCli>>;
+  try {
+    r = await runCli(["apply", "-i", t.lab.inventory, "--yes"], t.env);
+  } finally {
+    await new Promise((resolve) => holder.close(resolve));
+  }
+  expect(r.code, r.err).toBe(4);
+  expect(r.err).toMatch(/ZooKeeper on zk1 exited after its start: nothing has listened on \S+'s client port for \d+s; its agent finds stale pid file .*: process \d+ is gone/);
+  const after = await zkPids();
+  for (const name of ["zk2", "zk3"]) expect(after[name], name).toEqual(before[name]);
+  // With its port back, the next apply starts it and the ensemble is whole.
+  const again = await runCli(["apply", "-i", t.lab.inventory, "--yes"], t.env);
+  expect(again.code, again.err).toBe(2);
+  const status = JSON.parse((await runCli(["status", "-i", t.lab.inventory, "--json"], t.env)).out);
+  expect(status.ensembles[0].verdict).toBe("healthy");
 }, 240_000);
 
 it("a plan that cannot finish before the deadline is refused before anything is touched; a closed window is bad input", async () => {

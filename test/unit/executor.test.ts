@@ -178,6 +178,25 @@ describe("executePlan", () => {
       expect(r.asked).toBeGreaterThan(0);
     });
 
+    it("watches every server started since the last check (servers that were down), and only those", async () => {
+      const h = harness();
+      // zk2 started here and closed; zk3 closed too, but nothing started it (out of scope, say): only zk2 is asked about.
+      const bothClosed = (): EnsembleReport => ({
+        ...closed(), hosts: [...closed().hosts, { host: "zk3", address: "127.94.0.13", myid: 3, role: "participant", reachable: true, running: false, observedInMs: 1 }],
+      });
+      h.actions.observe = async () => bothClosed();
+      const asked: string[] = [];
+      h.actions.serverProcess = async (host) => {
+        asked.push(host);
+        return { running: false, detail: "no pid file at /d/zookeeper_server.pid" };
+      };
+      const plainCheck = { ...check, timeoutMs: 10_000 } as Step;
+      const err = await executePlan(plan([start("zk1"), start("zk2"), plainCheck]), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 5, goneMs: 30 })
+        .catch((e: unknown) => e);
+      expect((err as ZkfleetError).message).toMatch(/^ZooKeeper on zk2 exited after its start: .*its agent finds no pid file/);
+      expect(asked).toEqual(["zk2"]);
+    });
+
     it("never asks for a gate, nor while the server answers", async () => {
       const h = harness();
       const seen = [report("degraded"), report("degraded"), report("healthy"), { ...caughtUp(), verdict: "degraded" as const }, caughtUp()];
