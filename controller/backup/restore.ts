@@ -4,7 +4,7 @@
 // apply's (lock, journal, executor), with the restore stage in its plan.
 import { posix } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
-import type { Inventory } from "../inventory/schema.js";
+import { type Inventory, zooCfgPath } from "../inventory/schema.js";
 import type { RestoreSpec } from "../plan/restore.js";
 import { compareVersions } from "../agent/runtime-platform.js";
 import { type Manifest, verifyBackup } from "./manifest.js";
@@ -35,7 +35,7 @@ export async function prepareRestore(inv: Inventory, from: string): Promise<{ ma
   }
   const zk = inv.zookeeper;
   const stagingDir = posix.join(inv.agent.dir, "restore", id.slice(0, 16));
-  const args = { data_dir: zk.data_dir, ...(zk.data_log_dir ? { data_log_dir: zk.data_log_dir } : {}), config_path: posix.join(zk.config_dir, "zoo.cfg") };
+  const args = { data_dir: zk.data_dir, ...(zk.data_log_dir ? { data_log_dir: zk.data_log_dir } : {}), config_path: zooCfgPath(zk) };
   return {
     manifest,
     spec: {

@@ -15,7 +15,7 @@ import { acquireEnsembleLock } from "../execute/lock.js";
 import { stepHistory } from "../execute/runs.js";
 import { estimatePlan, estimateStage } from "../plan/estimate.js";
 import { Fleet, type FleetOptions } from "../fleet.js";
-import type { HostSpec, Inventory } from "../inventory/schema.js";
+import { type HostSpec, type Inventory, zooCfgPath } from "../inventory/schema.js";
 import type { ObservedHost } from "../model/observed.js";
 import { fileContent } from "../model/observed.js";
 import { probeFor, targetOf } from "../model/target.js";
@@ -97,7 +97,7 @@ export function tarballFor(inv: Inventory): string {
   return join(inv.zookeeper.dists, `apache-zookeeper-${inv.zookeeper.version}-bin.tar.gz`);
 }
 
-const zooCfgOf = (inv: Inventory) => posix.join(inv.zookeeper.config_dir, "zoo.cfg");
+const zooCfgOf = (inv: Inventory) => zooCfgPath(inv.zookeeper);
 
 function serviceOf(inv: Inventory) {
   return inv.zookeeper.service === "systemd" ? { kind: "systemd" as const, unit: SYSTEMD_UNIT.name } : { kind: "script" as const };

@@ -20,6 +20,7 @@ import { expectSuccess } from "../agent/client.js";
 import type { AgentRequest } from "../../common/protocol.js";
 import { judgeEnsemble } from "../status/health.js";
 import type { Actions } from "./executor.js";
+import { zooCfgPath } from "../inventory/schema.js";
 
 /** How long a reconfig whose answer was lost is asked again (a leader handover takes seconds). */
 const RECONFIG_RETRY_MS = 30_000;
@@ -186,7 +187,7 @@ export function fleetActions(fleet: Fleet, seen?: { at: number; hosts: readonly 
 
     async serverProcess(host) {
       const zk = fleet.host(host).inventory.zookeeper;
-      const facts = await fleet.call(host, "facts", { data_dir: zk.data_dir, zoo_cfg: posix.join(zk.config_dir, "zoo.cfg") });
+      const facts = await fleet.call(host, "facts", { data_dir: zk.data_dir, zoo_cfg: zooCfgPath(zk) });
       const p = facts.data.process;
       return { running: p?.state === "running", detail: p?.detail ?? "the agent found no ZooKeeper process" };
     },

@@ -109,6 +109,37 @@ const CHECK_EARLY_MS = 2000;
 const GONE_MS = 3000;
 
 /**
+ * For a check: throws once a server started before it has had nothing
+ * listening on its client port for `goneMs` and its agent says it no longer
+ * runs (asked at most every goneMs / 3). An agent that cannot be asked proves
+ * nothing: the check goes on until its timeout.
+ */
+function exitWatch(hosts: readonly string[], actions: Actions, goneMs: number): (report: EnsembleReport) => Promise<void> {
+  const closedSince = new Map<string, number>();
+  const askedAt = new Map<string, number>();
+  return async (report) => {
+    for (const host of hosts) {
+      const mine = report.hosts.find((h) => h.host === host);
+      if (!(mine?.reachable && mine.running === false)) {
+        closedSince.delete(host);
+        continue;
+      }
+      const since = closedSince.get(host) ?? Date.now();
+      closedSince.set(host, since);
+      if (Date.now() - since < goneMs || Date.now() - (askedAt.get(host) ?? 0) < goneMs / 3) continue;
+      askedAt.set(host, Date.now());
+      const process = await actions.serverProcess(host).catch(() => undefined);
+      if (process && !process.running) {
+        throw new ZkfleetError("zookeeper", `ZooKeeper on ${host} exited after its start: nothing has listened on ${mine.address}'s client port for ${Math.round((Date.now() - since) / 1000)}s; its agent finds ${process.detail}`, {
+          where: host,
+          hint: `look at ZooKeeper's log on ${host} (log_dir) for why it exited: a port it cannot bind, memory, its data; fix that, then run apply again`,
+        });
+      }
+    }
+  };
+}
+
+/**
  * Polls until the ensemble is healthy and, for a check naming a host, until
  * that host's zxid has reached the leader's zxid of an earlier poll: then it
  * has every transaction committed before it was seen serving, not only a
@@ -126,9 +157,7 @@ async function awaitHealthy(
   let firstWait: string | undefined;
   let lastWait: string | undefined;
   let polls = 0;
-  // Per server started before this check: since when nothing has listened on its client port, when its agent was last asked.
-  const closedSince = new Map<string, number>();
-  const askedAt = new Map<string, number>();
+  const exited = exitWatch(startedHosts, opts.actions, opts.goneMs ?? GONE_MS);
   for (;;) {
     // A gate's first look may be the check's that passed just before it, with no step acting in between: observing
     // again a few milliseconds later would see the same (each look costs about 20 ms of a roll's controller time).
@@ -163,26 +192,7 @@ async function awaitHealthy(
         },
       };
     }
-    for (const host of waitingFor === undefined ? [] : startedHosts) {
-      const mine = report.hosts.find((h) => h.host === host);
-      if (!(mine?.reachable && mine.running === false)) {
-        closedSince.delete(host);
-        continue;
-      }
-      const since = closedSince.get(host) ?? Date.now();
-      closedSince.set(host, since);
-      const goneMs = opts.goneMs ?? GONE_MS;
-      if (Date.now() - since < goneMs || Date.now() - (askedAt.get(host) ?? 0) < goneMs / 3) continue;
-      askedAt.set(host, Date.now());
-      // An agent that cannot be asked proves nothing: the check goes on until its timeout, as before.
-      const process = await opts.actions.serverProcess(host).catch(() => undefined);
-      if (process && !process.running) {
-        throw new ZkfleetError("zookeeper", `ZooKeeper on ${host} exited after its start: nothing has listened on ${mine.address}'s client port for ${Math.round((Date.now() - since) / 1000)}s; its agent finds ${process.detail}`, {
-          where: host,
-          hint: `look at ZooKeeper's log on ${host} (log_dir) for why it exited: a port it cannot bind, memory, its data; fix that, then run apply again`,
-        });
-      }
-    }
+    if (waitingFor !== undefined) await exited(report);
     if (Date.now() >= deadline) {
       const waited = `${step.hosts.join(", ")} did not become healthy within ${step.timeoutMs / 1000}s: ${waitingFor}`;
       if (step.role === "gate") {

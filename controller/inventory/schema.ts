@@ -13,6 +13,7 @@ import {
   type LocalPathContext,
 } from "./validators.js";
 import { adminServerEnabled, KNOWN_ZOOKEEPER_VERSIONS, managedSettingOwner } from "../../common/versions.js";
+import { posix } from "node:path";
 
 /**
  * myid is limited to 1..255. ZooKeeper itself accepts any long, but it builds
@@ -277,6 +278,9 @@ function nameMoves<H extends HostInput>(hosts: H[]): (H & { server_name?: string
     return moving ? { ...h, name: `${h.name}@${h.address}`, server_name: h.name } : h;
   });
 }
+
+/** The zoo.cfg a host's server runs with: the one zkfleet writes, stops and starts by. */
+export const zooCfgPath = (zk: Pick<ZookeeperSpec, "config_dir">): string => posix.join(zk.config_dir, "zoo.cfg");
 
 /** The moves nameMoves marked, by the kept name (lower case): the leaving entry and the one that takes its name. */
 export function movesOf(inv: { hosts: readonly HostSpec[] }): Map<string, { from: HostSpec; to: HostSpec }> {

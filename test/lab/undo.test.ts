@@ -66,6 +66,13 @@ it("a release that does not start: that server goes back to the release it ran, 
   }
 }, 240_000);
 
+/** Listens on a lab host's election port (its address is this machine's loopback); rejects while the port is taken. */
+function holdElectionPort(address: string): Promise<Server> {
+  // The other servers dial a peer's election port: turned away at once, they are no connection to wait for.
+  const server = createServer((peer) => peer.destroy());
+  return new Promise((resolve, reject) => server.once("error", reject).listen({ host: address, port: 3888 }, () => resolve(server)));
+}
+
 /**
  * Takes the first election port a stopped server frees (lab hosts' addresses are this machine's loopback), so that
  * the server cannot bind it when it starts again, and gives it back once the run starts putting that server back.
@@ -91,17 +98,11 @@ function takeFreedElectionPort(addresses: readonly string[], journalDir: string)
     }
     if (taking) return;
     taking = true;
-    void Promise.all(addresses.map((address) => new Promise<void>((resolve) => {
-      if (held) return resolve();
-      // The other servers dial a peer's election port: turned away at once, they are no connection to wait for.
-      const server = createServer((peer) => peer.destroy());
-      server.once("error", () => resolve());
-      server.listen({ host: address, port: 3888 }, () => {
-        if (held) server.close();
-        else held = { address, server };
-        resolve();
-      });
-    }))).finally(() => (taking = false));
+    void Promise.all(addresses.map(async (address) => {
+      const server = held ? undefined : await holdElectionPort(address).catch(() => undefined);
+      if (server && held) server.close();
+      else if (server) held = { address, server };
+    })).finally(() => (taking = false));
   }, 10);
   const stop = () => {
     clearInterval(tick);
@@ -132,8 +133,7 @@ it("a server that was down and exits after apply starts it: the run stops within
   await sshRun(t.lab, "zk1", "/opt/zookeeper/current/bin/zkServer.sh --config /etc/zookeeper/conf stop");
   const before = await zkPids();
   // zk1's election port, free now that its server is stopped, held by this test (lab addresses are this machine's loopback).
-  const holder = createServer((peer) => peer.destroy());
-  await new Promise<void>((resolve, reject) => holder.once("error", reject).listen({ host: zk1.address, port: 3888 }, resolve));
+  const holder = await holdElectionPort(zk1.address);
   let r: Awaited<ReturnType<typeof runCli>>;
   try {
     r = await runCli(["apply", "-i", t.lab.inventory, "--yes"], t.env);
