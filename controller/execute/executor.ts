@@ -237,6 +237,9 @@ async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) =
   if (errors.length > 0) throw errors.sort((a, b) => a.i - b.i)[0]!.err;
 }
 
+/** Every step but a health wait changes something (await_config commits a write of its own). */
+const acts = (step: Step) => step.kind !== "await_healthy";
+
 export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<ExecuteResult> {
   const { actions, journal } = opts;
   const results: StepResult[] = [];
@@ -295,11 +298,11 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
       });
     }
     opts.onStepStart?.(step, index);
-    journal.write("step-start", { index, kind: step.kind, host: step.host, ...("before" in step ? { before: step.before } : {}) });
+    journal.write("step-start", { index, kind: step.kind, host: step.host, ...("before" in step ? { before: step.before } : {}) }, { durable: acts(step) });
     const started = Date.now();
     try {
       const outcome = await dispatch(step, index).finally(() => {
-        if (step.kind !== "await_healthy") actedAt = Date.now();
+        if (acts(step)) actedAt = Date.now();
       });
       const result: StepResult = { step, index, ...outcome, ms: Date.now() - started };
       journal.write("step-done", { index, kind: step.kind, host: step.host, changed: outcome.changed, message: outcome.message, ...(outcome.data ? { data: outcome.data } : {}), ms: result.ms });

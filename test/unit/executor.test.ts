@@ -27,7 +27,7 @@ function plan(...stages: Step[][]): Plan {
 
 function harness(opts: { verdicts?: EnsembleReport["verdict"][]; failOn?: string; onAct?: (s: Step) => void } = {}) {
   const acted: string[] = [];
-  const records: { event: string; index?: number }[] = [];
+  const records: { event: string; index?: number; durable?: true }[] = [];
   const verdicts = [...(opts.verdicts ?? [])];
   const act = async (s: Step) => {
     acted.push(`${s.kind}:${s.host}`);
@@ -40,7 +40,7 @@ function harness(opts: { verdicts?: EnsembleReport["verdict"][]; failOn?: string
     observe: async () => report(verdicts.shift() ?? "healthy"),
     serverProcess: async () => ({ running: true, detail: "ZooKeeper running as pid 7" }),
   };
-  const journal = { runId: "r1", path: "(memory)", write: (event: string, data: Record<string, unknown>) => void records.push({ event, ...data }), plan: () => void records.push({ event: "plan" }) };
+  const journal = { runId: "r1", path: "(memory)", write: (event: string, data: Record<string, unknown>, o?: { durable?: boolean }) => void records.push({ event, ...data, ...(o?.durable ? { durable: true } : {}) }), plan: () => void records.push({ event: "plan" }) };
   return { acted, records, actions, journal };
 }
 
@@ -54,6 +54,8 @@ describe("executePlan", () => {
     ]);
     expect(h.records[5]).toMatchObject({ event: "step-done", index: 1, data: { backup: "/b" } });
     expect(results.map((r) => r.index)).toEqual([0, 1, 2, 3]);
+    // On the disk before it runs: the announcement of a step that acts; the rest rides with it.
+    expect(h.records.filter((r) => r.durable).map((r) => `${r.event}${r.index}`)).toEqual(["step-start1", "step-start2"]);
   });
 
   it("journals the leader the gates and checks see when it changes (none in between is a change too), and what a gate waited for", async () => {
