@@ -1,7 +1,6 @@
 // Runs a program from an argv vector (never through a shell) and collects its
 // output, so no value from a request is ever interpreted by a shell here.
 
-import { spawn } from "node:child_process";
 import { ZkfleetError } from "../common/errors.js";
 
 export interface CommandResult {
@@ -46,11 +45,13 @@ export function tail(text: string, max = 2000): string {
   return text.length <= max ? text : `...${text.slice(text.length - max)}`;
 }
 
-export function runCommand(argv: readonly string[], options: CommandOptions): Promise<CommandResult> {
+export async function runCommand(argv: readonly string[], options: CommandOptions): Promise<CommandResult> {
   const [program, ...args] = argv;
   if (program === undefined) throw new ZkfleetError("agent", "runCommand called with an empty argv");
   // A program left running must be in its own session, or it would die with the agent.
   if (options.doneWhen && !options.detached) throw new ZkfleetError("agent", "runCommand: doneWhen needs detached");
+  // Loaded when a command first runs, not by every agent's start: a batch of lock, facts and status runs none.
+  const { spawn } = await import("node:child_process");
   return new Promise((resolve) => {
     const child = spawn(program, args, {
       env: options.env ?? process.env,

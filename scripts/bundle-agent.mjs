@@ -56,6 +56,8 @@ export async function bundleAgent({ outfile = join(root, "dist", "agent.js") } =
     format: "cjs",
     outfile,
     write: false,
+    // Runs as a vm.Script, where import() has no loader to call: a module loaded on first use is required.
+    supported: { "dynamic-import": false },
     // Whitespace and syntax only: identifiers stay readable in a stack trace from a host.
     minifyWhitespace: true,
     minifySyntax: true,

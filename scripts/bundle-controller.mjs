@@ -87,6 +87,8 @@ export async function bundleController({ outfile = join(root, "dist", "zkfleet.c
     outfile,
     write: false,
     external: ["zookeeper", "cpu-features"],
+    // Runs as a vm.Script, where import() has no loader to call: a module loaded on first use is required.
+    supported: { "dynamic-import": false },
     // Whitespace and syntax only: identifiers stay readable in a stack trace.
     minifyWhitespace: true,
     minifySyntax: true,

@@ -5,10 +5,8 @@
 // torn transaction; the controller checks every record it received and cuts
 // the copy at the first one that is not whole.
 
-import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
-import { deflateRawSync } from "node:zlib";
 import { SNAPSHOT_TAIL, hex, logsAfterSnapshot, newestSnapshot, parseDataFileName } from "../../common/backup-files.js";
 import { listDir, statIfExists } from "../fs-util.js";
 import { done, failed, type OpOutcome } from "../outcome.js";
@@ -60,6 +58,8 @@ export async function backupSourceOp(args: OpArgs<"backup_source">): Promise<OpO
 }
 
 export async function readChunkOp(args: OpArgs<"read_chunk">): Promise<OpOutcome<"read_chunk">> {
+  // Loaded when first needed, not by every agent's start (sha256-file.ts).
+  const [{ createHash }, { deflateRawSync }] = await Promise.all([import("node:crypto"), import("node:zlib")]);
   const handle = await open(args.path, "r");
   try {
     const buffer = Buffer.alloc(args.length);

@@ -5,6 +5,7 @@
 // clean_data moves it (never deleted), and the marker is written last: a
 // host whose marker names a restore holds that restore's files whole.
 
+import { constants as fsConstants } from "node:fs";
 import { copyFile, mkdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { syncToDisk, sha256Of, statIfExists, tempSibling, writeAtomic } from "../fs-util.js";
@@ -36,7 +37,7 @@ export async function restoreDataOp(args: OpArgs<"restore_data">, check: boolean
     await mkdir(dirFor(f.name), { recursive: true });
     const temp = tempSibling(to);
     try {
-      await copyFile(f.staged, temp);
+      await copyFile(f.staged, temp, fsConstants.COPYFILE_EXCL);
       // The marker written below says the restore is whole: what it vouches for must be on disk first.
       await syncToDisk(temp);
       await rename(temp, to);
