@@ -9,13 +9,13 @@
 // run by a user) every run compiles, which costs some 45 ms (bench/README.md).
 // The cache is only ever read from beside the bundle, never from a shared
 // directory: V8 runs what a cache holds.
-import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Script } from "node:vm";
+"use strict";
+const { readFileSync, renameSync, rmSync, writeFileSync } = require("node:fs");
+const { createRequire } = require("node:module");
+const { dirname, join } = require("node:path");
+const { Script } = require("node:vm");
 
-const bundle = fileURLToPath(new URL("../dist/zkfleet.cjs", import.meta.url));
+const bundle = join(__dirname, "..", "dist", "zkfleet.cjs");
 const code = readFileSync(bundle, "utf8");
 const hash = /^\/\/ zkfleet (\w+)\n/.exec(code)?.[1];
 const command = /^[a-z]+$/.test(process.argv[2] ?? "") ? process.argv[2] : "other";
@@ -26,14 +26,15 @@ try { if (cache) cachedData = readFileSync(cache); } catch {}
 // A module's own scope, as node gives a CommonJS file, in strict mode like the ES modules it was built from.
 const source = `(function (exports, require, module, __filename, __dirname) {"use strict";${code}\n})`;
 const script = new Script(source, { filename: bundle, cachedData });
-const module = { exports: {} };
-script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
+const bundled = { exports: {} };
+script.runInThisContext()(bundled.exports, createRequire(bundle), bundled, bundle, dirname(bundle));
 
-process.exitCode = await module.exports.main(process.argv);
-
-if (cache && (cachedData === undefined || script.cachedDataRejected) && process.exitCode !== 3) {
-  process.once("beforeExit", () => {
-    const temp = `${cache}.${process.pid}`;
-    try { writeFileSync(temp, script.createCachedData()); renameSync(temp, cache); } catch { try { rmSync(temp, { force: true }); } catch {} }
-  });
-}
+bundled.exports.main(process.argv).then((exit) => {
+  process.exitCode = exit;
+  if (cache && (cachedData === undefined || script.cachedDataRejected) && exit !== 3) {
+    process.once("beforeExit", () => {
+      const temp = `${cache}.${process.pid}`;
+      try { writeFileSync(temp, script.createCachedData()); renameSync(temp, cache); } catch { try { rmSync(temp, { force: true }); } catch {} }
+    });
+  }
+});
