@@ -57,11 +57,24 @@ function inventory(dir, version, config) {
   return file;
 }
 
+const waitsOnZooKeeper = (result, r) => ["stop", "start"].includes(r.kind) || (r.kind === "await_healthy" && result.steps[r.index]?.role === "check");
+
+/**
+ * A run whose controller time is far off the usual is explained, not just counted: its slowest steps that count
+ * as the controller's (a gate that had to wait, a slow file write), and any canary client that could not check
+ * its writes (its "lost 0" would prove nothing).
+ */
+function oddities(result) {
+  const slow = result.results.filter((r) => !waitsOnZooKeeper(result, r) && r.ms >= 1000)
+    .map((r) => `step ${r.index + 1} ${r.kind}${r.host === "*" ? "" : ` ${r.host}`} took ${r.ms} ms: ${r.message}${r.data?.waitedFor?.length ? ` (waited for ${r.data.waitedFor.join("; ")})` : ""}`);
+  const unverified = (result.canary?.clients ?? []).filter((c) => c.problem).map((c) => `canary ${c.label}: ${c.problem}`);
+  return [...slow, ...unverified];
+}
+
 /** From apply --json: per roll stage, what the steps that wait on ZooKeeper took. */
 function split(result) {
   const steps = result.results;
-  const zk = steps.filter((r) => ["stop", "start"].includes(r.kind) || (r.kind === "await_healthy" && result.steps[r.index]?.role === "check"))
-    .reduce((sum, r) => sum + r.ms, 0);
+  const zk = steps.filter((r) => waitsOnZooKeeper(result, r)).reduce((sum, r) => sum + r.ms, 0);
   // What clients saw: the canary on the full connect string (longest time without a successful write), all clients' failures.
   const c = result.canary?.total;
   const leaderStop = result.steps.findLast((st) => st.kind === "stop");
@@ -69,7 +82,7 @@ function split(result) {
   const followerGaps = perStep.filter((st) => result.steps[st.index]?.kind === "stop" && result.steps[st.index] !== leaderStop).map((st) => st.longestGapMs);
   // The push (install steps, hosts in parallel): the longest, since the stage takes as long as it.
   const push = Math.max(0, ...steps.filter((r) => r.kind === "install").map((r) => r.ms));
-  return { zk, push, stages: result.stages.length, gap: c?.longestGapMs, failed: c?.failed, lost: c?.lost, expired: c?.expired, p99: c?.p99Ms,
+  return { zk, push, odd: oddities(result), stages: result.stages.length, gap: c?.longestGapMs, failed: c?.failed, lost: c?.lost, expired: c?.expired, p99: c?.p99Ms,
     followerGap: followerGaps.length ? Math.max(...followerGaps) : undefined };
 }
 
@@ -135,6 +148,7 @@ try {
       manual.push(await manualRoll(dir, hosts));
       console.error(`  ${n} servers, round ${r + 1}: zkfleet ${s(b.ms)} (ZooKeeper ${s(bare.at(-1).zk)}, controller ${Math.round(b.ms - bare.at(-1).zk)} ms), ` +
         `with canary ${s(a.ms)}, by hand ${s(manual.at(-1))}`);
+      for (const line of [...bare.at(-1).odd, ...rolls.at(-1).odd]) console.log(`${n} servers, round ${r + 1}, note: ${line}`);
     }
     // Staged first (apply --stage: the push alone, as before a window), then the upgrade itself, which then only restarts.
     const upInventory = inventory(dir, "3.9.3", { maxClientCnxns: 100 + ROUNDS - 1 });
@@ -142,7 +156,9 @@ try {
     if (staged.code !== 2) fail("apply --stage", staged);
     const up39 = await zkfleet("apply", "-i", upInventory, "--yes", "--json");
     if (up39.code !== 2) fail("upgrade", up39);
-    const upgrade = { wall: up39.ms, stagedMs: staged.ms, ...split(JSON.parse(up39.stdout)), push: split(JSON.parse(staged.stdout)).push };
+    const upResult = JSON.parse(up39.stdout);
+    const upSplit = split(upResult);
+    const upgrade = { wall: up39.ms, stagedMs: staged.ms, ...upSplit, push: split(JSON.parse(staged.stdout)).push, phases: phases(up39, upResult, upSplit.zk) };
 
     const wall = median(bare.map((x) => x.wall)), zk = median(bare.map((x) => x.zk)), hand = median(manual);
     console.log(`${n} servers, configuration roll without canary (${ROUNDS} rounds, medians): zkfleet ${s(wall)} of which ZooKeeper stop+start+sync ${s(zk)}; ` +
@@ -163,6 +179,10 @@ try {
     console.log(`${n} servers, upgrade 3.8.0 -> 3.9.3 staged by apply --stage in ${s(upgrade.stagedMs)} (the push ${Math.round(upgrade.push)} ms), then the upgrade ` +
       `(with the canary): ${s(upgrade.wall)} of which ZooKeeper ${s(upgrade.zk)}; controller added ${Math.round(upAdded)} ms (${((upAdded / upgrade.wall) * 100).toFixed(0)} %); ` +
       `canary: longest unavailability ${s(upgrade.gap)}, expired ${upgrade.expired}, lost ${upgrade.lost}`);
+    const ph = upgrade.phases;
+    console.log(`${n} servers, upgrade, controller time by phase: before the plan ${Math.round(ph.before)} ms, between the ZooKeeper steps ${Math.round(ph.between)} ms ` +
+      `(the canary's start and final check among them), after the last record ${Math.round(ph.after)} ms`);
+    for (const line of upgrade.odd) console.log(`${n} servers, upgrade, note: ${line}`);
   }
 } finally {
   cleanUp();
