@@ -26,6 +26,13 @@ const labs = [];
 const run = (argv, opts = {}) => commandRunner(env, children)(argv, { timeoutMs: 600_000, ...opts });
 const fail = (what, r) => { throw new Error(`${what} failed (exit ${r.code}):\n${r.stderr.trim().slice(-3000) || r.stdout.slice(0, 2000)}`); };
 const zkfleet = (...args) => run(["node", cli, ...args]);
+/** zkfleet, and the CPU time its own process used (bench/cpu-at-exit.cjs), in ms. */
+let timedRuns = 0;
+async function zkfleetTimed(...args) {
+  const file = join(work, `cpu-${timedRuns++}.json`);
+  const r = await commandRunner({ ...env, ZKFLEET_BENCH_CPU: file }, children)(["node", "--require", join(root, "bench/cpu-at-exit.cjs"), cli, ...args], { timeoutMs: 600_000 });
+  return { ...r, cpuMs: JSON.parse(readFileSync(file, "utf8")).ms };
+}
 
 function cleanUp() {
   for (const c of children) c.kill("SIGKILL");
@@ -137,11 +144,11 @@ try {
     const rolls = [], bare = [], manual = [];
     for (let r = 0; r < ROUNDS; r++) {
       // Without the canary: what the controller itself adds. With it (the default): what clients saw.
-      const b = await zkfleet("apply", "-i", inventory(dir, "3.8.0", { maxClientCnxns: 200 + r }), "--yes", "--json", "--no-canary");
+      const b = await zkfleetTimed("apply", "-i", inventory(dir, "3.8.0", { maxClientCnxns: 200 + r }), "--yes", "--json", "--no-canary");
       if (b.code !== 2) fail("config roll", b);
       const bResult = JSON.parse(b.stdout);
       const bSplit = split(bResult);
-      bare.push({ wall: b.ms, ...bSplit, phases: phases(b, bResult, bSplit.zk) });
+      bare.push({ wall: b.ms, ...bSplit, phases: phases(b, bResult, bSplit.zk), cpuMs: b.cpuMs });
       const a = await zkfleet("apply", "-i", inventory(dir, "3.8.0", { maxClientCnxns: 100 + r }), "--yes", "--json");
       if (a.code !== 2) fail("config roll", a);
       rolls.push({ wall: a.ms, ...split(JSON.parse(a.stdout)) });
@@ -154,11 +161,11 @@ try {
     const upInventory = inventory(dir, "3.9.3", { maxClientCnxns: 100 + ROUNDS - 1 });
     const staged = await zkfleet("apply", "-i", upInventory, "--stage", "--yes", "--json");
     if (staged.code !== 2) fail("apply --stage", staged);
-    const up39 = await zkfleet("apply", "-i", upInventory, "--yes", "--json");
+    const up39 = await zkfleetTimed("apply", "-i", upInventory, "--yes", "--json");
     if (up39.code !== 2) fail("upgrade", up39);
     const upResult = JSON.parse(up39.stdout);
     const upSplit = split(upResult);
-    const upgrade = { wall: up39.ms, stagedMs: staged.ms, ...upSplit, push: split(JSON.parse(staged.stdout)).push, phases: phases(up39, upResult, upSplit.zk) };
+    const upgrade = { wall: up39.ms, stagedMs: staged.ms, ...upSplit, push: split(JSON.parse(staged.stdout)).push, phases: phases(up39, upResult, upSplit.zk), cpuMs: up39.cpuMs };
 
     const wall = median(bare.map((x) => x.wall)), zk = median(bare.map((x) => x.zk)), hand = median(manual);
     console.log(`${n} servers, configuration roll without canary (${ROUNDS} rounds, medians): zkfleet ${s(wall)} of which ZooKeeper stop+start+sync ${s(zk)}; ` +
@@ -170,6 +177,10 @@ try {
     const part = (k) => Math.round(median(bare.map((x) => x.phases[k])));
     console.log(`${n} servers, controller time by phase (medians): before the plan ${part("before")} ms (process start, SSH, agents, lock, observation, planning), ` +
       `between the ZooKeeper steps ${part("between")} ms (gates, file writes, agent round trips), after the last step ${part("after")} ms (lock release, closing, exit)`);
+    // The added time is the controller's and the hosts' (sshd sessions, agents), all on this machine's cores; this is the controller's alone.
+    const cpu = bare.map((x) => x.cpuMs);
+    console.log(`${n} servers, the controller process's own CPU time per roll without canary: ${cpu.map((ms) => `${Math.round(ms)} ms`).join(", ")}; ` +
+      `median ${Math.round(median(cpu))} ms, ${((median(cpu) / wall) * 100).toFixed(1)} % of the roll's wall time`);
     const gaps = rolls.map((x) => x.gap);
     console.log(`${n} servers, canary during the rolls: longest unavailability (full connect string) median ${s(median(gaps))} [${gaps.map(s).join(", ")}], ` +
       `worst follower step ${s(Math.max(...rolls.map((x) => x.followerGap ?? 0)))}; failed ops ${rolls.map((x) => x.failed).join("/")}, ` +
@@ -181,7 +192,8 @@ try {
       `canary: longest unavailability ${s(upgrade.gap)}, expired ${upgrade.expired}, lost ${upgrade.lost}`);
     const ph = upgrade.phases;
     console.log(`${n} servers, upgrade, controller time by phase: before the plan ${Math.round(ph.before)} ms, between the ZooKeeper steps ${Math.round(ph.between)} ms ` +
-      `(the canary's start and final check among them), after the last record ${Math.round(ph.after)} ms`);
+      `(the canary's start and final check among them), after the last record ${Math.round(ph.after)} ms; ` +
+      `the controller process's own CPU time ${Math.round(upgrade.cpuMs)} ms (${((upgrade.cpuMs / upgrade.wall) * 100).toFixed(1)} %; its canary clients are processes of their own)`);
     for (const line of upgrade.odd) console.log(`${n} servers, upgrade, note: ${line}`);
   }
 } finally {
