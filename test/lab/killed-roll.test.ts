@@ -124,11 +124,12 @@ function canaryWorkers(): { pid: number; label: string }[] {
 
 it("a canary client that crashes costs its own figures, never the run", async () => {
   const running = runCli(["apply", "-i", withCnxns(55), "--yes", "--json"], t.env);
-  // Once the run acts (a step has started), the canary is past its start: then kill one of its clients.
+  // Once the run acts (a step other than a health wait has started: a gate may look while the canary starts), the
+  // canary is past its start: then kill one of its clients.
   const journalDir = join(t.env.ZKFLEET_JOURNAL!, "lab");
   const acting = () => readdirSync(journalDir).some((f) => {
     const text = readFileSync(join(journalDir, f), "utf8");
-    return text.includes("maxClientCnxns=55") && text.includes('"event":"step-start"');
+    return text.includes("maxClientCnxns=55") && /"event":"step-start","index":\d+,"kind":"(?!await_healthy")/.test(text);
   });
   const victim = await pollUntil(async () => (acting() ? canaryWorkers().find((w) => w.label !== "all") : undefined), 60_000, 100);
   expect(victim).toBeDefined();
