@@ -18,6 +18,7 @@ interface ZkClient {
   create(path: string, data: string | Buffer, flags: number): Promise<string>;
   get(path: string, watch: boolean): Promise<[unknown, Buffer | string]>;
   get_children(path: string, watch: boolean): Promise<string[]>;
+  sync(path: string): Promise<unknown>;
   delete_(path: string, version: number): Promise<void>;
   mkdirp(path: string, cb: (err: Error | null) => void): void;
   close(): void;
@@ -127,6 +128,9 @@ async function finish(): Promise<void> {
   let verifyError: string | undefined = connected ? undefined : `no connection to ${config.verifyConnect} for the final check`;
   while (connected && Date.now() < deadline) {
     try {
+      // A new session may be on a follower that has not yet applied every committed write: sync first, or an
+      // acknowledged write still on its way to that follower would be counted as lost.
+      await within(client.sync(base), 5_000, `sync of ${base}`);
       present = new Set(await within(client.get_children(base, false), 5_000, `listing ${base}`));
       verifyError = undefined;
       break;
