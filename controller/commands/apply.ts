@@ -9,7 +9,7 @@ import { Canary } from "../canary/canary.js";
 import { type CanaryRoute, type CanaryRunReport, type CanaryVia, type CanaryViaOption, openCanaryRoute } from "../canary/route.js";
 import { fleetActions } from "../execute/actions.js";
 import { planMembershipChange, recordPath } from "./membership.js";
-import { type StepResult, executePlan } from "../execute/executor.js";
+import { type StepResult, acts, executePlan } from "../execute/executor.js";
 import { Journal, newRunId } from "../execute/journal.js";
 import { acquireEnsembleLock } from "../execute/lock.js";
 import { stepHistory } from "../execute/runs.js";
@@ -262,7 +262,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
         ...(lock ? { actions: fleetActions(fleet, { at: started, hosts: observed }), quietSince: started } : { actions: fleetActions(fleet) }),
         journal, parallel: fleet.parallel,
         ready: async (step) => {
-          if (!pushOnly(step) && step.kind !== "await_healthy") await canaryStarted;
+          if (!pushOnly(step) && acts(step)) await canaryStarted;
         },
         onStepStart: (step, index) => {
           canary?.step(index);

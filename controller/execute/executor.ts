@@ -238,7 +238,7 @@ async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) =
 }
 
 /** Every step but a health wait changes something (await_config commits a write of its own). */
-const acts = (step: Step) => step.kind !== "await_healthy";
+export const acts = (step: Step) => step.kind !== "await_healthy";
 
 export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<ExecuteResult> {
   const { actions, journal } = opts;
