@@ -23,14 +23,14 @@ const env = { ...process.env };
 const children = new Set();
 const labs = [];
 
-const run = (argv, opts = {}) => commandRunner(env, children)(argv, { timeoutMs: 600_000, ...opts });
+const run = (argv, { env: extra = {}, ...opts } = {}) => commandRunner({ ...env, ...extra }, children)(argv, { timeoutMs: 600_000, ...opts });
 const fail = (what, r) => { throw new Error(`${what} failed (exit ${r.code}):\n${r.stderr.trim().slice(-3000) || r.stdout.slice(0, 2000)}`); };
 const zkfleet = (...args) => run(["node", cli, ...args]);
 /** zkfleet, and the CPU time its own process used (bench/cpu-at-exit.cjs), in ms. */
 let timedRuns = 0;
 async function zkfleetTimed(...args) {
   const file = join(work, `cpu-${timedRuns++}.json`);
-  const r = await commandRunner({ ...env, ZKFLEET_BENCH_CPU: file }, children)(["node", "--require", join(root, "bench/cpu-at-exit.cjs"), cli, ...args], { timeoutMs: 600_000 });
+  const r = await run(["node", "--require", join(root, "bench/cpu-at-exit.cjs"), cli, ...args], { env: { ZKFLEET_BENCH_CPU: file } });
   return { ...r, cpuMs: JSON.parse(readFileSync(file, "utf8")).ms };
 }
 

@@ -6,6 +6,7 @@
 // lines and closes stdin; the agent writes one Hello line, then one Response
 // line per request, in order (Response.index is the request's position).
 
+import { posix } from "node:path";
 import { z } from "zod";
 
 /** Bumped on any incompatible change to the messages below. */
@@ -328,6 +329,9 @@ export const DiscoverArgs = z.strictObject({
 });
 /** Debian's zookeeperd keeps its scripts here, the jar in /usr/share/java and the config behind /etc/zookeeper/conf. */
 export const DEBIAN_ZOOKEEPER_HOME = "/usr/share/zookeeper";
+
+/** The zoo.cfg in a request's config_dir: the file the controller writes and the agent starts a server with. */
+export const zooCfgIn = (configDir: string): string => posix.join(configDir, "zoo.cfg");
 
 const DiscoveredServer = z.strictObject({
   pid: z.number().int().positive(),

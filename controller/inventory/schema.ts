@@ -13,7 +13,7 @@ import {
   type LocalPathContext,
 } from "./validators.js";
 import { adminServerEnabled, KNOWN_ZOOKEEPER_VERSIONS, managedSettingOwner } from "../../common/versions.js";
-import { posix } from "node:path";
+import { zooCfgIn } from "../../common/protocol.js";
 
 /**
  * myid is limited to 1..255. ZooKeeper itself accepts any long, but it builds
@@ -280,7 +280,7 @@ function nameMoves<H extends HostInput>(hosts: H[]): (H & { server_name?: string
 }
 
 /** The zoo.cfg a host's server runs with: the one zkfleet writes, stops and starts by. */
-export const zooCfgPath = (zk: Pick<ZookeeperSpec, "config_dir">): string => posix.join(zk.config_dir, "zoo.cfg");
+export const zooCfgPath = (zk: Pick<ZookeeperSpec, "config_dir">): string => zooCfgIn(zk.config_dir);
 
 /** The moves nameMoves marked, by the kept name (lower case): the leaving entry and the one that takes its name. */
 export function movesOf(inv: { hosts: readonly HostSpec[] }): Map<string, { from: HostSpec; to: HostSpec }> {
