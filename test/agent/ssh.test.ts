@@ -1,4 +1,4 @@
-// The agent over a real OpenSSH server (sshd on 127.92.0.10, ssh2 client):
+// The agent over a real OpenSSH server (sshd on its registered /24, ssh2 client):
 // the bundle is pushed over SFTP once, and a batch goes through stdin/EOF of
 // an exec channel exactly as it does on a fleet host.
 
@@ -11,6 +11,7 @@ import type { Connection } from "../../controller/connection/types.js";
 import { ZkfleetError } from "../../common/errors.js";
 import { makeKey, makeTempDir, startSshd, type Sshd } from "../helpers/sshd.js";
 import { buildTestBundle } from "./harness.js";
+import { addressIn } from "../helpers/subnets.js";
 
 let dir: string;
 let sshd: Sshd;
@@ -21,7 +22,7 @@ let agent: AgentHandle;
 beforeAll(async () => {
   dir = await makeTempDir("zkfleet-agent-ssh");
   const key = await makeKey(dir, "id_ed25519");
-  sshd = await startSshd({ address: "127.92.0.10", authorizedKeys: [key.publicLine] });
+  sshd = await startSshd({ address: addressIn("agent-ssh", 10), authorizedKeys: [key.publicLine] });
   conn = await connectSsh({
     host: "zk-agent-ssh",
     hostname: sshd.address,
@@ -56,7 +57,7 @@ describe("agent over SSH", () => {
     const responses = await runAgent(conn, agent, [
       { op: "write_file", args: { path, content: "7\n", state_dir: join(dir, "remote", "state") } },
       { op: "facts", args: { data_dir: join(dir, "remote", "etc") } },
-      { op: "status", args: { host: "127.92.0.11", port: 2181, timeout_ms: 2000 } },
+      { op: "status", args: { host: addressIn("agent-ssh", 11), port: 2181, timeout_ms: 2000 } },
     ]);
     expect(expectSuccess(conn.host, "write_file", responses[0]!).changed).toBe(true);
     expect(expectSuccess(conn.host, "facts", responses[1]!).data.myid).toBe("7");

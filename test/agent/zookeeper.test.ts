@@ -1,6 +1,6 @@
 // start / status / stop / clean_data against a real ZooKeeper 3.8.0
 // standalone server, unpacked by install_dist from the lab's tarball
-// (dists/dists.ts) and bound to 127.92.0.1. Also: stop never signals
+// (dists/dists.ts) and bound to an address of its registered /24. Also: stop never signals
 // a process it cannot tie to ZooKeeper (a `sleep` we own stands in for one).
 
 import { spawn, execFile } from "node:child_process";
@@ -14,9 +14,10 @@ import { ensureDists } from "../../dists/dists.js";
 import { defaultArtifactsDir } from "../../common/paths.js";
 import { pollUntil } from "../helpers/lab.js";
 import { call, startHarness, type Harness } from "./harness.js";
+import { addressIn } from "../helpers/subnets.js";
 
 const execFileP = promisify(execFile);
-const HOST = "127.92.0.1";
+const HOST = addressIn("agent-zookeeper", 1);
 
 let h: Harness;
 let tarballs: Map<string, string>;

@@ -12,6 +12,7 @@ import { connectSsh, type SshTarget } from "../../controller/connection/ssh.js";
 import type { Connection } from "../../controller/connection/types.js";
 import { converse } from "../helpers/converse.js";
 import { makeKey, makeTempDir, startSshd, type Sshd } from "../helpers/sshd.js";
+import { addressIn } from "../helpers/subnets.js";
 
 const execFileP = promisify(execFile);
 const SUDO_INSTALLED = existsSync("/usr/bin/sudo");
@@ -34,7 +35,7 @@ describe("non-root logins and become", () => {
     await mkdir(rootOnly, { mode: 0o700 });
     const key = await makeKey(dir, "id");
     sshd = await startSshd({
-      address: "127.91.0.40",
+      address: addressIn("connection-become", 40),
       authorizedKeys: [key.publicLine],
       users: [
         { name: "zkop", uid: 4242, sudoers: "zkop ALL=(ALL) NOPASSWD: ALL" },

@@ -13,6 +13,9 @@ import {
   parseKnownHosts,
 } from "../../controller/connection/known-hosts.js";
 import { makeKey, makeTempDir, type KeyPair } from "../helpers/sshd.js";
+import { addressIn } from "../helpers/subnets.js";
+
+const KNOWN = addressIn("known-hosts", 9);
 
 const execFileP = promisify(execFile);
 const blob = (k: KeyPair) => Buffer.from(k.publicLine.split(" ")[1] ?? "", "base64");
@@ -88,12 +91,12 @@ describe("known_hosts", () => {
 
   it("matches entries hashed by ssh-keygen -H", async () => {
     const file = join(dir, "hashed");
-    await writeFile(file, `[127.91.0.9]:2022 ${typeAndKey(a)}\nzk3 ${typeAndKey(b)}\n`);
+    await writeFile(file, `[${KNOWN}]:2022 ${typeAndKey(a)}\nzk3 ${typeAndKey(b)}\n`);
     await execFileP("ssh-keygen", ["-H", "-f", file]);
     const text = await readFile(file, "utf8");
     expect(text).toMatch(/^\|1\|/);
     const entries = parseKnownHosts(text, file);
-    expect(checkHostKey(entries, "[127.91.0.9]:2022", blob(a)).kind).toBe("known");
+    expect(checkHostKey(entries, `[${KNOWN}]:2022`, blob(a)).kind).toBe("known");
     expect(checkHostKey(entries, "zk3", blob(b)).kind).toBe("known");
     expect(checkHostKey(entries, "zk3", blob(a)).kind).toBe("changed");
     expect(checkHostKey(entries, "zk4", blob(b)).kind).toBe("unknown");
@@ -101,9 +104,9 @@ describe("known_hosts", () => {
 
   it("appends entries that OpenSSH itself finds", async () => {
     const file = join(dir, "sub", "known_hosts");
-    await appendKnownHost(file, "[127.91.0.9]:2022", blob(a));
+    await appendKnownHost(file, `[${KNOWN}]:2022`, blob(a));
     await appendKnownHost(file, "zk5", blob(b));
-    const { stdout } = await execFileP("ssh-keygen", ["-F", "[127.91.0.9]:2022", "-f", file]);
+    const { stdout } = await execFileP("ssh-keygen", ["-F", `[${KNOWN}]:2022`, "-f", file]);
     expect(stdout).toContain(typeAndKey(a));
     expect(checkHostKey(parseKnownHosts(await readFile(file, "utf8"), file), "zk5", blob(b)).kind).toBe("known");
   });

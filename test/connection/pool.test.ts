@@ -1,4 +1,4 @@
-// ConnectionPool over real SSH connections (127.91.0.30), plus its semaphore.
+// ConnectionPool over real SSH connections (sshd on a registered /24), plus its semaphore.
 import { execFile } from "node:child_process";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -8,6 +8,9 @@ import { ZkfleetError } from "../../common/errors.js";
 import { ConnectionPool, Semaphore } from "../../controller/connection/pool.js";
 import { connectSsh, type SshTarget } from "../../controller/connection/ssh.js";
 import { freePort, makeKey, makeTempDir, startSshd, waitFor, type Sshd } from "../helpers/sshd.js";
+import { subnet } from "../helpers/subnets.js";
+
+const NET = subnet("connection-pool");
 
 const execFileP = promisify(execFile);
 
@@ -26,7 +29,7 @@ describe("ConnectionPool", () => {
   beforeAll(async () => {
     dir = await makeTempDir("zkfleet-pool");
     const key = await makeKey(dir, "id");
-    sshd = await startSshd({ address: "127.91.0.30", authorizedKeys: [key.publicLine] });
+    sshd = await startSshd({ address: `${NET}.30`, authorizedKeys: [key.publicLine] });
     const knownHosts = join(dir, "known_hosts");
     await writeFile(knownHosts, (await execFileP("ssh-keyscan", ["-p", String(sshd.port), sshd.address])).stdout);
     const base = {
@@ -39,9 +42,9 @@ describe("ConnectionPool", () => {
       become: false,
       connectTimeoutMs: 5000,
     };
-    const deadPort = await freePort("127.91.0.253");
+    const deadPort = await freePort(`${NET}.253`);
     targets = {
-      dead: { ...base, host: "dead", hostname: "127.91.0.253", port: deadPort },
+      dead: { ...base, host: "dead", hostname: `${NET}.253`, port: deadPort },
       ...Object.fromEntries(["a", "b", "c", "d"].map((h) => [h, { ...base, host: h }])),
     };
   });

@@ -1,4 +1,4 @@
-// SshConnection against real OpenSSH servers on 127.91.0.0/24.
+// SshConnection against real OpenSSH servers on their registered /24.
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { open, readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -12,6 +12,9 @@ import { fingerprint } from "../../controller/connection/known-hosts.js";
 import type { Connection } from "../../controller/connection/types.js";
 import { converse } from "../helpers/converse.js";
 import { freePort, makeKey, makeTempDir, startSshd, waitFor, type KeyPair, type Sshd } from "../helpers/sshd.js";
+import { subnet } from "../helpers/subnets.js";
+
+const NET = subnet("connection-ssh");
 
 const execFileP = promisify(execFile);
 const NASTY = ["a b", "it's", "'", '"$HOME"', "$(touch /tmp/zkfleet-pwned)", "`id`", "; echo pwned", "a\nb", "\\", "*", "-n", "ünïcödé 🦓", ""];
@@ -66,11 +69,11 @@ describe("SshConnection against OpenSSH", () => {
     lockedKey = await makeKey(dir, "id_locked", "ed25519", "correct horse");
     const rsaClient = await makeKey(dir, "id_rsa", "rsa");
     sshd = await startSshd({
-      address: "127.91.0.10",
+      address: `${NET}.10`,
       hostKeyTypes: ["ed25519", "rsa"],
       authorizedKeys: [clientKey.publicLine, rsaClient.publicLine, lockedKey.publicLine],
     });
-    jump = await startSshd({ address: "127.91.0.11", authorizedKeys: [clientKey.publicLine], logLevel: "DEBUG" });
+    jump = await startSshd({ address: `${NET}.11`, authorizedKeys: [clientKey.publicLine], logLevel: "DEBUG" });
     knownHosts = join(dir, "known_hosts");
     await writeFile(knownHosts, (await keyscan(sshd)) + (await keyscan(jump)));
     conn = await connectSsh(target());
@@ -167,7 +170,7 @@ describe("SshConnection against OpenSSH", () => {
       // A namespace user makes the helper run sshd in its own mount namespace: a
       // tmpfs mounted over SSH there is private to that sshd, the machine never sees it.
       const small = await startSshd({
-        address: "127.91.0.13",
+        address: `${NET}.13`,
         authorizedKeys: [clientKey.publicLine],
         users: [{ name: "zkdiskfull", uid: 4251 }],
       });
@@ -205,17 +208,17 @@ describe("SshConnection against OpenSSH", () => {
     it("refuses an unknown host, showing the fingerprint ssh would show", async () => {
       const err = await failure(connectSsh(target({ knownHostsFile: freshKnownHosts() })));
       const ed25519 = sshd.hostKeys.find((k) => k.publicLine.startsWith("ssh-ed25519"));
-      expect(err.message).toContain(`host key of zk-a ([127.91.0.10]:${sshd.port}) is not known`);
+      expect(err.message).toContain(`host key of zk-a ([${NET}.10]:${sshd.port}) is not known`);
       expect(err.message).toContain(await hostFingerprint(ed25519 as KeyPair));
       expect(err.hint).toMatch(/--accept-new-host-keys/);
-      expect(err.hint).toMatch(/ssh-keyscan -p \d+ '127.91.0.10'/);
+      expect(err.hint).toMatch(new RegExp(`ssh-keyscan -p \\d+ '${NET}.10'`));
     });
 
     it("accepts and records a new host once, then checks strictly", async () => {
       const file = freshKnownHosts();
       const first = await connectSsh(target({ knownHostsFile: file, acceptNewHostKeys: true }));
       await first.close();
-      const { stdout } = await execFileP("ssh-keygen", ["-F", `[127.91.0.10]:${sshd.port}`, "-f", file]);
+      const { stdout } = await execFileP("ssh-keygen", ["-F", `[${NET}.10]:${sshd.port}`, "-f", file]);
       expect(stdout).toContain("ssh-ed25519");
       const second = await connectSsh(target({ knownHostsFile: file }));
       expect((await second.run(["true"])).code).toBe(0);
@@ -241,7 +244,7 @@ describe("SshConnection against OpenSSH", () => {
     });
 
     it("refuses a changed key, even with accept-new, naming the line and the fix", async () => {
-      const moving = await startSshd({ address: "127.91.0.12", authorizedKeys: [clientKey.publicLine] });
+      const moving = await startSshd({ address: `${NET}.12`, authorizedKeys: [clientKey.publicLine] });
       try {
         const file = freshKnownHosts();
         await writeFile(file, "# first line\n");
@@ -255,9 +258,9 @@ describe("SshConnection against OpenSSH", () => {
         expect(err.message).toContain(oldFp);
         expect(err.message).toContain(await hostFingerprint(moving.hostKeys[0] as KeyPair));
         expect(err.where).toBe(`${file}:2`);
-        expect(err.hint).toContain(`ssh-keygen -f '${file}' -R '[127.91.0.12]:${moving.port}'`);
+        expect(err.hint).toContain(`ssh-keygen -f '${file}' -R '[${NET}.12]:${moving.port}'`);
         // And the suggested command really is the fix.
-        await execFileP("ssh-keygen", ["-f", file, "-R", `[127.91.0.12]:${moving.port}`]);
+        await execFileP("ssh-keygen", ["-f", file, "-R", `[${NET}.12]:${moving.port}`]);
         await (await connectSsh(t)).close();
       } finally {
         await moving.stop();
@@ -268,7 +271,7 @@ describe("SshConnection against OpenSSH", () => {
   describe("authentication", () => {
     it("names user@host and every key tried when the server refuses them", async () => {
       const err = await failure(connectSsh(target({ identityFiles: [otherKey.privatePath, join(dir, "absent")] })));
-      expect(err.message).toContain("authentication failed for root@127.91.0.10 (zk-a)");
+      expect(err.message).toContain(`authentication failed for root@${NET}.10 (zk-a)`);
       expect(err.message).toContain(`tried ${otherKey.privatePath} (ssh-ed25519)`);
       expect(err.message).toContain(`${join(dir, "absent")} (not found)`);
     });
@@ -296,19 +299,19 @@ describe("SshConnection against OpenSSH", () => {
 
   describe("unreachable hosts", () => {
     it("reports a refused connection with host:port", async () => {
-      const port = await freePort("127.91.0.250");
-      const err = await failure(connectSsh(target({ hostname: "127.91.0.250", port })));
-      expect(err.message).toContain(`cannot connect to zk-a (root@127.91.0.250:${port}): connection refused`);
-      expect(err.where).toBe(`127.91.0.250:${port}`);
+      const port = await freePort(`${NET}.250`);
+      const err = await failure(connectSsh(target({ hostname: `${NET}.250`, port })));
+      expect(err.message).toContain(`cannot connect to zk-a (root@${NET}.250:${port}): connection refused`);
+      expect(err.where).toBe(`${NET}.250:${port}`);
     });
 
     it("gives up on a server that never speaks SSH after the connect timeout", async () => {
       const accepted: Socket[] = [];
       const silent: Server = createServer((sock) => accepted.push(sock));
-      await new Promise<void>((r) => silent.listen(0, "127.91.0.251", r));
+      await new Promise<void>((r) => silent.listen(0, `${NET}.251`, r));
       const port = (silent.address() as { port: number }).port;
       try {
-        const err = await failure(connectSsh(target({ hostname: "127.91.0.251", port, connectTimeoutMs: 400 })));
+        const err = await failure(connectSsh(target({ hostname: `${NET}.251`, port, connectTimeoutMs: 400 })));
         expect(err.message).toContain("no SSH handshake within 400 ms");
       } finally {
         for (const sock of accepted) sock.destroy();
@@ -328,7 +331,7 @@ describe("SshConnection against OpenSSH", () => {
       try {
         expect((await c.run(["printf", "%s", "via jump"])).stdout).toBe("via jump");
         expect(await c.get(knownHosts)).toEqual(await readFile(knownHosts));
-        expect(jump.log()).toContain(`server_request_direct_tcpip: originator 127.0.0.1 port 0, target 127.91.0.10 port ${sshd.port}`);
+        expect(jump.log()).toContain(`server_request_direct_tcpip: originator 127.0.0.1 port 0, target ${NET}.10 port ${sshd.port}`);
       } finally {
         await c.close();
       }
@@ -342,9 +345,9 @@ describe("SshConnection against OpenSSH", () => {
     });
 
     it("reports a target the jump host cannot reach", async () => {
-      const port = await freePort("127.91.0.252");
-      const err = await failure(connectSsh(target({ hostname: "127.91.0.252", port, proxyJump: jumpTarget() })));
-      expect(err.message).toContain(`cannot reach zk-a (root@127.91.0.252:${port} via bastion) from the jump host`);
+      const port = await freePort(`${NET}.252`);
+      const err = await failure(connectSsh(target({ hostname: `${NET}.252`, port, proxyJump: jumpTarget() })));
+      expect(err.message).toContain(`cannot reach zk-a (root@${NET}.252:${port} via bastion) from the jump host`);
     });
   });
 

@@ -21,6 +21,7 @@ import { useTestLab } from "../helpers/lab.js";
 import { zkCli } from "../helpers/zkcli.js";
 import { exportLines, node } from "./fixtures.js";
 import { javaDigest } from "./independent.js";
+import { subnet } from "../helpers/subnets.js";
 
 /** Children of the wide parent. The issue asks for 50,000: that copy is bench/data-copy.mjs (about 2 minutes here); CI keeps this file bounded. */
 const WIDE = 5000;
@@ -31,7 +32,7 @@ const NEAR_1MB = 1_048_000;
 const AUTH = "digest:alice:secret";
 const ALICE = `alice:${createHash("sha1").update("alice:secret").digest("base64")}`;
 
-const t = useTestLab("data-fidelity", "127.97.1", 6);
+const t = useTestLab("data-fidelity", subnet("data-fidelity"), 6);
 const work = mkdtempSync(join(tmpdir(), "zkfleet-fidelity-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

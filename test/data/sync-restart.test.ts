@@ -11,8 +11,9 @@ import { ZkClient } from "../../controller/zk/client.js";
 import { runCli } from "../helpers/cli.js";
 import { javaDigest } from "./independent.js";
 import { spawnCli, until, useSyncLab } from "./sync-lab.js";
+import { subnet } from "../helpers/subnets.js";
 
-const lab = useSyncLab("data-sync-restart", "127.70.1");
+const lab = useSyncLab("data-sync-restart", subnet("data-sync-restart"));
 const PARENTS = 30;
 const CHILDREN = 200;
 /** /bulk, its parents and their children. */

@@ -15,8 +15,9 @@ import { ZkCode } from "../../controller/zk/protocol.js";
 import { runCli } from "../helpers/cli.js";
 import { javaDigest } from "./independent.js";
 import { spawnCli, until, useSyncLab } from "./sync-lab.js";
+import { subnet } from "../helpers/subnets.js";
 
-const lab = useSyncLab("data-sync", "127.70.0");
+const lab = useSyncLab("data-sync", subnet("data-sync"));
 const ALICE = `alice:${createHash("sha1").update("alice:secret").digest("base64")}`;
 let owner: ZkClient | undefined;
 

@@ -11,8 +11,9 @@ import { walkTree } from "../../controller/zk/walk.js";
 import { openCluster } from "../../controller/data/cluster.js";
 import { runCli } from "../helpers/cli.js";
 import { useTestLab } from "../helpers/lab.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("data-client", "127.97.0", 3);
+const t = useTestLab("data-client", subnet("data-client"), 3);
 let connect: string;
 
 beforeAll(async () => {
@@ -144,9 +145,9 @@ describe("ZkClient", () => {
   });
 
   it("a server that does not answer is a typed error after the connect timeout", async () => {
-    const err = await ZkClient.open({ connect: "127.97.0.99:2181", connectTimeoutMs: 1500 }).catch((e: unknown) => e);
+    const err = await ZkClient.open({ connect: `${subnet("data-client")}.99:2181`, connectTimeoutMs: 1500 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ZkfleetError);
-    expect((err as ZkfleetError).message).toMatch(/ZooKeeper client for 127.97.0.99:2181 no session within 1.5s/);
+    expect((err as ZkfleetError).message).toMatch(new RegExp(`ZooKeeper client for ${subnet("data-client")}.99:2181 no session within 1.5s`));
   });
 
   it("walks a wide tree in depth-first order with bounded read-ahead", () => withClient(async (c) => {

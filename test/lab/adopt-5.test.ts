@@ -3,8 +3,9 @@
 import { describe, it } from "vitest";
 import { useTestLab } from "../helpers/lab.js";
 import { adoptExactly, atVersion, loadTree, upgradeHop } from "./adopt-scenario.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("adopt-5", "127.92.0", 5, undefined, { preinstall: "3.4.13" });
+const t = useTestLab("adopt-5", subnet("adopt-5"), 5, undefined, { preinstall: "3.4.13" });
 
 describe("adopting a hand-installed 3.4.13 ensemble (5 servers)", () => {
   it("adopts it exactly, then upgrades 3.4.13 -> 3.8.0 -> 3.9.3 loaded, leader last, tree digest equal, canary clean", async () => {

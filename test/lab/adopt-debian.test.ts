@@ -1,4 +1,4 @@
-// Adopting Debian's zookeeperd for real (subnet 127.95.2): three lab hosts
+// Adopting Debian's zookeeperd for real (its own /24): three lab hosts
 // whose pid 1 is systemd get bookworm's zookeeper, zookeeperd and
 // libzookeeper-java packages unpacked as dpkg would (their maintainer
 // scripts' steps typed by hand: the zookeeper user, the conf alternative,
@@ -16,8 +16,9 @@ import { aptOptions } from "../../dists/debian.js";
 import { run } from "../../dists/run.js";
 import { runCli } from "../helpers/cli.js";
 import { fourLetterWord, modeOf, pollUntil, sshRun, useTestLab } from "../helpers/lab.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("adopt-debian", "127.95.2", 3, undefined, { systemd: true });
+const t = useTestLab("adopt-debian", subnet("adopt-debian"), 3, undefined, { systemd: true });
 const ARTIFACTS = defaultArtifactsDir(process.env);
 const PACKAGES = ["zookeeper", "zookeeperd", "libzookeeper-java"];
 

@@ -5,8 +5,9 @@
 import { describe, it } from "vitest";
 import { useTestLab } from "../helpers/lab.js";
 import { adoptExactly, atVersion, loadTree, upgradeHop } from "./adopt-scenario.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("adopt", "127.91.0", 3, undefined, { preinstall: "3.4.13" });
+const t = useTestLab("adopt", subnet("adopt"), 3, undefined, { preinstall: "3.4.13" });
 
 describe("adopting a hand-installed 3.4.13 ensemble (3 servers)", () => {
   let adopted = "";

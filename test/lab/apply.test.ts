@@ -11,6 +11,7 @@ import { defaultArtifactsDir } from "../../common/paths.js";
 import type { FleetStatus } from "../../controller/commands/status.js";
 import { runCli } from "../helpers/cli.js";
 import { sshRun, testLabDir } from "../helpers/lab.js";
+import { subnet } from "../helpers/subnets.js";
 
 const JOURNAL = mkdtempSync(join(tmpdir(), "zkfleet-apply-test-"));
 const ENV = { ZKFLEET_JOURNAL: JOURNAL };
@@ -94,9 +95,9 @@ const labs: Record<string, { lab: LabState; inventory: string }> = {};
 
 describe("apply brings a fresh lab to a healthy ensemble, and a second apply touches nothing", () => {
   const cases = [
-    { version: "3.4.13", subnet: "127.82.0", keep: false },
-    { version: "3.9.3", subnet: "127.82.2", keep: true },
-    { version: "3.8.0", subnet: "127.82.1", keep: true },
+    { version: "3.4.13", subnet: subnet("apply-3.4.13"), keep: false },
+    { version: "3.9.3", subnet: subnet("apply-3.9.3"), keep: true },
+    { version: "3.8.0", subnet: subnet("apply-3.8.0"), keep: true },
   ];
   for (const { version, subnet, keep } of cases) {
     it(`ZooKeeper ${version}`, async () => {
@@ -177,7 +178,7 @@ describe("a config change on the running 3.8.0 ensemble", () => {
 
 describe("apply --limit", () => {
   it("installs and configures only the named host", async () => {
-    const { lab, inventory } = await freshLab("apply-limit", "127.82.0", "3.8.0", "lab-limit");
+    const { lab, inventory } = await freshLab("apply-limit", subnet("apply-limit"), "3.8.0", "lab-limit");
     try {
       const r = await apply(inventory, "--yes", "--limit", "zk2", "--json");
       expect(r.code, r.err).toBe(2);

@@ -14,8 +14,9 @@ import { writeNodes } from "../helpers/zkcli.js";
 import { javaDigest } from "../data/independent.js";
 import { ZkClient } from "../../controller/zk/client.js";
 import { connectOf, ensembleInventory, filesOn, serverPid, srvr } from "./backup-scenario.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("backup-restore", "127.71.0", 9, "3.8.0");
+const t = useTestLab("backup-restore", subnet("backup-restore"), 9, "3.8.0");
 const SRC = ["zk1", "zk2", "zk3"];
 const DST = ["zk4", "zk5", "zk6"];
 let src = "";

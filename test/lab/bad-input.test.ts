@@ -20,9 +20,10 @@ import { ExitCode } from "../../common/errors.js";
 import { type LabHost, type LabState, labDown, labFault, labUp } from "../../lab/lab.js";
 import { runCli } from "../helpers/cli.js";
 import { sshRun, testLabDir } from "../helpers/lab.js";
+import { subnet } from "../helpers/subnets.js";
 
 const DIR = testLabDir("bad-input");
-const SUBNET = "127.83.0";
+const SUBNET = subnet("bad-input");
 /** In our subnet, and no lab host has it: connections are refused at once. */
 const UNUSED_ADDRESS = `${SUBNET}.99`;
 

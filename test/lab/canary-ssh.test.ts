@@ -17,8 +17,9 @@ import { labFault } from "../../lab/lab.js";
 import { runCli } from "../helpers/cli.js";
 import { deriveInventory, useTestLab } from "../helpers/lab.js";
 import { readNodes, writeNodes } from "../helpers/zkcli.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("canary-ssh", "127.82.0");
+const t = useTestLab("canary-ssh", subnet("canary-ssh"));
 const FORWARDER = /^127\.0\.0\.1:\d+$/;
 
 /** What a TCP server says first (an sshd's banner), "" when the connection is closed without a word. */

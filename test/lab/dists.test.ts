@@ -1,6 +1,6 @@
 // The distribution builder against the real Debian archive and real JVMs:
 // each tarball is unpacked and its own zkServer.sh starts a real ZooKeeper
-// on 127.93.0.1, which must answer `srvr` with the right version.
+// on an address of its registered /24, which must answer `srvr` with the right version.
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, readdir, rm, stat, writeFile, mkdir, copyFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
@@ -16,11 +16,12 @@ import {
   KNOWN_VERSIONS, MAX_CLASS_FILE_MAJOR, assertLoadableOnJava17, ensureDists, inspectJar, javaLibraryClosure,
   parseManifest, pickDebianMirror, stripClassPath, tarballName, upstreamVersion,
 } from "../../dists/dists.js";
+import { addressIn } from "../helpers/subnets.js";
 
 const run = promisify(execFile);
 // The project's real artifact cache (git-ignored): the first run builds, later runs reuse.
 const CACHE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "artifacts");
-const ADDRESS = "127.93.0.1";
+const ADDRESS = addressIn("dists", 1);
 const VERSIONS = Object.keys(KNOWN_VERSIONS);
 
 let tarballs = new Map<string, string>();

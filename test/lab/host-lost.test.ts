@@ -12,8 +12,9 @@ import { packageRoot } from "../../common/paths.js";
 import { labFault } from "../../lab/lab.js";
 import { runCli } from "../helpers/cli.js";
 import { useTestLab } from "../helpers/lab.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("host-lost", "127.80.2");
+const t = useTestLab("host-lost", subnet("host-lost"));
 
 it("stops at the next gate naming the lost host unreachable; quorum holds; apply finishes once it is back", async () => {
   const first = await runCli(["apply", "-i", t.lab.inventory, "--yes"], t.env);

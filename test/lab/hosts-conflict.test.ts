@@ -4,8 +4,9 @@ import { expect, it } from "vitest";
 import { ExitCode } from "../../common/errors.js";
 import { runCli } from "../helpers/cli.js";
 import { sshRun, useTestLab } from "../helpers/lab.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("hosts-conflict-test", "127.86.0");
+const t = useTestLab("hosts-conflict-test", subnet("hosts-conflict"));
 
 it("refuses when /etc/hosts maps an ensemble name elsewhere, naming host, line and fix, and changes nothing", async () => {
   await sshRun(t.lab, "zk2", "printf '127.0.1.1\\tzk2\\n' >> /etc/hosts");

@@ -7,8 +7,9 @@ import { expect, it } from "vitest";
 import { packageRoot } from "../../common/paths.js";
 import { runCli } from "../helpers/cli.js";
 import { useTestLab } from "../helpers/lab.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("interrupt-test", "127.85.0");
+const t = useTestLab("interrupt-test", subnet("interrupt"));
 
 it("stops at a safe point on SIGINT and a second apply completes", async () => {
   const child = spawn("node", [join(packageRoot(), "bin/zkfleet.js"), "apply", "-i", t.lab.inventory, "--yes"], {

@@ -13,8 +13,9 @@ import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { packageRoot } from "../../common/paths.js";
 import { runCli } from "../helpers/cli.js";
 import { fourLetterWord, pollUntil, useTestLab } from "../helpers/lab.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("killed-roll", "127.80.1");
+const t = useTestLab("killed-roll", subnet("killed-roll"));
 
 async function confValue(address: string, key: string): Promise<string | undefined> {
   const conf = await fourLetterWord(address, 2181, "conf");

@@ -7,9 +7,10 @@ import { ensureDists } from "../../dists/dists.js";
 import { defaultArtifactsDir } from "../../common/paths.js";
 import { ZkfleetError } from "../../common/errors.js";
 import { fourLetterWord, modeOf, pollUntil, sshRun, testLabDir } from "../helpers/lab.js";
+import { subnet } from "../helpers/subnets.js";
 
 const DIR = testLabDir("lab-test");
-const SUBNET = "127.81.0";
+const SUBNET = subnet("lab");
 let lab: LabState;
 
 function labProcesses(dir: string): number[] {
@@ -38,9 +39,9 @@ describe("lab hosts", () => {
   it("come up with their own address, sshd, hostname and pid namespace", async () => {
     const status = await labStatus(DIR);
     expect(status.hosts.map((h) => [h.name, h.address, h.power, h.sshd])).toEqual([
-      ["zk1", "127.81.0.11", "on", "listening"],
-      ["zk2", "127.81.0.12", "on", "listening"],
-      ["zk3", "127.81.0.13", "on", "listening"],
+      ["zk1", `${SUBNET}.11`, "on", "listening"],
+      ["zk2", `${SUBNET}.12`, "on", "listening"],
+      ["zk3", `${SUBNET}.13`, "on", "listening"],
     ]);
     for (const h of lab.hosts) {
       const r = await sshRun(lab, h.name, "hostname; echo $$; ps -e -o pid= | wc -l");
@@ -74,9 +75,9 @@ describe("lab hosts", () => {
     const z1 = await sshRun(lab, "zk1", "cat /etc/hosts");
     const z2 = await sshRun(lab, "zk2", "cat /etc/hosts; ls /etc/zkfleet-renamed 2>&1 || true");
     expect(z1.stdout).toContain("only-on-zk1");
-    expect(z1.stdout).toContain("127.81.0.11\tzk1");
+    expect(z1.stdout).toContain(`${SUBNET}.11\tzk1`);
     expect(z2.stdout).not.toContain("only-on-zk1");
-    expect(z2.stdout).toContain("127.81.0.12\tzk2");
+    expect(z2.stdout).toContain(`${SUBNET}.12\tzk2`);
     expect(z2.stdout).toMatch(/No such file/);
     expect(readFileSync("/etc/hosts", "utf8")).toBe(machineHosts);
     expect(existsSync("/etc/zkfleet-renamed")).toBe(false);
@@ -204,12 +205,12 @@ describe("fault controls", () => {
 describe("bad input", () => {
   it("refuses --hosts 0 and makes nothing", async () => {
     const dir = testLabDir("lab-test-zero");
-    await expect(labUp({ hosts: 0, dir, subnet: "127.81.1" })).rejects.toThrow(/--hosts must be a whole number from 1/);
+    await expect(labUp({ hosts: 0, dir, subnet: subnet("lab-refused-1") })).rejects.toThrow(/--hosts must be a whole number from 1/);
     expect(existsSync(dir)).toBe(false);
   });
 
   it("refuses a second lab up on a directory in use, leaving the running lab intact", async () => {
-    const err = await labUp({ hosts: 2, dir: DIR, subnet: "127.81.2" }).catch((e) => e);
+    const err = await labUp({ hosts: 2, dir: DIR, subnet: subnet("lab-refused-2") }).catch((e) => e);
     expect(err).toBeInstanceOf(ZkfleetError);
     expect((err as ZkfleetError).message).toMatch(/already running in .*lab-test \(hosts up: zk1, zk2, zk3\)/);
     expect((err as ZkfleetError).hint).toMatch(/lab down --dir/);
@@ -218,7 +219,7 @@ describe("bad input", () => {
 
   it("refuses a subnet whose port 22 is taken, before making anything", async () => {
     const dir = testLabDir("lab-test-busy");
-    await expect(labUp({ hosts: 1, dir, subnet: SUBNET })).rejects.toThrow(/already listens on port 22 of 127.81.0.11/);
+    await expect(labUp({ hosts: 1, dir, subnet: SUBNET })).rejects.toThrow(new RegExp(`already listens on port 22 of ${SUBNET}.11`));
     expect(existsSync(dir)).toBe(false);
   });
 

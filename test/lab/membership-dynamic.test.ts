@@ -12,8 +12,9 @@ import { packageRoot } from "../../common/paths.js";
 import { runCli } from "../helpers/cli.js";
 import { pollUntil, useTestLab } from "../helpers/lab.js";
 import { apply, change, load, membershipInventory, modes, reportedMembers } from "./membership-scenario.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("membership-dyn", "127.96.0", 6, "3.9.3");
+const t = useTestLab("membership-dyn", subnet("membership-dyn"), 6, "3.9.3");
 
 describe("membership changes by reconfig (3.9.3)", () => {
   let server = "";

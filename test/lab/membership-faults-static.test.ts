@@ -18,8 +18,9 @@ import { zkCli } from "../helpers/zkcli.js";
 import {
   FAULT_TIMEOUTS, LOAD, apply, canaryTotal, joinerPoweredOff, lastRun, membershipInventory, modes, resumeOnceBack, runWatched, servesWithQuorum,
 } from "./membership-scenario.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("membership-faults-static", "127.96.3", 5, "3.4.13");
+const t = useTestLab("membership-faults-static", subnet("membership-faults-static"), 5, "3.4.13");
 
 describe("3.4.13 with static server lists: a host powered off mid-change", () => {
   const address = (name: string) => `${t.lab.hosts.find((h) => h.name === name)!.address}:2181`;

@@ -17,8 +17,9 @@ import { zkCli } from "../helpers/zkcli.js";
 import {
   FAULT_TIMEOUTS, LOAD, canaryTotal, joinerPoweredOff, lastRun, membershipInventory, modes, reportedMembers, resumeOnceBack, runWatched, servesWithQuorum,
 } from "./membership-scenario.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("membership-faults-dyn", "127.96.2", 6, "3.9.3");
+const t = useTestLab("membership-faults-dyn", subnet("membership-faults-dyn"), 6, "3.9.3");
 
 describe("3.9.3 with reconfig: a host powered off mid-change", () => {
   const ip = (name: string) => t.lab.hosts.find((h) => h.name === name)!.address;

@@ -9,6 +9,7 @@ import { parse as parseYaml, stringify as toYaml } from "yaml";
 import type { LabState } from "../../lab/lab.js";
 import { runCli } from "../helpers/cli.js";
 import { type TestLab, sshRun, useTestLab } from "../helpers/lab.js";
+import { subnet } from "../helpers/subnets.js";
 
 type Doc = Record<string, unknown> & { zookeeper: Record<string, unknown> };
 
@@ -36,7 +37,7 @@ async function fingerprint(lab: LabState): Promise<Record<string, string>> {
 }
 
 describe("a reconfig-enabled 3.8.0 ensemble", () => {
-  const t = useTestLab("holes-reconfig", "127.88.0");
+  const t = useTestLab("holes-reconfig", subnet("holes-reconfig"));
 
   it("is left alone by a second apply although ZooKeeper rewrote its zoo.cfg and renamed the dynamic file", async () => {
     const inventory = derive(t, "reconfig.yml", (inv) => zk(inv, { reconfig: true }));
@@ -82,7 +83,7 @@ describe("a reconfig-enabled 3.8.0 ensemble", () => {
 });
 
 describe("a static 3.8.0 ensemble", () => {
-  const t = useTestLab("holes-static", "127.89.0");
+  const t = useTestLab("holes-static", subnet("holes-static"));
 
   it("hole 3: a managed file that cannot be read stops the plan before any host is touched", async () => {
     // A directory where zoo.cfg belongs: reading it fails, which used to look like "absent" and be planned as "create".

@@ -7,8 +7,9 @@
 import { describe, expect, it } from "vitest";
 import { useTestLab } from "../helpers/lab.js";
 import { apply, change, load, membershipInventory, modes } from "./membership-scenario.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("membership-static", "127.96.1", 5, "3.4.13");
+const t = useTestLab("membership-static", subnet("membership-static"), 5, "3.4.13");
 
 describe("membership changes by rolling restarts (3.4.13)", () => {
   const addr = (name: string) => `${t.lab.hosts.find((h) => h.name === name)!.address}:2181`;

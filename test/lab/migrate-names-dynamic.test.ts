@@ -9,8 +9,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { useTestLab } from "../helpers/lab.js";
 import { keptNameMigration, moveBackKilled, reportedMembers } from "./membership-scenario.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("migrate-names-dyn", "127.72.0", 6, "3.9.3");
+const t = useTestLab("migrate-names-dyn", subnet("migrate-names-dyn"), 6, "3.9.3");
 
 describe("whole migration keeping the names, by reconfig (3.9.3)", () => {
   it("moves zk1, zk2, zk3 to new hosts under the same names", async () => {

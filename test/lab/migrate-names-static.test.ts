@@ -9,8 +9,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { useTestLab } from "../helpers/lab.js";
 import { keptNameMigration, modes, moveBackKilled, servesWithQuorum } from "./membership-scenario.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("migrate-names-static", "127.75.0", 6, "3.4.13");
+const t = useTestLab("migrate-names-static", subnet("migrate-names-static"), 6, "3.4.13");
 const serverLines = (lab: number) =>
   readFileSync(join(t.lab.hosts[lab - 1]!.dir, "etc.upper", "zookeeper", "conf", "zoo.cfg"), "utf8").match(/^server\.\d+=.*$/gm);
 

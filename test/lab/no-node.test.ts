@@ -21,8 +21,9 @@ import { loadInventory } from "../../controller/inventory/load.js";
 import { runCli } from "../helpers/cli.js";
 import { sshRun, useTestLab } from "../helpers/lab.js";
 import { zkCli } from "../helpers/zkcli.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("no-node", "127.97.5", 3, "3.8.0", { noNode: true });
+const t = useTestLab("no-node", subnet("no-node"), 3, "3.8.0", { noNode: true });
 const AGENT_DIR = "/opt/zkfleet";
 const scratch = await mkdtemp(join(tmpdir(), "zkfleet-no-node-"));
 afterAll(() => rm(scratch, { recursive: true, force: true }));
@@ -131,8 +132,8 @@ describe("hosts without node", () => {
     expect(e.verdict).toBe("healthy");
     expect(e.hosts.map((h) => h.mode).sort()).toEqual(["follower", "follower", "leader"]);
     // The ensemble serves: a write through zk1 is read back through zk3.
-    expect(await zkCli("127.97.5.11:2181", ["create /no-node written-on-zk1"])).toContain("Created /no-node");
-    expect(await zkCli("127.97.5.13:2181", ["get /no-node"])).toContain("written-on-zk1");
+    expect(await zkCli(`${subnet("no-node")}.11:2181`, ["create /no-node written-on-zk1"])).toContain("Created /no-node");
+    expect(await zkCli(`${subnet("no-node")}.13:2181`, ["get /no-node"])).toContain("written-on-zk1");
 
     // The runtime, and beside it the agent bundle it runs and the bundle's code cache for that node (no temporary file left behind).
     const files = await runtimeFiles();

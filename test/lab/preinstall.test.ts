@@ -13,9 +13,9 @@ import { adoptCommand, labDown, labStatus, labUp, readLabState, validateLabUp } 
 import { runCli } from "../helpers/cli.js";
 import { fourLetterWord, modeOf, sshRun, testLabDir, useTestLab } from "../helpers/lab.js";
 import { readNodes, writeNodes } from "../helpers/zkcli.js";
+import { addressIn, subnet } from "../helpers/subnets.js";
 
-// 127.81.0 belongs to lab.test.ts: every file owns its /24.
-const SUBNET = "127.90.0";
+const SUBNET = subnet("preinstall");
 const t = useTestLab("preinstall", SUBNET, 3, undefined, { preinstall: "3.4.13" });
 
 const scratch = mkdtempSync(join(tmpdir(), "zkfleet-preinstall-"));
@@ -96,7 +96,7 @@ describe("lab up --preinstall refuses bad arguments before booting anything", ()
   it("an unknown version", async () => {
     const err = (() => {
       try {
-        validateLabUp({ hosts: 3, dir, subnet: "127.90.1", preinstall: "3.4.99", dists: defaultArtifactsDir(process.env) });
+        validateLabUp({ hosts: 3, dir, subnet: subnet("preinstall-refused"), preinstall: "3.4.99", dists: defaultArtifactsDir(process.env) });
       } catch (e) {
         return e;
       }
@@ -105,7 +105,7 @@ describe("lab up --preinstall refuses bad arguments before booting anything", ()
     expect((err as ZkfleetError).source).toBe("usage");
     expect((err as ZkfleetError).hint).toMatch(/3\.4\.13, 3\.8\.0, 3\.9\.3/);
 
-    const cli = await runCli(["lab", "up", "--hosts", "3", "--dir", dir, "--subnet", "127.90.1", "--preinstall", "3.4.99"]);
+    const cli = await runCli(["lab", "up", "--hosts", "3", "--dir", dir, "--subnet", subnet("preinstall-refused"), "--preinstall", "3.4.99"]);
     expect(cli.code).toBe(3);
     expect(cli.err).toMatch(/knows no ZooKeeper 3\.4\.99/);
     expect(existsSync(dir)).toBe(false);
@@ -113,9 +113,9 @@ describe("lab up --preinstall refuses bad arguments before booting anything", ()
 
   it("a version whose tarball is not in the artifact cache, naming `zkfleet lab dists`", async () => {
     const empty = join(scratch, "empty-dists");
-    expect(() => validateLabUp({ hosts: 3, dir, subnet: "127.90.1", preinstall: "3.4.13", dists: empty }))
+    expect(() => validateLabUp({ hosts: 3, dir, subnet: subnet("preinstall-refused"), preinstall: "3.4.13", dists: empty }))
       .toThrow(/apache-zookeeper-3\.4\.13-bin\.tar\.gz does not exist/);
-    const cli = await runCli(["lab", "up", "--hosts", "3", "--dir", dir, "--subnet", "127.90.1", "--preinstall", "3.4.13"],
+    const cli = await runCli(["lab", "up", "--hosts", "3", "--dir", dir, "--subnet", subnet("preinstall-refused"), "--preinstall", "3.4.13"],
       { ZKFLEET_ARTIFACTS: empty });
     expect(cli.code).toBe(3);
     expect(cli.err).toMatch(/fix: +build it first with `zkfleet lab dists --version 3\.4\.13`/);
@@ -123,7 +123,7 @@ describe("lab up --preinstall refuses bad arguments before booting anything", ()
   });
 
   it("--zk-version beside --preinstall", async () => {
-    const cli = await runCli(["lab", "up", "--hosts", "3", "--dir", dir, "--subnet", "127.90.1", "--preinstall", "3.4.13", "--zk-version", "3.8.0"]);
+    const cli = await runCli(["lab", "up", "--hosts", "3", "--dir", dir, "--subnet", subnet("preinstall-refused"), "--preinstall", "3.4.13", "--zk-version", "3.8.0"]);
     expect(cli.code).toBe(3);
     expect(cli.err).toMatch(/--zk-version and --preinstall together/);
     expect(existsSync(dir)).toBe(false);
@@ -137,10 +137,10 @@ describe("a preinstall that fails part way", () => {
     const dists = join(scratch, "broken-dists");
     mkdirSync(dists, { recursive: true });
     writeFileSync(join(dists, "apache-zookeeper-3.4.13-bin.tar.gz"), "not a tarball\n");
-    const err = await labUp({ hosts: 2, dir, subnet: "127.90.1", preinstall: "3.4.13", dists }).catch((e: unknown) => e);
+    const err = await labUp({ hosts: 2, dir, subnet: subnet("preinstall-refused"), preinstall: "3.4.13", dists }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ZkfleetError);
     expect((err as ZkfleetError).message).toMatch(/preinstall on zk[12] \(127\.90\.1\.1[12]\): unpacking .* failed \(exit \d+\)/);
     expect(existsSync(dir)).toBe(false);
-    for (const address of ["127.90.1.11", "127.90.1.12"]) expect(await sshBanner(address, 500)).toBe(false);
+    for (const address of [addressIn("preinstall-refused", 11), addressIn("preinstall-refused", 12)]) expect(await sshBanner(address, 500)).toBe(false);
   });
 });

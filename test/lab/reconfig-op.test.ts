@@ -15,11 +15,12 @@ import type { Inventory } from "../../controller/inventory/schema.js";
 import { superAuth } from "../../controller/inventory/super-user.js";
 import { runCli } from "../helpers/cli.js";
 import { deriveInventory, fourLetterWord, modeOf, pollUntil, sshRun, useTestLab } from "../helpers/lab.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("reconfig-op", "127.94.0", 3, "3.9.3");
+const t = useTestLab("reconfig-op", subnet("reconfig-op"), 3, "3.9.3");
 // `$`, `:` and `!` would mean something to a shell or split user:password if anything mishandled them.
 const PASSWORD = `Zk$:${randomBytes(9).toString("base64url")}!`;
-const SERVER3 = "server.3=zk3:2888:3888:participant;127.94.0.13:2181";
+const SERVER3 = `server.3=zk3:2888:3888:participant;${subnet("reconfig-op")}.13:2181`;
 
 let inv: Inventory;
 let fleet: Fleet;
@@ -34,7 +35,7 @@ interface Conf {
 
 /** What a server reports with `conf` (not through zkfleet). */
 async function conf(host: number): Promise<Conf> {
-  const text = await fourLetterWord(`127.94.0.1${host}`, 2181, "conf");
+  const text = await fourLetterWord(`${subnet("reconfig-op")}.1${host}`, 2181, "conf");
   return {
     version: /^version=([0-9a-f]+)$/m.exec(text)?.[1] ?? "",
     servers: text.split("\n").filter((line) => line.startsWith("server.")),
@@ -42,7 +43,7 @@ async function conf(host: number): Promise<Conf> {
 }
 
 async function leader(): Promise<number> {
-  for (const host of [1, 2, 3]) if (modeOf(await fourLetterWord(`127.94.0.1${host}`, 2181, "srvr")) === "leader") return host;
+  for (const host of [1, 2, 3]) if (modeOf(await fourLetterWord(`${subnet("reconfig-op")}.1${host}`, 2181, "srvr")) === "leader") return host;
   throw new Error("no leader");
 }
 
@@ -50,7 +51,7 @@ async function reconfig(args: { add?: string[]; remove?: number[]; password?: st
   const auth = args.password === undefined ? superAuth(inv) : { user: "super", password: args.password };
   try {
     const r = await fleet.call("zk1", "reconfig", {
-      install_dir: inv.zookeeper.install_dir, server: "127.94.0.11:2181", add: args.add ?? [], remove: args.remove ?? [], auth,
+      install_dir: inv.zookeeper.install_dir, server: `${subnet("reconfig-op")}.11:2181`, add: args.add ?? [], remove: args.remove ?? [], auth,
     });
     answers.push(JSON.stringify(r));
     return r;
@@ -138,7 +139,7 @@ describe("reconfig through the agent on a 3-server 3.9.3 ensemble", () => {
       expect(seen?.servers, `zk${host}`).toEqual(r.data.servers);
     }
     expect(r.data.version).not.toBe(before.version);
-    const modes = await Promise.all([1, 2, 3].map(async (host) => modeOf(await fourLetterWord(`127.94.0.1${host}`, 2181, "srvr"))));
+    const modes = await Promise.all([1, 2, 3].map(async (host) => modeOf(await fourLetterWord(`${subnet("reconfig-op")}.1${host}`, 2181, "srvr"))));
     expect(modes.sort()).toEqual(["follower", "follower", "leader"]);
   });
 

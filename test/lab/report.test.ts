@@ -12,8 +12,9 @@ import { chromium } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
 import { deriveInventory, useTestLab } from "../helpers/lab.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("report", "127.95.0");
+const t = useTestLab("report", subnet("report"));
 const SCREENSHOT = "/var/tmp/zkfleet-run-report.png";
 
 interface Rec { event: string; index?: number; host?: string | null; previous?: string | null; series?: { failed: number[] }[] }

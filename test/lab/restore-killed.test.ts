@@ -5,7 +5,7 @@
 // the restored data; a second resume finishes: it leaves what that run
 // restored (the marker names the run) and restores the rest, starts every
 // member, and the tree verifies, by zkfleet and by ZooKeeper's Java client
-// on each member. 3.9.3, on 127.71.1.
+// on each member. 3.9.3.
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -17,8 +17,9 @@ import { sshRun, useTestLab } from "../helpers/lab.js";
 import { writeNodes } from "../helpers/zkcli.js";
 import { javaDigest } from "../data/independent.js";
 import { connectOf, ensembleInventory, serverPid, srvr } from "./backup-scenario.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("restore-killed", "127.71.1", 6, "3.9.3");
+const t = useTestLab("restore-killed", subnet("restore-killed"), 6, "3.9.3");
 const SRC = ["zk1", "zk2", "zk3"];
 const DST = ["zk4", "zk5", "zk6"];
 

@@ -8,8 +8,9 @@ import type { FleetStatus } from "../../controller/commands/status.js";
 import { runCli } from "../helpers/cli.js";
 import { zkCli } from "../helpers/zkcli.js";
 import { pollUntil, useTestLab } from "../helpers/lab.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("status-frozen-test", "127.87.0");
+const t = useTestLab("status-frozen-test", subnet("status-frozen"));
 
 beforeAll(async () => {
   expect((await runCli(["apply", "-i", t.lab.inventory, "--yes"], t.env)).code).toBe(ExitCode.changed);

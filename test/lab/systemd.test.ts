@@ -1,5 +1,5 @@
 // service: systemd for real: lab hosts whose pid 1 is systemd (`lab up
-// --systemd`, subnet 127.95.1), the real CLI, the agent over real sshd. apply
+// --systemd`, its own /24), the real CLI, the agent over real sshd. apply
 // installs the rendered unit, reloads systemd and starts the servers with
 // systemctl; a change to the unit rolls through systemctl stop/start and
 // takes effect; Restart=on-failure brings a killed server back. Assertions
@@ -15,6 +15,7 @@ import { loadInventory } from "../../controller/inventory/load.js";
 import { SYSTEMD_UNIT, renderHostFiles } from "../../controller/render/render.js";
 import { runCli } from "../helpers/cli.js";
 import { fourLetterWord, modeOf, pollUntil, sshRun, testLabDir } from "../helpers/lab.js";
+import { subnet } from "../helpers/subnets.js";
 
 const JOURNAL = mkdtempSync(join(tmpdir(), "zkfleet-systemd-test-"));
 const ENV = { ZKFLEET_JOURNAL: JOURNAL };
@@ -24,7 +25,7 @@ let inventory: string;
 
 beforeAll(async () => {
   if (existsSync(join(DIR, "lab.json"))) await labDown(DIR);
-  lab = await labUp({ hosts: 3, dir: DIR, subnet: "127.95.1", version: "3.8.0", dists: defaultArtifactsDir(process.env), systemd: true });
+  lab = await labUp({ hosts: 3, dir: DIR, subnet: subnet("systemd"), version: "3.8.0", dists: defaultArtifactsDir(process.env), systemd: true });
   // The unit runs the server as a user of its own, as Debian's package does.
   for (const h of lab.hosts) {
     const r = await sshRun(lab, h.name, "useradd --system --no-create-home --shell /usr/sbin/nologin zk");

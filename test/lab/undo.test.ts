@@ -11,8 +11,9 @@ import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { labStatus } from "../../lab/lab.js";
 import { runCli } from "../helpers/cli.js";
 import { sshRun, useTestLab } from "../helpers/lab.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("undo", "127.80.3");
+const t = useTestLab("undo", subnet("undo"));
 
 function derive(name: string, zk: Record<string, unknown>): string {
   const path = join(t.lab.dir, name);

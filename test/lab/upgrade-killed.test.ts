@@ -10,8 +10,9 @@ import { packageRoot } from "../../common/paths.js";
 import { runCli } from "../helpers/cli.js";
 import { deriveInventory, useTestLab } from "../helpers/lab.js";
 import { readNodes, writeNodes } from "../helpers/zkcli.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("upgrade-killed", "127.80.4", 3, "3.4.13");
+const t = useTestLab("upgrade-killed", subnet("upgrade-killed"), 3, "3.4.13");
 const ENV = t.env;
 const NODES = 20;
 const inventoryFor = (version: string) => deriveInventory(t.lab, `inventory-${version}.yml`, { version });

@@ -6,8 +6,9 @@ import { describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
 import { deriveInventory, sshRun, useTestLab } from "../helpers/lab.js";
 import { readNodes, writeNodes } from "../helpers/zkcli.js";
+import { subnet } from "../helpers/subnets.js";
 
-const t = useTestLab("upgrade", "127.80.0", 3, "3.4.13");
+const t = useTestLab("upgrade", subnet("upgrade"), 3, "3.4.13");
 const ENV = t.env;
 const NODES = 40;
 const inventoryFor = (version: string) => deriveInventory(t.lab, `inventory-${version}.yml`, { version });
