@@ -9,7 +9,7 @@ import { cleanDataOp } from "./ops/clean-data.js";
 import { discoverOp } from "./ops/discover.js";
 import { factsOp } from "./ops/facts.js";
 import { installDistOp } from "./ops/install-dist.js";
-import { lockOp } from "./ops/lock.js";
+import { fenceRefusal, keepLease, lockOp } from "./ops/lock.js";
 import { reconfigOp } from "./ops/reconfig.js";
 import { restoreDataOp } from "./ops/restore-data.js";
 import { startOp } from "./ops/start.js";
@@ -86,9 +86,17 @@ export async function handleLine(line: string, index: number): Promise<AgentResp
   if (!request.success) {
     return respond(index, op, failed("invalid_request", `request ${index} is invalid: ${z.prettifyError(request.error)}`));
   }
-  const { op: name, args, check } = request.data;
-  const result = await runOp(name, args as OpArgs<typeof name>, check);
-  return Response.parse({ type: "response", index, op: name, result });
+  const { op: name, args, check, fence } = request.data;
+  if (fence === undefined) return Response.parse({ type: "response", index, op: name, result: await runOp(name, args as OpArgs<typeof name>, check) });
+  // Checked here, before the operation, whatever it is: one rule for every request that carries a fence.
+  const refused = await fenceRefusal(fence);
+  if (refused) return respond(index, name, refused);
+  const stop = keepLease(fence);
+  try {
+    return Response.parse({ type: "response", index, op: name, result: await runOp(name, args as OpArgs<typeof name>, check) });
+  } finally {
+    stop();
+  }
 }
 
 function respond(index: number, op: OpName | null, failure: Failed): AgentResponse {

@@ -8,9 +8,10 @@
 
 import { posix } from "node:path";
 import { z } from "zod";
+import { LEASE_MS } from "./lease.js";
 
 /** Bumped on any incompatible change to the messages below. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 // ---------------------------------------------------------------- building blocks
 
@@ -299,24 +300,76 @@ export const RestoreDataData = z.strictObject({
 
 /**
  * A run's lock on an ensemble, kept on each of its hosts (so that another
- * controller sees it too): a small JSON file created exclusively.
+ * controller sees it too): a small JSON file created exclusively. It is a
+ * lease: the holder renews it (`renew` stamps the file's mtime, in the host's
+ * own clock) while its run lives, and it is judged on the host against that
+ * same clock (common/lease.ts), so the controller's clock never enters.
+ * Every acquisition gets a new token (and the file's generation goes up): the
+ * fence each acting request carries names it.
  */
+const LockToken = z.string().regex(/^[0-9a-f]{16,64}$/, "must be a lock token (hex)");
+/**
+ * The controller process that holds a lock, as another controller on the same
+ * machine can recognise it: the kernel's boot id and pid namespace say which
+ * process table the pid belongs to, and its start time (clock ticks since boot,
+ * /proc/PID/stat) tells it from a later process given the same pid.
+ */
+export const ControllerProcess = z.strictObject({
+  boot_id: z.string().min(1).max(100),
+  pid_ns: z.string().min(1).max(100),
+  pid: z.number().int().positive(),
+  start: z.string().regex(/^[0-9]{1,20}$/),
+});
+export type ControllerProcess = z.infer<typeof ControllerProcess>;
 export const LockArgs = z.strictObject({
   path: AbsPath,
-  action: z.enum(["acquire", "release"]),
-  /** The run that holds or wants the lock; acquiring a lock this run already holds succeeds (resume). */
+  /** renew: stamp the lease of the lock this run holds (same run and token), or say who holds it now. */
+  action: z.enum(["acquire", "renew", "release"]),
+  /** The run that holds or wants the lock. */
   run: z.string().min(1).max(200),
+  /** This acquisition's token, the same on every host; acquire, renew and release act only on a lock holding it. */
+  token: LockToken,
   /** Who: user@controller and pid, for the message another run shows. */
   holder: z.string().min(1).max(200),
-  /** Take the lock over from another run (deliberately breaking a stale one). */
-  break: z.boolean().default(false),
+  process: ControllerProcess.optional(),
+  /** How long the lease runs without a renewal. */
+  lease_ms: z.number().int().min(1000).max(600_000).default(LEASE_MS),
+  /**
+   * Take the lock over from the holder the controller read (its token, "" for a lock file without one): refused
+   * when another holds it by now, and, unless the controller found that holder's process gone, while its lease runs.
+   */
+  take_over: z.strictObject({ token: z.string().max(64), holder_gone: z.boolean() }).optional(),
 });
-const LockHolder = z.strictObject({ run: z.string(), holder: z.string(), since: z.string() });
+const LockHolder = z.strictObject({
+  run: z.string(),
+  holder: z.string(),
+  since: z.string(),
+  /** 1 for a lock taken free, one more at every takeover. */
+  generation: z.number().int().nonnegative(),
+  token: z.string(),
+  process: ControllerProcess.nullable(),
+  lease_ms: z.number().int().nonnegative(),
+  /** The last renewal, in the host's clock (ISO). */
+  renewed_at: z.string(),
+  /** What is left of the lease as the host judged it when answering; 0: lapsed. */
+  lease_left_ms: z.number().int().nonnegative(),
+});
 export const LockData = z.strictObject({
+  /** Held by this run's token after the call (acquire and renew). */
   acquired: z.boolean(),
   /** Who held it before this call (null when free). */
   held_by: LockHolder.nullable(),
+  /** The generation this run holds, when it holds the lock. */
+  generation: z.number().int().positive().nullable(),
 });
+
+/**
+ * What an acting request carries when its run holds the ensemble's lock: the
+ * agent runs it only while the lock file there names this run and token
+ * (`fenced` otherwise), so a run whose lock was taken over acts no more.
+ */
+export const Fence = z.strictObject({ path: AbsPath, run: z.string().min(1).max(200), token: LockToken });
+export type Fence = z.infer<typeof Fence>;
 
 /**
  * discover: the ZooKeeper servers running on a host, found from /proc, for
@@ -498,6 +551,9 @@ export const Ops = {
 } as const;
 
 export type OpName = keyof typeof Ops;
+
+/** The operations that change a host: the ones a run holding the ensemble's lock sends fenced. */
+export const ACTING_OPS: ReadonlySet<OpName> = new Set<OpName>(["write_file", "install_dist", "start", "stop", "clean_data", "reconfig", "restore_data"]);
 export const OpName = z.enum(Object.keys(Ops) as [OpName, ...OpName[]]);
 /** What a caller writes (defaults may be omitted). */
 export type OpArgsInput<K extends OpName> = z.input<(typeof Ops)[K]["args"]>;
@@ -513,6 +569,8 @@ function requestFor<K extends OpName>(op: K) {
     /** Compare and report what would change; touch nothing. */
     check: z.boolean().default(false),
     args: Ops[op].args as (typeof Ops)[K]["args"],
+    /** Run only while this run holds the lock named (see Fence). */
+    fence: Fence.optional(),
   });
 }
 
@@ -559,6 +617,8 @@ export const ErrorCode = z.enum([
   "timeout",
   /** A bug in the agent. */
   "internal",
+  /** Not run: the request's fence names a lock this run no longer holds (taken over). */
+  "fenced",
   /** Not run: an earlier request of the same batch failed, and later ones may depend on it. */
   "skipped",
 ]);

@@ -146,7 +146,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
     .option("--check", "show the plan and change nothing (exit 2 when changes are pending)")
     .option("--diff", "show file changes per host")
     .option("--limit <host>", "change only this host (repeatable); every host is still observed", collect)
-    .option("--break-lock", "take the ensemble's lock over from another run (one whose controller is gone)")
+    .option("--break-lock", "take the ensemble's lock over from another run whose controller is gone or whose lease has lapsed (never from a live one)")
     .option("--new-ensemble", "start an empty ensemble even though the journal says one of this name last ran on other hosts (a reused name, not a move)")
     .option("--stage", "only push and unpack a new zookeeper.version on every host, restarting nothing: before the window, so that the upgrade in it only restarts")
     .addHelpText("after", examples(

@@ -11,7 +11,7 @@ import type { SshEnvironment } from "./connection/ssh-config.js";
 import type { Connection } from "./connection/types.js";
 import type { HostSpec, Inventory } from "./inventory/schema.js";
 import { ControllerRuntime, type RuntimePush } from "./agent/runtime.js";
-import type { AgentRequest, OpArgsInput, OpName, OpResult } from "../common/protocol.js";
+import { ACTING_OPS, type AgentRequest, type Fence, type OpArgsInput, type OpName, type OpResult, isFailure } from "../common/protocol.js";
 
 export interface FleetOptions {
   /** Hosts worked on at once. */
@@ -50,6 +50,8 @@ export class Fleet {
   private readonly byKey: Map<string, FleetHost>;
   /** The controller's node, read and compressed only if a host of this run needs it, then once for all. */
   private readonly runtime = new ControllerRuntime();
+  /** While the run holds its ensemble's lock (execute/lock.ts): the fence its acting requests carry. */
+  private guard?: { fence: Fence; refused: (key: string, message: string) => Promise<Error> };
 
   private constructor(
     hosts: FleetHost[], pool: ConnectionPool, parallel: number, private readonly bundlePath: string,
@@ -115,14 +117,26 @@ export class Fleet {
     return expectSuccess(key, op, r!);
   }
 
+  /**
+   * From the ensemble's lock, while it is held: every acting request carries the fence, and one an agent refused
+   * for it (the lock was taken over) fails the batch with the error `refused` gives.
+   */
+  fenceWith(guard: Fleet["guard"]): void {
+    this.guard = guard;
+  }
+
   /** Several operations, one after another, in the host's agent process; sent now, not before. */
   async batch(key: string, requests: AgentRequest[]) {
-    const parsed = validRequests(key, requests);
+    const guard = this.guard;
+    const parsed = validRequests(key, guard ? requests.map((r) => (ACTING_OPS.has(r.op) ? { ...r, fence: guard.fence } : r)) : requests);
     for (;;) {
       const pending = this.session(key);
       const session = await pending;
       try {
-        return await session.request(parsed);
+        const responses = await session.request(parsed);
+        const fenced = responses.find((r) => isFailure(r.result) && r.result.error.code === "fenced");
+        if (guard && fenced && isFailure(fenced.result)) throw await guard.refused(key, fenced.result.error.message);
+        return responses;
       } catch (err) {
         // Nothing of this batch was sent: a fresh process takes it.
         if (!(err instanceof SpentSession)) throw err;

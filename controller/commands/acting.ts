@@ -11,6 +11,7 @@ import { createInterface } from "node:readline/promises";
 import { ExitCode, ZkfleetError } from "../../common/errors.js";
 import type { RuntimePush } from "../agent/runtime.js";
 import type { CanaryViaOption } from "../canary/route.js";
+import type { EnsembleLock } from "../execute/lock.js";
 import type { Io } from "../cli.js";
 import { sshConnector } from "../connection/host-connector.js";
 import type { Fleet, FleetOptions } from "../fleet.js";
@@ -79,6 +80,14 @@ function deadlineOf(o: { window?: string; deadline?: string }, now = new Date())
   const w = windowDeadline(o.window, now);
   if ("error" in w) throw new ZkfleetError("usage", `--window: ${w.error}`, { where: "--window", hint: "run it inside the window, or pass the window you are in" });
   return w.deadline;
+}
+
+/** The line a run prints when it takes the ensemble's lock over from another. */
+export function describeTakeover(ensemble: string, h: EnsembleLock["tookOver"][number], generation: number): string {
+  const why = h.process_state === "gone" ? `its controller is gone (pid ${h.process?.pid ?? "?"} no longer runs here)`
+    : `its lease had lapsed (last renewed ${h.renewed_at}${h.process_state === "stopped" ? `; its controller pid ${h.process?.pid ?? "?"} is stopped` : ""})`;
+  return `took over the lock of ensemble ${ensemble} from run ${h.run} (${h.holder}, since ${h.since}, generation ${h.generation}): ${why}; ` +
+    `this run holds generation ${generation}, and that run is refused at its next step that acts`;
 }
 
 /** apply, and `runs resume` (the same run continued from what the hosts are now). */
@@ -187,6 +196,10 @@ export async function applyCommand(
       onStepDone: (r) => human && io.out(`  ${r.changed ? "changed" : "ok     "} ${describeStep(r.step)} [${(r.ms / 1000).toFixed(1)}s]${r.changed ? "" : ": " + r.message}`),
       onWaiting: (line) => human && io.err(`      ${line}`),
       onCanaryRoute: (_via, reason) => human && io.out(`canary: ${reason}`),
+      // On stderr in --json mode too: taking a lock from another run is never silent.
+      onLockTakenOver: (previous, generation) => {
+        for (const h of previous) io.err(describeTakeover(inventory.ensemble, h, generation));
+      },
     }, (round, remaining) => human && io.err(`round ${round}: observing again for the next membership change (${remaining.length} left)`)).catch((err: unknown) => {
       // --json gets the refusals as data (code, host, data) as well as the error on stderr.
       if (o.json && planned && planned.refusals.length > 0) {
@@ -205,7 +218,8 @@ export async function applyCommand(
         steps: steps.map(withoutContent),
         refusals: result.plan.refusals, deferred: result.plan.deferred ?? [],
         results: result.results.map((r) => ({ index: r.index, kind: r.step.kind, host: r.step.host, changed: r.changed, message: r.message, ms: r.ms })),
-        final: result.final, journal: result.journal, run: result.runId, canary: result.canary, runtimePushes, ...(after?.json ?? {}),
+        final: result.final, journal: result.journal, run: result.runId, canary: result.canary, runtimePushes,
+        ...(result.lockTakenOver ? { lock_taken_over: result.lockTakenOver } : {}), ...(after?.json ?? {}),
       }, null, 2));
     } else if (result.executed && o.stage) {
       io.out(`${result.plan.target.name}: ZooKeeper ${result.plan.target.version} unpacked on ${changed} host(s), nothing restarted; journal ${result.journal}`);

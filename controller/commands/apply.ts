@@ -11,7 +11,7 @@ import { fleetActions } from "../execute/actions.js";
 import { planMembershipChange, recordPath } from "./membership.js";
 import { type StepResult, acts, executePlan } from "../execute/executor.js";
 import { Journal, newRunId } from "../execute/journal.js";
-import { acquireEnsembleLock } from "../execute/lock.js";
+import { type EnsembleLock, acquireEnsembleLock } from "../execute/lock.js";
 import { stepHistory } from "../execute/runs.js";
 import { estimatePlan, estimateStage } from "../plan/estimate.js";
 import { Fleet, type FleetOptions } from "../fleet.js";
@@ -79,6 +79,8 @@ export interface ApplyInput {
   onWaiting?: (line: string) => void;
   /** The canary's path, once chosen, and why (one line). */
   onCanaryRoute?: (via: CanaryVia, reason: string) => void;
+  /** Told as soon as the lock was taken over from other runs (--break-lock): who held it, and the generation now held. */
+  onLockTakenOver?: (previous: EnsembleLock["tookOver"], generation: number) => void;
   signal?: AbortSignal;
 }
 
@@ -91,6 +93,8 @@ export interface ApplyResult {
   journal?: string;
   runId?: string;
   canary?: CanaryRunReport;
+  /** The runs whose lock this one took over, and the generation it held. */
+  lockTakenOver?: { previous: EnsembleLock["tookOver"]; generation: number };
 }
 
 export function tarballFor(inv: Inventory): string {
@@ -175,6 +179,8 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     await fleet.close();
     throw err;
   });
+  const takenOver = lock && lock.tookOver.length > 0 ? { previous: lock.tookOver, generation: lock.generation } : undefined;
+  if (takenOver) input.onLockTakenOver?.(takenOver.previous, takenOver.generation);
   try {
     const observed = lock
       ? keys.map((key) => observedFrom(key, lock.alongside.get(key)!, started))
@@ -209,7 +215,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     if (unreachable.length > 0) throw unobservableError(unreachable.map((o) => `${o.host}: ${o.error}`));
     if (plan.refusals.length > 0) throw refusalError(plan);
     const steps = planSteps(plan);
-    if (input.check || steps.length === 0) return { plan, executed: false, results: [], changed: 0 };
+    if (input.check || steps.length === 0) return { plan, executed: false, results: [], changed: 0, ...(takenOver ? { lockTakenOver: takenOver } : {}) };
     if (input.deadline && Date.now() + estimateMs > input.deadline.getTime()) {
       const minutes = (ms: number) => `${Math.ceil(ms / 60_000)} min`;
       throw new ZkfleetError("plan", `the plan needs about ${minutes(estimateMs)}, the window closes in ${minutes(input.deadline.getTime() - Date.now())} (${input.deadline.toISOString()}); nothing was changed`, {
@@ -229,7 +235,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       ...(input.backup ? { restores: input.backup.backup } : {}),
       ...(input.limit ? { limit: input.limit } : {}),
     };
-    if (lock && lock.tookOver.length > 0) journal.write("lock-broken", { previous: lock.tookOver });
+    if (takenOver) journal.write("lock-broken", takenOver);
     // Clients only notice servers that stop: the canary watches plans that stop one.
     let route: CanaryRoute | undefined;
     let canary: Canary | undefined;
@@ -260,7 +266,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       const { results, final } = await executePlan(plan, {
         // Observed under the lock: a first gate soon after may judge that look rather than ask again.
         ...(lock ? { actions: fleetActions(fleet, { at: started, hosts: observed }), quietSince: started } : { actions: fleetActions(fleet) }),
-        journal, parallel: fleet.parallel,
+        journal, parallel: fleet.parallel, ...(lock ? { lock } : {}),
         ready: async (step) => {
           if (!pushOnly(step) && acts(step)) await canaryStarted;
         },
@@ -288,7 +294,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       }
       return {
         plan, executed: true, results, changed: results.filter((r) => r.changed).length, final, journal: journal.path, runId: journal.runId,
-        ...(report ? { canary: report } : {}),
+        ...(report ? { canary: report } : {}), ...(takenOver ? { lockTakenOver: takenOver } : {}),
       };
     } finally {
       await canaryStarted?.catch(() => undefined);
@@ -343,6 +349,7 @@ export function refusalError(plan: Plan): ZkfleetError {
  */
 export async function runApplyUntilDone(input: ApplyInput, onRound?: (round: number, remaining: string[]) => void): Promise<ApplyResult> {
   let result = await runApply(input);
+  const takenOver = result.lockTakenOver;
   const results = [...result.results];
   let changed = result.changed;
   for (let round = 2; result.executed && (result.plan.continues?.length ?? 0) > 0; round++) {
@@ -354,5 +361,5 @@ export async function runApplyUntilDone(input: ApplyInput, onRound?: (round: num
     results.push(...result.results);
     changed += result.changed;
   }
-  return { ...result, results, changed };
+  return { ...result, results, changed, ...(takenOver ? { lockTakenOver: takenOver } : {}) };
 }

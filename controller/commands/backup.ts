@@ -84,7 +84,7 @@ export function registerBackupCommands(
     .requiredOption("-i, --inventory <file>", "the ensemble to restore into (stopped, or not installed yet)")
     .requiredOption("--from <dir>", "a directory `zkfleet backup` wrote")
     .option("--check", "check the backup and show the plan; change nothing")
-    .option("--break-lock", "take the ensemble's lock over from another run (one whose controller is gone)")
+    .option("--break-lock", "take the ensemble's lock over from another run whose controller is gone or whose lease has lapsed (never from a live one)")
     .addHelpText("after", examples(
       "zkfleet restore -i orders-dr.yml --from /backups/orders-2026-11-29 --check   # the backup checked, the plan shown",
       "zkfleet restore -i orders-dr.yml --from /backups/orders-2026-11-29 --yes",

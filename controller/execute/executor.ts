@@ -7,6 +7,7 @@ import { ZkfleetError } from "../../common/errors.js";
 import { type Plan, type Step, type AwaitHealthyStep, assertNever, planSteps } from "../plan/steps.js";
 import type { EnsembleReport } from "../status/health.js";
 import type { Journal } from "./journal.js";
+import { LockTakenOver } from "./lock.js";
 
 /** What a step did; data (a backup path, the release it replaced) goes into the journal for rollback. */
 export interface Outcome {
@@ -55,6 +56,8 @@ export interface ExecuteOptions {
   onWaiting?: (line: string) => void;
   /** Aborted (Ctrl-C): stop before the next step, never inside one. */
   signal?: AbortSignal;
+  /** The ensemble's lock: a step that acts starts only while this run still holds it (execute/lock.ts). */
+  lock?: { assertHeld(): void };
   /** Between two observations of a gate; injectable so tests do not wait. */
   pollMs?: number;
   /** GONE_MS, injectable so tests do not wait. */
@@ -297,6 +300,15 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
         hint: "run apply again: it observes the hosts afresh and plans only what is still missing",
       });
     }
+    if (acts(step)) {
+      try {
+        opts.lock?.assertHeld();
+      } catch (err) {
+        if (!(err instanceof LockTakenOver)) throw err;
+        journal.write("lock-taken-over", { before: index, kind: step.kind, host: step.host, by: err.by });
+        throw err.before(index);
+      }
+    }
     opts.onStepStart?.(step, index);
     journal.write("step-start", { index, kind: step.kind, host: step.host, ...("before" in step ? { before: step.before } : {}) }, { durable: acts(step) });
     const started = Date.now();
@@ -310,7 +322,8 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
       opts.onStepDone?.(result);
     } catch (err) {
       journal.write("step-failed", { index, kind: step.kind, host: step.host, error: String(err instanceof Error ? err.message : err) });
-      throw err;
+      // Refused by an agent's fence: the step did not run.
+      throw err instanceof LockTakenOver ? err.before(index) : err;
     }
   };
 
@@ -336,7 +349,8 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
         }
       } catch (err) {
         // An interrupt comes between steps and leaves a server as its steps left it: resume goes on from there.
-        if (!stopped || !stage.undo || (err instanceof ZkfleetError && err.source === "interrupted")) throw err;
+        // A run whose lock was taken over leaves the server to the run that holds it now: an undo would act too.
+        if (!stopped || !stage.undo || (err instanceof ZkfleetError && err.source === "interrupted") || err instanceof LockTakenOver) throw err;
         throw await undoStage(stage.title, stage.undo, err);
       }
       continue;

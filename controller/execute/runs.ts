@@ -56,10 +56,10 @@ export function summarizeRecords(recs: readonly Rec[], file: string): RunSummary
   // The canary's report may follow the closing record.
   const doneRec = recs.find((r) => r.event === "done");
   const failed = recs.find((r) => r.event === "step-failed");
-  const interrupted = recs.find((r) => r.event === "interrupted" || r.event === "window-closing");
+  const interrupted = recs.find((r) => r.event === "interrupted" || r.event === "window-closing" || r.event === "lock-taken-over");
   const outcome: RunOutcome = doneRec ? "done" : failed ? "failed" : interrupted ? "interrupted" : "no end record (controller killed?)";
   const detail = failed ? `step ${Number(failed.index) + 1} (${String(failed.kind)} on ${String(failed.host)}): ${String(failed.error)}`
-    : interrupted ? `before step ${Number(interrupted.before) + 1}` : undefined;
+    : interrupted ? `before step ${Number(interrupted.before) + 1}${interrupted.event === "lock-taken-over" ? `: the lock was taken over by run ${String((interrupted.by as { run?: unknown } | null)?.run ?? "?")}` : ""}` : undefined;
   const origin = plan.inventory ? {
     inventory: String(plan.inventory), inventoryHash: String(plan.inventoryHash), lockRun: String(plan.lockRun ?? plan.run),
     ...(plan.resumes ? { resumes: String(plan.resumes) } : {}), ...(Array.isArray(plan.limit) ? { limit: plan.limit as string[] } : {}),

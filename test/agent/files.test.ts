@@ -3,11 +3,11 @@
 // facts and clean_data (without a running ZooKeeper; see zookeeper.test.ts).
 
 import { execFile } from "node:child_process";
-import { lstat, mkdir, readFile, readdir, readlink, stat, symlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readFile, readdir, readlink, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { agentCall } from "../../controller/agent/client.js";
+import { agentCall, runAgent } from "../../controller/agent/client.js";
 import { PROTOCOL_VERSION } from "../../common/protocol.js";
 import { call, startHarness, type Harness } from "./harness.js";
 
@@ -288,20 +288,82 @@ describe("facts and clean_data", () => {
 
 describe("lock", () => {
   const path = () => join(h.dir, "state", "lock-e.json");
-  const lock = (action: "acquire" | "release", run: string, extra: { break?: boolean } = {}) =>
-    agentCall(h.conn, h.agent, "lock", { path: path(), action, run, holder: `tester pid ${run}`, ...extra });
+  const tokenOf = (run: string) => Buffer.from(run.padEnd(16, "-")).toString("hex").slice(0, 32);
+  type Extra = { take_over?: { token: string; holder_gone: boolean }; lease_ms?: number };
+  const lock = (action: "acquire" | "renew" | "release", run: string, extra: Extra = {}) =>
+    agentCall(h.conn, h.agent, "lock", { path: path(), action, run, token: tokenOf(run), holder: `tester pid ${run}`, ...extra });
+  /** The lease as if its last renewal was `ms` ago: the file's mtime is what the host judges. */
+  const age = (ms: number) => utimes(path(), new Date(Date.now() - ms), new Date(Date.now() - ms));
+  const fence = (run: string) => ({ path: path(), run, token: tokenOf(run) });
+  const write = (target: string, run: string) =>
+    call(h, { op: "write_file", args: { path: target, content: `${run}\n`, state_dir: join(h.dir, "state") }, fence: fence(run) });
 
-  it("is taken once, taken again by the same run, refused to another run naming the holder, broken only deliberately, released by its run", async () => {
-    expect((await lock("acquire", "run-a")).data).toEqual({ acquired: true, held_by: null });
-    expect((await lock("acquire", "run-a")).data.acquired).toBe(true);
+  it("is taken once, taken again by the same token, refused to another run naming the holder and its lease, released by its run", async () => {
+    expect((await lock("acquire", "run-a")).data).toEqual({ acquired: true, held_by: null, generation: 1 });
+    expect((await lock("acquire", "run-a")).data).toMatchObject({ acquired: true, generation: 1 });
     const other = await lock("acquire", "run-b");
     expect(other.changed).toBe(false);
-    expect(other.data).toMatchObject({ acquired: false, held_by: { run: "run-a", holder: "tester pid run-a" } });
+    expect(other.data).toMatchObject({ acquired: false, held_by: { run: "run-a", holder: "tester pid run-a", generation: 1, token: tokenOf("run-a") } });
+    expect(other.data.held_by!.lease_left_ms).toBeGreaterThan(0);
     expect((await lock("release", "run-b")).changed).toBe(false);
     expect(JSON.parse(await readFile(path(), "utf8")).run).toBe("run-a");
-    const broken = await lock("acquire", "run-b", { break: true });
-    expect(broken.data).toMatchObject({ acquired: true, held_by: { run: "run-a" } });
-    expect((await lock("release", "run-b")).changed).toBe(true);
+    expect((await lock("release", "run-a")).changed).toBe(true);
     await expect(lstat(path())).rejects.toThrow(/ENOENT/);
+  });
+
+  it("is taken over only from the holder read, and only once its lease lapsed or its holder is known gone; the generation goes up", async () => {
+    await lock("acquire", "run-a");
+    const fresh = await lock("acquire", "run-b", { take_over: { token: tokenOf("run-a"), holder_gone: false } });
+    expect(fresh.data.acquired).toBe(false);
+    expect(fresh.message).toMatch(/its lease renewed \d+s ago and running \d+s more/);
+    // A renewal stamps the lease again; its age is the file's mtime.
+    await age(60_000);
+    expect((await lock("acquire", "run-b")).data.held_by!.lease_left_ms).toBe(0);
+    expect((await lock("acquire", "run-b", { take_over: { token: tokenOf("run-x"), holder_gone: false } })).data.acquired).toBe(false);
+    expect((await lock("renew", "run-a")).data.acquired).toBe(true);
+    expect((await lock("acquire", "run-b", { take_over: { token: tokenOf("run-a"), holder_gone: false } })).data.acquired).toBe(false);
+    await age(60_000);
+    const taken = await lock("acquire", "run-b", { take_over: { token: tokenOf("run-a"), holder_gone: false } });
+    expect(taken.data).toMatchObject({ acquired: true, generation: 2, held_by: { run: "run-a", generation: 1 } });
+    // The old holder's renewal and release leave the new holder's lock as it is.
+    expect((await lock("renew", "run-a")).data).toMatchObject({ acquired: false, held_by: { run: "run-b", generation: 2 } });
+    expect((await lock("release", "run-a")).changed).toBe(false);
+    // A holder known gone (the controller saw its process exit) is taken over with its lease still running.
+    expect((await lock("acquire", "run-c", { take_over: { token: tokenOf("run-b"), holder_gone: true } })).data).toMatchObject({ acquired: true, generation: 3 });
+    expect((await lock("release", "run-c")).changed).toBe(true);
+  });
+
+  it("fences acting requests: refused (fenced, nothing done) once the lock file names another run, or none", async () => {
+    const target = join(h.dir, "fenced", "zoo.cfg");
+    await lock("acquire", "run-a");
+    expect(await write(target, "run-a")).toMatchObject({ changed: true });
+    await age(60_000);
+    await lock("acquire", "run-b", { take_over: { token: tokenOf("run-a"), holder_gone: false } });
+    const refused = await write(target, "run-a");
+    expect(refused).toMatchObject({ error: { code: "fenced" } });
+    expect("error" in refused && refused.error.message).toMatch(/names run run-b \(tester pid run-b\) since \S+, generation 2: the lock of run run-a was taken over/);
+    expect(await readFile(target, "utf8")).toBe("run-a\n");
+    // The rest of a batch after a refused request is not run either.
+    const batch = await runAgent(h.conn, h.agent, [
+      { op: "write_file", args: { path: target, content: "late\n", state_dir: join(h.dir, "state") }, fence: fence("run-a") },
+      { op: "write_file", args: { path: target, content: "later\n", state_dir: join(h.dir, "state") } },
+    ]);
+    expect(batch.map((r) => ("error" in r.result ? r.result.error.code : "ok"))).toEqual(["fenced", "skipped"]);
+    expect(await write(target, "run-b")).toMatchObject({ changed: true });
+    // Reading is not fenced: a request without a fence runs whoever holds the lock.
+    expect(await call(h, { op: "facts", args: { files: [target] } })).toMatchObject({ data: { files: { [target]: { content: "run-b\n" } } } });
+    await lock("release", "run-b");
+    expect(await write(target, "run-b")).toMatchObject({ error: { code: "fenced", message: expect.stringMatching(/is gone: the lock of run run-b was taken over/) } });
+    expect(await readFile(target, "utf8")).toBe("run-b\n");
+  });
+
+  it("reads a lock file written before leases (no token, no generation) as held, its lease counted from its last write", async () => {
+    await writeFile(path(), JSON.stringify({ run: "old-run", holder: "old pid 1", since: "2020-01-01T00:00:00Z" }) + "\n");
+    const seen = await lock("acquire", "run-a");
+    expect(seen.data).toMatchObject({ acquired: false, held_by: { run: "old-run", generation: 0, token: "", process: null } });
+    expect(seen.data.held_by!.lease_left_ms).toBeGreaterThan(0);
+    await age(60_000);
+    expect((await lock("acquire", "run-a", { take_over: { token: "", holder_gone: false } })).data).toMatchObject({ acquired: true, generation: 1 });
+    await lock("release", "run-a");
   });
 });

@@ -22,6 +22,7 @@ export const SUBNETS = {
   // apply, rolls and upgrades
   "upgrade": "127.80.0",
   "killed-roll": "127.80.1",
+  "lock-lease": "127.62.0",
   "host-lost": "127.80.2",
   "undo": "127.80.3",
   "upgrade-killed": "127.80.4",

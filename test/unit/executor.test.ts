@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { ExitCode, ZkfleetError, exitCodeFor } from "../../common/errors.js";
 import { type Actions, executePlan } from "../../controller/execute/executor.js";
+import { LockTakenOver } from "../../controller/execute/lock.js";
 import type { Plan, Step } from "../../controller/plan/steps.js";
 import type { EnsembleReport } from "../../controller/status/health.js";
 
@@ -304,5 +305,32 @@ describe("executePlan", () => {
     expect(exitCodeFor(err)).toBe(ExitCode.interrupted);
     expect(err.message).toMatch(/interrupted before step 2 \(start on zk2\); every earlier step finished/);
     expect(h.records.map((r) => r.event)).toEqual(["plan", "step-start", "step-done", "interrupted"]);
+  });
+  it("a run whose lock was taken over stops before its next step that acts, gates still looking; no undo (exit 5)", async () => {
+    const by = { run: "run-9", holder: "eve@ctl pid 9", since: "2025-02-02T02:02:02Z", generation: 2, token: "9".repeat(32), process: null, lease_ms: 45_000, renewed_at: "x", lease_left_ms: 45_000 };
+    let lost: LockTakenOver | undefined;
+    const h = harness({ onAct: (s) => s.kind === "stop" && (lost = new LockTakenOver("e", by, "zk2")) });
+    const lock = { assertHeld: () => { if (lost) throw lost; } };
+    const err = await executePlan(planWithUndo([gate, stop("zk2"), start("zk2"), check], [start("zk2")]),
+      { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0, lock }).catch((e) => e);
+    expect(h.acted).toEqual(["stop:zk2"]);
+    expect(exitCodeFor(err)).toBe(ExitCode.unsafe);
+    expect(err.message).toBe("the lock of ensemble e was taken over by run run-9 (eve@ctl pid 9) at 2025-02-02T02:02:02Z; this run stopped before step 3; nothing more was changed by it");
+    expect(h.records.map((r) => r.event)).toEqual(["plan", "step-start", "leader", "step-done", "step-start", "step-done", "lock-taken-over"]);
+    expect(h.records.at(-1)).toMatchObject({ before: 2, kind: "start", host: "zk2", by: { run: "run-9" } });
+  });
+
+  it("a step an agent refused for its fence ends the run there, with no undo after it", async () => {
+    const by = { run: "run-9", holder: "eve@ctl pid 9", since: "t", generation: 2, token: "9".repeat(32), process: null, lease_ms: 45_000, renewed_at: "x", lease_left_ms: 45_000 };
+    const h = harness();
+    h.actions.start = async () => {
+      throw new LockTakenOver("e", by, "zk2");
+    };
+    const err = await executePlan(planWithUndo([gate, stop("zk2"), start("zk2"), check], [stop("zk2"), start("zk2")]),
+      { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0 }).catch((e) => e);
+    expect(h.acted).toEqual(["stop:zk2"]);
+    expect(err).toBeInstanceOf(LockTakenOver);
+    expect(err.message).toMatch(/this run stopped before step 3; nothing more was changed by it$/);
+    expect(h.records.map((r) => r.event)).not.toContain("undo-start");
   });
 });
