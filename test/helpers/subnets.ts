@@ -58,6 +58,7 @@ export const SUBNETS = {
   "restore-killed": "127.71.1",
   "data-client": "127.97.0",
   "data-fidelity": "127.97.1",
+  "data-limits": "127.63.0",
   // benches (bench/*.mjs), and the lab's defaults people use by hand
   "bench-status": "127.84.0",
   "bench-runtime-push": "127.97.6",
