@@ -106,16 +106,17 @@ export async function runCheck(files: readonly string[], options: LoadOptions = 
   for (const file of files) {
     const result = await readInventory(file, options);
     if (!result.ok) {
-      findings.push(...result.problems);
+      // Appended one by one: spreading a long list as arguments overflows the stack.
+      for (const problem of result.problems) findings.push(problem);
       continue;
     }
     loaded.push({ file, inventory: result.inventory });
     sources.set(file, result.source);
-    findings.push(...placeFindings(lintInventory(result.inventory), file, result.source));
+    for (const finding of placeFindings(lintInventory(result.inventory), file, result.source)) findings.push(finding);
   }
   for (const finding of crossCheck(loaded)) {
     const source = finding.file === undefined ? undefined : sources.get(finding.file);
-    findings.push(...(source && finding.file ? placeFindings([finding], finding.file, source) : [finding]));
+    findings.push(source && finding.file ? placeFindings([finding], finding.file, source)[0]! : finding);
   }
   return { ok: findings.every((finding) => finding.severity !== "error"), findings, inventories: loaded };
 }

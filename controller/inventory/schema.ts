@@ -6,6 +6,7 @@ import { z } from "zod";
 import {
   addressKind,
   closestMatch,
+  hostAddressProblem,
   isHostname,
   normalizeRemotePath,
   remotePathProblem,
@@ -202,7 +203,10 @@ const hostShape = {
       error: (issue) =>
         `address ${JSON.stringify(issue.input)} is neither an IPv4 address, an IPv6 address (without brackets) nor a host name`,
     },
-  ),
+  ).superRefine((value, ctx) => {
+    const problem = hostAddressProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: `address ${value} is ${problem}, not the address of a host; give the server's own address` });
+  }),
   myid: z
     .number({ error: `must be a whole number from 1 to ${MAX_MYID}` })
     .int({ error: `must be a whole number from 1 to ${MAX_MYID}` })

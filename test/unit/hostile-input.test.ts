@@ -1,0 +1,96 @@
+// Inventories a hostile or careless hand could write: each is refused as
+// invalid input (exit 3) with the file and line to fix, in bounded time and
+// memory, never a crash of the controller.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ExitCode } from "../../common/errors.js";
+import { runCli } from "../helpers/cli.js";
+import { fixtureYaml, lineOf } from "../golden/fixtures.js";
+
+const dir = mkdtempSync(join(tmpdir(), "zkfleet-hostile-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function write(name: string, text: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+/** The one line of `check` output that starts at file:line: and says `says`. */
+async function expectRefusedAt(file: string, line: number, says: string | RegExp) {
+  const r = await runCli(["check", "-i", file]);
+  expect(r.code, r.out + r.err).toBe(ExitCode.invalid);
+  const finding = r.out.split("\n").find((l) => l.startsWith(`${file}:${line}:`));
+  expect(finding, r.out.slice(0, 2000) + r.err).toBeDefined();
+  expect(finding).toMatch(says);
+  return finding!;
+}
+
+describe("a huge host list", () => {
+  it("150,000 hosts: refused at the first host past the limit, not a stack overflow", async () => {
+    const hosts = Array.from({ length: 150_000 }, (_, i) => `  - { name: h${i}, address: 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}, myid: ${(i % 255) + 1} }`);
+    const text = ["ensemble: big", "zookeeper:", "  version: 3.8.0", "hosts:", ...hosts, ""].join("\n");
+    const file = write("big.yml", text);
+    await expectRefusedAt(file, lineOf(text, "name: h255,"), /hosts\[255\]: .*at most 255 hosts/);
+  });
+
+  it("300 hosts in a small file: the same, before any of them is validated", async () => {
+    const hosts = Array.from({ length: 300 }, (_, i) => `  - name: h${i}\n    address: 10.0.${i >> 8}.${i & 255}\n    myid: ${i + 1}`);
+    const text = ["ensemble: big", "zookeeper:", "  version: 3.8.0", "hosts:", ...hosts, ""].join("\n");
+    const r = await runCli(["check", "-i", write("300.yml", text)]);
+    expect(r.out.split("\n").filter((l) => l.includes(": error: "))).toHaveLength(1);
+    await expectRefusedAt(join(dir, "300.yml"), lineOf(text, "name: h255"), /this is host 256/);
+  });
+
+  it("a file past 1 MiB without a long host list: refused at the first line not read", async () => {
+    const text = `ensemble: big\n${"# padding\n".repeat(120_000)}`;
+    const file = write("padded.yml", text);
+    const read = Buffer.from(text).subarray(0, 1 << 20).toString().split("\n").length;
+    await expectRefusedAt(file, read, /larger than 1048576 bytes, the most zkfleet reads of an inventory/);
+  });
+
+  it("40,000 bad settings in one mapping: each reported, with no stack overflow and no pass over the mapping per key", async () => {
+    const keys = Array.from({ length: 40_000 }, (_, i) => `    bad${i}: "a\\nb"`);
+    const text = ["ensemble: x", "zookeeper:", "  version: 3.8.0", "  config:", ...keys, "hosts:", "  - { name: zk1, address: 10.0.0.1, myid: 1 }", ""].join("\n");
+    const file = write("wide.yml", text);
+    const r = await runCli(["check", "-i", file]);
+    expect(r.code).toBe(ExitCode.invalid);
+    expect(r.out).toContain(`${file}:${lineOf(text, "bad39999:")}:`);
+    expect(r.out).toMatch(/40000 error\(s\)/);
+  });
+
+  it("a key written twice in one mapping is named at its second line (found without yaml's quadratic check)", async () => {
+    const text = fixtureYaml().replace("  heap_mb: 512\n", "  heap_mb: 512\n  heap_mb: 1024\n");
+    await expectRefusedAt(write("twice.yml", text), lineOf(text, "heap_mb: 1024"), /key "heap_mb" is written twice in one mapping \(first on line \d+\)/);
+  });
+
+  it("collections nested 300,000 deep: a located YAML error", async () => {
+    const text = `ensemble: deep\nzookeeper: ${"[".repeat(300_000)}${"]".repeat(300_000)}\n`;
+    await expectRefusedAt(write("deep.yml", text), 2, /YAML syntax error: collections nested too deeply/);
+  });
+});
+
+describe("addresses that name no host", () => {
+  const withAddress = (address: string) => fixtureYaml({ hostsFile: "unmanaged" }).replace("address: 127.94.0.12,", `address: "${address}",`);
+  const notHosts = ["0.0.0.0", "::", "0:0::0", "::ffff:0.0.0.0", "0.1.2.3", "255.255.255.255", "224.0.0.1", "239.255.0.9", "240.0.0.1", "ff02::1", "FF05::1:3", "::ffff:224.0.0.5"];
+
+  it.each(notHosts)("%s: check and apply exit 3 at its line; apply contacts nothing", async (address) => {
+    const text = withAddress(address);
+    const file = write(`address-${address.replace(/[^0-9a-f]/gi, "_")}.yml`, text);
+    const finding = await expectRefusedAt(file, lineOf(text, `"${address}"`), /host zk2: hosts\[1\]\.address: address .* is .*not the address of a host/);
+    expect(finding).toContain(`address ${address} is `);
+    const apply = await runCli(["apply", "-i", file, "--yes"], { ZKFLEET_JOURNAL: join(dir, "journal") });
+    expect(apply.code, apply.err).toBe(ExitCode.invalid);
+    expect(apply.err).toContain(finding);
+    expect(apply.out).toBe("");
+  });
+
+  it("unicast addresses, loopback ones included (the lab's hosts have them), pass", async () => {
+    for (const address of ["10.0.0.12", "127.0.0.1", "::1", "2001:db8::12", "fe80::12", "192.168.1.255"]) {
+      const r = await runCli(["check", "-i", write("ok.yml", withAddress(address))]);
+      expect(r.code, `${address}: ${r.out}`).toBe(ExitCode.ok);
+    }
+  });
+});
