@@ -5,6 +5,7 @@
 import { placeFindings, type Finding, type SourceMap } from "../inventory/findings.js";
 import { lintInventory } from "../inventory/lint.js";
 import { readInventory, type LoadOptions } from "../inventory/load.js";
+import { superPasswordFindings } from "../inventory/super-user.js";
 import type { Inventory } from "../inventory/schema.js";
 import { adminServerEnabled } from "../../common/versions.js";
 
@@ -112,7 +113,8 @@ export async function runCheck(files: readonly string[], options: LoadOptions = 
     }
     loaded.push({ file, inventory: result.inventory });
     sources.set(file, result.source);
-    for (const finding of placeFindings(lintInventory(result.inventory), file, result.source)) findings.push(finding);
+    const own = [...lintInventory(result.inventory), ...superPasswordFindings(result.inventory)];
+    for (const finding of placeFindings(own, file, result.source)) findings.push(finding);
   }
   for (const finding of crossCheck(loaded)) {
     const source = finding.file === undefined ? undefined : sources.get(finding.file);

@@ -1,7 +1,7 @@
 // Inventories a hostile or careless hand could write: each is refused as
 // invalid input (exit 3) with the file and line to fix, in bounded time and
 // memory, never a crash of the controller.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -92,5 +92,44 @@ describe("addresses that name no host", () => {
       const r = await runCli(["check", "-i", write("ok.yml", withAddress(address))]);
       expect(r.code, `${address}: ${r.out}`).toBe(ExitCode.ok);
     }
+  });
+});
+
+describe("zookeeper.super_password_file, checked by check", () => {
+  const withPasswordFile = (path: string) => fixtureYaml({ version: "3.9.3", reconfig: true, extraZookeeper: [`super_password_file: ${path}`] });
+  const secret = (name: string, content: string, mode = 0o600) => {
+    const file = join(dir, name);
+    writeFileSync(file, content);
+    chmodSync(file, mode);
+    return file;
+  };
+
+  it.each([
+    ["missing", () => join(dir, "absent.pw"), /absent\.pw does not exist/],
+    ["empty", () => secret("empty.pw", "\n"), /empty\.pw is empty/],
+    ["a directory", () => dir, /cannot be read \(EISDIR\)/],
+    ["unusable", () => secret("spaces.pw", "two words\n"), /may contain only printable ASCII characters other than spaces/],
+  ])("%s: an error at its line, from check and from apply", async (_name, make, says) => {
+    const text = withPasswordFile(make());
+    const file = write("password.yml", text);
+    const finding = await expectRefusedAt(file, lineOf(text, "super_password_file:"), says);
+    expect(finding).toContain("error: zookeeper.super_password_file: ");
+    expect(finding).not.toContain("two words");
+    const apply = await runCli(["apply", "-i", file, "--yes"], { ZKFLEET_JOURNAL: join(dir, "journal") });
+    expect(apply.code, apply.err).toBe(ExitCode.invalid);
+    expect(apply.err).toContain(finding);
+  });
+
+  it("readable by group or others: a warning at its line; 0600: nothing to say", async () => {
+    for (const mode of [0o640, 0o604, 0o620]) {
+      const text = withPasswordFile(secret(`open-${mode.toString(8)}.pw`, "s3cret\n", mode));
+      const file = write("open.yml", text);
+      const r = await runCli(["check", "-i", file]);
+      expect(r.code, r.out).toBe(ExitCode.ok);
+      expect(r.out).toContain(`${file}:${lineOf(text, "super_password_file:")}:`);
+      expect(r.out).toMatch(new RegExp(`warning: zookeeper\\.super_password_file: .*has mode 0${mode.toString(8)}: users other than its owner .*chmod 600`));
+    }
+    const r = await runCli(["check", "-i", write("closed.yml", withPasswordFile(secret("closed.pw", "s3cret\n")))]);
+    expect(r.out).not.toContain("super_password_file");
   });
 });

@@ -18,6 +18,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const PASSWORD = "Zk$:s3cret!";
 const ENV_FILE = "/etc/zookeeper/conf/zookeeper-env.sh";
+const ARGS_FILE = "/etc/zookeeper/conf/super-digest.args";
 
 function passwordFile(name: string, content: string): string {
   const path = join(dir, name);
@@ -88,23 +89,32 @@ describe("reading the password", () => {
 });
 
 describe("rendering the super digest", () => {
-  it("SERVER_JVMFLAGS carries super:base64(sha1('super:' + password)) when reconfig is on, the password nowhere", () => {
+  it("SERVER_JVMFLAGS names a 0600 argument file holding super:base64(sha1('super:' + password)) when reconfig is on, the password nowhere", () => {
     const file = passwordFile("render.pw", `${PASSWORD}\n`);
     for (const version of ["3.8.0", "3.9.3"]) {
       const inv = inventory({ version, reconfig: true }, file);
       const files = renderHostFiles(inv, inv.hosts[0]!);
-      const flags = `-Xms512m -Xmx512m -Dzookeeper.DigestAuthenticationProvider.superDigest=${digest(PASSWORD)}`;
-      expect(envOf(files)).toContain(`\nSERVER_JVMFLAGS='${flags}'\n`);
+      expect(envOf(files)).toContain(`\nSERVER_JVMFLAGS='-Xms512m -Xmx512m @${ARGS_FILE}'\n`);
+      expect(envOf(files)).not.toContain(digest(PASSWORD));
+      const args = files.find((f) => f.path === ARGS_FILE);
+      expect(args).toEqual({ path: ARGS_FILE, content: `-Dzookeeper.DigestAuthenticationProvider.superDigest=${digest(PASSWORD)}\n`, mode: 0o600 });
+      expect(files.find((f) => f.path.endsWith("/zookeeper-env.sh"))?.mode).toBe(0o600);
       for (const f of files) expect(f.content, f.path).not.toContain(PASSWORD);
     }
   });
 
-  it("zkServer.sh's unquoted $SERVER_JVMFLAGS splits into exactly the heap and the digest property", () => {
+  it("zkServer.sh's unquoted $SERVER_JVMFLAGS splits into the heap and @file, and java reads the digest property from that file", () => {
     const inv = inventory({ version: "3.9.3", reconfig: true }, passwordFile("split.pw", `${PASSWORD}\n`));
+    const files = renderHostFiles(inv, inv.hosts[0]!);
     const envFile = join(dir, "zookeeper-env.sh");
-    writeFileSync(envFile, envOf(renderHostFiles(inv, inv.hosts[0]!)));
+    writeFileSync(envFile, envOf(files));
     const words = execFileSync("sh", ["-c", '. "$1"; set -- $SERVER_JVMFLAGS; printf "%s\\n" "$@"', "sh", envFile], { encoding: "utf8", cwd: dir });
-    expect(words.trim().split("\n")).toEqual(["-Xms512m", "-Xmx512m", `-Dzookeeper.DigestAuthenticationProvider.superDigest=${digest(PASSWORD)}`]);
+    expect(words.trim().split("\n")).toEqual(["-Xms512m", "-Xmx512m", `@${ARGS_FILE}`]);
+    // The launcher of the JDK the servers run on, given the file as the servers' would be.
+    const local = join(dir, "super-digest.args");
+    writeFileSync(local, files.find((f) => f.path === ARGS_FILE)!.content, { mode: 0o600 });
+    const shown = execFileSync("sh", ["-c", 'java "@$1" -XshowSettings:properties -version 2>&1', "sh", local], { encoding: "utf8" });
+    expect(shown).toContain(`zookeeper.DigestAuthenticationProvider.superDigest = ${digest(PASSWORD)}`);
   });
 
   it("renders byte for byte as before without reconfig, on 3.4, or without the file", () => {
