@@ -3,9 +3,9 @@
 // a disk still see each other. Holding it again with the same run id
 // succeeds, which is how a resumed run takes back its own lock.
 
-import { mkdir, open, readFile, unlink } from "node:fs/promises";
+import { open, readFile, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
-import { isErrno, writeAtomic } from "../fs-util.js";
+import { isErrno, privateDir, writeAtomic } from "../fs-util.js";
 import { done, type OpOutcome } from "../outcome.js";
 import type { OpArgs, OpData } from "../../common/protocol.js";
 
@@ -33,7 +33,7 @@ export async function lockOp(args: OpArgs<"lock">, check: boolean): Promise<OpOu
   if (held !== null && held.run === args.run) return done(false, `already held by this run (${args.run})`, { acquired: true, held_by: held });
   if (held !== null && !args.break) return done(false, `held by run ${held.run} (${held.holder}) since ${held.since}`, { acquired: false, held_by: held });
   if (check) return done(true, held ? `would take over the lock of run ${held.run}` : "would take the lock", { acquired: false, held_by: held });
-  await mkdir(dirname(args.path), { recursive: true });
+  await privateDir(dirname(args.path));
   if (held !== null) {
     await writeAtomic(args.path, JSON.stringify(mine) + "\n", 0o644);
     return done(true, `took over the lock of run ${held.run} (${held.holder}, since ${held.since})`, { acquired: true, held_by: held });
