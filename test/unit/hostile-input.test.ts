@@ -133,3 +133,27 @@ describe("zookeeper.super_password_file, checked by check", () => {
     expect(r.out).not.toContain("super_password_file");
   });
 });
+
+describe("an inventory given twice to a command that takes one", () => {
+  it.each([
+    ["apply", ["apply", "-i", "a.yml", "-i", "b.yml", "--yes"], "-i"],
+    ["backup", ["backup", "-i", "a.yml", "-i", "b.yml", "-o", "out"], "-i"],
+    ["restore", ["restore", "-i", "a.yml", "-i", "b.yml", "--from", "out"], "-i"],
+    ["export", ["export", "-i", "a.yml", "-i", "b.yml"], "-i"],
+    ["import", ["import", "-i", "a.yml", "-i", "b.yml", "-f", "x.jsonl"], "-i"],
+    ["sync --from", ["sync", "--from", "a.yml", "--from", "b.yml", "--to", "c.yml"], "--from"],
+    ["sync --to", ["sync", "--from", "a.yml", "--to", "b.yml", "--to", "c.yml"], "--to"],
+  ])("%s: exit 3 saying so, before reading either", async (_name, args, flag) => {
+    const r = await runCli(args.map((a) => (a.endsWith(".yml") || a === "out" ? join(dir, "absent", a) : a)));
+    expect(r.code, r.err).toBe(ExitCode.invalid);
+    const [first, second] = args.flatMap((a, i) => (a === flag ? [join(dir, "absent", args[i + 1]!)] : []));
+    expect(r.err).toContain(`usage error: ${flag} is given twice (${first}, then ${second}); this command takes one`);
+    expect(r.err).not.toContain("does not exist");
+  });
+
+  it("check and status still take several", async () => {
+    const file = write("one.yml", fixtureYaml());
+    const r = await runCli(["check", "-i", file, "-i", write("two.yml", fixtureYaml().replace("orders-zk", "billing-zk").replaceAll("127.94.0.1", "127.94.0.2"))]);
+    expect(r.out).toContain("2 inventories: ");
+  });
+});
