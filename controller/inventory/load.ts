@@ -3,7 +3,7 @@
 // sysadmin fixing an inventory wants the whole list, not one error per run.
 import { open } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument, type Scalar } from "yaml";
+import { type Alias, type Document, isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Scalar } from "yaml";
 import type { z } from "zod";
 import { ZkfleetError } from "../../common/errors.js";
 import { formatFinding, placeFindings, sourceMap, type Finding, type SourceMap } from "./findings.js";
@@ -79,17 +79,10 @@ function byPosition(a: Finding, b: Finding): number {
  */
 function repeatedKeys(doc: Document, lines: LineCounter): { key: string; line: number; column: number; first: number }[] {
   const repeated = [];
-  const stack: unknown[] = [doc.contents];
-  while (stack.length > 0) {
-    const node = stack.pop();
-    if (isSeq(node)) {
-      for (const item of node.items) stack.push(item);
-      continue;
-    }
+  for (const node of nodesOf(doc)) {
     if (!isMap(node)) continue;
     const seen = new Map<string, number>();
     for (const pair of node.items) {
-      stack.push(pair.value);
       const offset = isScalar(pair.key) ? pair.key.range?.[0] : undefined;
       if (offset === undefined) continue;
       const key = String((pair.key as Scalar).value);
@@ -100,6 +93,63 @@ function repeatedKeys(doc: Document, lines: LineCounter): { key: string; line: n
     }
   }
   return repeated;
+}
+
+/** Every node of the document, keys included, with a stack rather than recursion (nesting may be deep). */
+function* nodesOf(doc: Document): Generator<unknown> {
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    yield node;
+    if (isSeq(node)) node.items.forEach((item) => stack.push(item));
+    else if (isMap(node)) node.items.forEach((pair) => stack.push(pair.key, pair.value));
+  }
+}
+
+/**
+ * How far aliases may expand (yaml counts each alias by the nodes it
+ * stands for): a billion-laughs file stops here. yaml's default, 100, would
+ * refuse 255 hosts sharing one aliased value.
+ */
+const MAX_ALIAS_COUNT = 1000;
+
+/**
+ * The document as plain data, or where its aliases expand too far. yaml's
+ * refusal says neither where nor which alias, so on that refusal the
+ * conversion is run again with each alias noting itself when it is the one
+ * that throws.
+ */
+function plainData(doc: Document, lines: LineCounter, file: string): { data: unknown } | { problem: Finding } {
+  try {
+    return { data: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) };
+  } catch (error) {
+    if (!(error instanceof ReferenceError)) throw error;
+    let culprit: Alias | undefined;
+    for (const node of nodesOf(doc)) {
+      if (!isAlias(node)) continue;
+      const alias = node;
+      const toJSON = alias.toJSON.bind(alias);
+      alias.toJSON = (...args) => {
+        try {
+          return toJSON(...args);
+        } catch (inner) {
+          culprit ??= alias;
+          throw inner;
+        }
+      };
+    }
+    try {
+      doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch {
+      // the same refusal; culprit is set
+    }
+    const offset = culprit?.range?.[0];
+    const at = offset === undefined ? undefined : lines.linePos(offset);
+    const message = error.message.startsWith("Excessive alias count")
+      ? `alias *${culprit?.source ?? "?"} expands past ${MAX_ALIAS_COUNT} nodes, as a "billion laughs" file does; write the values out`
+      : error.message;
+    return { problem: yamlProblem(file, message, at ? { line: at.line, column: at.col } : undefined) };
+  }
 }
 
 function parseYaml(text: string): { doc: Document; source: SourceMap; lines: LineCounter } {
@@ -129,7 +179,9 @@ export function parseInventoryText(text: string, file: string, options: LoadOpti
   }
   if (syntax.length > 0) return { ok: false, problems: syntax.sort(byPosition), source };
   const schema = inventorySchema({ baseDir: dirname(resolve(file)), homeDir: options.homeDir });
-  const parsed = schema.safeParse(doc.toJS(), { reportInput: true });
+  const plain = plainData(doc, lines, file);
+  if ("problem" in plain) return { ok: false, problems: [plain.problem], source };
+  const parsed = schema.safeParse(plain.data, { reportInput: true });
   if (parsed.success) return { ok: true, inventory: parsed.data, source };
   const problems = parsed.error.issues.flatMap(issueFindings).map((finding) => {
     // Unknown keys point at the key itself, everything else at the value.

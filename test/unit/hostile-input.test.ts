@@ -157,3 +157,29 @@ describe("an inventory given twice to a command that takes one", () => {
     expect(r.out).toContain("2 inventories: ");
   });
 });
+
+describe("YAML aliases", () => {
+  it("a billion-laughs file: exit 3 at the alias whose expansion goes past the limit", async () => {
+    const levels = "abcdefghi".split("");
+    const text = [
+      'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+      ...levels.slice(1).map((l, i) => `${l}: &${l} [${Array(9).fill(`*${levels[i]}`).join(",")}]`),
+      "ensemble: lol",
+      "",
+    ].join("\n");
+    // yaml counts *d in line e as 2 x 729 nodes, the first count past 1000.
+    await expectRefusedAt(write("lol.yml", text), lineOf(text, "e: &e"), /YAML syntax error: alias \*d expands past 1000 nodes, as a "billion laughs" file does/);
+  });
+
+  it("255 hosts sharing one aliased value pass (yaml's own limit, 100, would refuse them)", async () => {
+    const hosts = Array.from({ length: 255 }, (_, i) => `  - { name: h${i}, address: 10.0.${i >> 8}.${i & 255}, myid: ${i + 1}, ssh_port: ${i === 0 ? "&port 2222" : "*port"} }`);
+    const text = ["ensemble: wide", "zookeeper:", "  version: 3.8.0", "hosts_file: unmanaged", "hosts:", ...hosts, ""].join("\n");
+    const r = await runCli(["check", "-i", write("aliased.yml", text)]);
+    expect(r.out).toMatch(/0 error\(s\)/);
+  });
+
+  it("an alias before its anchor: exit 3 at the alias", async () => {
+    const text = fixtureYaml().replace("ensemble: orders-zk", "ensemble: *name");
+    await expectRefusedAt(write("unresolved.yml", text), 1, /Unresolved alias .*: name/);
+  });
+});
