@@ -15,6 +15,7 @@ import {
 } from "./validators.js";
 import { adminServerEnabled, KNOWN_ZOOKEEPER_VERSIONS, managedSettingOwner } from "../../common/versions.js";
 import { zooCfgIn } from "../../common/protocol.js";
+import { settingValueProblem } from "./setting-types.js";
 
 /**
  * myid is limited to 1..255. ZooKeeper itself accepts any long, but it builds
@@ -106,6 +107,9 @@ const configSchema = z
           path: [key],
           message: `the value of ${key} contains a backslash, which Java properties files treat as an escape; remove it`,
         });
+      } else {
+        const typeProblem = settingValueProblem(key, text);
+        if (typeProblem) ctx.addIssue({ code: "custom", path: [key], message: typeProblem });
       }
     }
   })

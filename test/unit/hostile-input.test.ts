@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ExitCode } from "../../common/errors.js";
+import { ZOOKEEPER_VERSIONS } from "../../common/versions.js";
+import { SETTING_TYPES } from "../../controller/inventory/setting-types.js";
 import { runCli } from "../helpers/cli.js";
 import { fixtureYaml, lineOf } from "../golden/fixtures.js";
 
@@ -181,5 +183,44 @@ describe("YAML aliases", () => {
   it("an alias before its anchor: exit 3 at the alias", async () => {
     const text = fixtureYaml().replace("ensemble: orders-zk", "ensemble: *name");
     await expectRefusedAt(write("unresolved.yml", text), 1, /Unresolved alias .*: name/);
+  });
+});
+
+describe("zoo.cfg values of the settings zkfleet knows", () => {
+  const withSetting = (key: string, value: string) => {
+    const text = fixtureYaml({ version: "3.9.3" });
+    const line = new RegExp(`^    ${key.replace(/\./g, "\\.")}: .*\n`, "m");
+    return line.test(text) ? text.replace(line, `    ${key}: ${value}\n`) : text.replace("    maxClientCnxns: 100\n", `    maxClientCnxns: 100\n    ${key}: ${value}\n`);
+  };
+
+  it.each([
+    ["tickTime", "abc", /tickTime must be a whole number \(ZooKeeper reads it as a Java int\); got "abc"/],
+    ["initLimit", "2.5", /initLimit must be a whole number/],
+    ["syncLimit", "0", /syncLimit must be at least 1; got 0/],
+    ["maxClientCnxns", "3000000000", /maxClientCnxns must be a whole number \(ZooKeeper reads it as a Java int\)/],
+    ["autopurge.snapRetainCount", "1", /must be at least 3 \(ZooKeeper keeps at least 3\)/],
+    ["preAllocSize", "64M", /preAllocSize must be a whole number \(ZooKeeper reads it as a Java long\); got "64M"/],
+    ["secureClientPort", "70000", /secureClientPort must be a port, 1 to 65535; got "70000"/],
+    ["observerMasterPort", "x", /observerMasterPort must be a port/],
+    ["sslQuorum", "yes", /sslQuorum must be true or false \(ZooKeeper takes any other word for false\); got "yes"/],
+    ["admin.enableServer", '"False"', /admin\.enableServer must be true or false/],
+    ["forceSync", "false", /forceSync must be yes or no .*got "false"/],
+    ["snapshot.compression.method", "zip", /must be one of "gz", "snappy", ""; got "zip"/],
+  ])("%s: %s is refused at its line", async (key, value, says) => {
+    const text = withSetting(key, value);
+    await expectRefusedAt(write("setting.yml", text), lineOf(text, `    ${key}: ${value}`), says);
+  });
+
+  it.each([["tickTime", "3000"], ["minSessionTimeout", "-1"], ["sslQuorum", "true"], ["forceSync", "no"], ["snapshot.compression.method", "snappy"], ["txnLogSizeLimitInKb", "-1"], ["4lw.commands.whitelist", "'*'"]])(
+    "%s: %s passes", async (key, value) => {
+      const r = await runCli(["check", "-i", write("setting-ok.yml", withSetting(key, value))]);
+      expect(r.code, r.out).toBe(ExitCode.ok);
+    });
+
+  it("every setting of every version has a type (a new one needs one)", () => {
+    const untyped = Object.values(ZOOKEEPER_VERSIONS).flatMap((v) => v.knownSettings).filter((k) => !k.endsWith(".*") && SETTING_TYPES[k] === undefined);
+    expect(untyped).toEqual([]);
+    const unknown = Object.keys(SETTING_TYPES).filter((k) => !Object.values(ZOOKEEPER_VERSIONS).some((v) => (v.knownSettings as readonly string[]).includes(k)));
+    expect(unknown).toEqual([]);
   });
 });
