@@ -92,7 +92,8 @@ export function sourceMap(doc: Document, lines: LineCounter): SourceMap {
         best = (segment === key ? rangeStart(next.keyNode) : undefined) ?? rangeStart(next.valueNode) ?? rangeStart(next.keyNode) ?? best;
         node = next.valueNode;
       }
-      return best === undefined ? undefined : toPosition(best);
+      // A document with nothing in it (an empty file): its problems are at its start.
+      return best === undefined ? { line: 1, column: 1 } : toPosition(best);
     },
     hostName(index) {
       const host = child(child(doc.contents, "hosts", pairs)?.valueNode, index, pairs)?.valueNode;
