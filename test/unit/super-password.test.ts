@@ -3,11 +3,13 @@
 // checked here against one computed independently, never the password).
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ZkfleetError } from "../../common/errors.js";
+import { defaultArtifactsDir } from "../../common/paths.js";
+import { ensureDists } from "../../dists/dists.js";
 import { lintInventory } from "../../controller/inventory/lint.js";
 import { readSuperPassword, superAuth } from "../../controller/inventory/super-user.js";
 import { renderHostFiles, type RenderedFile } from "../../controller/render/render.js";
@@ -115,6 +117,27 @@ describe("rendering the super digest", () => {
     writeFileSync(local, files.find((f) => f.path === ARGS_FILE)!.content, { mode: 0o600 });
     const shown = execFileSync("sh", ["-c", 'java "@$1" -XshowSettings:properties -version 2>&1', "sh", local], { encoding: "utf8" });
     expect(shown).toContain(`zookeeper.DigestAuthenticationProvider.superDigest = ${digest(PASSWORD)}`);
+  });
+
+  it.each(["3.4.13", "3.8.0", "3.9.3"])("zkServer.sh of %s hands java the @file word intact, before the main class", async (version) => {
+    // The release's own script, run with a `java` first on the PATH that prints the argv it was given.
+    const tarball = (await ensureDists({ cacheDir: defaultArtifactsDir(process.env), versions: [version as "3.8.0"] })).get(version)!;
+    const root = join(dir, `zk-${version}`);
+    mkdirSync(join(root, "bin"), { recursive: true });
+    execFileSync("tar", ["-xzf", tarball, "-C", root, "--strip-components=1"]);
+    writeFileSync(join(root, "bin", "java"), '#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n', { mode: 0o755 });
+    const conf = join(root, "conf-test");
+    mkdirSync(conf, { recursive: true });
+    writeFileSync(join(conf, "zoo.cfg"), `dataDir=${join(root, "data")}\nclientPort=2181\n`);
+    const inv = inventory({ version: version === "3.4.13" ? "3.9.3" : version, reconfig: true }, passwordFile("argv.pw", `${PASSWORD}\n`));
+    writeFileSync(join(conf, "zookeeper-env.sh"), `${envOf(renderHostFiles(inv, inv.hosts[0]!))}ZOO_LOG_DIR=${join(root, "logs")}\n`);
+    const argv = execFileSync("bash", [join(root, "bin", "zkServer.sh"), "start-foreground"], {
+      encoding: "utf8", env: { ...process.env, PATH: `${join(root, "bin")}:${process.env.PATH}`, ZOOCFGDIR: conf, JAVA_HOME: "" },
+    }).trim().split("\n");
+    const main = argv.indexOf("org.apache.zookeeper.server.quorum.QuorumPeerMain");
+    expect(main, argv.join(" ")).toBeGreaterThan(0);
+    expect(argv.indexOf(`@${ARGS_FILE}`), argv.join(" ")).toBeGreaterThan(0);
+    expect(argv.indexOf(`@${ARGS_FILE}`)).toBeLessThan(main);
   });
 
   it("renders byte for byte as before without reconfig, on 3.4, or without the file", () => {
