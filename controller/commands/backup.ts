@@ -10,7 +10,7 @@ import type { Io } from "../cli.js";
 import type { FleetOptions } from "../fleet.js";
 import type { RestoreSpec } from "../plan/restore.js";
 import type { ApplyResult } from "./apply.js";
-import { type AuthFlags, READ_RETRIES, authOptions, credentials } from "./data.js";
+import { type AuthFlags, READ_RETRIES, authOptions, credentials, once } from "./data.js";
 import { examples } from "./help.js";
 
 /** What restore hands apply: the backup to put in, and what to check once the run is over (for apply's report). */
@@ -35,7 +35,7 @@ export function registerBackupCommands(
 ) {
   authOptions(program.command("backup")
     .description("hot backup of a running ensemble: the newest snapshot and the logs after it from a synced follower, checksummed, and an export of the tree")
-    .requiredOption("-i, --inventory <file>", "the ensemble to back up")
+    .requiredOption("-i, --inventory <file>", "the ensemble to back up", once("-i"))
     .requiredOption("-o, --out <dir>", "a new (or empty) directory for the backup"), "the export's session (it reads every node, ACLs whole)")
     .option("--force", "replace a backup already in --out (the old one is moved to DIR.replaced-<time>, never deleted)")
     .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts")
@@ -85,7 +85,7 @@ export function registerBackupCommands(
 
   actingOptions(authOptions(program.command("restore")
     .description("restore a backup into a stopped or new ensemble: every member from the same backup, then the tree verified against the backup's export")
-    .requiredOption("-i, --inventory <file>", "the ensemble to restore into (stopped, or not installed yet)")
+    .requiredOption("-i, --inventory <file>", "the ensemble to restore into (stopped, or not installed yet)", once("-i"))
     .requiredOption("--from <dir>", "a directory `zkfleet backup` wrote"), "the verification's session (it reads every node, ACLs whole)")
     .option("--check", "check the backup and show the plan; change nothing")
     .option("--break-lock", "take the ensemble's lock over from another run whose controller is gone or whose lease has lapsed (never from a live one)")

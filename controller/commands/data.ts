@@ -29,6 +29,20 @@ export const READ_RETRIES = 3;
 
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+/**
+ * For an option that takes one value (an inventory, above all): given twice,
+ * commander would keep the last and drop the first without a word.
+ */
+export function once(flag: string) {
+  return (value: string, previous: string | undefined): string => {
+    if (previous === undefined) return value;
+    throw new ZkfleetError("usage", `${flag} is given twice (${previous}, then ${value}); this command takes one`, {
+      where: flag,
+      hint: `run the command once per ${flag === "-i" ? "inventory (check and status take several -i)" : "value"}`,
+    });
+  };
+}
+
 export function seconds(name: string) {
   return (value: string): number => {
     if (!/^\d+$/.test(value) || Number(value) === 0) throw new ZkfleetError("usage", `${name} takes a whole number of seconds, got "${value}"`, { where: name });
@@ -63,7 +77,7 @@ export function authOptions(c: Command, whose = "the session"): Command {
 
 function withClusterFlags(c: Command, inventory = true): Command {
   c.option("--zk <connect>", "the cluster by connect string: host:port[,host:port...]");
-  if (inventory) c.option("-i, --inventory <file>", "the cluster by inventory, reached through SSH (no client port opened to this machine)");
+  if (inventory) c.option("-i, --inventory <file>", "the cluster by inventory, reached through SSH (no client port opened to this machine)", once("-i"));
   return authOptions(c)
     .option("--session-timeout <seconds>", "ZooKeeper session timeout", seconds("--session-timeout"), 30)
     .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts");

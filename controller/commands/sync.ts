@@ -6,7 +6,7 @@ import { ExitCode, ZkfleetError } from "../../common/errors.js";
 import type { Io } from "../cli.js";
 import type { Cluster, ClusterSpec } from "../data/cluster.js";
 import type { PassTotals, Sync, SyncReport } from "../data/sync.js";
-import { READ_RETRIES, type ClusterFlags, authOptions, clusterOptions, juteMaxBufferOption, seconds } from "./data.js";
+import { READ_RETRIES, type ClusterFlags, authOptions, clusterOptions, juteMaxBufferOption, once, seconds } from "./data.js";
 import { examples } from "./help.js";
 
 interface SyncFlags extends Omit<ClusterFlags, "zk" | "inventory"> {
@@ -54,8 +54,8 @@ function formatReport(r: SyncReport, formatLag: typeof import("../data/sync.js")
 export function registerSyncCommand(program: Command, io: Io, setExit: (code: ExitCode) => void): void {
   const command = program.command("sync")
     .description("keep a target cluster equal to a live source: an initial copy, then changes as watches report them, with a full reconcile now and then")
-    .requiredOption("--from <source>", "the source: a connect string or an inventory (prefix zk: or inventory: to be explicit)")
-    .requiredOption("--to <target>", "the target: a connect string or an inventory")
+    .requiredOption("--from <source>", "the source: a connect string or an inventory (prefix zk: or inventory: to be explicit)", once("--from"))
+    .requiredOption("--to <target>", "the target: a connect string or an inventory", once("--to"))
     .option("--checkpoint <file>", "keep progress here (saved every few seconds and at exit): a restart copies only what changed or was not yet copied")
     .option("--checkpoint-every <seconds>", "how often the checkpoint is saved while it runs", seconds("--checkpoint-every"), 2)
     .option("--once", "mirror once and exit (0: nothing to write, 2: wrote)")

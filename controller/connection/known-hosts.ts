@@ -158,6 +158,17 @@ export async function appendKnownHost(file: string, name: string, key: Buffer): 
   await appendFile(file, `${prefix}${name} ${keyTypeOf(key)} ${key.toString("base64")}\n`, { mode: 0o600 });
 }
 
+/** The command that removes a stale entry, quoted for sh: every report of a changed key ends with it. */
+export function keygenRemove(file: string, name: string): string {
+  return `ssh-keygen -f ${quoteArg(file)} -R ${quoteArg(name)}`;
+}
+
+/** The keygenRemove commands in a text, once each: a report about several hosts gives each host's own on its fix line. */
+export function keygenRemovesIn(text: string): string[] {
+  const quoted = String.raw`'(?:[^']|'\\'')*'`;
+  return [...new Set(text.match(new RegExp(String.raw`ssh-keygen -f ${quoted} -R ${quoted}`, "g")) ?? [])];
+}
+
 export interface HostKeyContext {
   /** Inventory name of the host. */
   host: string;
@@ -190,7 +201,7 @@ export function hostKeyError(ctx: HostKeyContext, verdict: HostKeyVerdict, key: 
         where,
         hint:
           `if the change is expected (host reinstalled, key rotated), confirm the new fingerprint out of band, ` +
-          `remove the stale entry with: ssh-keygen -f ${quoteArg(entry.file)} -R ${quoteArg(name)} and connect again with --accept-new-host-keys`,
+          `remove the stale entry with: ${keygenRemove(entry.file, name)} and connect again with --accept-new-host-keys`,
       },
     );
   }
