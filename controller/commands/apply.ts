@@ -222,7 +222,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       });
     }
 
-    const journal = new Journal(input.journalDir, inv.ensemble, input.backup ? "restore" : input.restore ? "rollback" : input.resume ? "resume" : "apply", runId);
+    const journal = new Journal(input.journalDir, inv.ensemble, input.backup ? "restore" : input.resume ? "resume" : input.restore ? "rollback" : "apply", runId);
     journal.origin = {
       inventory: input.file, inventoryHash: input.inventoryHash, lockRun,
       ...(input.resume ? { resumes: input.resume.run } : {}), ...(input.restore ? { rollsBack: input.restore.run } : {}),
@@ -253,7 +253,10 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
         canaryStarted = (async () => {
           route = await openCanaryRoute(fleet, plan.target, inv.zookeeper.client_port, serving, input.canary?.via ?? "auto");
           input.onCanaryRoute?.(route.via, route.reason);
-          canary = await Canary.start(route.targets, { prefix: `/zkfleet-canary/${runId}`, ...(input.canary?.intervalMs ? { intervalMs: input.canary.intervalMs } : {}) });
+          // Under the ensemble's lock no other run acts, so canary znodes of other runs were left by runs killed outright;
+          // a run whose lock this one broke may still live, and is left alone (the sweep also spares any still written to).
+          const sweep = { keep: [runId, ...(lock?.tookOver.map((h) => h.run) ?? [])] };
+          canary = await Canary.start(route.targets, { prefix: `/zkfleet-canary/${runId}`, sweep, ...(input.canary?.intervalMs ? { intervalMs: input.canary.intervalMs } : {}) });
         })();
         canaryStarted.catch(() => undefined);
       }

@@ -25,6 +25,7 @@ export const SUBNETS = {
   "host-lost": "127.80.2",
   "undo": "127.80.3",
   "upgrade-killed": "127.80.4",
+  "rollback-killed": "127.65.0",
   "apply-3.4.13": "127.82.0",
   "apply-3.8.0": "127.82.1",
   "apply-3.9.3": "127.82.2",
