@@ -344,16 +344,32 @@ export function refusalError(plan: Plan): ZkfleetError {
  * round makes one change the planner proved, so a target is reached in as
  * many rounds as it has changes.
  */
-export async function runApplyUntilDone(input: ApplyInput, onRound?: (round: number, remaining: string[]) => void): Promise<ApplyResult> {
-  let result = await runApply(input);
+export function runApplyUntilDone(input: ApplyInput, onRound?: (round: number, remaining: string[]) => void): Promise<ApplyResult> {
+  return roundsUntilDone(input, runApply, onRound);
+}
+
+/** runApplyUntilDone with the run of one round given (the loop's own logic, for unit tests). */
+export async function roundsUntilDone(
+  input: ApplyInput, runRound: (input: ApplyInput) => Promise<ApplyResult>, onRound?: (round: number, remaining: string[]) => void,
+): Promise<ApplyResult> {
+  let result = await runRound(input);
   const results = [...result.results];
   let changed = result.changed;
-  for (let round = 2; result.executed && (result.plan.continues?.length ?? 0) > 0; round++) {
+  for (let round = 2; !input.check && (result.plan.continues?.length ?? 0) > 0; round++) {
+    // Each round must make the change it planned. One that changed nothing would be planned again from the same
+    // state, and the next the same: stop and say what is still different instead of observing again.
+    if (!result.executed || result.changed === 0) {
+      throw new ZkfleetError("plan", `round ${round - 1} changed nothing, and the planner still has this to do: ${result.plan.continues!.join("; ")}; ` +
+        "observing again would plan the same; stopped", {
+        where: result.journal ?? input.file,
+        hint: "compare `zkfleet apply --check` with what the servers report (`zkfleet status`, `conf` on each server); the ensemble was left serving as the last check saw it",
+      });
+    }
     if (round > 64) {
       throw new ZkfleetError("plan", "membership changes did not converge within 64 rounds", { hint: "run `zkfleet apply --check` and `zkfleet status` to see where it stands" });
     }
     onRound?.(round, result.plan.continues!);
-    result = await runApply({ ...input, resume: undefined, restore: undefined, opened: undefined });
+    result = await runRound({ ...input, resume: undefined, restore: undefined, opened: undefined });
     results.push(...result.results);
     changed += result.changed;
   }

@@ -9,7 +9,7 @@ import { putBackSteps } from "./put-back.js";
 import { needsSnapshotToStart, versionHop } from "../../common/versions.js";
 import type { OpArgsInput } from "../../common/protocol.js";
 import { type EnsembleModel, type ModelHost, modelEnsemble } from "../model/ensemble.js";
-import { membershipChange, parseMembership, sameMembership, type ServerEntry } from "../model/membership.js";
+import { coreLine, membershipChange, membershipFromConf, parseMembership, sameMembership, type ServerEntry } from "../model/membership.js";
 import {
   type ObservedHost, currentRelease, fileContent, fileRead, installedReleases, isRunning, modeOf,
 } from "../model/observed.js";
@@ -304,6 +304,15 @@ function pendingRestart(input: PlanInput, d: DesiredHost, o: ObservedHost): stri
   }
   const conf = o.server?.conf;
   const cfg = d.files.find((f) => f.path === input.config.zooCfg);
+  if (conf && cfg && !reconfig) {
+    // Static lists are read at start-up: a 3.5+ server reports the lines it loaded. Membership was compared
+    // before (a server named by its address is the same server), so what can differ here is the form a line
+    // names its server in (a joiner listed by address while its name was another server's).
+    const running = membershipFromConf(conf)?.map(coreLine);
+    const filed = parseMembership(cfg.content).servers.map(coreLine);
+    const differs = running?.filter((l) => !filed.includes(l)) ?? [];
+    if (filed.length > 0 && differs.length > 0) return `the server runs ${differs.join(", ")}, its zoo.cfg says ${filed.filter((l) => !running!.includes(l)).join(", ")}`;
+  }
   if (conf && cfg) {
     const want = parseSettings(cfg.content);
     for (const key of CONF_ECHOES) {

@@ -51,6 +51,7 @@ export const SUBNETS = {
   "membership-faults-static": "127.96.3",
   "migrate-names-dyn": "127.72.0",
   "migrate-names-static": "127.75.0",
+  "migrate-names-static-3.8.0": "127.65.1",
   // data plane, backup and restore
   "data-sync": "127.70.0",
   "data-sync-restart": "127.70.1",

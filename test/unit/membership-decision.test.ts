@@ -182,6 +182,26 @@ describe("planMembershipChange", () => {
       expect(planSteps(p).some((s) => s.kind === "stop" || s.kind === "start" || s.kind === "reconfig")).toBe(false);
     });
 
+    it("static on 3.5+ (reconfig off): the servers report their lines by address until they restart; once the files name the members, the rest is apply's pending restarts", () => {
+      const inv = moved("3.8.0", false);
+      const byAddress = Object.fromEntries([4, 5, 6].map((id) => [`server.${id}`, `10.0.0.${id}:2888:3888:participant;0.0.0.0:2181`]));
+      const filed = (form: (id: number) => string) => [4, 5, 6].map((id) => `server.${id}=${form(id)}:2888:3888:participant;2181`).join("\n") + "\n";
+      const gone = [1, 2, 3].map((n): HostShape => ({ host: `zk${n}@10.0.0.${n}`, hasData: true, current: "3.8.0" }));
+      const now = (form: (id: number) => string) => [4, 5, 6].map((id): HostShape => ({
+        host: `zk${id - 3}`, running: true, mode: id === 4 ? "leader" : "follower", version: "3.8.0", current: "3.8.0", conf: byAddress, files: { [CFG]: filed(form) },
+      }));
+      // Right after the last old server left: the files still by address. They take the names; restarts follow.
+      const p = plan(inv, [...gone, ...now((id) => `10.0.0.${id}`)]);
+      expect(p.refusals).toEqual([]);
+      expect(p.continues).toEqual(["restart the members one at a time so that their server lines name zk1, zk2, zk3 by name"]);
+      // Then: the files name them, the running servers still report addresses. Nothing is the membership planner's any more.
+      const d = planMembershipChange({
+        inv, file: "/tmp/e.yml", observed: [...gone, ...now((id) => `zk${id - 3}`)].map(observedHost), desired: inv.hosts.map((h) => desiredHost(h.name)), zooCfg: CFG,
+        journalDir: mkdtempSync(join(tmpdir(), "zkfleet-decision-")), timeouts: { gateMs: 1, settleMs: 1 },
+      });
+      expect(d).toEqual({});
+    });
+
     it("refused where a new host's own /etc/hosts maps the name it takes over to itself: it would dial itself for the old server", () => {
       const shapes = [...[1, 2, 3].map((n) => old(n, "3.9.3", conf([1, 2, 3]))),
         ...fresh.map((f, i) => ({ ...f, files: { "/etc/hosts": `127.0.0.1 localhost\n10.0.0.${i + 4} ${f.host}\n` } }))];

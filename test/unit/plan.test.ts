@@ -201,6 +201,16 @@ describe("planApply", () => {
       expect(plan.stages[0]!.steps[1]!.reason).toBe("a restart is pending: the server runs maxClientCnxns=60, its zoo.cfg says 100");
     });
 
+    it("static lists on 3.5+: a server that runs a line naming a member by its address, its zoo.cfg by its name, restarts; one running the names does not", () => {
+      const dsm = hosts3.map((h) => desired(h, { [CFG]: cfg([1, 2, 3]).replace(/:3888$/gm, ":3888:participant;2181") }));
+      const running = (byAddress: number[]) => Object.fromEntries([1, 2, 3].map((n) => [`server.${n}`, `${byAddress.includes(n) ? `10.0.0.${n}` : `zk${n}`}:2888:3888:participant;0.0.0.0:2181`]));
+      const shapes = dsm.map((d) => asDesired(d, { conf: running(d.host === "zk2" ? [] : [1]), mode: d.host === "zk3" ? "leader" : "follower" }));
+      const plan = planApply(input(dsm, shapes));
+      expect(plan.refusals).toEqual([]);
+      expect(plan.stages.map((s) => s.title)).toEqual(["roll zk1 (follower)", "roll zk3 (leader)"]);
+      expect(plan.stages[0]!.steps[1]!.reason).toBe("a restart is pending: the server runs server.1=10.0.0.1:2888:3888:participant, its zoo.cfg says server.1=zk1:2888:3888:participant");
+    });
+
     it("with reconfig, zoo.cfg rewritten by ZooKeeper after it started is not a pending restart", () => {
       const live = `${DYN}.100000000`;
       const dsr = hosts3.map((h) => desired(h, { [CFG]: reconfigCfg(), [DYN]: dyn([1, 2, 3]) }));
