@@ -154,6 +154,16 @@ export function planMembershipChange(args: {
     })));
   }
 
+  // Reconfig turned on in the same inventory: the running servers cannot take a reconfig before the roll that turns it on.
+  const withoutReconfig = mode === "dynamic" ? args.observed.filter((o) => isRunning(o) && current.some((m) => m.host === o.host) && !o.facts?.dynamic_config) : [];
+  if (withoutReconfig.length > 0) {
+    return refuse(target, withoutReconfig.map((o): Refusal => ({
+      code: "unsafe_membership_change", host: o.host,
+      message: `${o.host} runs without reconfig (its zoo.cfg names no dynamic file), and the inventory turns reconfig on and changes the membership: ` +
+        "those are made one after the other; apply reconfig: true with the current members first (a roll), then change the membership",
+      data: { host: o.host },
+    })));
+  }
 
   const records = args.observed.flatMap((o) => readRecord(o, recordPath(inv)) ?? []);
   const maxIdEverUsed = Math.max(0, ...records.map((r) => r.max_id));

@@ -104,8 +104,10 @@ describe("planMembershipChange", () => {
       files: [], start: { install_dir: "/opt/zookeeper", config_dir: "/etc/zookeeper/conf", data_dir: "/var/lib/zookeeper" },
       stop: { data_dir: "/var/lib/zookeeper", config_path: CFG }, clean: { data_dir: "/var/lib/zookeeper", config_path: CFG },
     });
+    // A 3.5+ server running with reconfig reports its lines (conf) and has the dynamic file its zoo.cfg names.
     const old = (n: number, version: string, lines: Record<string, string> | undefined): HostShape => ({
-      host: `zk${n}@10.0.0.${n}`, running: true, mode: n === 1 ? "leader" : "follower", version, current: version, ...(lines ? { conf: lines } : {}),
+      host: `zk${n}@10.0.0.${n}`, running: true, mode: n === 1 ? "leader" : "follower", version, current: version,
+      ...(lines ? { conf: lines, dynamic: { path: `${CFG}.dynamic.100000000`, content: Object.entries(lines).map(([k, v]) => `${k}=${v}`).join("\n") + "\n" } } : {}),
       files: { [CFG]: "server.1=zk1:2888:3888\nserver.2=zk2:2888:3888\nserver.3=zk3:2888:3888\n", "/etc/hosts": "127.0.0.1 localhost\n" },
     });
     const plan = (inv: Inventory, shapes: HostShape[]) => planMembershipChange({
@@ -200,6 +202,13 @@ describe("planMembershipChange", () => {
         journalDir: mkdtempSync(join(tmpdir(), "zkfleet-decision-")), timeouts: { gateMs: 1, settleMs: 1 },
       });
       expect(d).toEqual({});
+    });
+
+    it("refused where the inventory turns reconfig on and changes the membership at once: the servers run without it until a roll", () => {
+      const p = plan(moved("3.8.0", true), [...[1, 2, 3].map((n) => ({ ...old(n, "3.8.0", conf([1, 2, 3])), dynamic: undefined })), ...fresh]);
+      expect(p.stages).toEqual([]);
+      expect(p.refusals.map((r) => `${r.code} ${r.host}`)).toEqual(["unsafe_membership_change zk1@10.0.0.1", "unsafe_membership_change zk2@10.0.0.2", "unsafe_membership_change zk3@10.0.0.3"]);
+      expect(p.refusals[0]!.message).toMatch(/runs without reconfig \(its zoo\.cfg names no dynamic file\).*apply reconfig: true with the current members first \(a roll\), then change the membership/);
     });
 
     it("refused where a new host's own /etc/hosts maps the name it takes over to itself: it would dial itself for the old server", () => {
