@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { ZkfleetError } from "../../common/errors.js";
 import { packageRoot } from "../../common/paths.js";
-import type { CanaryConfig, CanaryFinal, CanaryOp } from "./protocol.js";
+import type { CanaryConfig, CanaryFinal, CanaryOp, SweptRun } from "./protocol.js";
 import { quantile } from "../../common/quantile.js";
 
 export interface CanaryTarget {
@@ -47,6 +47,9 @@ export interface CanaryReport {
   steps: StepFigures[];
   /** The client on the full connect string: what an application sees. */
   total: { ops: number; failed: number; lost: number; expired: number; longestGapMs: number; p50Ms: number; p99Ms: number };
+  /** Canary znodes of earlier runs that were killed outright, removed by this run; and those left, with why. */
+  swept?: SweptRun[];
+  sweepNotes?: string[];
 }
 
 // Loops, not Math.max(...xs): a 6-hour run has more operations than a call takes arguments.
@@ -91,8 +94,10 @@ export function summarize(finals: readonly (CanaryFinal | { label: string; conne
     return { index, ops: inStep.length, failed: inStep.filter((o) => !o.ok).length, longestGapMs: mine.length > 0 ? longestGap(allOps, from, to) : 0 };
   });
   const c = clients.find((x) => x.label === "all");
+  const swept = finals.flatMap((f) => ("swept" in f ? f.swept ?? [] : []));
+  const sweepNotes = finals.flatMap((f) => ("sweepNotes" in f ? f.sweepNotes ?? [] : []));
   return {
-    clients, steps,
+    clients, steps, ...(swept.length > 0 ? { swept } : {}), ...(sweepNotes.length > 0 ? { sweepNotes } : {}),
     total: {
       ops: clients.reduce((n, x) => n + x.ops, 0), failed: clients.reduce((n, x) => n + x.failed, 0),
       lost: clients.reduce((n, x) => n + x.lost, 0), expired: clients.reduce((n, x) => n + x.expired, 0),
@@ -148,6 +153,8 @@ export function timeSeries(finals: readonly (CanaryFinal | { label: string; prob
 export interface CanaryOptions {
   /** Parent znode of the canary's own znodes; the run id keeps two runs' canaries apart. */
   prefix: string;
+  /** Remove what earlier runs' canaries left beside prefix, except these runs' (see CanaryConfig.sweep). */
+  sweep?: { keep: string[] };
   intervalMs?: number;
   sessionTimeoutMs?: number;
   connectTimeoutMs?: number;
@@ -192,6 +199,8 @@ export class Canary {
         label: target.label, connect: target.connect, verifyConnect: targets.find((t) => t.label === "all")?.connect ?? target.connect,
         prefix: opts.prefix, intervalMs: opts.intervalMs ?? 100,
         sessionTimeoutMs: opts.sessionTimeoutMs ?? 10_000, connectTimeoutMs: opts.connectTimeoutMs ?? 15_000, maxRunMs: opts.maxRunMs ?? 6 * 3600_000,
+        // One client sweeps: the one on the full connect string, which outlives any one server.
+        ...(opts.sweep && target.label === "all" ? { sweep: opts.sweep } : {}),
       };
       const child = spawn(process.execPath, [path, JSON.stringify(config)], { stdio: ["pipe", "pipe", "pipe"], env: workerEnv() });
       // A worker that crashed is reported by its exit; a step line written to it before that is noticed fails with EPIPE.

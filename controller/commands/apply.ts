@@ -228,7 +228,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       });
     }
 
-    const journal = new Journal(input.journalDir, inv.ensemble, input.backup ? "restore" : input.restore ? "rollback" : input.resume ? "resume" : "apply", runId);
+    const journal = new Journal(input.journalDir, inv.ensemble, input.backup ? "restore" : input.resume ? "resume" : input.restore ? "rollback" : "apply", runId);
     journal.origin = {
       inventory: input.file, inventoryHash: input.inventoryHash, lockRun,
       ...(input.resume ? { resumes: input.resume.run } : {}), ...(input.restore ? { rollsBack: input.restore.run } : {}),
@@ -259,7 +259,10 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
         canaryStarted = (async () => {
           route = await openCanaryRoute(fleet, plan.target, inv.zookeeper.client_port, serving, input.canary?.via ?? "auto");
           input.onCanaryRoute?.(route.via, route.reason);
-          canary = await Canary.start(route.targets, { prefix: `/zkfleet-canary/${runId}`, ...(input.canary?.intervalMs ? { intervalMs: input.canary.intervalMs } : {}) });
+          // Under the ensemble's lock no other run acts, so canary znodes of other runs were left by runs killed outright;
+          // a run whose lock this one broke may still live, and is left alone (the sweep also spares any still written to).
+          const sweep = { keep: [runId, ...(lock?.tookOver.map((h) => h.run) ?? [])] };
+          canary = await Canary.start(route.targets, { prefix: `/zkfleet-canary/${runId}`, sweep, ...(input.canary?.intervalMs ? { intervalMs: input.canary.intervalMs } : {}) });
         })();
         canaryStarted.catch(() => undefined);
       }
@@ -347,17 +350,33 @@ export function refusalError(plan: Plan): ZkfleetError {
  * round makes one change the planner proved, so a target is reached in as
  * many rounds as it has changes.
  */
-export async function runApplyUntilDone(input: ApplyInput, onRound?: (round: number, remaining: string[]) => void): Promise<ApplyResult> {
-  let result = await runApply(input);
+export function runApplyUntilDone(input: ApplyInput, onRound?: (round: number, remaining: string[]) => void): Promise<ApplyResult> {
+  return roundsUntilDone(input, runApply, onRound);
+}
+
+/** runApplyUntilDone with the run of one round given (the loop's own logic, for unit tests). */
+export async function roundsUntilDone(
+  input: ApplyInput, runRound: (input: ApplyInput) => Promise<ApplyResult>, onRound?: (round: number, remaining: string[]) => void,
+): Promise<ApplyResult> {
+  let result = await runRound(input);
   const takenOver = result.lockTakenOver;
   const results = [...result.results];
   let changed = result.changed;
-  for (let round = 2; result.executed && (result.plan.continues?.length ?? 0) > 0; round++) {
+  for (let round = 2; !input.check && (result.plan.continues?.length ?? 0) > 0; round++) {
+    // Each round must make the change it planned. One that changed nothing would be planned again from the same
+    // state, and the next the same: stop and say what is still different instead of observing again.
+    if (!result.executed || result.changed === 0) {
+      throw new ZkfleetError("plan", `round ${round - 1} changed nothing, and the planner still has this to do: ${result.plan.continues!.join("; ")}; ` +
+        "observing again would plan the same; stopped", {
+        where: result.journal ?? input.file,
+        hint: "compare `zkfleet apply --check` with what the servers report (`zkfleet status`, `conf` on each server); the ensemble was left serving as the last check saw it",
+      });
+    }
     if (round > 64) {
       throw new ZkfleetError("plan", "membership changes did not converge within 64 rounds", { hint: "run `zkfleet apply --check` and `zkfleet status` to see where it stands" });
     }
     onRound?.(round, result.plan.continues!);
-    result = await runApply({ ...input, resume: undefined, restore: undefined, opened: undefined });
+    result = await runRound({ ...input, resume: undefined, restore: undefined, opened: undefined });
     results.push(...result.results);
     changed += result.changed;
   }

@@ -15,6 +15,8 @@ export function formatCanary(r: CanaryRunReport, steps: readonly Step[]): string
     lines.push(`  step ${st.index + 1} (${describeStep(steps[st.index]!)}): ${st.failed} of ${st.ops} failed, longest gap ${seconds(st.longestGapMs)}`);
   }
   for (const c of r.clients) if (c.problem) lines.push(`  ${c.label}: ${c.problem}`);
+  for (const w of r.swept ?? []) lines.push(`  removed ${w.znodes} canary znodes run ${w.run} left behind (killed before its canary cleaned up, or its final check could not read them)`);
+  for (const note of r.sweepNotes ?? []) lines.push(`  ${note}`);
   return lines.join("\n");
 }
 

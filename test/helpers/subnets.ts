@@ -26,6 +26,7 @@ export const SUBNETS = {
   "host-lost": "127.80.2",
   "undo": "127.80.3",
   "upgrade-killed": "127.80.4",
+  "rollback-killed": "127.65.0",
   "apply-3.4.13": "127.82.0",
   "apply-3.8.0": "127.82.1",
   "apply-3.9.3": "127.82.2",
@@ -52,6 +53,7 @@ export const SUBNETS = {
   "migrate-names-dyn": "127.72.0",
   "migrate-names-static": "127.75.0",
   "super-digest": "127.64.0",
+  "migrate-names-static-3.8.0": "127.65.1",
   // data plane, backup and restore
   "data-sync": "127.70.0",
   "data-sync-restart": "127.70.1",
