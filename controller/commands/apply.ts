@@ -280,10 +280,19 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       // Started by now (a step after the push waited for it); awaited here too so that it is always stopped.
       await canaryStarted;
       await finishCanary();
-      if (report && report.total.lost > 0) {
+      if (report && (report.total.lost ?? 0) > 0) {
         throw new ZkfleetError("zookeeper", `the canary lost ${report.total.lost} acknowledged write(s) during the run`, {
           where: journal.path,
           hint: "an acknowledged write must never be lost: stop changing this ensemble, keep its data dirs as they are, and look at the journal and the servers' logs",
+        });
+      }
+      // Every step ran, but what clients saw cannot be shown: the run does not pass as one shown safe.
+      if (report?.total.unknown) {
+        throw new ZkfleetError("zookeeper", `every step ran, but the canary's figures are unknown (${report.total.unknown.join("; ")}): ` +
+          "that no acknowledged write was lost and how long clients waited cannot be shown", {
+          where: journal.path,
+          hint: "`zkfleet runs show` has what the other clients saw; `zkfleet status --write-probe` shows the ensemble commits; " +
+            "find why the client failed (the reason above); pass --no-canary to run without one",
         });
       }
       return {

@@ -123,7 +123,7 @@ function canaryWorkers(): { pid: number; label: string }[] {
   return found;
 }
 
-it("a canary client that crashes costs its own figures, never the run", async () => {
+it("a canary client that crashes never stops the run, but its figures are unknown, not 0: the run finishes its steps and exits 4 saying so", async () => {
   const running = runCli(["apply", "-i", withCnxns(55), "--yes", "--json"], t.env);
   // Once the run acts (a step other than a health wait has started: a gate may look while the canary starts), the
   // canary is past its start: then kill one of its clients.
@@ -136,9 +136,15 @@ it("a canary client that crashes costs its own figures, never the run", async ()
   expect(victim).toBeDefined();
   process.kill(victim!.pid, "SIGKILL");
   const r = await running;
-  expect(r.code, r.err).toBe(2);
-  const report = JSON.parse(r.out).canary;
-  expect(report.clients.find((c: { label: string }) => c.label === victim!.label).problem).toMatch(/exited \(SIGKILL\) without its report/);
-  expect(report.total.lost).toBe(0);
+  expect(r.code, r.err).toBe(4);
+  expect(r.err).toMatch(new RegExp(`every step ran, but the canary's figures are unknown \\(canary client ${victim!.label} exited \\(SIGKILL\\) without its report\\)`));
+  const recs = readFileSync(join(journalDir, readdirSync(journalDir).filter((f) => readFileSync(join(journalDir, f), "utf8").includes("maxClientCnxns=55")).sort().at(-1)!), "utf8")
+    .trim().split("\n").map((l) => JSON.parse(l) as { event: string; report?: { total: Record<string, unknown>; clients: { label: string; problem?: string }[] } });
+  expect(recs.map((x) => x.event)).toContain("done");
+  const report = recs.find((x) => x.event === "canary")!.report!;
+  expect(report.clients.find((c) => c.label === victim!.label)!.problem).toMatch(/exited \(SIGKILL\) without its report/);
+  // The victim's acknowledged writes were never checked: lost is unknown. The others' lost none.
+  expect(report.total.lost).toBeNull();
+  expect(report.clients.filter((c) => c.label !== victim!.label).map((c) => (c as unknown as { lost: number }).lost)).toEqual([0, 0, 0]);
   expect(canaryWorkers()).toEqual([]);
 }, 240_000);
