@@ -12,7 +12,8 @@ import { planMembershipChange, recordPath } from "./membership.js";
 import { type StepResult, acts, executePlan } from "../execute/executor.js";
 import { Journal, newRunId } from "../execute/journal.js";
 import { acquireEnsembleLock } from "../execute/lock.js";
-import { stepHistory } from "../execute/runs.js";
+import { findRun, stepHistory, uncheckedStarts } from "../execute/runs.js";
+import { checkUncheckedFirst } from "../plan/put-back.js";
 import { estimatePlan, estimateStage } from "../plan/estimate.js";
 import { Fleet, type FleetOptions } from "../fleet.js";
 import { type HostSpec, type Inventory, zooCfgPath } from "../inventory/schema.js";
@@ -202,7 +203,9 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       timeouts,
       ...(input.stageOnly ? { stageOnly: true } : {}),
     });
-    const plan = input.backup ? planRestore(planned, observed, { ...input.backup, lockRun }) : planned;
+    const restoring = input.backup ? planRestore(planned, observed, { ...input.backup, lockRun }) : planned;
+    // Resumed: a server the run started and never saw serve is checked before anything else, its undo behind it.
+    const plan = input.resume ? checkUncheckedFirst(restoring, uncheckedStarts(findRun(input.journalDir, input.resume.run).file), input.resume.run, timeouts) : restoring;
     const estimateMs = estimatePlan(plan, history);
     input.onPlan?.(plan, estimateMs);
     const unreachable = observed.filter((o) => !o.reachable);
@@ -248,7 +251,8 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     const pushOnly = (st: Step) => st.kind === "install" && !st.setCurrent;
     let canaryStarted: Promise<void> | undefined;
     try {
-      if ((input.canary?.enabled ?? true) && steps.some(stops)) {
+      // An undo stops a server too (a resumed check's stage has no stop of its own, only its undo's).
+      if ((input.canary?.enabled ?? true) && (steps.some(stops) || plan.stages.some((s) => s.undo?.some(stops)))) {
         const serving = plan.target.members.filter((m) => byKey.get(m.host)?.server?.mode !== undefined).map((m) => m.host);
         canaryStarted = (async () => {
           route = await openCanaryRoute(fleet, plan.target, inv.zookeeper.client_port, serving, input.canary?.via ?? "auto");
