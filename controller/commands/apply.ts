@@ -279,6 +279,11 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       }).catch(async (err: unknown) => {
         await canaryStarted?.catch(() => undefined);
         await finishCanary().catch(() => undefined);
+        // A run that halts says what the canary could not show as well: its exit code stays the halt's.
+        const t = report?.total;
+        const news = t && (t.lost ?? 0) > 0 ? `the canary lost ${t.lost} acknowledged write(s) during the run`
+          : t?.unknown ? `the canary's figures are unknown (${t.unknown.join("; ")})` : undefined;
+        if (news && err instanceof ZkfleetError) throw new ZkfleetError(err.source, `${err.message}; and ${news}`, { where: err.where, hint: err.hint, cause: err });
         throw err;
       });
       // Started by now (a step after the push waited for it); awaited here too so that it is always stopped.

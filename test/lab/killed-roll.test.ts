@@ -12,7 +12,7 @@ import { expect, it } from "vitest";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { packageRoot } from "../../common/paths.js";
 import { runCli } from "../helpers/cli.js";
-import { fourLetterWord, pollUntil, useTestLab } from "../helpers/lab.js";
+import { canaryWorkers, fourLetterWord, pollUntil, useTestLab } from "../helpers/lab.js";
 import { subnet } from "../helpers/subnets.js";
 
 const t = useTestLab("killed-roll", subnet("killed-roll"));
@@ -106,22 +106,6 @@ it("after SIGKILL right after a zoo.cfg was written, runs resume restarts what i
   const listed = JSON.parse((await runCli(["runs", "--json"], t.env)).out) as { run: string; outcome: string; command: string }[];
   expect(listed.find((r) => r.command === "resume")?.outcome).toBe("done");
 }, 240_000);
-
-/** Canary worker processes started by this test process: pid and label. */
-function canaryWorkers(): { pid: number; label: string }[] {
-  const found: { pid: number; label: string }[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-      const ppid = Number(readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
-      if (ppid === process.pid && argv.some((a) => a.endsWith("canary/worker.js"))) found.push({ pid: Number(entry), label: JSON.parse(argv.at(-2) || argv.at(-1)!).label });
-    } catch {
-      // Gone while listing.
-    }
-  }
-  return found;
-}
 
 it("a canary client that crashes never stops the run, but its figures are unknown, not 0: the run finishes its steps and exits 4 saying so", async () => {
   const running = runCli(["apply", "-i", withCnxns(55), "--yes", "--json"], t.env);

@@ -12,8 +12,9 @@ import { expect, it } from "vitest";
 import { packageRoot } from "../../common/paths.js";
 import { labFault } from "../../lab/lab.js";
 import { runCli } from "../helpers/cli.js";
-import { deriveInventory, fourLetterWord, modeOf, useTestLab } from "../helpers/lab.js";
+import { canaryWorkers, deriveInventory, fourLetterWord, modeOf, pollUntil, useTestLab } from "../helpers/lab.js";
 import { subnet } from "../helpers/subnets.js";
+import { zkCli } from "../helpers/zkcli.js";
 
 const t = useTestLab("undo-gated", subnet("undo-gated"));
 
@@ -74,6 +75,9 @@ it("the leader frozen during a roll: the run halts naming it, the restarted serv
     expect(err).toMatch(new RegExp(`fix: .*${leader}.*zkfleet runs resume \\S+\` checks ${first} first`));
     // Frozen is not stopped: never "not running", however many looks and client retries filled its accept queue.
     expect(err).not.toMatch(new RegExp(`${leader}: ZooKeeper is not running`));
+    // status says the same of it (it said "not running" once the frozen process's accept queue was full).
+    const frozenStatus = JSON.parse((await runCli(["status", "-i", t.lab.inventory, "--json"], t.env)).out);
+    expect(frozenStatus.ensembles[0].problems).toContain(`${leader}: ZooKeeper accepts connections on its client port but answers nothing (frozen or overloaded?)`);
     // The restarted server still serves (with the third), while the leader is still frozen.
     expect(modeOf(await fourLetterWord(t.lab.hosts.find((h) => h.name === first)!.address, 2181, "srvr"))).toMatch(/^(leader|follower)$/);
     const canary = recs.find((r) => r.event === "canary")?.report as { total: Record<string, number | null> } | undefined;
@@ -131,4 +135,32 @@ it("Ctrl-C between a server's start and its check: the run says it was not check
   expect(json.canary.total).toMatchObject({ lost: 0, expired: 0 });
   const again = await runCli(["apply", "-i", change, "--yes"], t.env);
   expect(again.code, again.err).toBe(0);
+}, 300_000);
+
+it("a run that halts while a canary client is gone says its figures are unknown too, with the halt's own exit code", async () => {
+  const up = await runCli(["apply", "-i", inventory("cnxns-72.yml", { maxClientCnxns: 72 }), "--yes"], t.env);
+  expect([0, 2], up.err).toContain(up.code);
+  const status = JSON.parse((await runCli(["status", "-i", t.lab.inventory, "--json"], t.env)).out);
+  const follower: string = status.ensembles[0].hosts.find((h: { mode?: string }) => h.mode === "follower").host;
+  await labFault("freeze", follower, t.dir);
+  try {
+    // In this process, so that its canary's clients are this process's children; the gate refuses after 30 s.
+    const running = runCli(["apply", "-i", inventory("cnxns-73.yml", { maxClientCnxns: 73 }), "--yes", "--gate-timeout", "30"], t.env);
+    // A client that has written is past the canary's start (one killed before would stop the canary from starting).
+    const leader = `${t.lab.hosts.find((h) => h.name === status.ensembles[0].leader)!.address}:2181`;
+    const victim = await pollUntil(async () => {
+      const pinned = canaryWorkers().filter((w) => w.label !== "all");
+      if (pinned.length === 0) return undefined;
+      const tree = await zkCli(leader, ["ls -R /zkfleet-canary"]);
+      return pinned.find((w) => new RegExp(`^/zkfleet-canary/[^/]+/${w.label}/w-`, "m").test(tree));
+    }, 20_000, 200);
+    expect(victim).toBeDefined();
+    process.kill(victim!.pid, "SIGKILL");
+    const r = await running;
+    expect(r.code, r.err).toBe(5);
+    expect(r.err).toMatch(new RegExp(`not going on: .*${follower}: ZooKeeper accepts connections on its client port but answers nothing.*` +
+      `; and the canary's figures are unknown \\(canary client ${victim!.label} exited \\(SIGKILL\\) without its report`));
+  } finally {
+    await labFault("thaw", follower, t.dir);
+  }
 }, 300_000);
