@@ -2,7 +2,7 @@
 // in the same directory, fsync, rename) so a crash never leaves a half-written
 // zoo.cfg or myid behind, and nothing here ever deletes user data.
 
-import { lstat, mkdir, readFile, readdir, readlink, rename, rm, stat, symlink } from "node:fs/promises";
+import { chmod, lstat, mkdir, readFile, readdir, readlink, rename, rm, stat, symlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ZkfleetError } from "../common/errors.js";
 export { sha256File as sha256Of } from "../common/sha256-file.js";
@@ -69,16 +69,26 @@ export async function symlinkAtomic(target: string, link: string): Promise<void>
 }
 
 /**
+ * A directory only its owner may enter (agent.dir's state: the lock, backups
+ * of config files that may hold a secret), made when missing and tightened
+ * when an older zkfleet left it 0755.
+ */
+export async function privateDir(path: string): Promise<void> {
+  await mkdir(path, { recursive: true, mode: 0o700 });
+  if (((await stat(path)).mode & 0o077) !== 0) await chmod(path, 0o700);
+}
+
+/**
  * Create a fresh directory `<parent>/<stamp>` (suffixing -1, -2... when two
  * calls land in the same millisecond) so moves and backups never overwrite
  * an earlier one.
  */
-export async function freshStampDir(parent: string, stamp: string = timestamp()): Promise<string> {
+export async function freshStampDir(parent: string, stamp: string = timestamp(), mode = 0o777): Promise<string> {
   await mkdir(parent, { recursive: true });
   for (let n = 0; n < 1000; n++) {
     const dir = join(parent, n === 0 ? stamp : `${stamp}-${n}`);
     try {
-      await mkdir(dir);
+      await mkdir(dir, { mode });
       return dir;
     } catch (err) {
       if (!isErrno(err, "EEXIST")) throw err;

@@ -15,6 +15,21 @@ const { createRequire } = require("node:module");
 const { dirname, join } = require("node:path");
 const { Script } = require("node:vm");
 
+// A reader that went away (`zkfleet check | head`) ends the output, quietly,
+// as SIGPIPE ends other commands in a pipe (node ignores SIGPIPE, so the
+// write fails with EPIPE instead, and unhandled that is a stack trace and
+// exit 1). A command that stops at safe points on Ctrl-C (apply between
+// steps, sync after its checkpoint) is asked to stop as on Ctrl-C; any other
+// ends at once with the exit code it has set (by then check has set it).
+let readerGone = false;
+process.stdout.on("error", (err) => {
+  if (readerGone) return; // later writes to the closed stream
+  if (err.code !== "EPIPE") throw err;
+  readerGone = true;
+  if (process.listenerCount("SIGINT") > 0) process.emit("SIGINT", "SIGINT");
+  else process.exit(process.exitCode ?? 0);
+});
+
 const bundle = join(__dirname, "..", "dist", "zkfleet.cjs");
 const code = readFileSync(bundle, "utf8");
 const hash = /^\/\/ zkfleet (\w+)\n/.exec(code)?.[1];

@@ -54,6 +54,8 @@ export class ZkfleetError extends Error {
 /** Exit codes, stable for automation. */
 export const ExitCode = {
   ok: 0,
+  /** `diff`: the trees differ (as diff(1) says so with 1; "could not compare" stays `failed`). */
+  different: 1,
   /** The run succeeded and changed something (apply), like Ansible's "changed". */
   changed: 2,
   /** Input is invalid: inventory, arguments. Nothing was touched. */

@@ -9,7 +9,7 @@ import { CANARY_VIA } from "./canary/route.js";
 import type { ApplyOptions, CommandContext, ResumeOf } from "./commands/acting.js";
 import { registerAdoptCommand } from "./commands/adopt.js";
 import { type Restoring, registerBackupCommands } from "./commands/backup.js";
-import { registerDataCommands } from "./commands/data.js";
+import { once, registerDataCommands } from "./commands/data.js";
 import { examples } from "./commands/help.js";
 import { registerLabCommands } from "./commands/lab.js";
 import { registerRunsCommands } from "./commands/runs.js";
@@ -142,7 +142,7 @@ function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command {
 
   actingOptions(program.command("apply")
     .description("bring an ensemble to what its inventory says: create it, roll configuration changes and version upgrades through it, leader last")
-    .requiredOption("-i, --inventory <file>", "inventory file")
+    .requiredOption("-i, --inventory <file>", "inventory file", once("-i"))
     .option("--check", "show the plan and change nothing (exit 2 when changes are pending)")
     .option("--diff", "show file changes per host")
     .option("--limit <host>", "change only this host (repeatable); every host is still observed", collect)

@@ -10,6 +10,7 @@ import type { ObservedHost } from "./model/observed.js";
 import type { Member } from "./model/target.js";
 import type { HostReport } from "./status/health.js";
 import type { AgentRequest, AgentResponse, FourLetterWord } from "../common/protocol.js";
+import { keygenRemovesIn } from "./connection/known-hosts.js";
 
 export interface ObserveRequest {
   /** The managed files to read. */
@@ -63,9 +64,14 @@ export function unreachable(key: string, err: unknown, started = Date.now()): Ob
 
 /** Hosts that could not be reached, as the one error apply and the ensemble lock both stop with. */
 export function unobservableError(lines: readonly string[]): ZkfleetError {
+  // A changed host key's fix is one exact command per host: the fix line gives them, not only the lines above it.
+  const sorted = [...lines].sort();
+  const removals = keygenRemovesIn(sorted.join("\n"));
+  const keys = removals.length === 0 ? "" :
+    `; for a changed host key, once the new fingerprint is confirmed out of band: ${removals.join(" && ")}, then run again with --accept-new-host-keys`;
   return new ZkfleetError("ssh", `${lines.length} host(s) cannot be observed; nothing was changed`, {
-    where: [...lines].sort().join("\n         "),
-    hint: "fix what is named for each host (or leave the host out of the inventory) and run apply again",
+    where: sorted.join("\n         "),
+    hint: `fix what is named for each host (or leave the host out of the inventory) and run apply again${keys}`,
   });
 }
 

@@ -7,9 +7,9 @@
 // request (checked here before the request runs) names it: a run whose lock
 // was taken over is refused at its next acting step.
 
-import { mkdir, open, unlink, utimes } from "node:fs/promises";
+import { open, unlink, utimes } from "node:fs/promises";
 import { dirname } from "node:path";
-import { isErrno, writeAtomic } from "../fs-util.js";
+import { isErrno, privateDir, writeAtomic } from "../fs-util.js";
 import { done, failed, type Failed, type OpOutcome } from "../outcome.js";
 import { ControllerProcess, type Fence, type OpArgs, type OpData } from "../../common/protocol.js";
 import { LEASE_MS, RENEW_EVERY_MS, leaseLeft } from "../../common/lease.js";
@@ -116,7 +116,7 @@ export async function lockOp(args: OpArgs<"lock">, check: boolean): Promise<OpOu
     return done(true, `took over the lock of ${describeHolder(held)}`, { acquired: true, held_by: held, generation: held.generation + 1 });
   }
   if (check) return done(true, "would take the lock", { acquired: false, held_by: null, generation: null });
-  await mkdir(dirname(args.path), { recursive: true });
+  await privateDir(dirname(args.path));
   try {
     const fh = await open(args.path, "wx", 0o644);
     try {

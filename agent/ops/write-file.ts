@@ -4,7 +4,7 @@
 import { chmod, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { unifiedDiff } from "../../common/diff.js";
-import { freshStampDir, lstatIfExists, writeAtomic } from "../fs-util.js";
+import { freshStampDir, lstatIfExists, privateDir, writeAtomic } from "../fs-util.js";
 import { done, failed, type OpOutcome } from "../outcome.js";
 import type { OpArgs } from "../../common/protocol.js";
 
@@ -44,7 +44,10 @@ export async function writeFileOp(args: OpArgs<"write_file">, check: boolean): P
   }
   let backup: string | null = null;
   if (before !== null) {
-    backup = join(await freshStampDir(join(args.state_dir, "backups")), path);
+    const backups = join(args.state_dir, "backups");
+    await privateDir(args.state_dir);
+    await privateDir(backups);
+    backup = join(await freshStampDir(backups, undefined, 0o700), path);
     await writeAtomic(backup, before.content, before.mode);
   }
   await writeAtomic(path, content, mode);

@@ -132,6 +132,8 @@ export async function ensureAgent(conn: Connection, opts: EnsureAgentOptions): P
     }
   };
   await step(["mkdir", "-p", bundleDir]);
+  // It holds the lock, the state and backups of config files: its user's alone (an older zkfleet made it 0755).
+  await step(["chmod", "700", opts.agentDir]);
   // Content-addressed: a reader must never see a half-written file under the final name.
   const temp = posix.join(bundleDir, `.${bundle.fileName}.${randomBytes(6).toString("hex")}`);
   await conn.put(temp, bundle.content, 0o644);

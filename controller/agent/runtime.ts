@@ -176,7 +176,7 @@ exit 0
 // Exit codes tell the controller why.
 const INSTALL_SCRIPT = `dir=$1 tmp=$2 final=$3 sum=$4 packed=$5
 fail() { rm -f "$tmp"; printf '%s\\n' "$2" >&2; exit "$1"; }
-mkdir -p "$dir" || { cat >/dev/null; exit 14; }
+mkdir -p "$dir" && chmod 700 "\${dir%/*}" || { cat >/dev/null; exit 14; }
 find "$dir" -maxdepth 1 -type f -name '.node-*' -mmin +60 -exec rm -f {} + 2>/dev/null
 if [ "$packed" = gzip ]; then
   err=$(gzip -dc 2>&1 >"$tmp") || fail 10 "gzip -dc: $err"

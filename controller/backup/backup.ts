@@ -4,15 +4,16 @@
 // verified against, and a copy any ZooKeeper version can import.
 import { createHash } from "node:crypto";
 import { mkdir, open, readdir, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { inflateRawSync } from "node:zlib";
 import { ZkfleetError } from "../../common/errors.js";
 import { hex } from "../../common/backup-files.js";
 import { sha256File } from "../../common/sha256-file.js";
 import type { OpData } from "../../common/protocol.js";
 import { expectSuccess } from "../agent/client.js";
-import { openCluster } from "../data/cluster.js";
-import { exportToFile } from "../data/export.js";
+import type { Credential } from "../data/auth.js";
+import { type Cluster, openCluster } from "../data/cluster.js";
+import { checkReadable, exportToFile } from "../data/export.js";
 import { Fleet, type FleetOptions } from "../fleet.js";
 import type { Inventory } from "../inventory/schema.js";
 import { observeServer } from "../observe.js";
@@ -62,7 +63,13 @@ export interface BackupInput {
   /** Replace a DIR that exists (moved aside to DIR.replaced-<time>, never deleted). */
   force: boolean;
   fleet?: FleetOptions;
+  /** The export's session: it must read every node, and see digest ACLs whole (ADMIN). */
+  auth?: Credential[];
+  /** See ZkClientOptions.retryReads. */
+  retryReads?: number;
   onProgress?: (line: string) => void;
+  /** Told how the export's session reached the ensemble (hosts left out). */
+  onNote?: (line: string) => void;
 }
 
 export interface BackupResult {
@@ -142,11 +149,25 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
   const replace = await refuseExisting(input.out, input.force);
   const temp = `${input.out}.partial-${process.pid}`;
   await rm(temp, { recursive: true, force: true });
-  await mkdir(join(temp, FILES_DIR), { recursive: true });
+  // Every node's data and ACL ids: the backup is its owner's alone, its directories as its files.
+  await mkdir(dirname(temp), { recursive: true });
+  await mkdir(temp, { mode: 0o700 });
+  await mkdir(join(temp, FILES_DIR), { mode: 0o700 });
   const inv = input.inventory;
   const target = targetOf(inv, input.file);
   const fleet = await Fleet.open([inv], input.fleet);
+  let cluster: Cluster | undefined;
   try {
+    // The export, read last, must be allowed to read the whole tree: found out before anything is copied, not after.
+    cluster = await openCluster({ kind: "inventory", file: input.file }, {
+      ...(input.fleet ? { fleet: input.fleet } : {}), ...(input.auth ? { auth: input.auth } : {}), ...(input.retryReads ? { retryReads: input.retryReads } : {}),
+    });
+    for (const note of cluster.notes) input.onNote?.(note);
+    const readable = await checkReadable(cluster.client, "/").catch((err: unknown) => {
+      if (!(err instanceof ZkfleetError)) throw err;
+      throw new ZkfleetError(err.source, `the backup's export could not read the tree: ${err.message}; nothing was copied`, { where: err.where, hint: err.hint, cause: err });
+    });
+    input.onProgress?.(`${readable} node(s) readable by the export's session, ACLs included`);
     const look = () => Promise.all(target.members.map(async (m): Promise<Seen> => {
       const o = await observeServer(fleet, m.host, m.probe);
       const z = o.server?.zxid?.hex;
@@ -202,14 +223,8 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
       input.onProgress?.(`copied ${f.name} (${f.size} bytes, ${check.records} transaction(s)${check.cutAt !== null ? `, cut at byte ${check.cutAt}: ${check.why}` : ""}) in ${Date.now() - t0} ms`);
     }
     // The export is read after the physical copy: nodes it shows changed after last_zxid are the only ones a restore may differ in.
-    const cluster = await openCluster({ kind: "inventory", file: input.file }, input.fleet ? { fleet: input.fleet } : {});
     const exportPath = join(temp, EXPORT_FILE);
-    let exported;
-    try {
-      exported = await exportToFile(cluster.client, exportPath, { root: "/", source: cluster.label });
-    } finally {
-      await cluster.close();
-    }
+    const exported = await exportToFile(cluster.client, exportPath, { root: "/", source: cluster.label });
     input.onProgress?.(`exported ${exported.nodes} node(s) in ${exported.ms} ms`);
     const manifest: Manifest = {
       format: "zkfleet-backup", version: 1, ensemble: inv.ensemble, zookeeper_version: inv.zookeeper.version, server_version: source.version ?? null,
@@ -230,6 +245,7 @@ export async function runBackup(input: BackupInput): Promise<BackupResult> {
     await rm(temp, { recursive: true, force: true });
     throw err;
   } finally {
+    await cluster?.close();
     await fleet.close();
   }
 }

@@ -8,7 +8,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { ZkfleetError } from "../../common/errors.js";
-import { checkExportFile } from "../data/read-file.js";
+import { type FileNode, checkExportFile } from "../data/read-file.js";
 import { sha256File } from "../../common/sha256-file.js";
 
 export const MANIFEST = "manifest.json";
@@ -60,7 +60,7 @@ function corrupt(dir: string, file: string, what: string): ZkfleetError {
 }
 
 /** The manifest, after every file it names was found whole (size, sha256) and the export read through to its end line. */
-export async function verifyBackup(dir: string): Promise<{ manifest: Manifest; id: string }> {
+export async function verifyBackup(dir: string, inspect?: (n: FileNode) => void): Promise<{ manifest: Manifest; id: string }> {
   let text: string;
   try {
     text = await readFile(join(dir, MANIFEST), "utf8");
@@ -89,7 +89,7 @@ export async function verifyBackup(dir: string): Promise<{ manifest: Manifest; i
     const sum = await sha256File(join(dir, f.rel));
     if (sum !== f.sha256) throw corrupt(dir, f.rel, `has sha256 ${sum}, the manifest says ${f.sha256} (its content changed)`);
   }
-  const summary = await checkExportFile(join(dir, EXPORT_FILE));
+  const summary = await checkExportFile(join(dir, EXPORT_FILE), inspect);
   if (summary.end?.digest !== manifest.export.digest) throw corrupt(dir, EXPORT_FILE, `ends with digest ${summary.end?.digest ?? "none"}, the manifest says ${manifest.export.digest}`);
   return { manifest, id: createHash("sha256").update(text).digest("hex") };
 }

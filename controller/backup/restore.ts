@@ -7,6 +7,9 @@ import { ZkfleetError } from "../../common/errors.js";
 import { type Inventory, zooCfgPath } from "../inventory/schema.js";
 import type { RestoreSpec } from "../plan/restore.js";
 import { compareVersions } from "../agent/runtime-platform.js";
+import { type Credential, hidesDigestIds, maskCredential, readableWhole } from "../data/auth.js";
+import { superDigestFor } from "../inventory/super-user.js";
+import { isSystemPath } from "../zk/paths.js";
 import { type Manifest, verifyBackup } from "./manifest.js";
 import type { RestoreVerification } from "./verify.js";
 
@@ -24,13 +27,31 @@ export function versionRefusal(backupVersion: string, target: string): string | 
     : undefined;
 }
 
-export async function prepareRestore(inv: Inventory, from: string): Promise<{ manifest: Manifest; spec: Omit<RestoreSpec, "lockRun"> }> {
-  const { manifest, id } = await verifyBackup(from);
+/**
+ * The backup checked whole, and against the target: its version, and whether the verification after the
+ * restore will be able to read the tree back whole with the credentials given (`creds`).
+ */
+export async function prepareRestore(inv: Inventory, from: string, creds: readonly Credential[] = []): Promise<{ manifest: Manifest; spec: Omit<RestoreSpec, "lockRun"> }> {
+  const superDigest = superDigestFor(inv.zookeeper);
+  const hides = hidesDigestIds(inv.zookeeper.version);
+  const unreadable: string[] = [];
+  const { manifest, id } = await verifyBackup(from, ({ node }) => {
+    if (!isSystemPath(node.path) && !readableWhole(node.acl, creds, superDigest, hides)) unreadable.push(node.path);
+  });
   const refused = versionRefusal(manifest.zookeeper_version, inv.zookeeper.version);
   if (refused) {
     throw new ZkfleetError("plan", `${refused}; nothing was touched`, {
       where: `${from}: zookeeper_version ${manifest.zookeeper_version}`,
       hint: `restore into an ensemble on ${manifest.zookeeper_version} or newer (set zookeeper.version), or move the data with export/import, which any version takes`,
+    });
+  }
+  if (unreadable.length > 0) {
+    const given = creds.length ? creds.map(maskCredential).join(", ") : "none";
+    throw new ZkfleetError("usage", `the restored tree is verified by reading it back, and ${unreadable.length} node(s) of the backup would not be readable whole ` +
+      `with the credentials given (${given}): ${unreadable.slice(0, 10).join(", ")}${unreadable.length > 10 ? ", ..." : ""}; nothing was touched`, {
+      where: `${from}/export.jsonl`,
+      hint: `ZooKeeper ${inv.zookeeper.version} needs READ${hides ? ", and ADMIN to show a digest ACL's ids," : ""} on every node: give the credentials of a user who has them, ` +
+        "or the super user's, with --auth-file FILE or ZKFLEET_AUTH (digest:USER:PASSWORD lines)",
     });
   }
   const zk = inv.zookeeper;

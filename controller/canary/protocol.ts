@@ -14,6 +14,18 @@ export interface CanaryConfig {
   connectTimeoutMs: number;
   /** It stops by itself after this long even if never told to. */
   maxRunMs: number;
+  /**
+   * Set for one client of a run: remove the canary znodes that earlier runs
+   * left beside this run's (a run killed outright, whose clients never got to
+   * clean up), except those of the runs named here and any still written to.
+   */
+  sweep?: { keep: string[] };
+}
+
+/** Canary znodes of an earlier run, removed (sweep). */
+export interface SweptRun {
+  run: string;
+  znodes: number;
 }
 
 export interface CanaryOp {
@@ -41,4 +53,7 @@ export interface CanaryFinal {
   expired: number;
   /** The final check could not read the canary's znodes. */
   verifyError?: string;
+  /** What the sweep removed, and why it left a run's znodes (one line each). */
+  swept?: SweptRun[];
+  sweepNotes?: string[];
 }

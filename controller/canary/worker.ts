@@ -10,7 +10,7 @@
 // {"type":"ready"} once connected, then one {"type":"final", ...} line.
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
-import type { CanaryConfig, CanaryFinal, CanaryOp } from "./protocol.js";
+import type { CanaryConfig, CanaryFinal, CanaryOp, SweptRun } from "./protocol.js";
 
 interface ZkClient {
   on(event: "connect" | "connecting" | "close", fn: (...args: unknown[]) => void): void;
@@ -18,6 +18,7 @@ interface ZkClient {
   create(path: string, data: string | Buffer, flags: number): Promise<string>;
   get(path: string, watch: boolean): Promise<[unknown, Buffer | string]>;
   get_children(path: string, watch: boolean): Promise<string[]>;
+  exists(path: string, watch: boolean): Promise<{ cversion: number }>;
   sync(path: string): Promise<unknown>;
   delete_(path: string, version: number): Promise<void>;
   mkdirp(path: string, cb: (err: Error | null) => void): void;
@@ -115,8 +116,74 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 const CLEANUP_IN_FLIGHT = 64;
 
+async function deleteAll(paths: readonly string[]): Promise<void> {
+  // Many deletes in flight at once, not one round trip (a quorum write) after another: a run's few hundred
+  // znodes took a quarter of a second one by one, with the whole run waiting.
+  for (let i = 0; i < paths.length; i += CLEANUP_IN_FLIGHT) {
+    await Promise.all(paths.slice(i, i + CLEANUP_IN_FLIGHT).map((p) => within(client.delete_(p, -1), 5_000, "cleanup").catch(() => undefined)));
+  }
+}
+
+/** A run's id as journal.ts names runs: what tells the canary's own subtrees from anything else under the parent. */
+const RUN_ID = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z-[0-9a-f]{6}$/;
+const OWN_ZNODE = /^w-\d{10}$/;
+
+/**
+ * The canary znodes earlier runs left (a run killed outright: its clients
+ * never cleaned up). Only subtrees shaped as the canary writes them (run id,
+ * client labels, w-<seq> znodes), never those of the runs to keep, and never
+ * one still written to: a live run's clients create a znode every interval,
+ * so a subtree whose child counters moved between two looks two seconds
+ * apart belongs to a run that is not over.
+ */
+async function sweep(keep: readonly string[]): Promise<{ swept: SweptRun[]; notes: string[] }> {
+  const root = config.prefix.slice(0, config.prefix.lastIndexOf("/")) || "/";
+  const at = (...parts: string[]) => [root === "/" ? "" : root, ...parts].join("/");
+  const notes: string[] = [];
+  const candidates = (await client.get_children(root, false)).filter((run) => RUN_ID.test(run) && !keep.includes(run));
+  // Each candidate's labels and the child counters of it and them, twice.
+  const look = async (run: string) => {
+    const labels = await client.get_children(at(run), false);
+    const versions = await Promise.all([at(run), ...labels.map((l) => at(run, l))].map(async (p) => (await client.exists(p, false)).cversion));
+    return { labels, versions: versions.join(",") };
+  };
+  const first = new Map<string, string>();
+  for (const run of candidates) first.set(run, (await look(run).catch(() => ({ versions: "gone" }))).versions);
+  if (first.size === 0) return { swept: [], notes };
+  await new Promise((r) => setTimeout(r, 2_000));
+  const swept: SweptRun[] = [];
+  for (const run of candidates) {
+    if (stopping) break;
+    const now = await look(run).catch(() => undefined);
+    if (!now) continue;
+    if (now.versions !== first.get(run)) {
+      notes.push(`${at(run)} is still being written to (a run in progress): left alone`);
+      continue;
+    }
+    const children = await Promise.all(now.labels.map(async (l) => ({ label: l, kids: await client.get_children(at(run, l), false) })));
+    const foreign = children.flatMap((c) => c.kids.filter((k) => !OWN_ZNODE.test(k)).map((k) => at(run, c.label, k)));
+    if (foreign.length > 0) {
+      notes.push(`${at(run)} holds znodes the canary does not write (${foreign.slice(0, 3).join(", ")}): left alone`);
+      continue;
+    }
+    await deleteAll(children.flatMap((c) => c.kids.map((k) => at(run, c.label, k))));
+    await deleteAll(now.labels.map((l) => at(run, l)));
+    await deleteAll([at(run)]);
+    if (await client.exists(at(run), false).then(() => true, () => false)) {
+      notes.push(`${at(run)} could not be removed whole (written to meanwhile, or a delete failed): left for a later run`);
+      continue;
+    }
+    swept.push({ run, znodes: children.reduce((n, c) => n + c.kids.length + 1, 1) });
+  }
+  return { swept, notes };
+}
+
+let sweeping: Promise<{ swept: SweptRun[]; notes: string[] }> | undefined;
+
 async function finish(): Promise<void> {
   stopping = true;
+  // The sweep shares this session: it ends (or stops between runs) before the session does.
+  const sweptBy = sweeping ? await within(sweeping, 30_000, "the sweep").catch((err: unknown) => ({ swept: [], notes: [`the sweep stopped: ${String((err as Error).message ?? err)}`] })) : undefined;
   client.close();
   // A new session on every server: the check must not depend on the server this client was pinned to.
   connected = false;
@@ -142,12 +209,7 @@ async function finish(): Promise<void> {
   const lost = verifyError === undefined ? acked.filter((seq) => !present.has(`w-${String(seq).padStart(10, "0")}`)) : [];
   // Clean up: the canary's znodes are not the user's data.
   if (verifyError === undefined) {
-    // Many deletes in flight at once, not one round trip (a quorum write) after another: a run's few hundred
-    // znodes took a quarter of a second one by one, with the whole run waiting.
-    const names = [...present];
-    for (let i = 0; i < names.length; i += CLEANUP_IN_FLIGHT) {
-      await Promise.all(names.slice(i, i + CLEANUP_IN_FLIGHT).map((name) => within(client.delete_(`${base}/${name}`, -1), 5_000, "cleanup").catch(() => undefined)));
-    }
+    await deleteAll([...present].map((name) => `${base}/${name}`));
     await within(client.delete_(base, -1), 5_000, "cleanup").catch(() => undefined);
     // The run's parent, when this was the last client to leave it.
     await within(client.delete_(config.prefix, -1), 5_000, "cleanup").catch(() => undefined);
@@ -155,6 +217,7 @@ async function finish(): Promise<void> {
   const final: CanaryFinal = {
     type: "final", label: config.label, connect: config.connect, startedAt: started, ops, events, acked: acked.length, lost, expired,
     ...(verifyError ? { verifyError } : {}),
+    ...(sweptBy ? { swept: sweptBy.swept, ...(sweptBy.notes.length > 0 ? { sweepNotes: sweptBy.notes } : {}) } : {}),
   };
   send(final);
   client.close();
@@ -169,6 +232,9 @@ async function main(): Promise<void> {
   }
   await new Promise<void>((resolve, reject) => client.mkdirp(base, (err) => (err ? reject(err) : resolve())));
   send({ type: "ready" });
+  if (config.sweep) {
+    sweeping = sweep(config.sweep.keep).catch((err: unknown) => ({ swept: [], notes: [`the sweep failed: ${String((err as Error).message ?? err)}`] }));
+  }
   const commands = createInterface({ input: process.stdin });
   commands.on("line", (line) => {
     const m = /^step (-?\d+)$/.exec(line.trim());

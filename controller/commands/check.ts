@@ -5,6 +5,7 @@
 import { placeFindings, type Finding, type SourceMap } from "../inventory/findings.js";
 import { lintInventory } from "../inventory/lint.js";
 import { readInventory, type LoadOptions } from "../inventory/load.js";
+import { superPasswordFindings } from "../inventory/super-user.js";
 import type { Inventory } from "../inventory/schema.js";
 import { adminServerEnabled } from "../../common/versions.js";
 
@@ -106,16 +107,18 @@ export async function runCheck(files: readonly string[], options: LoadOptions = 
   for (const file of files) {
     const result = await readInventory(file, options);
     if (!result.ok) {
-      findings.push(...result.problems);
+      // Appended one by one: spreading a long list as arguments overflows the stack.
+      for (const problem of result.problems) findings.push(problem);
       continue;
     }
     loaded.push({ file, inventory: result.inventory });
     sources.set(file, result.source);
-    findings.push(...placeFindings(lintInventory(result.inventory), file, result.source));
+    const own = [...lintInventory(result.inventory), ...superPasswordFindings(result.inventory)];
+    for (const finding of placeFindings(own, file, result.source)) findings.push(finding);
   }
   for (const finding of crossCheck(loaded)) {
     const source = finding.file === undefined ? undefined : sources.get(finding.file);
-    findings.push(...(source && finding.file ? placeFindings([finding], finding.file, source) : [finding]));
+    findings.push(source && finding.file ? placeFindings([finding], finding.file, source)[0]! : finding);
   }
   return { ok: findings.every((finding) => finding.severity !== "error"), findings, inventories: loaded };
 }

@@ -12,18 +12,36 @@ import type { ExportResult } from "../data/export.js";
 import type { ImportReport } from "../data/import-plan.js";
 import { examples } from "./help.js";
 
-export interface ClusterFlags {
+export interface ClusterFlags extends AuthFlags {
   zk?: string;
   inventory?: string;
-  auth?: string[];
   sessionTimeout: number;
   acceptNewHostKeys?: boolean;
+}
+
+export interface AuthFlags {
+  auth?: string[];
+  authFile?: string;
 }
 
 /** Readers replace a failed client process this often (the package crashes on some races: zk/worker.ts getAcl). */
 export const READ_RETRIES = 3;
 
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/**
+ * For an option that takes one value (an inventory, above all): given twice,
+ * commander would keep the last and drop the first without a word.
+ */
+export function once(flag: string) {
+  return (value: string, previous: string | undefined): string => {
+    if (previous === undefined) return value;
+    throw new ZkfleetError("usage", `${flag} is given twice (${previous}, then ${value}); this command takes one`, {
+      where: flag,
+      hint: `run the command once per ${flag === "-i" ? "inventory (check and status take several -i)" : "value"}`,
+    });
+  };
+}
 
 export function seconds(name: string) {
   return (value: string): number => {
@@ -40,22 +58,50 @@ async function znodePath(value: string): Promise<string> {
   return p.data;
 }
 
-export function clusterOptions(o: ClusterFlags): ClusterOptions {
-  const auth = (o.auth ?? []).map((a) => {
-    const at = a.indexOf(":");
-    if (at <= 0) throw new ZkfleetError("usage", `--auth takes SCHEME:CREDENTIAL (e.g. digest:user:password), got "${a}"`, { where: "--auth" });
-    return { scheme: a.slice(0, at), credential: a.slice(at + 1) };
-  });
-  return { sessionTimeoutMs: o.sessionTimeout * 1000, auth, fleet: o.acceptNewHostKeys ? { acceptNewHostKeys: true } : {} };
+/** The credentials a command was given (--auth, --auth-file, ZKFLEET_AUTH), checked before anything is contacted. */
+export async function credentials(o: AuthFlags, env: NodeJS.ProcessEnv): Promise<ClusterOptions["auth"]> {
+  const { credentialsFrom } = await import("../data/auth.js");
+  return credentialsFrom(o, env);
+}
+
+export async function clusterOptions(o: ClusterFlags, env: NodeJS.ProcessEnv): Promise<ClusterOptions> {
+  return { sessionTimeoutMs: o.sessionTimeout * 1000, auth: await credentials(o, env), fleet: o.acceptNewHostKeys ? { acceptNewHostKeys: true } : {} };
+}
+
+/** Credentials for every command that reads or writes a tree: --auth shows in `ps` for the whole run, the file and the variable do not. */
+export function authOptions(c: Command, whose = "the session"): Command {
+  return c
+    .option("--auth <scheme:credential>", `authenticate ${whose}, e.g. digest:user:password (repeatable; visible in ps: prefer --auth-file or $ZKFLEET_AUTH)`, collect)
+    .option("--auth-file <file>", `authenticate ${whose} with this file's credentials, one scheme:credential per line ($ZKFLEET_AUTH may hold them too)`);
 }
 
 function withClusterFlags(c: Command, inventory = true): Command {
   c.option("--zk <connect>", "the cluster by connect string: host:port[,host:port...]");
-  if (inventory) c.option("-i, --inventory <file>", "the cluster by inventory, reached through SSH (no client port opened to this machine)");
-  return c
-    .option("--auth <scheme:credential>", "authenticate the session, e.g. digest:user:password (repeatable)", collect)
+  if (inventory) c.option("-i, --inventory <file>", "the cluster by inventory, reached through SSH (no client port opened to this machine)", once("-i"));
+  return authOptions(c)
     .option("--session-timeout <seconds>", "ZooKeeper session timeout", seconds("--session-timeout"), 30)
     .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts");
+}
+
+/** The target's jute.maxbuffer, when the operator knows better than what can be read. */
+export function juteMaxBufferOption(c: Command): Command {
+  return c.option("--jute-maxbuffer <bytes>", "the target servers' jute.maxbuffer (default: read from their command lines through -i, else ZooKeeper's 1048575)",
+    (value: string) => {
+      if (!/^\d+$/.test(value) || Number(value) < 1024 || Number(value) > 2 ** 31 - 1) {
+        throw new ZkfleetError("usage", `--jute-maxbuffer takes a number of bytes from 1024 to ${2 ** 31 - 1}, got "${value}"`, { where: "--jute-maxbuffer" });
+      }
+      return Number(value);
+    });
+}
+
+/** export -o: a file whose directory is not there (or not writable) is refused before anything is contacted. */
+async function writableDirOf(file: string): Promise<void> {
+  const [{ access, stat }, { constants }, { dirname, resolve }] = await Promise.all([import("node:fs/promises"), import("node:fs"), import("node:path")]);
+  const dir = dirname(resolve(file));
+  const st = await stat(dir).catch(() => undefined);
+  const why = !st ? "does not exist" : !st.isDirectory() ? "is not a directory"
+    : await access(dir, constants.W_OK).then(() => undefined, () => "is not writable");
+  if (why) throw new ZkfleetError("usage", `-o ${file}: the directory ${dir} ${why}; nothing was read`, { where: dir, hint: "give -o a file in an existing, writable directory" });
 }
 
 /** A progress line rewritten in place on a terminal; nothing otherwise. */
@@ -153,11 +199,13 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
       if (o.format !== "jsonl" && o.format !== "xml") throw new ZkfleetError("usage", `--format takes jsonl or xml, got "${o.format}"`, { where: "--format" });
       const format: "jsonl" | "xml" = o.format;
       const root = await znodePath(o.path);
+      if (o.output !== undefined) await writableDirOf(o.output);
       const [{ clusterFrom }, { openCluster }, { exportToFile, exportTree }] =
         await Promise.all([import("../data/sides.js"), import("../data/cluster.js"), import("../data/export.js")]);
       const spec = clusterFrom(o);
       const progress = progressLine();
-      const cluster = await openCluster(spec, { ...clusterOptions(o), retryReads: READ_RETRIES });
+      const cluster = await openCluster(spec, { ...(await clusterOptions(o, io.env)), retryReads: READ_RETRIES });
+      for (const note of cluster.notes) io.err(note);
       try {
         const opts = { root, source: cluster.label, format, onProgress: (p: { nodes: number; ms: number }) => progress.show(`exported ${p.nodes} node(s), ${rate(p.nodes, p.ms)}`) };
         const r = o.output ? await exportToFile(cluster.client, o.output, opts) : await exportTree(cluster.client, linesTo(io), opts);
@@ -169,7 +217,7 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
       }
     });
 
-  withClusterFlags(program.command("import")
+  juteMaxBufferOption(withClusterFlags(program.command("import")
     .description("write an export file into a cluster: parents first, data and ACLs exact, sequence counters continued; the file is checked whole first")
     .requiredOption("-f, --file <file>", "an export file (JSON lines, or zktreeutil's XML)")
     .option("--dry-run", "read the target and say what would be created, changed and skipped; write nothing")
@@ -180,21 +228,24 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
     .addHelpText("after", examples(
       "zkfleet import -i billing.yml -f orders.jsonl --dry-run     # what would be created, changed, skipped",
       "zkfleet import -i billing.yml -f orders.jsonl --on-conflict skip",
-    )))
-    .action(async (o: ClusterFlags & { file: string; dryRun?: boolean; onConflict: string; ephemeral: string; counters: boolean; json?: boolean }) => {
+      "zkfleet import --zk 10.0.2.11:2181 -f orders.jsonl --auth-file ~/.zkfleet/billing.auth --jute-maxbuffer 4194304",
+    ))))
+    .action(async (o: ClusterFlags & { file: string; dryRun?: boolean; onConflict: string; ephemeral: string; counters: boolean; json?: boolean; juteMaxbuffer?: number }) => {
       if (!["skip", "overwrite", "fail"].includes(o.onConflict)) throw new ZkfleetError("usage", `--on-conflict takes skip, overwrite or fail, got "${o.onConflict}"`, { where: "--on-conflict" });
       if (!["skip", "persistent"].includes(o.ephemeral)) throw new ZkfleetError("usage", `--ephemeral takes skip or persistent, got "${o.ephemeral}"`, { where: "--ephemeral" });
       const [{ clusterFrom }, { openCluster }, { runImport }] =
         await Promise.all([import("../data/sides.js"), import("../data/cluster.js"), import("../data/import.js")]);
       const spec = clusterFrom(o);
       const progress = progressLine();
-      const cluster = await openCluster(spec, clusterOptions(o));
+      const cluster = await openCluster(spec, await clusterOptions(o, io.env));
+      for (const note of cluster.notes) io.err(note);
       try {
         let total = 0;
         let ignored: string[] = [];
+        const limit = await cluster.writeLimit(o.juteMaxbuffer);
         const r = await runImport(cluster.client, {
           file: o.file, dryRun: !!o.dryRun, onConflict: o.onConflict as "skip" | "overwrite" | "fail", ephemeral: o.ephemeral as "skip" | "persistent",
-          counters: o.counters, versions: () => cluster.versions(),
+          counters: o.counters, versions: () => cluster.versions(), limit,
           onChecked: (s) => {
             total = s.nodes;
             ignored = s.ignored;
@@ -203,8 +254,10 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
           onProgress: (p) => progress.show(`${o.dryRun ? "checked against the target" : "imported"} ${p.nodes}/${total} node(s), ${rate(p.nodes, p.ms)}`),
         });
         progress.clear();
-        io.out(o.json ? JSON.stringify({ target: cluster.label, file: o.file, ...r, ignored }, null, 2)
-          : formatImport(r, cluster.label, o.onConflict) + (ignored.length ? `\n  ${ignored.length} subtree(s) the file marks ignore, left alone: ${listed(ignored)}` : ""));
+        const { describeLimit, packetLimit } = await import("../data/packet-size.js");
+        io.out(o.json ? JSON.stringify({ target: cluster.label, file: o.file, ...r, ignored, limit: { ...limit, packetLimit: packetLimit(limit) } }, null, 2)
+          : formatImport(r, cluster.label, o.onConflict) + (ignored.length ? `\n  ${ignored.length} subtree(s) the file marks ignore, left alone: ${listed(ignored)}` : "") +
+            `\n  sizes checked against ${describeLimit(limit)}`);
         const changes = r.created + r.updated + r.counters.parents + r.ancestorsCreated.length + (r.dryRun && o.onConflict === "overwrite" ? r.conflicts.length : 0);
         setExit(r.unresolved.length > 0 ? ExitCode.failed : changes > 0 ? ExitCode.changed : ExitCode.ok);
       } finally {
@@ -213,17 +266,17 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
       }
     });
 
-  program.command("diff <a> <b>")
-    .description("compare two trees, each a connect string, an inventory or an export file: every difference by path, a digest of each side; exit 0 only when equal")
-    .option("--path <path>", "the subtree of live sides (default: an export file's root, else /)")
-    .option("--auth <scheme:credential>", "authenticate live sessions, e.g. digest:user:password (repeatable)", collect)
+  authOptions(program.command("diff <a> <b>")
+    .description("compare two trees, each a connect string, an inventory or an export file: every difference by path, a digest of each side; " +
+      "exit 0 when equal, 1 when they differ, 4 when they could not be compared")
+    .option("--path <path>", "the subtree of live sides (default: an export file's root, else /)"), "live sessions")
     .option("--session-timeout <seconds>", "ZooKeeper session timeout", seconds("--session-timeout"), 30)
     .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts")
     .option("--json", "machine-readable report (differences included)")
     .addHelpText("after", examples(
       "zkfleet diff orders.jsonl billing.yml                      # an export file against a live cluster (by inventory)",
       "zkfleet diff zk:10.0.1.11:2181 inventory:billing.yml --path /app",
-    ))
+    ) + "\n\nExit status (as diff(1)): 0 the trees are equal, 1 they differ, 3 bad arguments, 4 they could not be compared (a side unreachable or unreadable).")
     .action(async (a: string, b: string, o: ClusterFlags & { path?: string; json?: boolean }) => {
       const path = o.path === undefined ? undefined : await znodePath(o.path);
       const [{ openSide, outside, parseSide }, { readHeader }, { diffTrees }] =
@@ -231,11 +284,12 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
       const [sa, sb] = [await parseSide(a), await parseSide(b)];
       const file = [sa, sb].find((s) => s.kind === "file");
       const defaultRoot = file?.kind === "file" ? ((await readHeader(file.file))?.root ?? "/") : "/";
-      const opts = { ...clusterOptions(o), retryReads: READ_RETRIES };
+      const opts = { ...(await clusterOptions(o, io.env)), retryReads: READ_RETRIES };
       const left = await openSide(sa, path, defaultRoot, opts);
       try {
         const right = await openSide(sb, path, defaultRoot, opts);
         try {
+          for (const note of [...left.notes, ...right.notes]) io.err(note);
           const entries: { path: string; kind: DiffKind; detail?: string }[] = [];
           const ignored = [...left.ignored, ...right.ignored];
           const side = (x: typeof left): DiffSide => ({ label: x.label, nodes: outside(x.nodes, ignored) });
@@ -243,7 +297,7 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
           io.out(o.json ? JSON.stringify({ ...r, ignored, entries }, null, 2)
             : formatDiffSummary(r) + (ignored.length ? `\n${ignored.length} subtree(s) marked ignore in an XML file, not compared: ${listed(ignored)}` : ""));
           for (const side of [left, right]) if (side.restarts().length) io.err(`${side.label}${replaced(side.restarts()).replace(/^;/, ":")}`);
-          setExit(r.equal ? ExitCode.ok : ExitCode.failed);
+          setExit(r.equal ? ExitCode.ok : ExitCode.different);
         } finally {
           await right.close();
         }

@@ -9,7 +9,7 @@ import { lastAppliedMembers } from "../execute/runs.js";
 import { type HostSpec, type Inventory, movesOf } from "../inventory/schema.js";
 import { hostMembership } from "../model/ensemble.js";
 import type { MemberSpec } from "../model/membership-plan.js";
-import { coreLine, parseServerLine, type ServerEntry } from "../model/membership.js";
+import { coreLine, parseMembership, parseServerLine, type ServerEntry } from "../model/membership.js";
 import { type ObservedHost, fileContent, isRunning, hasData, modeOf, runningVersion } from "../model/observed.js";
 import { type EnsembleTarget, probeFor } from "../model/target.js";
 import { planMembershipRun } from "../plan/membership-run.js";
@@ -35,17 +35,33 @@ function readRecord(o: ObservedHost, path: string): Record_ | undefined {
   }
 }
 
+/** The leader first, then servers that serve, run, hold data. */
+const byWeight = (observed: readonly ObservedHost[]) => {
+  const score = (o: ObservedHost) => (modeOf(o) === "leader" ? 3 : modeOf(o) !== undefined ? 2 : isRunning(o) ? 1 : hasData(o) ? 0 : -1);
+  return [...observed].sort((a, b) => score(b) - score(a));
+};
+
 /** The configuration the ensemble runs: the leader's own word, else any running server's, else the files of one holding data. */
-function currentConfig(inv: Inventory, observed: readonly ObservedHost[], zooCfg: string): ServerEntry[] | undefined {
-  const ranked = [...observed].sort((a, b) => score(b) - score(a));
-  for (const o of ranked) {
+function currentConfig(observed: readonly ObservedHost[], zooCfg: string): ServerEntry[] | undefined {
+  for (const o of byWeight(observed)) {
     const m = hostMembership(o, zooCfg);
     if (m && m.problems.length === 0 && m.servers.length > 0) return m.servers;
   }
   return undefined;
-  function score(o: ObservedHost) {
-    return modeOf(o) === "leader" ? 3 : modeOf(o) !== undefined ? 2 : isRunning(o) ? 1 : hasData(o) ? 0 : -1;
+}
+
+/**
+ * The server lines static lists hold in zoo.cfg (the leader's first): what
+ * the next restarts load, where a running 3.5+ server's `conf` tells what
+ * the last one loaded.
+ */
+function filedConfig(observed: readonly ObservedHost[], zooCfg: string): ServerEntry[] | undefined {
+  for (const o of byWeight(observed)) {
+    const text = fileContent(o, zooCfg);
+    const m = text === null ? undefined : parseMembership(text);
+    if (m && m.problems.length === 0 && m.servers.length > 0) return m.servers;
   }
+  return undefined;
 }
 
 export interface MembershipDecision {
@@ -84,7 +100,7 @@ export function planMembershipChange(args: {
     return {};
   }
 
-  const entries = currentConfig(inv, args.observed, args.zooCfg);
+  const entries = currentConfig(args.observed, args.zooCfg);
   if (!entries) return {};
   const byId = new Map(inv.hosts.map((h) => [h.myid, h]));
   const unknown = entries.filter((e) => !byId.has(e.id));
@@ -118,8 +134,11 @@ export function planMembershipChange(args: {
   // leave a leader renamed that way unable to commit, its JVM still resolving the name to the old server from its
   // cache; the address names the same server, and apply counts the two forms as one. Only a line naming the same
   // server otherwise (its address, its name) is renamed; any other difference is a change of address in place.
+  // Judged by the files: once they name the members, what is left is restarts, which apply rolls as pending
+  // (a 3.5+ server's own report keeps the address until its restart, and judged by it the rename never ended).
+  const filedLines = serverLineNames(inv, mode === "static" ? filedConfig(args.observed, args.zooCfg) ?? entries : entries, mode);
   const renames = mode === "dynamic" ? [] : wanted.filter((m) => {
-    const now = lineName(specOf(m)).toLowerCase();
+    const now = lineName(filedLines(spec(m.host))).toLowerCase();
     const h = spec(m.host);
     return now !== lineName(h).toLowerCase() && [h.address.toLowerCase(), h.name.toLowerCase()].includes(now);
   }).map((m) => m.id);
@@ -135,6 +154,16 @@ export function planMembershipChange(args: {
     })));
   }
 
+  // Reconfig turned on in the same inventory: the running servers cannot take a reconfig before the roll that turns it on.
+  const withoutReconfig = mode === "dynamic" ? args.observed.filter((o) => isRunning(o) && current.some((m) => m.host === o.host) && !o.facts?.dynamic_config) : [];
+  if (withoutReconfig.length > 0) {
+    return refuse(target, withoutReconfig.map((o): Refusal => ({
+      code: "unsafe_membership_change", host: o.host,
+      message: `${o.host} runs without reconfig (its zoo.cfg names no dynamic file), and the inventory turns reconfig on and changes the membership: ` +
+        "those are made one after the other; apply reconfig: true with the current members first (a roll), then change the membership",
+      data: { host: o.host },
+    })));
+  }
 
   const records = args.observed.flatMap((o) => readRecord(o, recordPath(inv)) ?? []);
   const maxIdEverUsed = Math.max(0, ...records.map((r) => r.max_id));

@@ -66,29 +66,34 @@ export function registerRunsCommands(
       setExit(r.outcome === "done" ? ExitCode.ok : ExitCode.failed);
     });
   actingOptions(runs.command("resume <run>")
-    .description("continue a run that stopped (killed, interrupted, failed): observe afresh, plan what is still missing, take its lock back"))
+    .description("continue a run that stopped (killed, interrupted, failed): observe afresh, plan what is still missing, take its lock back")
+    .option("--check", "show the plan and change nothing")
+    .option("--diff", "show file changes per host"))
     .action(async (run: string, o) => {
-      const { findRun } = await import("../execute/runs.js");
+      const { findRun, rollbackOf } = await import("../execute/runs.js");
       const r = findRun(o.journal, run);
       if (!r.origin) throw new ZkfleetError("usage", `run ${r.run} records no inventory (written by an older zkfleet)`, { where: r.file, hint: "run apply again instead" });
       if (r.outcome === "done") throw new ZkfleetError("usage", `run ${r.run} finished; there is nothing to resume`, { where: r.file, hint: "run apply to change the ensemble again" });
       // A restore is resumed as a restore: apply alone would start members the run had not restored yet, empty.
       const lock = { run: r.run, lockRun: r.origin.lockRun, inventoryHash: r.origin.inventoryHash };
       if (r.origin.restores) return acting.restore({ ...o, inventory: r.origin.inventory, from: r.origin.restores }, lock);
-      await acting.apply({ ...o, inventory: r.origin.inventory, ...(r.origin.limit ? { limit: r.origin.limit } : {}) }, lock);
+      // A rollback goes on toward what it puts back, never toward the inventory (which still names what it undoes).
+      const back = r.origin.rollsBack ? rollbackOf(o.journal, findRun(o.journal, r.origin.rollsBack)) : undefined;
+      await acting.apply({ ...o, inventory: r.origin.inventory, ...(r.origin.limit ? { limit: r.origin.limit } : {}) }, lock, back);
     });
   actingOptions(runs.command("rollback <run>")
     .description("undo a finished or halted run: its servers back on the release and files they had before it, rolling, gated, with the canary")
     .option("--check", "show the plan and change nothing")
     .option("--diff", "show file changes per host"))
     .action(async (run: string, o) => {
-      const { findRun, replacedBy } = await import("../execute/runs.js");
+      const { findRun, rollbackOf } = await import("../execute/runs.js");
       const r = findRun(o.journal, run);
       if (!r.origin) throw new ZkfleetError("usage", `run ${r.run} records no inventory (written by an older zkfleet)`, { where: r.file, hint: "put the previous files back by hand from agent.dir/state/backups" });
-      const replaced = replacedBy(r.file);
-      if (replaced.files.size === 0 && !replaced.version) {
-        throw new ZkfleetError("usage", `run ${r.run} replaced no file and no release: there is nothing to roll back`, { where: r.file });
+      // What the run's resumes did belongs to it: an upgrade killed in its push and finished by a resume switched nothing itself.
+      const back = rollbackOf(o.journal, r);
+      if (back.files.size === 0 && !back.version) {
+        throw new ZkfleetError("usage", `run ${r.run} (and its resumes) replaced no file and no release: there is nothing to roll back`, { where: r.file });
       }
-      await acting.apply({ ...o, inventory: r.origin.inventory }, undefined, { run: r.run, files: replaced.files, ...(replaced.version ? { version: replaced.version } : {}) });
+      await acting.apply({ ...o, inventory: r.origin.inventory }, undefined, back);
     });
 }

@@ -6,7 +6,7 @@ import { ExitCode, ZkfleetError } from "../../common/errors.js";
 import type { Io } from "../cli.js";
 import type { Cluster, ClusterSpec } from "../data/cluster.js";
 import type { PassTotals, Sync, SyncReport } from "../data/sync.js";
-import { READ_RETRIES, type ClusterFlags, clusterOptions, collect, seconds } from "./data.js";
+import { READ_RETRIES, type ClusterFlags, authOptions, clusterOptions, juteMaxBufferOption, once, seconds } from "./data.js";
 import { examples } from "./help.js";
 
 interface SyncFlags extends Omit<ClusterFlags, "zk" | "inventory"> {
@@ -20,6 +20,7 @@ interface SyncFlags extends Omit<ClusterFlags, "zk" | "inventory"> {
   reportEvery: number;
   maxRuntime?: number;
   json?: boolean;
+  juteMaxbuffer?: number;
 }
 
 /** A live cluster named like diff's sides (an export file is refused: sync follows a live source). */
@@ -51,10 +52,10 @@ function formatReport(r: SyncReport, formatLag: typeof import("../data/sync.js")
 }
 
 export function registerSyncCommand(program: Command, io: Io, setExit: (code: ExitCode) => void): void {
-  program.command("sync")
+  const command = program.command("sync")
     .description("keep a target cluster equal to a live source: an initial copy, then changes as watches report them, with a full reconcile now and then")
-    .requiredOption("--from <source>", "the source: a connect string or an inventory (prefix zk: or inventory: to be explicit)")
-    .requiredOption("--to <target>", "the target: a connect string or an inventory")
+    .requiredOption("--from <source>", "the source: a connect string or an inventory (prefix zk: or inventory: to be explicit)", once("--from"))
+    .requiredOption("--to <target>", "the target: a connect string or an inventory", once("--to"))
     .option("--checkpoint <file>", "keep progress here (saved every few seconds and at exit): a restart copies only what changed or was not yet copied")
     .option("--checkpoint-every <seconds>", "how often the checkpoint is saved while it runs", seconds("--checkpoint-every"), 2)
     .option("--once", "mirror once and exit (0: nothing to write, 2: wrote)")
@@ -62,8 +63,9 @@ export function registerSyncCommand(program: Command, io: Io, setExit: (code: Ex
     .option("--reconcile-every <seconds>", "a full pass comparing stats this often (watches miss ACL changes and die with a session)", seconds("--reconcile-every"), 60)
     .option("--report-every <seconds>", "a progress line on stderr this often", seconds("--report-every"), 10)
     .option("--max-runtime <seconds>", "stop by itself after this long, as on SIGTERM", seconds("--max-runtime"))
-    .option("--json", "machine-readable report at exit")
-    .option("--auth <scheme:credential>", "authenticate both sessions, e.g. digest:user:password (repeatable)", collect)
+    .option("--json", "machine-readable report at exit");
+  authOptions(command, "both sessions");
+  juteMaxBufferOption(command)
     .option("--session-timeout <seconds>", "ZooKeeper session timeout", seconds("--session-timeout"), 30)
     .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts")
     .addHelpText("after", examples(
@@ -87,12 +89,14 @@ export function registerSyncCommand(program: Command, io: Io, setExit: (code: Ex
       let source: Cluster | undefined;
       let target: Cluster | undefined;
       try {
-        const opts = clusterOptions(o);
+        const opts = await clusterOptions(o, io.env);
         // The source is only read: a failed client process is replaced (its watches are then gone, so a full pass follows).
         source = await openCluster(from.spec, { ...opts, retryReads: READ_RETRIES, onWatch: (e, p) => sync?.onWatch(e, p) });
         target = await openCluster(to.spec, opts);
+        for (const note of [...source.notes, ...target.notes]) io.err(note);
+        const limit = await target.writeLimit(o.juteMaxbuffer);
         sync = new Sync(source.client, target.client, {
-          checkpoint, ...(o.checkpoint ? { checkpointFile: o.checkpoint } : {}), once: !!o.once, delete: !!o.delete,
+          checkpoint, ...(o.checkpoint ? { checkpointFile: o.checkpoint } : {}), once: !!o.once, delete: !!o.delete, limit,
           reconcileEveryMs: o.reconcileEvery * 1000, saveEveryMs: o.checkpointEvery * 1000, reportEveryMs: o.reportEvery * 1000, signal: stop.signal, onProgress: (line) => io.err(line),
         });
         const r = await sync.run();

@@ -158,6 +158,17 @@ export async function appendKnownHost(file: string, name: string, key: Buffer): 
   await appendFile(file, `${prefix}${name} ${keyTypeOf(key)} ${key.toString("base64")}\n`, { mode: 0o600 });
 }
 
+/** The command that removes a stale entry, quoted for sh: every report of a changed key ends with it. */
+export function keygenRemove(file: string, name: string): string {
+  return `ssh-keygen -f ${quoteArg(file)} -R ${quoteArg(name)}`;
+}
+
+/** The keygenRemove commands in a text, once each: a report about several hosts gives each host's own on its fix line. */
+export function keygenRemovesIn(text: string): string[] {
+  const quoted = String.raw`'(?:[^']|'\\'')*'`;
+  return [...new Set(text.match(new RegExp(String.raw`ssh-keygen -f ${quoted} -R ${quoted}`, "g")) ?? [])];
+}
+
 export interface HostKeyContext {
   /** Inventory name of the host. */
   host: string;
@@ -166,20 +177,23 @@ export interface HostKeyContext {
   knownHostsFile: string;
 }
 
+/** A host refused for its key (changed, revoked, unknown): never a host that is merely down. */
+export class HostKeyRefusal extends ZkfleetError {}
+
 /** The refusal for a verdict that is not "known", worded for the operator. */
-export function hostKeyError(ctx: HostKeyContext, verdict: HostKeyVerdict, key: Buffer): ZkfleetError {
+export function hostKeyError(ctx: HostKeyContext, verdict: HostKeyVerdict, key: Buffer): HostKeyRefusal {
   const name = knownHostName(ctx.hostname, ctx.port);
   const presented = `${keyTypeOf(key)} ${fingerprint(key)}`;
   if (verdict.kind === "changed" || verdict.kind === "revoked") {
     const { entry } = verdict;
     const where = `${entry.file}:${entry.line}`;
     if (verdict.kind === "revoked") {
-      return new ZkfleetError("ssh", `host ${ctx.host} (${name}) presented a REVOKED host key ${presented}; refusing to connect`, {
+      return new HostKeyRefusal("ssh", `host ${ctx.host} (${name}) presented a REVOKED host key ${presented}; refusing to connect`, {
         where,
         hint: "the key is marked @revoked in known_hosts: do not trust this server until its key is replaced",
       });
     }
-    return new ZkfleetError(
+    return new HostKeyRefusal(
       "ssh",
       `HOST KEY FOR ${ctx.host} (${name}) HAS CHANGED — possible man-in-the-middle attack. ` +
         `${where} has ${entry.keyType} ${fingerprint(entry.key)}, the server presented ${presented}`,
@@ -187,14 +201,14 @@ export function hostKeyError(ctx: HostKeyContext, verdict: HostKeyVerdict, key: 
         where,
         hint:
           `if the change is expected (host reinstalled, key rotated), confirm the new fingerprint out of band, ` +
-          `remove the stale entry with: ssh-keygen -f ${quoteArg(entry.file)} -R ${quoteArg(name)} and connect again with --accept-new-host-keys`,
+          `remove the stale entry with: ${keygenRemove(entry.file, name)} and connect again with --accept-new-host-keys`,
       },
     );
   }
   const others = verdict.kind === "unknown" && verdict.otherTypes.length > 0
     ? ` (known_hosts has only ${verdict.otherTypes.join(", ")} for it, which the server no longer offers)`
     : "";
-  return new ZkfleetError("ssh", `host key of ${ctx.host} (${name}) is not known: ${presented}${others}`, {
+  return new HostKeyRefusal("ssh", `host key of ${ctx.host} (${name}) is not known: ${presented}${others}`, {
     where: ctx.knownHostsFile,
     hint:
       `check the fingerprint out of band, then rerun with --accept-new-host-keys, ` +

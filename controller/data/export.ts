@@ -7,8 +7,9 @@ import { createWriteStream } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { ZkfleetError } from "../../common/errors.js";
-import type { ZkClient } from "../zk/client.js";
+import { ZkCallError, type ZkClient } from "../zk/client.js";
 import { isSystemPath } from "../zk/paths.js";
+import { ZkCode } from "../zk/protocol.js";
 import { walkTree } from "../zk/walk.js";
 import { FORMAT, FORMAT_VERSION, type Header, type TreeNode, isEphemeral, toLine } from "./format.js";
 import { TreeDigest } from "./digest.js";
@@ -72,7 +73,8 @@ function refuseMasked(client: ZkClient, n: { path: string; acl: readonly { schem
   if (!masked) return;
   throw new ZkfleetError("zookeeper", `the source hides the digest ACL of ${n.path} (it shows ${masked.id}) from this session on ${client.label}; ` +
     "a copy of it would lock everyone out of the node, and a comparison of it would mean nothing", {
-    where: n.path, hint: "pass --auth digest:USER:PASSWORD of a user with ADMIN on the node (or the super user) so the server shows the real id",
+    where: n.path, hint: "give the credentials of a user with ADMIN on the node (or the super user's) so the server shows the real id: " +
+      "--auth-file FILE or ZKFLEET_AUTH (scheme:credential lines, e.g. digest:USER:PASSWORD), or --auth",
   });
 }
 
@@ -85,6 +87,40 @@ export async function* liveTree(client: ZkClient, root: string, opts: LiveTreeOp
     refuseMasked(client, n);
     yield { path: n.path, data: n.data, acl: n.acl, ephemeral: isEphemeral(n.stat), stat: n.stat, children: n.children };
   }
+}
+
+/**
+ * Whether this session may export the tree below root: every node's child list
+ * (which needs READ, as its data does) and ACL (shown whole only with ADMIN)
+ * read, no data. Cheap next to what waits on an export (a backup's copy):
+ * a node it may not read, or a digest ACL the server hides from it, stops it
+ * here, named. Answers the nodes seen.
+ */
+export async function checkReadable(client: ZkClient, root: string): Promise<number> {
+  await assertRoot(client, root);
+  const reader = {
+    read: async (path: string) => {
+      // Children first: they say whether the node is there before its ACL is asked (zk/worker.ts getAcl).
+      const { children } = await client.children(path);
+      const { acl, stat } = await client.getAcl(path);
+      return { data: Buffer.alloc(0), stat, acl, children };
+    },
+  };
+  let nodes = 0;
+  try {
+    for await (const n of walkTree(reader, root, { skip: isSystemPath })) {
+      refuseMasked(client, n);
+      nodes++;
+    }
+  } catch (err) {
+    if (err instanceof ZkCallError && err.rc === ZkCode.noAuth) {
+      throw new ZkfleetError("zookeeper", `the session may not read ${err.path} on ${client.label} (noAuth): an export needs every node readable`, {
+        where: err.path, hint: "give credentials allowed to read it (--auth-file FILE, ZKFLEET_AUTH, or --auth digest:USER:PASSWORD), or the super user's",
+      });
+    }
+    throw err;
+  }
+  return nodes;
 }
 
 /** How a tree is written: JSON lines (everything) or zktreeutil's XML (names and text values). */
@@ -142,7 +178,8 @@ export async function exportTree(client: ZkClient, out: Writable, opts: ExportOp
 /** Writes beside the file and renames at the end: a failed export never leaves a file that looks whole. */
 export async function exportToFile(client: ZkClient, file: string, opts: ExportOptions): Promise<ExportResult> {
   const temp = `${file}.partial-${process.pid}`;
-  const out = createWriteStream(temp, { flags: "wx" });
+  // Every node's data and ACL ids: for its owner alone, as a backup's files are.
+  const out = createWriteStream(temp, { flags: "wx", mode: 0o600 });
   try {
     await once(out, "open");
     const result = await exportTree(client, out, opts);

@@ -11,6 +11,7 @@ import { type Difference, differences } from "./compare.js";
 import { type TreeNode, isEphemeral } from "./format.js";
 import { sequenceCounter } from "./digest.js";
 import { Limiter } from "./limiter.js";
+import type { WriteLimit } from "./packet-size.js";
 import { PathStack } from "./path-stack.js";
 import { readExportFile, readHeader } from "./read-file.js";
 import { ZkfleetError } from "../../common/errors.js";
@@ -22,6 +23,8 @@ export interface WriteSettings {
   ephemeral: "skip" | "persistent";
   /** Continue each parent's sequence counter (cversion) as on the source. */
   counters: boolean;
+  /** The target's: no write request past it is sent (packet-size.ts). */
+  limit?: WriteLimit;
   window?: number;
   onProgress?: (p: { nodes: number; ms: number }) => void;
 }

@@ -13,8 +13,8 @@
 import { randomBytes } from "node:crypto";
 import { ZkfleetError } from "../../common/errors.js";
 import type { ZkClient } from "../zk/client.js";
-import { ZkCallError } from "../zk/client.js";
-import { childPath } from "../zk/paths.js";
+import { ZkCallError, ZkClientFailed } from "../zk/client.js";
+import { childPath, isSystemPath } from "../zk/paths.js";
 import { type Acl, ZkCode } from "../zk/protocol.js";
 import { OPEN_ACL, differences, sameAcl } from "./compare.js";
 import { type TreeNode, isEphemeral } from "./format.js";
@@ -24,6 +24,7 @@ import {
   planImport,
 } from "./import-plan.js";
 import { Limiter } from "./limiter.js";
+import { type Oversized, oversizeError, oversized } from "./packet-size.js";
 import { PathStack } from "./path-stack.js";
 import { type FileSummary, checkExportFile } from "./read-file.js";
 
@@ -36,7 +37,7 @@ export interface ImportRun extends ImportSettings {
 }
 
 /** Whether a node that exists may be written, and what it has now. */
-type State = { kind: "created" } | { kind: "existing"; acl: Acl[] } | { kind: "left" };
+type State = { kind: "created" } | { kind: "existing"; acl: Acl[]; aclOnly?: true } | { kind: "left" };
 
 interface Frame<N extends TreeNode = TreeNode> {
   path: string;
@@ -52,7 +53,16 @@ const atLeast353 = (v: string) => {
 };
 
 export async function runImport(client: ZkClient, run: ImportRun): Promise<ImportReport> {
-  const summary = await checkExportFile(run.file);
+  // Sizes are checked with the file, against the target's limit: a node the servers would drop the connection on
+  // is refused by path before anything is read or written.
+  const big: Oversized[] = [];
+  const limit = run.limit;
+  const summary = await checkExportFile(run.file, limit && (({ node }) => {
+    if (isSystemPath(node.path) || (node.ephemeral && run.ephemeral === "skip")) return;
+    const o = oversized(node, limit);
+    if (o) big.push(o);
+  }));
+  if (limit && big.length > 0) throw oversizeError(big, limit, client.label, "usage", "nothing was written");
   run.onChecked?.(summary);
   if (summary.extended > 0) {
     const versions = await run.versions();
@@ -99,11 +109,17 @@ export async function writeNodes<N extends TreeNode>(
   const work = new Tracker();
   const scratch = `zkfleet-counter-${randomBytes(6).toString("hex")}`;
   let counterMs = 0;
-
-  for (const a of await missingAncestors(client, root)) {
-    await client.create(a, Buffer.alloc(0));
-    report.ancestorsCreated.push(a);
-  }
+  /** Writes sent whose answer never came (the client failed or the connection went with them in flight): applied or not, nobody knows. */
+  const unknown: string[] = [];
+  const write = <T>(what: string, call: () => Promise<T>): Promise<T> => call().catch((err: unknown) => {
+    if (outcomeUnknown(err)) unknown.push(what);
+    throw err;
+  });
+  /** The last guard before a write: a request past the target's limit is never sent (import checked its file whole already). */
+  const fits = (node: TreeNode) => {
+    const o = run.limit && oversized(node, run.limit);
+    if (o) throw oversizeError([o], run.limit!, client.label, "plan", "it was not written");
+  };
 
   /** A node that exists: compared, then left, or given the source's data now (its ACL comes at close). */
   const existing = async (node: TreeNode): Promise<State> => {
@@ -125,15 +141,17 @@ export async function writeNodes<N extends TreeNode>(
       report.unresolved.push(node.path);
       return { kind: "left" };
     }
+    // Counted once the server has answered its write: a report after a failure says only what was answered.
+    if (!diffs.includes("data")) return { kind: "existing", acl: got.acl, aclOnly: true };
+    await calls.run(() => write(`set ${node.path}`, () => client.set(node.path, node.data)));
     report.updated++;
-    if (diffs.includes("data")) await calls.run(() => client.set(node.path, node.data));
     return { kind: "existing", acl: got.acl };
   };
 
   const create = (node: TreeNode): Promise<State> => {
     if (node.path === "/") return existing(node);
     const mode = node.container ? "container" : node.ttlMs !== undefined ? "ttl" : "persistent";
-    return calls.run(() => client.create(node.path, node.data, { mode, ...(node.ttlMs !== undefined ? { ttlMs: node.ttlMs } : {}) })).then(
+    return calls.run(() => write(`create ${node.path}`, () => client.create(node.path, node.data, { mode, ...(node.ttlMs !== undefined ? { ttlMs: node.ttlMs } : {}) }))).then(
       (): State => {
         report.created++;
         return { kind: "created" };
@@ -163,8 +181,8 @@ export async function writeNodes<N extends TreeNode>(
     let last: Promise<unknown> = Promise.resolve();
     for (let i = 0; i < steps && !failure; i++) {
       await calls.room();
-      calls.run(() => client.create(scratchPath, Buffer.alloc(0))).catch(note);
-      last = calls.run(() => client.delete(scratchPath)).catch(note);
+      calls.run(() => write(`create ${scratchPath}`, () => client.create(scratchPath, Buffer.alloc(0)))).catch(note);
+      last = calls.run(() => write(`delete ${scratchPath}`, () => client.delete(scratchPath))).catch(note);
     }
     await last;
     if (failure) throw failure.error;
@@ -188,12 +206,18 @@ export async function writeNodes<N extends TreeNode>(
       if (steps > 0) await bump(f.path, steps);
     }
     const current = state.kind === "created" ? OPEN_ACL : state.acl;
-    if (!sameAcl(current, f.node.acl)) await calls.run(() => client.setAcl(f.path, f.node.acl));
+    if (!sameAcl(current, f.node.acl)) await calls.run(() => write(`setAcl ${f.path}`, () => client.setAcl(f.path, f.node.acl)));
+    if (state.kind === "existing" && state.aclOnly) report.updated++;
   };
 
   const stack = new PathStack<Frame<N>>((f) => work.track(close(f)));
   try {
+    for (const a of await missingAncestors(client, root)) {
+      await write(`create ${a}`, () => client.create(a, Buffer.alloc(0)));
+      report.ancestorsCreated.push(a);
+    }
     for await (const { node, parent } of nodesToWrite(nodes, run, report, stack, work, started)) {
+      fits(node);
       await calls.room();
       const state = create(node);
       work.track(state);
@@ -204,7 +228,7 @@ export async function writeNodes<N extends TreeNode>(
     await work.settle();
   } catch (err) {
     await work.settle().catch(() => undefined);
-    throw stopped(err, report, client.label, hooks.name ?? "import",
+    throw stopped(err, report, unknown, client.label, hooks.name ?? "import",
       hooks.again ?? "run the same import again with --on-conflict overwrite: what was written is kept, the rest (ACLs and counters of unfinished parents included) is completed");
   }
   report.counters.ms = counterMs;
@@ -212,11 +236,20 @@ export async function writeNodes<N extends TreeNode>(
   return report;
 }
 
-/** A write failed: say how far the import got and how to finish it, never leave it unsaid. */
-function stopped(err: unknown, r: ImportReport, label: string, name: string, again: string): ZkfleetError {
+/** A write sent whose answer never came: the client process failed, or the connection went, with it in flight. */
+function outcomeUnknown(err: unknown): boolean {
+  if (err instanceof ZkClientFailed) return err.sent;
+  return err instanceof ZkCallError && (err.rc === ZkCode.connectionLoss || err.rc === ZkCode.operationTimeout);
+}
+
+/** A write failed: say how far the import got, what may or may not have been written, and how to finish it; never leave it unsaid. */
+function stopped(err: unknown, r: ImportReport, unknown: readonly string[], label: string, name: string, again: string): ZkfleetError {
   const cause = err instanceof ZkfleetError ? err : new ZkfleetError("zookeeper", String((err as Error)?.message ?? err));
-  const done = `${r.created} node(s) created and ${r.updated} updated before it stopped`;
-  return new ZkfleetError(cause.source, `${name} into ${label} stopped: ${cause.message}; ${done}`, {
+  const ancestors = r.ancestorsCreated.length ? ` (and ${r.ancestorsCreated.length} missing ancestor(s) of its root)` : "";
+  const done = `written before it stopped, each answered by the server: ${r.created} node(s) created${ancestors}, ${r.updated} updated`;
+  const inFlight = unknown.length === 0 ? "" : `; ${unknown.length} write(s) were in flight and may or may not have been applied: ` +
+    `${unknown.slice(0, 10).join(", ")}${unknown.length > 10 ? `, ... (${unknown.length - 10} more)` : ""}`;
+  return new ZkfleetError(cause.source, `${name} into ${label} stopped: ${cause.message}; ${done}${inFlight}`, {
     where: cause.where, cause: err, hint: `${cause.hint ? cause.hint + "; then " : ""}${again}`,
   });
 }

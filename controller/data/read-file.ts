@@ -128,10 +128,10 @@ export async function* readExportFile(file: string, summary?: (s: FileSummary) =
   summary?.({ header: { kind: "jsonl", root: header.root, source: header.source }, end, ignored: [], nodes: count, ephemeral: digest.ephemeral, extended });
 }
 
-/** Reads the whole file, holding nothing, and says what it holds; throws at its first problem. */
-export async function checkExportFile(file: string): Promise<FileSummary> {
+/** Reads the whole file, holding nothing, and says what it holds; throws at its first problem. `inspect` sees every node on the way. */
+export async function checkExportFile(file: string, inspect?: (n: FileNode) => void): Promise<FileSummary> {
   let summary: FileSummary | undefined;
-  for await (const _ of readExportFile(file, (s) => (summary = s)));
+  for await (const n of readExportFile(file, (s) => (summary = s))) inspect?.(n);
   return summary!;
 }
 

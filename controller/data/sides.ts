@@ -45,6 +45,8 @@ export interface OpenSide {
   restarts(): string[];
   /** Subtrees an XML file marks ignore: not to be compared on either side. */
   ignored: string[];
+  /** How a live side was reached (hosts left out, and why). */
+  notes: string[];
   close(): Promise<void>;
 }
 
@@ -60,11 +62,14 @@ export async function openSide(spec: SideSpec, root: string | undefined, default
       if (xml) for (const { node } of xml.nodes) yield node;
       else for await (const { node } of readExportFile(spec.file)) yield node;
     })();
-    return { label: spec.file, root: header?.root ?? "/", nodes, restarts: () => [], ignored: xml?.ignored ?? [], close: async () => undefined };
+    return { label: spec.file, root: header?.root ?? "/", nodes, restarts: () => [], ignored: xml?.ignored ?? [], notes: [], close: async () => undefined };
   }
   const cluster: Cluster = await openCluster(spec, opts);
   const at = root ?? defaultRoot;
-  return { label: cluster.label, root: at, nodes: liveTree(cluster.client, at), restarts: () => [...cluster.client.restarts], ignored: [], close: () => cluster.close() };
+  return {
+    label: cluster.label, root: at, nodes: liveTree(cluster.client, at), restarts: () => [...cluster.client.restarts], ignored: [], notes: cluster.notes,
+    close: () => cluster.close(),
+  };
 }
 
 /** The nodes of a stream that are not in (or below) an ignored subtree. */

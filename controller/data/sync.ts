@@ -30,6 +30,7 @@ import type { Checkpoint } from "./checkpoint.js";
 import { type LiveNode, liveTree } from "./export.js";
 import { type ImportReport, isNoNode } from "./import-plan.js";
 import { writeNodes } from "./import.js";
+import type { WriteLimit } from "./packet-size.js";
 import { quantile } from "../../common/quantile.js";
 
 export interface SyncSettings {
@@ -46,6 +47,8 @@ export interface SyncSettings {
   /** Stops the sync at the next safe point (the nodes handed to the writer are finished first). */
   signal: AbortSignal;
   window?: number;
+  /** The target's: a source node whose write would not fit it stops the sync, by path, before it is sent. */
+  limit?: WriteLimit;
   onProgress?: (line: string) => void;
 }
 
@@ -280,7 +283,7 @@ export class Sync {
     try {
       if (kind === "changed" && !(await this.source.exists(root))) return false;
       r = await writeNodes(this.target, changed(liveTree(this.source, root, { watch: true, skip, window: this.s.window })), root,
-        { onConflict: "overwrite", ephemeral: "skip", counters: true, window: this.s.window }, {
+        { onConflict: "overwrite", ephemeral: "skip", counters: true, window: this.s.window, ...(this.s.limit ? { limit: this.s.limit } : {}) }, {
           name: "sync", again: "run the same sync again with the same --checkpoint: what was copied is not copied again",
           onDone: async (n) => {
             if (this.s.delete) totals.deleted += await this.deleteExtras(n);

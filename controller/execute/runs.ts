@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
 import type { StepHistory } from "../plan/estimate.js";
 import type { Plan, StepKind } from "../plan/steps.js";
+import type { UncheckedStart } from "../plan/put-back.js";
 import type { RunOrigin } from "./journal.js";
 import { compareText } from "../../common/compare.js";
 
@@ -62,7 +63,8 @@ export function summarizeRecords(recs: readonly Rec[], file: string): RunSummary
     : interrupted ? `before step ${Number(interrupted.before) + 1}${interrupted.event === "lock-taken-over" ? `: the lock was taken over by run ${String((interrupted.by as { run?: unknown } | null)?.run ?? "?")}` : ""}` : undefined;
   const origin = plan.inventory ? {
     inventory: String(plan.inventory), inventoryHash: String(plan.inventoryHash), lockRun: String(plan.lockRun ?? plan.run),
-    ...(plan.resumes ? { resumes: String(plan.resumes) } : {}), ...(Array.isArray(plan.limit) ? { limit: plan.limit as string[] } : {}),
+    ...(plan.resumes ? { resumes: String(plan.resumes) } : {}), ...(plan.rollsBack ? { rollsBack: String(plan.rollsBack) } : {}),
+    ...(Array.isArray(plan.limit) ? { limit: plan.limit as string[] } : {}),
     ...(plan.restores ? { restores: String(plan.restores) } : {}),
   } : undefined;
   return {
@@ -147,28 +149,55 @@ export function stepHistory(dir: string, ensemble: string, runs = 20): StepHisto
 }
 
 /**
- * What a run replaced, read from its journal: for every file a step of it
- * changed, the content before (only files that existed; a created file is
- * left), and the release its servers ran before, if it switched them.
+ * A run and the runs that continued it (`runs resume` of it, of those, ...),
+ * oldest first: what the operator started is done by all of them together.
  */
-export function replacedBy(file: string): { files: Map<string, Map<string, string>>; version?: string } {
-  const recs = records(file);
-  const plan = recs.find((r) => r.event === "plan")?.plan as Plan | undefined;
-  const steps = (plan?.stages ?? []).flatMap((s) => s.steps);
-  const changed = new Set(recs.filter((r) => r.event === "step-done" && r.changed === true).map((r) => Number(r.index)));
-  const files = new Map<string, Map<string, string>>();
+export function runChain(dir: string, run: RunSummary): RunSummary[] {
+  const all = listRuns(dir, run.ensemble);
+  const chain = [run];
+  for (let i = 0; i < chain.length; i++) chain.push(...all.filter((r) => r.origin?.resumes === chain[i]!.run));
+  return chain.sort((a, b) => compareText(a.started, b.started));
+}
+
+/**
+ * What a run replaced, read from the journals of it and its resumes (files
+ * in that order): for every file a step of theirs may have changed, the
+ * content before (only files that existed; a created file is left), and the
+ * release its servers ran before, if one switched them. A step announced and
+ * never ended (the controller killed while it ran) may have acted, so it
+ * counts: putting back what was there is harmless where it had not.
+ */
+export function replacedBy(files: readonly string[]): { files: Map<string, Map<string, string>>; version?: string } {
+  const replaced = new Map<string, Map<string, string>>();
   let version: string | undefined;
-  steps.forEach((st, index) => {
-    if (!changed.has(index)) return;
-    if (st.kind === "write_file" && st.previous !== null && st.previous !== undefined) {
-      const mine = files.get(st.host) ?? new Map<string, string>();
-      // The first write of a path in a run holds what was there before the run.
-      if (!mine.has(st.path)) mine.set(st.path, st.previous);
-      files.set(st.host, mine);
-    }
-    if ((st.kind === "switch_release" || (st.kind === "install" && st.setCurrent)) && st.before.current !== null) version ??= st.before.current;
-  });
-  return { files, ...(version ? { version } : {}) };
+  for (const file of files) {
+    const recs = records(file);
+    const plan = recs.find((r) => r.event === "plan")?.plan as Plan | undefined;
+    const steps = (plan?.stages ?? []).flatMap((s) => s.steps);
+    const done = new Set(recs.filter((r) => r.event === "step-done" && r.changed === true).map((r) => Number(r.index)));
+    const ended = new Set(recs.filter((r) => r.event === "step-done" || r.event === "step-failed").map((r) => Number(r.index)));
+    const cut = new Set(recs.filter((r) => r.event === "step-start" && !ended.has(Number(r.index))).map((r) => Number(r.index)));
+    steps.forEach((st, index) => {
+      if (!done.has(index) && !cut.has(index)) return;
+      if (st.kind === "write_file" && st.previous !== null && st.previous !== undefined) {
+        const mine = replaced.get(st.host) ?? new Map<string, string>();
+        // The first write of a path holds what was there before the run.
+        if (!mine.has(st.path)) mine.set(st.path, st.previous);
+        replaced.set(st.host, mine);
+      }
+      if ((st.kind === "switch_release" || (st.kind === "install" && st.setCurrent)) && st.before.current !== null) version ??= st.before.current;
+    });
+  }
+  return { files: replaced, ...(version ? { version } : {}) };
+}
+
+/**
+ * What a rollback of `run` puts back: what it and its resumes replaced. The
+ * same for `runs rollback` and for a resume of that rollback, which goes on
+ * toward it and never toward the inventory.
+ */
+export function rollbackOf(dir: string, run: RunSummary): { run: string; files: Map<string, Map<string, string>>; version?: string } {
+  return { run: run.run, ...replacedBy(runChain(dir, run).map((r) => r.file)) };
 }
 
 /**
@@ -183,4 +212,34 @@ export function lastAppliedMembers(dir: string, ensemble: string): { run: string
   const plan = records(last.file).find((r) => r.event === "plan")?.plan as Plan | undefined;
   const members = plan?.target.members.map((m) => ({ host: m.host, address: m.address, myid: m.myid })) ?? [];
   return members.length > 0 ? { run: last.run, members } : undefined;
+}
+
+/**
+ * The servers a run started in a stage that can undo them and never saw
+ * through that stage's check: its start began (or the stage was itself such
+ * a check, of a run before it) and the check did not pass, and no undo of
+ * the stage finished. What `runs resume` checks before anything else.
+ */
+export function uncheckedStarts(file: string): UncheckedStart[] {
+  const recs = records(file);
+  const plan = recs.find((r) => r.event === "plan")?.plan as Plan | undefined;
+  const indexes = (event: string) => new Set(recs.filter((r) => r.event === event).map((r) => Number(r.index)));
+  const started = indexes("step-start");
+  const done = indexes("step-done");
+  const undone = new Set(recs.filter((r) => r.event === "undo-done").map((r) => String(r.stage)));
+  const found: UncheckedStart[] = [];
+  let first = 0;
+  for (const stage of plan?.stages ?? []) {
+    const at = first;
+    first += stage.steps.length;
+    if (!stage.undo || undone.has(stage.title)) continue;
+    const startAt = stage.steps.findIndex((s) => s.kind === "start");
+    const host = stage.resumes ?? stage.steps[startAt]?.host;
+    const checkAt = stage.steps.findIndex((s, i) => i > startAt && s.kind === "await_healthy" && s.role === "check");
+    const check = stage.steps[checkAt];
+    if (host === undefined || check?.kind !== "await_healthy" || done.has(at + checkAt)) continue;
+    if (stage.resumes === undefined && !started.has(at + startAt)) continue;
+    found.push({ host, check, undo: stage.undo });
+  }
+  return found;
 }

@@ -1,6 +1,6 @@
 // A finding is one problem with an inventory, from validation or lint, with
 // enough context for a person to go straight to the line and fix it.
-import { isMap, isScalar, isSeq, LineCounter, type Document, type Node } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, type Document, type Node, type YAMLMap } from "yaml";
 
 export type Severity = "error" | "warning";
 export type FieldPath = readonly (string | number)[];
@@ -48,11 +48,26 @@ export interface SourceMap {
   hostName(index: number): string | undefined;
 }
 
-function child(node: unknown, segment: string | number): { keyNode?: Node; valueNode?: unknown } | undefined {
+type Pairs = Map<string, { keyNode: Node; valueNode: unknown }>;
+
+/** Each mapping's pairs by key, made at its first lookup: a finding per key of a long mapping must not rescan it each time. */
+function pairsOf(map: YAMLMap, index: WeakMap<YAMLMap, Pairs>): Pairs {
+  let pairs = index.get(map);
+  if (pairs === undefined) {
+    pairs = new Map();
+    for (const item of map.items) {
+      const key = isScalar(item.key) ? String(item.key.value) : undefined;
+      if (key !== undefined && !pairs.has(key)) pairs.set(key, { keyNode: item.key as Node, valueNode: item.value });
+    }
+    index.set(map, pairs);
+  }
+  return pairs;
+}
+
+function child(node: unknown, segment: string | number, index: WeakMap<YAMLMap, Pairs>): { keyNode?: Node; valueNode?: unknown } | undefined {
   if (isSeq(node) && typeof segment === "number") return { valueNode: node.items[segment] };
   if (!isMap(node)) return undefined;
-  const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
-  return pair ? { keyNode: pair.key as Node, valueNode: pair.value } : undefined;
+  return pairsOf(node as YAMLMap, index).get(String(segment));
 }
 
 function rangeStart(node: unknown): number | undefined {
@@ -61,6 +76,7 @@ function rangeStart(node: unknown): number | undefined {
 }
 
 export function sourceMap(doc: Document, lines: LineCounter): SourceMap {
+  const pairs = new WeakMap<YAMLMap, Pairs>();
   const toPosition = (offset: number): Position => {
     const { line, col } = lines.linePos(offset);
     return { line, column: col };
@@ -70,17 +86,18 @@ export function sourceMap(doc: Document, lines: LineCounter): SourceMap {
       let node: unknown = doc.contents;
       let best = rangeStart(node);
       for (const segment of [...path, ...(key === undefined ? [] : [key])]) {
-        const next = child(node, segment);
+        const next = child(node, segment, pairs);
         if (!next) break;
         // A key whose value is empty has no value range: point at the key.
         best = (segment === key ? rangeStart(next.keyNode) : undefined) ?? rangeStart(next.valueNode) ?? rangeStart(next.keyNode) ?? best;
         node = next.valueNode;
       }
-      return best === undefined ? undefined : toPosition(best);
+      // A document with nothing in it (an empty file): its problems are at its start.
+      return best === undefined ? { line: 1, column: 1 } : toPosition(best);
     },
     hostName(index) {
-      const host = child(child(doc.contents, "hosts")?.valueNode, index)?.valueNode;
-      const name = child(host, "name")?.valueNode;
+      const host = child(child(doc.contents, "hosts", pairs)?.valueNode, index, pairs)?.valueNode;
+      const name = child(host, "name", pairs)?.valueNode;
       return isScalar(name) && typeof name.value === "string" ? name.value : undefined;
     },
   };

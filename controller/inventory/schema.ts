@@ -6,6 +6,7 @@ import { z } from "zod";
 import {
   addressKind,
   closestMatch,
+  hostAddressProblem,
   isHostname,
   normalizeRemotePath,
   remotePathProblem,
@@ -14,6 +15,7 @@ import {
 } from "./validators.js";
 import { adminServerEnabled, KNOWN_ZOOKEEPER_VERSIONS, managedSettingOwner } from "../../common/versions.js";
 import { zooCfgIn } from "../../common/protocol.js";
+import { settingValueProblem } from "./setting-types.js";
 
 /**
  * myid is limited to 1..255. ZooKeeper itself accepts any long, but it builds
@@ -105,6 +107,9 @@ const configSchema = z
           path: [key],
           message: `the value of ${key} contains a backslash, which Java properties files treat as an escape; remove it`,
         });
+      } else {
+        const typeProblem = settingValueProblem(key, text);
+        if (typeProblem) ctx.addIssue({ code: "custom", path: [key], message: typeProblem });
       }
     }
   })
@@ -202,7 +207,10 @@ const hostShape = {
       error: (issue) =>
         `address ${JSON.stringify(issue.input)} is neither an IPv4 address, an IPv6 address (without brackets) nor a host name`,
     },
-  ),
+  ).superRefine((value, ctx) => {
+    const problem = hostAddressProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: `address ${value} is ${problem}, not the address of a host; give the server's own address` });
+  }),
   myid: z
     .number({ error: `must be a whole number from 1 to ${MAX_MYID}` })
     .int({ error: `must be a whole number from 1 to ${MAX_MYID}` })

@@ -3,9 +3,10 @@
 // controller (zookeeper.super_password_file); the servers are given only its
 // digest, and the password travels only inside an agent request's stdin.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { ZkfleetError } from "../../common/errors.js";
 import { DigestAuth } from "../../common/protocol.js";
+import type { Finding } from "./findings.js";
 import type { Inventory, ZookeeperSpec } from "./schema.js";
 
 /** DigestAuthenticationProvider grants super rights to exactly this digest user. */
@@ -59,4 +60,25 @@ export function superDigestFor(zk: ZookeeperSpec): string | undefined {
 export function superAuth(inv: Inventory): DigestAuth | undefined {
   const file = inv.zookeeper.super_password_file;
   return file === undefined ? undefined : { user: SUPER_USER, password: readSuperPassword(file) };
+}
+
+/**
+ * What `check` says about the file, at its line: an error when it cannot give
+ * a password (missing, unreadable, empty, unusable), as apply would find out
+ * later; a warning when users other than its owner may read or change it.
+ */
+export function superPasswordFindings(inv: Inventory): Finding[] {
+  const file = inv.zookeeper.super_password_file;
+  if (file === undefined) return [];
+  const path = ["zookeeper", "super_password_file"];
+  try {
+    readSuperPassword(file);
+  } catch (cause) {
+    if (!(cause instanceof ZkfleetError)) throw cause;
+    return [{ severity: "error", code: "super-password-file", path, message: `${cause.message}: ${cause.hint}` }];
+  }
+  const mode = statSync(file).mode & 0o777;
+  if ((mode & 0o077) === 0) return [];
+  const message = `${file} has mode 0${mode.toString(8)}: users other than its owner may read or change the super user's password; chmod 600 ${file}`;
+  return [{ severity: "warning", code: "super-password-file-mode", path, message }];
 }

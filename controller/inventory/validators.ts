@@ -1,7 +1,7 @@
 // Small predicates shared by the schema and the linter. Each one also exists to
 // keep a value from carrying something dangerous into a file or a command line
 // on a host, so they are strict on purpose.
-import { isIPv4, isIPv6 } from "node:net";
+import { BlockList, isIPv4, isIPv6 } from "node:net";
 import { homedir } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 
@@ -29,6 +29,36 @@ export function addressKind(value: string): AddressKind | undefined {
   if (value.includes(":") && isIPv6(value)) return "ipv6";
   if (isHostname(value)) return "hostname";
   return undefined;
+}
+
+/**
+ * Addresses that parse but name no single host: connecting to the
+ * unspecified address reaches this machine itself, and the others are
+ * groups of hosts or not routable. Each is a plausible slip (0.0.0.0 for a
+ * bind-all habit, 255.255.255.255 for a netmask, 224.x for 192.x, :: for ::1).
+ * The IPv4 rules also hold for IPv4-mapped IPv6 (::ffff:0.0.0.0).
+ */
+const NOT_A_HOST: readonly { why: string; add: (list: BlockList) => void }[] = [
+  { why: "the unspecified address (any address: a connection to it reaches this machine)", add: (l) => { l.addAddress("0.0.0.0", "ipv4"); l.addAddress("::", "ipv6"); } },
+  { why: "in 0.0.0.0/8, which means 'this network', not a host", add: (l) => l.addSubnet("0.0.0.0", 8, "ipv4") },
+  { why: "the broadcast address", add: (l) => l.addAddress("255.255.255.255", "ipv4") },
+  { why: "a multicast address (224.0.0.0/4)", add: (l) => l.addSubnet("224.0.0.0", 4, "ipv4") },
+  { why: "in the reserved 240.0.0.0/4, which hosts are not given", add: (l) => l.addSubnet("240.0.0.0", 4, "ipv4") },
+  { why: "a multicast address (ff00::/8)", add: (l) => l.addSubnet("ff00::", 8, "ipv6") },
+];
+
+let notAHost: { why: string; list: BlockList }[] | undefined;
+
+/** Why an IP address cannot be a host's, or undefined when it can (host names are not resolved here). */
+export function hostAddressProblem(value: string): string | undefined {
+  const family = isIPv4(value) ? "ipv4" : value.includes(":") && isIPv6(value) ? "ipv6" : undefined;
+  if (family === undefined) return undefined;
+  notAHost ??= NOT_A_HOST.map(({ why, add }) => {
+    const list = new BlockList();
+    add(list);
+    return { why, list };
+  });
+  return notAHost.find(({ list }) => list.check(value, family))?.why;
 }
 
 /** Characters allowed in a path on a host: enough for real layouts, nothing a shell or zoo.cfg treats specially. */

@@ -9,7 +9,7 @@ import { putBackSteps } from "./put-back.js";
 import { needsSnapshotToStart, versionHop } from "../../common/versions.js";
 import type { OpArgsInput } from "../../common/protocol.js";
 import { type EnsembleModel, type ModelHost, modelEnsemble } from "../model/ensemble.js";
-import { membershipChange, parseMembership, sameMembership, type ServerEntry } from "../model/membership.js";
+import { coreLine, membershipChange, membershipFromConf, parseMembership, sameMembership, type ServerEntry } from "../model/membership.js";
 import {
   type ObservedHost, currentRelease, fileContent, fileRead, installedReleases, isRunning, modeOf,
 } from "../model/observed.js";
@@ -230,7 +230,8 @@ function fileWrites(input: PlanInput, d: DesiredHost, o: ObservedHost, exists: b
       const live = o.facts?.dynamic_config?.path;
       if (f.path === input.config.zooCfg && before !== null) {
         if (settingsDiff(before, f.content, true).length === 0) continue;
-        if (live !== undefined) content = withDynamicConfigFile(f.content, live);
+        content = live !== undefined ? withDynamicConfigFile(f.content, live)
+          : reconfigTurnedOn(f.content, d.files.find((x) => x.path === dynamic)?.content ?? "");
       }
     }
     if (before === content) continue;
@@ -241,6 +242,23 @@ function fileWrites(input: PlanInput, d: DesiredHost, o: ObservedHost, exists: b
     });
   }
   return steps;
+}
+
+/**
+ * zoo.cfg for a server of a running ensemble that has no dynamic file yet
+ * (reconfig was off): reconfigEnabled with the server lines still in zoo.cfg,
+ * no dynamicConfigFile. ZooKeeper's documented way (the reconfig guide's
+ * backward-compatible single file): each server restarted so keeps serving
+ * by its lines, and once the leader has restarted too, the new leader's
+ * configuration version makes every server move its lines into a
+ * zoo.cfg.dynamic.<version> of its own and point zoo.cfg at it (seen in the
+ * lab on 3.8.0). A dynamicConfigFile line naming a file no server has would
+ * stop the server at its start.
+ */
+function reconfigTurnedOn(zooCfg: string, dynamicFile: string): string {
+  const servers = dynamicFile.split("\n").filter((line) => /^\s*server\.\d+\s*=/.test(line));
+  const kept = zooCfg.split("\n").filter((line) => !/^\s*dynamicConfigFile\s*=/.test(line)).join("\n").replace(/\n*$/, "\n");
+  return `${kept}# The server lines stay here until ZooKeeper moves them into a dynamic file of its own (reconfig turned on in a running ensemble).\n${servers.join("\n")}\n`;
 }
 
 /**
@@ -293,8 +311,10 @@ function pendingRestart(input: PlanInput, d: DesiredHost, o: ObservedHost): stri
   const reconfig = input.config.dynamic !== undefined;
   if (started !== null && started !== undefined) {
     for (const f of d.files) {
-      // ZooKeeper itself rewrites these once it runs with reconfig; /etc/hosts has lines that are not ours.
-      if (f.path === input.config.dynamic || (reconfig && f.path === input.config.zooCfg) || f.path === input.hostsFile?.path) continue;
+      // ZooKeeper itself rewrites these once it runs with reconfig (not before: a server that has no dynamic file
+      // of its own yet, reconfig being turned on, keeps zoo.cfg as written); /etc/hosts has lines that are not ours.
+      const rewrittenByZooKeeper = reconfig && f.path === input.config.zooCfg && o.facts?.dynamic_config;
+      if (f.path === input.config.dynamic || rewrittenByZooKeeper || f.path === input.hostsFile?.path) continue;
       const r = fileRead(o, f.path);
       // A second of slack: file times and the kernel's start time are not read from one clock tick.
       if (r.state === "present" && r.mtime_ms > started + 1000) {
@@ -304,6 +324,15 @@ function pendingRestart(input: PlanInput, d: DesiredHost, o: ObservedHost): stri
   }
   const conf = o.server?.conf;
   const cfg = d.files.find((f) => f.path === input.config.zooCfg);
+  if (conf && cfg && !reconfig) {
+    // Static lists are read at start-up: a 3.5+ server reports the lines it loaded. Membership was compared
+    // before (a server named by its address is the same server), so what can differ here is the form a line
+    // names its server in (a joiner listed by address while its name was another server's).
+    const running = membershipFromConf(conf)?.map(coreLine);
+    const filed = parseMembership(cfg.content).servers.map(coreLine);
+    const differs = running?.filter((l) => !filed.includes(l)) ?? [];
+    if (filed.length > 0 && differs.length > 0) return `the server runs ${differs.join(", ")}, its zoo.cfg says ${filed.filter((l) => !running!.includes(l)).join(", ")}`;
+  }
   if (conf && cfg) {
     const want = parseSettings(cfg.content);
     for (const key of CONF_ECHOES) {
@@ -438,7 +467,7 @@ export function planApply(input: PlanInput): Plan {
     const mode = modeOf(o) ?? "unknown";
     const [writes, onNewRelease] = [steps.filter((s) => s.kind === "write_file"), steps.filter((s) => s.kind !== "write_file")];
     const check = healthy("check", `${o.host} must serve again before the next server is touched`, o.host);
-    const undo = putBackSteps(o.host, d.stop, d.start, [...writes, ...onNewRelease], check);
+    const undo = putBackSteps(o.host, d.stop, d.start, [...writes, ...onNewRelease], check, healthy("gate", ""));
     stages.push({
       title: `${upgrade ? "upgrade" : "roll"} ${o.host} (${mode})`,
       concurrent: false,

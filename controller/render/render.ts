@@ -67,6 +67,8 @@ export interface TemplateView {
   jvmFlags: string;
   /** super:<digest> the servers grant super rights to (reconfig needs them), or "". Never the password. */
   superDigest: string;
+  /** The argument file SERVER_JVMFLAGS names for it (superDigestArgsPath), or "". */
+  superDigestArgs: string;
   /** The systemd unit's decisions; paths are escaped for a unit file (% doubled). */
   unit: UnitView;
 }
@@ -79,6 +81,8 @@ export interface UnitView {
   configDir: string;
   /** Directories the server writes, space-separated, made its user's before it starts ("" when it runs as root). */
   ownedDirs: string;
+  /** Files only zkfleet and the server may read (0600), space-separated, made the server's user's before it starts ("" as root). */
+  ownedFiles: string;
 }
 
 /** Where the unit is installed and the name systemctl knows it by: the one place both come from. */
@@ -140,8 +144,9 @@ export function serverSpecLine(inv: Inventory, host: HostSpec): string {
 /** A unit file takes % as the start of a specifier; the inventory's paths allow no other character systemd reads specially. */
 const unitPath = (path: string) => path.replace(/%/g, "%%");
 
-function unitView(zk: ZookeeperSpec): UnitView {
+function unitView(zk: ZookeeperSpec, superDigest: string): UnitView {
   const user = zk.user ?? "root";
+  const secret = [envFilePath(zk), ...(superDigest ? [superDigestArgsPath(zk)] : [])];
   const pre = zk.preinstalled?.version === zk.version ? zk.preinstalled : undefined;
   const owned = [zk.data_dir, ...(zk.data_log_dir ? [zk.data_log_dir] : []), zk.log_dir];
   return {
@@ -152,8 +157,22 @@ function unitView(zk: ZookeeperSpec): UnitView {
       : "Through the current link: an upgrade switches the link and restarts the unit; this file does not change.",
     configDir: unitPath(zk.config_dir),
     ownedDirs: user === "root" ? "" : owned.map(unitPath).join(" "),
+    ownedFiles: user === "root" ? "" : secret.map(unitPath).join(" "),
   };
 }
+
+/** zkServer.sh's environment (zkEnv.sh sources it; a systemd unit reads it as its EnvironmentFile). */
+const envFilePath = (zk: ZookeeperSpec) => posix.join(zk.config_dir, "zookeeper-env.sh");
+
+/**
+ * The super digest as a java launcher argument file (`@file` on the command
+ * line, expanded by every java launcher since JDK 9): the JVM gets the -D
+ * option, while its command line, which ps and /proc/PID/cmdline show to
+ * every user, gets only this path. zkServer.sh passes $SERVER_JVMFLAGS to
+ * java unquoted, so the path must hold no space or glob character, which
+ * remote paths cannot.
+ */
+export const superDigestArgsPath = (zk: ZookeeperSpec) => posix.join(zk.config_dir, "super-digest.args");
 
 /** Only where reconfig is really on: the digest exists for reconfig, and a server without it needs no secret. */
 function superDigestView(zk: ZookeeperSpec): string {
@@ -205,9 +224,10 @@ export function templateView(inv: Inventory, host: HostSpec, membership?: Member
       .map((h) => ({ address: h.address, name: lineName(h) })),
     log: logView(zk),
     // Base64 has no character the unquoted $SERVER_JVMFLAGS in zkServer.sh would split or glob on.
-    jvmFlags: `-Xms${zk.heap_mb}m -Xmx${zk.heap_mb}m${superDigest ? ` -D${SUPER_DIGEST_PROPERTY}=${superDigest}` : ""}`,
+    jvmFlags: `-Xms${zk.heap_mb}m -Xmx${zk.heap_mb}m${superDigest ? ` @${superDigestArgsPath(zk)}` : ""}`,
     superDigest,
-    unit: unitView(zk),
+    superDigestArgs: superDigest ? superDigestArgsPath(zk) : "",
+    unit: unitView(zk, superDigest),
   };
 }
 
@@ -315,6 +335,8 @@ function templateSet(inv: Inventory, opts: RenderOptions): TemplateSet {
 }
 
 const FILE_MODE = 0o644;
+/** Files that hold or point at a secret: zkfleet's agent and the server's user (owner) only. */
+const PRIVATE_MODE = 0o600;
 
 /** The files one host needs: zoo.cfg (+ dynamic file), env file and log4j config in config_dir; myid in data_dir; the unit under systemd. */
 export function renderHostFiles(inv: Inventory, host: HostSpec, opts: RenderOptions = {}): RenderedFile[] {
@@ -330,14 +352,17 @@ export function hostFilesRenderer(inv: Inventory, opts: RenderOptions = {}): (ho
 function hostFiles(inv: Inventory, host: HostSpec, opts: RenderOptions, templates: TemplateSet): RenderedFile[] {
   const view = templateView(inv, host, opts.membership);
   const zk = inv.zookeeper;
-  const inConfig = (name: string, template: string): RenderedFile => ({
+  const inConfig = (name: string, template: string, mode = FILE_MODE): RenderedFile => ({
     path: posix.join(zk.config_dir, name),
     content: templates.render(template, view),
-    mode: FILE_MODE,
+    mode,
   });
   const files = [inConfig("zoo.cfg", "zoo.cfg.hbs")];
   if (view.dynamicConfigFile !== "") files.push(inConfig("zoo.cfg.dynamic", "zoo.cfg.dynamic.hbs"));
-  files.push(inConfig("zookeeper-env.sh", "zookeeper-env.sh.hbs"), inConfig("log4j.properties", "log4j.properties.hbs"));
+  files.push(inConfig("zookeeper-env.sh", "zookeeper-env.sh.hbs", PRIVATE_MODE), inConfig("log4j.properties", "log4j.properties.hbs"));
+  if (view.superDigestArgs !== "") {
+    files.push({ path: view.superDigestArgs, content: `-D${SUPER_DIGEST_PROPERTY}=${view.superDigest}\n`, mode: PRIVATE_MODE });
+  }
   files.push({ path: posix.join(zk.data_dir, "myid"), content: templates.render("myid.hbs", view), mode: FILE_MODE });
   if (zk.service === "systemd") files.push({ path: SYSTEMD_UNIT.path, content: templates.render("zookeeper.service.hbs", view), mode: FILE_MODE });
   return files;

@@ -51,10 +51,23 @@ function hintFor(rc: number, path: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The client process failed (crashed, hung, lost its session) with this call
+ * outstanding. A write it had been handed may or may not have been applied:
+ * `sent` says whether it had been (a call made after the failure never is).
+ */
+export class ZkClientFailed extends ZkfleetError {
+  constructor(base: ZkfleetError, readonly sent: boolean) {
+    super(base.source, base.message, { where: base.where, ...(base.hint ? { hint: base.hint } : {}) });
+  }
+}
+
 interface Pending {
   call: Call;
   resolve: (v: never) => void;
   reject: (e: Error) => void;
+  /** Handed to a worker (a replaced worker is handed every call outstanding again). */
+  sent: boolean;
 }
 
 /** Calls that can be sent again on a new session without changing anything. */
@@ -123,7 +136,10 @@ export class ZkClient {
     }
     this.live = true;
     this.lastAnswer = Date.now();
-    for (const [id, p] of this.pending) worker.send({ type: "call", id, call: p.call });
+    for (const [id, p] of this.pending) {
+      p.sent = true;
+      worker.send({ type: "call", id, call: p.call });
+    }
   }
 
   /** A worker gone: replaced when only reads were waiting on it and restarts are left, else every call fails. */
@@ -153,7 +169,7 @@ export class ZkClient {
     const id = this.nextId++;
     return new Promise<ValueOf<K>>((resolve, reject) => {
       if (this.pending.size === 0) this.lastAnswer = Date.now();
-      this.pending.set(id, { call, resolve: resolve as (v: never) => void, reject });
+      this.pending.set(id, { call, resolve: resolve as (v: never) => void, reject, sent: this.live });
       if (this.live) this.worker.send({ type: "call", id, call });
     });
   }
@@ -269,7 +285,7 @@ export class ZkClient {
     this.onReady(this.dead);
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
-      p.reject(this.error(`${what}, during ${p.call.op} ${p.call.path}`, hint));
+      p.reject(new ZkClientFailed(this.error(`${what}, during ${p.call.op} ${p.call.path}`, hint), p.sent));
     }
   }
 }

@@ -44,6 +44,15 @@ describe("ensureAgent", () => {
     expect(await readdir(join(h.dir, "agent"))).toEqual([`agent-${bundle.sha256.slice(0, 16)}.js`]);
   });
 
+  it("makes the agent dir (lock, state, backups of config files) its owner's alone, tightening one an older zkfleet left 0755", async () => {
+    expect((await stat(join(h.dir, "agent"))).mode & 0o777).toBe(0o700);
+    const old = join(h.dir, "old-agent");
+    await mkdir(old, { mode: 0o755 });
+    await chmod(old, 0o755);
+    await ensureAgent(h.conn, { agentDir: old, nodeBin: process.execPath, bundle: { path: h.bundlePath } });
+    expect((await stat(old)).mode & 0o777).toBe(0o700);
+  });
+
   it("names the host and says what to do when node is missing", async () => {
     const err = await rejection(
       ensureAgent(h.conn, { agentDir: join(h.dir, "agent2"), nodeBin: "/nonexistent/node", bundle: { path: h.bundlePath } }),

@@ -3,7 +3,7 @@
 // facts and clean_data (without a running ZooKeeper; see zookeeper.test.ts).
 
 import { execFile } from "node:child_process";
-import { lstat, mkdir, readFile, readdir, readlink, stat, symlink, utimes, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, readFile, readdir, readlink, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -144,6 +144,20 @@ describe("write_file", () => {
     expect(await readFile(backup!, "utf8")).toBe(args().content);
     expect(await readFile(args().path, "utf8")).toBe(next.content);
     expect(await readdir(join(h.dir, "etc", "zk"))).toEqual(["zoo.cfg"]);
+    // Old configs (an env file with a secret among them) are for the agent's user alone.
+    const backups = join(h.dir, "state", "backups");
+    for (const d of [join(h.dir, "state"), backups, join(backups, backup!.slice(backups.length + 1).split("/")[0]!)]) {
+      expect((await stat(d)).mode & 0o777, d).toBe(0o700);
+    }
+  });
+
+  it("tightens a state dir and backups dir an older zkfleet left 0755", async () => {
+    await chmod(join(h.dir, "state"), 0o755);
+    await chmod(join(h.dir, "state", "backups"), 0o755);
+    const r = await agentCall(h.conn, h.agent, "write_file", { ...args(), content: "tickTime=4000\ninitLimit=10\n" });
+    expect(r.data.backup).not.toBeNull();
+    for (const d of [join(h.dir, "state"), join(h.dir, "state", "backups")]) expect((await stat(d)).mode & 0o777, d).toBe(0o700);
+    await agentCall(h.conn, h.agent, "write_file", { ...args(), content: "tickTime=3000\ninitLimit=10\n" });
   });
 
   it("changes only the mode when only the mode differs", async () => {
@@ -365,5 +379,13 @@ describe("lock", () => {
     await age(60_000);
     expect((await lock("acquire", "run-a", { take_over: { token: "", holder_gone: false } })).data).toMatchObject({ acquired: true, generation: 1 });
     await lock("release", "run-a");
+  });
+
+  it("is kept in a state dir only its owner may enter", async () => {
+    const fresh = join(h.dir, "fresh-agent-dir", "state", "lock-f.json");
+    const args = { path: fresh, run: "run-c", token: tokenOf("run-c"), holder: "tester" };
+    await agentCall(h.conn, h.agent, "lock", { ...args, action: "acquire" });
+    expect((await stat(join(h.dir, "fresh-agent-dir", "state"))).mode & 0o777).toBe(0o700);
+    await agentCall(h.conn, h.agent, "lock", { ...args, action: "release" });
   });
 });

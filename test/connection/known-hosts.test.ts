@@ -8,10 +8,13 @@ import {
   checkHostKey,
   fingerprint,
   hostKeyError,
+  keygenRemove,
+  keygenRemovesIn,
   knownHostName,
   knownKeyTypes,
   parseKnownHosts,
 } from "../../controller/connection/known-hosts.js";
+import { observationError, unobservableError } from "../../controller/observe.js";
 import { makeKey, makeTempDir, type KeyPair } from "../helpers/sshd.js";
 import { addressIn } from "../helpers/subnets.js";
 
@@ -64,6 +67,23 @@ describe("known_hosts", () => {
     expect(checkHostKey(entries, "bad.prod", blob(b)).kind).toBe("unknown"); // the negation vetoes, and CA lines do not count
     expect(checkHostKey(entries, "zk7.lab", blob(rsa)).kind).toBe("known");
     expect(checkHostKey(entries, "zk17.lab", blob(rsa)).kind).toBe("unknown");
+  });
+
+  it("a changed key of each of two hosts: apply's refusal gives each host's exact ssh-keygen -R on its fix line, and that line works", async () => {
+    // A known_hosts path with a space and a quote: the command must survive sh as it is printed.
+    const file = join(dir, "known hosts of o'brien");
+    await writeFile(file, `zk1 ${typeAndKey(a)}\n[zk2]:2200 ${typeAndKey(a)}\n${KNOWN} ${typeAndKey(rsa)}\n`);
+    const entries = parseKnownHosts(await readFile(file, "utf8"), file);
+    const refusal = (host: string, port: number) =>
+      hostKeyError({ host, hostname: host, port, knownHostsFile: file }, checkHostKey(entries, knownHostName(host, port), blob(b)), blob(b));
+    const err = unobservableError([`zk2: ${observationError(refusal("zk2", 2200))}`, `zk1: ${observationError(refusal("zk1", 22))}`]);
+    const commands = [keygenRemove(file, "zk1"), keygenRemove(file, "[zk2]:2200")];
+    expect(commands[0]).toBe(`ssh-keygen -f '${dir}/known hosts of o'\\''brien' -R 'zk1'`);
+    expect(err.hint).toContain(`once the new fingerprint is confirmed out of band: ${commands[0]} && ${commands[1]}, then run again with --accept-new-host-keys`);
+    expect(err.describe().split("\n").find((l) => l.startsWith("  fix:"))).toContain(commands.join(" && "));
+    // The fix line's commands, run by sh as an operator would paste them, leave only the unchanged host.
+    await execFileP("sh", ["-c", keygenRemovesIn(err.hint!).join(" && ")]);
+    expect((await readFile(file, "utf8")).split("\n").filter((l) => l && !l.startsWith("#"))).toEqual([`${KNOWN} ${typeAndKey(rsa)}`]);
   });
 
   it("calls a different key of the same type a change, naming the line", () => {

@@ -26,6 +26,7 @@ export const SUBNETS = {
   "host-lost": "127.80.2",
   "undo": "127.80.3",
   "upgrade-killed": "127.80.4",
+  "rollback-killed": "127.65.0",
   "apply-3.4.13": "127.82.0",
   "apply-3.8.0": "127.82.1",
   "apply-3.9.3": "127.82.2",
@@ -35,6 +36,7 @@ export const SUBNETS = {
   "hosts-conflict": "127.86.0",
   "status-frozen": "127.87.0",
   "canary-ssh": "127.76.0",
+  "undo-gated": "127.61.0",
   "report": "127.95.0",
   "systemd": "127.95.1",
   "adopt-debian": "127.95.2",
@@ -51,6 +53,8 @@ export const SUBNETS = {
   "membership-faults-static": "127.96.3",
   "migrate-names-dyn": "127.72.0",
   "migrate-names-static": "127.75.0",
+  "super-digest": "127.64.0",
+  "migrate-names-static-3.8.0": "127.65.1",
   // data plane, backup and restore
   "data-sync": "127.70.0",
   "data-sync-restart": "127.70.1",
@@ -58,6 +62,7 @@ export const SUBNETS = {
   "restore-killed": "127.71.1",
   "data-client": "127.97.0",
   "data-fidelity": "127.97.1",
+  "data-limits": "127.63.0",
   // benches (bench/*.mjs), and the lab's defaults people use by hand
   "bench-status": "127.84.0",
   "bench-runtime-push": "127.97.6",

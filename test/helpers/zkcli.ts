@@ -33,6 +33,22 @@ export async function zkCli(server: string, commands: string[], timeoutMs = 60_0
   });
 }
 
+/** A zkCli kept open: commands sent one at a time while something else runs; close() quits and returns all it printed. */
+export async function zkCliSession(server: string): Promise<{ send: (command: string) => void; close: () => Promise<string> }> {
+  const bin = await zkCliPath();
+  let output = "";
+  const child = execFile(bin, ["-server", server], { timeout: 600_000, maxBuffer: 64 << 20 }, (_err, stdout, stderr) => (output = `${stdout}${stderr}`));
+  const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
+  return {
+    send: (command) => void child.stdin!.write(`${command}\n`),
+    close: async () => {
+      child.stdin!.end("quit\n");
+      await exited;
+      return output;
+    },
+  };
+}
+
 /** Creates /<root>/n<i> = "value-<i>" for i < count (parents first). */
 export async function writeNodes(server: string, root: string, count: number): Promise<void> {
   const out = await zkCli(server, [`create ${root} root`, ...Array.from({ length: count }, (_, i) => `create ${root}/n${i} value-${i}`)]);

@@ -5,8 +5,13 @@
 // and by ZooKeeper's own Java client on each member (test/data/TreeDigest.java).
 // A corrupt backup (a flipped byte, a truncated log) is refused before any
 // host is contacted, and a restore into a running ensemble is refused.
+// The source holds a node with a digest ACL (issue 19): the backup takes the
+// credentials of its admin from a file (and without them stops before
+// copying anything), the restore's verification from ZKFLEET_AUTH, and the
+// password shows in no output and no journal.
+import { createHash } from "node:crypto";
 import { cpSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
 import { sshRun, useTestLab } from "../helpers/lab.js";
@@ -24,6 +29,20 @@ let dst = "";
 const backupDir = () => join(t.lab.dir, "backup");
 /** Writes the hot writer had acknowledged when the backup started. */
 let ackedBefore = 0;
+/** /secret's admin: world may read it, only admin may see its ACL whole (3.8.0 shows others admin:x). */
+const PASSWORD = "s3cret-pw-19";
+const ADMIN = { scheme: "digest", credential: `admin:${PASSWORD}` };
+const ADMIN_ID = `admin:${createHash("sha1").update(`admin:${PASSWORD}`).digest("base64")}`;
+const SECRET_ACL = [{ perms: 1, scheme: "world", id: "anyone" }, { perms: 31, scheme: "digest", id: ADMIN_ID }];
+const authFile = () => join(t.lab.dir, "admin.auth");
+const withAuth = () => ({ ...t.env, ZKFLEET_AUTH: `digest:admin:${PASSWORD}` });
+/** Every word zkfleet printed, for the password never to be among them. */
+const printed: string[] = [];
+const cli = async (args: string[], env: Record<string, string> = t.env) => {
+  const r = await runCli(args, env);
+  printed.push(r.out, r.err);
+  return r;
+};
 
 it("backs up a live ensemble while a client writes, from a synced follower", async () => {
   src = ensembleInventory(t, "src", SRC);
@@ -33,6 +52,17 @@ it("backs up a live ensemble while a client writes, from a synced follower", asy
   await writeNodes(connectOf(t, SRC), "/corpus", 300);
 
   const client = await ZkClient.open({ connect: connectOf(t, SRC), label: "writer" });
+  await client.create("/secret", Buffer.from("only admin sees the ACL"));
+  await client.setAcl("/secret", SECRET_ACL);
+  writeFileSync(authFile(), `# the admin of /secret\ndigest:admin:${PASSWORD}\n`, { mode: 0o600 });
+  // Without credentials the export could not record /secret's ACL: refused before a byte is copied.
+  const refused = await cli(["backup", "-i", src, "-o", backupDir()]);
+  expect(refused.code, refused.err).toBe(4);
+  expect(refused.err).toContain("the backup's export could not read the tree: the source hides the digest ACL of /secret (it shows admin:x)");
+  expect(refused.err).toContain("nothing was copied");
+  expect(refused.err).toMatch(/fix: +give the credentials of a user with ADMIN on the node .*--auth-file FILE or ZKFLEET_AUTH/);
+  expect(refused.err).not.toMatch(/copied snapshot\./);
+  expect(readdirSync(t.lab.dir).filter((n) => n.startsWith("backup"))).toEqual([]);
   await client.create("/hot", Buffer.from("hot"));
   let stop = false;
   let acked = 0;
@@ -45,7 +75,7 @@ it("backs up a live ensemble while a client writes, from a synced follower", asy
   try {
     while (acked < 50) await new Promise((r) => setTimeout(r, 20));
     ackedBefore = acked;
-    const r = await runCli(["backup", "-i", src, "-o", backupDir(), "--json"], t.env);
+    const r = await cli(["backup", "-i", src, "-o", backupDir(), "--json", "--auth-file", authFile()]);
     expect(r.code, r.err).toBe(0);
     const during = acked - ackedBefore;
     stop = true;
@@ -60,6 +90,15 @@ it("backs up a live ensemble while a client writes, from a synced follower", asy
     const names = readdirSync(join(backupDir(), "files")).sort();
     expect(names).toEqual([manifest.snapshot.name, ...manifest.logs.map((l: { name: string }) => l.name)].sort());
     expect(readdirSync(t.lab.dir).filter((n) => n.startsWith("backup.partial"))).toEqual([]);
+    // The export holds /secret's real ACL, and every file of the backup (the export's data and ACL ids too) is its owner's alone.
+    expect(readFileSync(join(backupDir(), "export.jsonl"), "utf8")).toContain(`"id":"${ADMIN_ID}"`);
+    const modes = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+      const p = join(dir, e.name);
+      const mode = `${relative(backupDir(), p)} ${(statSync(p).mode & 0o777).toString(8)}`;
+      return e.isDirectory() ? [mode, ...modes(p)] : [mode];
+    });
+    expect((statSync(backupDir()).mode & 0o777).toString(8)).toBe("700");
+    for (const m of modes(backupDir())) expect(m).toMatch(m.startsWith("files ") ? / 700$/ : / 600$/);
     // A second backup into the same directory is refused, the first left whole.
     const again = await runCli(["backup", "-i", src, "-o", backupDir()], t.env);
     expect(again.code).toBe(3);
@@ -113,15 +152,29 @@ it("refuses a corrupt backup before touching anything on the target", async () =
 }, 60_000);
 
 it("restores into a new ensemble, every member from the same backup, and the tree verifies", async () => {
-  const check = await runCli(["restore", "-i", dst, "--from", backupDir(), "--check"], t.env);
+  // The verification reads the restored tree back: without /secret's admin it could not, and that is said before anything is touched.
+  const before = await Promise.all(DST.map((h) => filesOn(t, h)));
+  const unverifiable = await cli(["restore", "-i", dst, "--from", backupDir(), "--yes"]);
+  expect(unverifiable.code, unverifiable.err).toBe(3);
+  expect(unverifiable.err).toContain("1 node(s) of the backup would not be readable whole with the credentials given (none): /secret; nothing was touched");
+  expect(await Promise.all(DST.map((h) => filesOn(t, h)))).toEqual(before);
+
+  const check = await cli(["restore", "-i", dst, "--from", backupDir(), "--check"], withAuth());
   expect(check.code, check.err).toBe(2);
   expect(check.out).toContain("put the backup into every member's data directory");
   expect((await Promise.all(DST.map((h) => serverPid(t, h))))).toEqual(["", "", ""]);
 
-  const r = await runCli(["restore", "-i", dst, "--from", backupDir(), "--yes"], t.env);
+  const r = await cli(["restore", "-i", dst, "--from", backupDir(), "--yes"], withAuth());
   expect(r.code, `${r.out}\n${r.err}`).toBe(2);
   expect(r.out).toMatch(/^verified: /m);
   const manifest = JSON.parse(readFileSync(join(backupDir(), "manifest.json"), "utf8"));
+  // /secret came back with its ACL, as its admin sees it.
+  const admin = await ZkClient.open({ connect: connectOf(t, DST), label: "admin", auth: [ADMIN] });
+  try {
+    expect((await admin.getAcl("/secret")).acl).toEqual(SECRET_ACL);
+  } finally {
+    await admin.close();
+  }
 
   // Every member holds the backup's own files: the snapshot byte for byte, and the marker naming the backup.
   for (const h of DST) {
@@ -138,7 +191,7 @@ it("restores into a new ensemble, every member from the same backup, and the tre
   const diff = await runCli(["diff", `inventory:${src}`, `inventory:${dst}`, "--path", "/corpus"], t.env);
   expect(diff.code, diff.out + diff.err).toBe(0);
   // The whole tree differs from the export only where the hot writer wrote after the copy (restore's own verification said so).
-  const whole = await runCli(["diff", join(backupDir(), "export.jsonl"), `inventory:${dst}`, "--json"], t.env);
+  const whole = await cli(["diff", join(backupDir(), "export.jsonl"), `inventory:${dst}`, "--json", "--auth-file", authFile()]);
   const report = JSON.parse(whole.out) as { differences: number; byKind: Record<string, number> };
   expect(Object.keys(report.byKind).every((k) => k === "missing" || k === "counter"), whole.out.slice(0, 2000)).toBe(true);
 
@@ -162,12 +215,17 @@ it("restores into a new ensemble, every member from the same backup, and the tre
     await reader.close();
     await origin.close();
   }
-}, 170_000);
+  // The password was given by file and environment, never shown, and no journal holds it.
+  const journals = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? journals(join(dir, e.name)) : [readFileSync(join(dir, e.name), "utf8")]);
+  expect(journals(t.env.ZKFLEET_JOURNAL!).length).toBeGreaterThan(0);
+  for (const text of [...printed, ...journals(t.env.ZKFLEET_JOURNAL!)]) expect(text).not.toContain(PASSWORD);
+}, 200_000);
 
 it("refuses to restore into an ensemble that runs, stopping nothing", async () => {
   const pids = await Promise.all(DST.map((h) => serverPid(t, h)));
   const before = await Promise.all(DST.map((h) => sshRun(t.lab, h, "ls -R /var/lib/zookeeper").then((x) => x.stdout)));
-  const r = await runCli(["restore", "-i", dst, "--from", backupDir(), "--yes"], t.env);
+  const r = await cli(["restore", "-i", dst, "--from", backupDir(), "--yes", "--auth-file", authFile()]);
   expect(r.code, r.err).toBe(5);
   expect(r.err).toContain("restore_target_running");
   expect(r.err).toContain("zk4: ZooKeeper is running there");

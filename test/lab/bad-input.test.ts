@@ -278,6 +278,8 @@ describe("bad input is refused with a clear message and nothing touched", () => 
     const before = snapshot();
     const apply = await applyExpectingFailure(lab.inventory, ExitCode.failed);
     expectRefusal(apply.err);
+    // The fix line itself, not only zk2's line above it, gives the command.
+    expect(apply.err.split("\n").find((l) => l.startsWith("  fix:"))).toContain(`ssh-keygen -f '${lab.knownHosts}' -R '${zk2.address}'`);
     expect(apply.err).toContain("zk2: ssh error:");
     expect(apply.err).toContain("nothing was changed");
     const status = await runCli(["status", "-i", lab.inventory], env);

@@ -27,10 +27,21 @@ async function apply(t: TestLab, inventory: string, ...flags: string[]) {
   return { ...r, json: flags.includes("--json") && r.out ? JSON.parse(r.out) : undefined };
 }
 
-/** Content hashes and mtimes of everything zkfleet manages, and the server's pid file, per host. */
+/**
+ * What zkfleet could have touched, per host: content hashes and mtimes of the
+ * files it writes (config, releases, its own backups and records, myid,
+ * /etc/hosts), the entries of the data dir (a clean_data moves version-2
+ * aside), and the server process (pid and start time: a restart shows). Not
+ * what ZooKeeper writes itself (its transaction log and snapshots change
+ * whenever a client session opens or closes, also one a test opened earlier).
+ */
 async function fingerprint(lab: LabState): Promise<Record<string, string>> {
-  const script = "cd / && find /etc/zookeeper /var/lib/zookeeper /opt/zookeeper -maxdepth 3 2>/dev/null | sort | " +
-    "while read -r f; do if [ -f \"$f\" ]; then echo \"$(sha256sum < \"$f\") $(stat -c %y \"$f\") $f\"; else echo \"dir $f\"; fi; done; sha256sum /etc/hosts";
+  const script = "cd / && find /etc/zookeeper /opt/zookeeper /opt/zkfleet/state -maxdepth 3 2>/dev/null | sort | " +
+    "while read -r f; do if [ -f \"$f\" ]; then echo \"$(sha256sum < \"$f\") $(stat -c %y \"$f\") $f\"; else echo \"dir $f\"; fi; done; " +
+    "sha256sum /etc/hosts; echo \"data dir: $(ls -A /var/lib/zookeeper 2>/dev/null | tr '\\n' ' ')\"; " +
+    "if [ -f /var/lib/zookeeper/myid ]; then echo \"myid $(sha256sum < /var/lib/zookeeper/myid) $(stat -c %y /var/lib/zookeeper/myid)\"; fi; " +
+    "pid=$(cat /var/lib/zookeeper/zookeeper_server.pid 2>/dev/null); " +
+    "echo \"server pid ${pid:-none} started $( [ -n \"$pid\" ] && cut -d' ' -f22 /proc/$pid/stat 2>/dev/null)\"";
   const out: Record<string, string> = {};
   for (const h of lab.hosts) out[h.name] = (await sshRun(lab, h.name, script)).stdout;
   return out;

@@ -95,12 +95,20 @@ afterAll(async () => {
 });
 
 describe("reconfig through the agent on a 3-server 3.9.3 ensemble", () => {
-  it("the servers got the super digest, computed here independently, and not the password", async () => {
+  it("the servers got the super digest, computed here independently, in a 0600 argument file off their command line, and not the password", async () => {
     const digest = `super:${createHash("sha1").update(`super:${PASSWORD}`).digest("base64")}`;
     for (const h of t.lab.hosts) {
       const env = (await sshRun(t.lab, h.name, "cat /etc/zookeeper/conf/zookeeper-env.sh")).stdout;
-      expect(env, h.name).toContain(`-Dzookeeper.DigestAuthenticationProvider.superDigest=${digest}'`);
-      expect(env, h.name).not.toContain(PASSWORD);
+      expect(env, h.name).toContain(" @/etc/zookeeper/conf/super-digest.args'");
+      const args = await sshRun(t.lab, h.name, "stat -c '%a %U' /etc/zookeeper/conf/super-digest.args /etc/zookeeper/conf/zookeeper-env.sh; cat /etc/zookeeper/conf/super-digest.args");
+      expect(args.stdout, h.name).toBe(`600 root\n600 root\n-Dzookeeper.DigestAuthenticationProvider.superDigest=${digest}\n`);
+      // Started by zkServer.sh (service: script): what ps shows of the server, found by its main class.
+      const ps = await sshRun(t.lab, h.name, "ps -eo args | grep -F QuorumPeerMain | grep -v grep");
+      expect(ps.stdout, h.name).toContain("@/etc/zookeeper/conf/super-digest.args");
+      for (const text of [env, ps.stdout]) {
+        expect(text, h.name).not.toContain(digest);
+        expect(text, h.name).not.toContain(PASSWORD);
+      }
     }
   });
 

@@ -3,11 +3,8 @@
 // (after its stop), and between two servers' restarts. Each time `runs
 // resume` finishes the change; the ensemble keeps its quorum and its data
 // (read back by zkCli), and the resumed run's canary loses nothing.
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { expect, it } from "vitest";
-import { packageRoot } from "../../common/paths.js";
-import { runCli } from "../helpers/cli.js";
+import { runCli, runKilledAt } from "../helpers/cli.js";
 import { deriveInventory, useTestLab } from "../helpers/lab.js";
 import { readNodes, writeNodes } from "../helpers/zkcli.js";
 import { subnet } from "../helpers/subnets.js";
@@ -19,19 +16,7 @@ const inventoryFor = (version: string) => deriveInventory(t.lab, `inventory-${ve
 
 /** Runs apply as its own process and kills it with SIGKILL as soon as a line of its output matches. */
 async function applyKilledAt(inventory: string, at: RegExp): Promise<string> {
-  const child = spawn("node", [join(packageRoot(), "bin/zkfleet.js"), "apply", "-i", inventory, "--yes"], { env: { ...process.env, ...ENV } });
-  let out = "";
-  let killed = false;
-  const onData = (d: Buffer) => {
-    out += d;
-    if (!killed && at.test(out)) {
-      killed = true;
-      child.kill("SIGKILL");
-    }
-  };
-  child.stdout.on("data", onData);
-  child.stderr.on("data", onData);
-  const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on("close", (_c, sig) => resolve(sig)));
+  const { out, signal } = await runKilledAt(["apply", "-i", inventory, "--yes"], ENV, at);
   expect(signal, `never reached ${at}:\n${out}`).toBe("SIGKILL");
   return out;
 }

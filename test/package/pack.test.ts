@@ -8,7 +8,7 @@
 // cheaper); the zookeeper addon compiles on every install, which is most of
 // this file's minute or two.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -36,6 +36,14 @@ let packed: { filename: string; size: number; entryCount: number; files: { path:
 function npmEnv(): NodeJS.ProcessEnv {
   const outer = /^npm_(package_|lifecycle_|command$|execpath$|config_(local_prefix|prefix|global_prefix|global|loglevel|allow_scripts|user_agent|npm_version)$)/i;
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !outer.test(k) && k !== "INIT_CWD"));
+}
+
+/** A home holding the super password file the example inventory names (check reads it), as its user would have. */
+function withExampleSecret(): NodeJS.ProcessEnv {
+  const home = join(scratch, "home");
+  mkdirSync(join(home, ".zkfleet"), { recursive: true });
+  writeFileSync(join(home, ".zkfleet", "orders-zk.super"), "example-secret\n", { mode: 0o600 });
+  return { ...npmEnv(), HOME: home };
 }
 
 function run(command: string, args: string[], cwd: string, env = npmEnv()): { code: number | null; out: string; err: string } {
@@ -69,12 +77,16 @@ afterAll(() => {
 });
 
 describe("the packed zkfleet, installed with npm install -g", () => {
-  it("holds the build, the agent bundle, templates and dist recipe files, and no sources or tests", () => {
+  it("holds the build, the agent bundle, templates, dist recipe files and the docs/ pages, and no sources or tests", () => {
     const paths = packed.files.map((f) => f.path);
     for (const p of ["bin/zkfleet.js", "dist/zkfleet.cjs", "dist/controller/cli.js", "dist/agent.js", "dist/controller/canary/worker.js", "dist/controller/zk/worker.js",
       "templates/zoo.cfg.hbs", "dists/files/zkEnv.sh", "inventories/example.yml", "README.md", "package.json"]) {
       expect(paths).toContain(p);
     }
+    // The README is the front door: every page it and the pages link to ships with it.
+    const pages = readdirSync(join(repo, "docs")).filter((f) => f.endsWith(".md"));
+    expect(pages.length).toBeGreaterThan(0);
+    for (const page of pages) expect(paths).toContain(`docs/${page}`);
     expect(paths.filter((p) => p.endsWith(".ts") || p.endsWith(".map") || p.startsWith("test/") || p.startsWith("node_modules/"))).toEqual([]);
   });
 
@@ -86,7 +98,7 @@ describe("the packed zkfleet, installed with npm install -g", () => {
   it("checks the example inventory, with no TypeScript and no build on the user's side", () => {
     const inventory = join(scratch, "example.yml");
     copyFileSync(join(installed, "inventories", "example.yml"), inventory);
-    const r = run(join(prefix, "bin", "zkfleet"), ["check", "-i", inventory], scratch);
+    const r = run(join(prefix, "bin", "zkfleet"), ["check", "-i", inventory], scratch, withExampleSecret());
     expect(r.err).toBe("");
     expect(r).toMatchObject({ code: 0 });
     expect(r.out).toContain("0 error(s)");
@@ -100,7 +112,7 @@ describe("the packed zkfleet, installed with npm install -g", () => {
     for (const f of caches()) rmSync(join(dist, f));
     const inventory = join(scratch, "example-cache.yml");
     copyFileSync(join(installed, "inventories", "example.yml"), inventory);
-    const check = () => run(join(prefix, "bin", "zkfleet"), ["check", "-i", inventory], scratch);
+    const check = () => run(join(prefix, "bin", "zkfleet"), ["check", "-i", inventory], scratch, withExampleSecret());
 
     expect(check()).toMatchObject({ code: 0, err: "" });
     const [made, ...more] = caches();

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -17,7 +17,11 @@ function write(name: string, text: string): string {
 
 describe("runCheck", () => {
   it("passes the shipped example without a single finding", async () => {
-    const result = await runCheck([new URL("../../inventories/example.yml", import.meta.url).pathname]);
+    // check reads the super password file it names: here it is, as its user would have it.
+    const home = join(dir, "home");
+    mkdirSync(join(home, ".zkfleet"), { recursive: true });
+    writeFileSync(join(home, ".zkfleet", "orders-zk.super"), "example-secret\n", { mode: 0o600 });
+    const result = await runCheck([new URL("../../inventories/example.yml", import.meta.url).pathname], { homeDir: home });
     expect(result.findings.map(formatFinding)).toEqual([]);
     expect(result.ok).toBe(true);
   });

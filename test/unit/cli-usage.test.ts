@@ -105,6 +105,47 @@ describe("zkfleet usage errors", () => {
     expect(r.err).toContain("--watch takes a number of seconds");
   });
 
+  it("export -o into a directory that is not there is refused naming the directory, before any connection", async () => {
+    const out = join(scratch, "nonexistent", "dir", "x.jsonl");
+    // Nothing listens on port 1: a connection attempt would end in a 20 s wait and exit 4, not this.
+    const r = await runCli(["export", "--zk", "127.0.0.1:1", "-o", out]);
+    expect(r.code).toBe(ExitCode.invalid);
+    expect(r.err).toContain(`-o ${out}: the directory ${join(scratch, "nonexistent", "dir")} does not exist; nothing was read`);
+    expect(r.err).not.toContain(".partial-");
+    expect(existsSync(join(scratch, "nonexistent"))).toBe(false);
+  });
+
+  it("credentials that do not parse, or a missing --auth-file, are refused before any connection, the value never shown", async () => {
+    const bad = await runCli(["export", "--zk", "127.0.0.1:1", "--auth", "hunter2"]);
+    expect(bad.code).toBe(ExitCode.invalid);
+    expect(bad.err).toContain("--auth (the 1st): not SCHEME:CREDENTIAL (the value is not shown");
+    expect(bad.err).not.toContain("hunter2");
+    const env = await runCli(["diff", "127.0.0.1:1", "127.0.0.1:2"], { ZKFLEET_AUTH: "digest:ok:fine\nhunter2" });
+    expect(env.code).toBe(ExitCode.invalid);
+    expect(env.err).toContain("ZKFLEET_AUTH (line 2): not SCHEME:CREDENTIAL");
+    expect(env.err).not.toContain("hunter2");
+    const missing = join(scratch, "no-such.auth");
+    for (const command of [["export", "--zk", "127.0.0.1:1"], ["backup", "-i", validInventory(), "-o", join(scratch, "bk")], ["sync", "--from", "127.0.0.1:1", "--to", "127.0.0.1:2"]]) {
+      const r = await runCli([...command, "--auth-file", missing]);
+      expect(r.code, command[0]).toBe(ExitCode.invalid);
+      expect(r.err).toContain(`--auth-file: cannot read ${missing}: ENOENT`);
+    }
+    expect(existsSync(join(scratch, "bk"))).toBe(false);
+  });
+
+  it("diff of two export files exits 0 when equal and 1 when they differ", async () => {
+    const { exportLines, node, writeLines } = await import("../data/fixtures.js");
+    const a = writeLines(join(scratch, "a.jsonl"), exportLines("/app", [node("/app", "x"), node("/app/b", "1")]));
+    const b = writeLines(join(scratch, "b.jsonl"), exportLines("/app", [node("/app", "x"), node("/app/b", "2")]));
+    expect((await runCli(["diff", a, a])).code).toBe(ExitCode.ok);
+    const differ = await runCli(["diff", a, b]);
+    expect(differ.code).toBe(ExitCode.different);
+    expect(differ.code).toBe(1);
+    expect(differ.out).toMatch(/^data\s+\/app\/b/m);
+    const help = await runCli(["help", "diff"]);
+    expect(help.out).toContain("0 the trees are equal, 1 they differ, 3 bad arguments, 4 they could not be compared");
+  });
+
   it("--help, and --help of a command, exit 0 and print usage", async () => {
     const top = await runCli(["--help"]);
     expect(top.code).toBe(ExitCode.ok);

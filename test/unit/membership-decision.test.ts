@@ -104,8 +104,10 @@ describe("planMembershipChange", () => {
       files: [], start: { install_dir: "/opt/zookeeper", config_dir: "/etc/zookeeper/conf", data_dir: "/var/lib/zookeeper" },
       stop: { data_dir: "/var/lib/zookeeper", config_path: CFG }, clean: { data_dir: "/var/lib/zookeeper", config_path: CFG },
     });
+    // A 3.5+ server running with reconfig reports its lines (conf) and has the dynamic file its zoo.cfg names.
     const old = (n: number, version: string, lines: Record<string, string> | undefined): HostShape => ({
-      host: `zk${n}@10.0.0.${n}`, running: true, mode: n === 1 ? "leader" : "follower", version, current: version, ...(lines ? { conf: lines } : {}),
+      host: `zk${n}@10.0.0.${n}`, running: true, mode: n === 1 ? "leader" : "follower", version, current: version,
+      ...(lines ? { conf: lines, dynamic: { path: `${CFG}.dynamic.100000000`, content: Object.entries(lines).map(([k, v]) => `${k}=${v}`).join("\n") + "\n" } } : {}),
       files: { [CFG]: "server.1=zk1:2888:3888\nserver.2=zk2:2888:3888\nserver.3=zk3:2888:3888\n", "/etc/hosts": "127.0.0.1 localhost\n" },
     });
     const plan = (inv: Inventory, shapes: HostShape[]) => planMembershipChange({
@@ -180,6 +182,33 @@ describe("planMembershipChange", () => {
       const cfg = content(planSteps(p).find((s) => s.kind === "write_file" && s.host === "zk2" && s.path === CFG));
       expect(cfg.match(/^server\..*$/gm)).toEqual(["server.4=zk1:2888:3888", "server.5=zk2:2888:3888", "server.6=zk3:2888:3888"]);
       expect(planSteps(p).some((s) => s.kind === "stop" || s.kind === "start" || s.kind === "reconfig")).toBe(false);
+    });
+
+    it("static on 3.5+ (reconfig off): the servers report their lines by address until they restart; once the files name the members, the rest is apply's pending restarts", () => {
+      const inv = moved("3.8.0", false);
+      const byAddress = Object.fromEntries([4, 5, 6].map((id) => [`server.${id}`, `10.0.0.${id}:2888:3888:participant;0.0.0.0:2181`]));
+      const filed = (form: (id: number) => string) => [4, 5, 6].map((id) => `server.${id}=${form(id)}:2888:3888:participant;2181`).join("\n") + "\n";
+      const gone = [1, 2, 3].map((n): HostShape => ({ host: `zk${n}@10.0.0.${n}`, hasData: true, current: "3.8.0" }));
+      const now = (form: (id: number) => string) => [4, 5, 6].map((id): HostShape => ({
+        host: `zk${id - 3}`, running: true, mode: id === 4 ? "leader" : "follower", version: "3.8.0", current: "3.8.0", conf: byAddress, files: { [CFG]: filed(form) },
+      }));
+      // Right after the last old server left: the files still by address. They take the names; restarts follow.
+      const p = plan(inv, [...gone, ...now((id) => `10.0.0.${id}`)]);
+      expect(p.refusals).toEqual([]);
+      expect(p.continues).toEqual(["restart the members one at a time so that their server lines name zk1, zk2, zk3 by name"]);
+      // Then: the files name them, the running servers still report addresses. Nothing is the membership planner's any more.
+      const d = planMembershipChange({
+        inv, file: "/tmp/e.yml", observed: [...gone, ...now((id) => `zk${id - 3}`)].map(observedHost), desired: inv.hosts.map((h) => desiredHost(h.name)), zooCfg: CFG,
+        journalDir: mkdtempSync(join(tmpdir(), "zkfleet-decision-")), timeouts: { gateMs: 1, settleMs: 1 },
+      });
+      expect(d).toEqual({});
+    });
+
+    it("refused where the inventory turns reconfig on and changes the membership at once: the servers run without it until a roll", () => {
+      const p = plan(moved("3.8.0", true), [...[1, 2, 3].map((n) => ({ ...old(n, "3.8.0", conf([1, 2, 3])), dynamic: undefined })), ...fresh]);
+      expect(p.stages).toEqual([]);
+      expect(p.refusals.map((r) => `${r.code} ${r.host}`)).toEqual(["unsafe_membership_change zk1@10.0.0.1", "unsafe_membership_change zk2@10.0.0.2", "unsafe_membership_change zk3@10.0.0.3"]);
+      expect(p.refusals[0]!.message).toMatch(/runs without reconfig \(its zoo\.cfg names no dynamic file\).*apply reconfig: true with the current members first \(a roll\), then change the membership/);
     });
 
     it("refused where a new host's own /etc/hosts maps the name it takes over to itself: it would dial itself for the old server", () => {

@@ -201,6 +201,42 @@ describe("planApply", () => {
       expect(plan.stages[0]!.steps[1]!.reason).toBe("a restart is pending: the server runs maxClientCnxns=60, its zoo.cfg says 100");
     });
 
+    it("static lists on 3.5+: a server that runs a line naming a member by its address, its zoo.cfg by its name, restarts; one running the names does not", () => {
+      const dsm = hosts3.map((h) => desired(h, { [CFG]: cfg([1, 2, 3]).replace(/:3888$/gm, ":3888:participant;2181") }));
+      const running = (byAddress: number[]) => Object.fromEntries([1, 2, 3].map((n) => [`server.${n}`, `${byAddress.includes(n) ? `10.0.0.${n}` : `zk${n}`}:2888:3888:participant;0.0.0.0:2181`]));
+      const shapes = dsm.map((d) => asDesired(d, { conf: running(d.host === "zk2" ? [] : [1]), mode: d.host === "zk3" ? "leader" : "follower" }));
+      const plan = planApply(input(dsm, shapes));
+      expect(plan.refusals).toEqual([]);
+      expect(plan.stages.map((s) => s.title)).toEqual(["roll zk1 (follower)", "roll zk3 (leader)"]);
+      expect(plan.stages[0]!.steps[1]!.reason).toBe("a restart is pending: the server runs server.1=10.0.0.1:2888:3888:participant, its zoo.cfg says server.1=zk1:2888:3888:participant");
+    });
+
+    it("reconfig turned on in a running static ensemble: each zoo.cfg keeps its server lines and names no dynamic file (ZooKeeper makes its own); leader last", () => {
+      const modern = (ids: number[]) => cfg(ids).replace(/:3888$/gm, ":3888:participant;2181");
+      const dsr = hosts3.map((h) => desired(h, { [CFG]: reconfigCfg(), [DYN]: dyn([1, 2, 3]) }));
+      const shapes = dsr.map((d) => asDesired(d, {
+        files: { [CFG]: modern([1, 2, 3]), [MYID]: `${d.host.slice(2)}\n` }, mode: d.host === "zk1" ? "leader" : "follower",
+      }));
+      const plan = planApply(input(dsr, shapes, { config: { zooCfg: CFG, dynamic: DYN } }));
+      expect(plan.refusals).toEqual([]);
+      expect(plan.stages.map((s) => s.title)).toEqual(["roll zk2 (follower)", "roll zk3 (follower)", "roll zk1 (leader)"]);
+      const writes = planSteps(plan).filter((s) => s.kind === "write_file");
+      expect(writes.map((w) => `${w.host} ${w.kind === "write_file" ? w.path : ""}`)).toEqual([`zk2 ${CFG}`, `zk3 ${CFG}`, `zk1 ${CFG}`]);
+      const content = writes[0]!.kind === "write_file" ? writes[0]!.content : "";
+      expect(content).toMatch(/^reconfigEnabled=true$/m);
+      expect(content).not.toMatch(/dynamicConfigFile/);
+      expect(content.match(/^server\..*$/gm)).toEqual(lines([1, 2, 3], true));
+
+      // Killed after writing it, before the restart: the server still runs without reconfig, and is restarted.
+      const halfway = dsr.map((d) => asDesired(d, {
+        files: { [CFG]: content, [MYID]: `${d.host.slice(2)}\n` }, startedAt: 5_000, writtenAt: { [CFG]: d.host === "zk2" ? 9_000 : 1_000 },
+        mode: d.host === "zk1" ? "leader" : "follower",
+      }));
+      const resumed = planApply(input(dsr, halfway, { config: { zooCfg: CFG, dynamic: DYN } }));
+      expect(resumed.stages.map((s) => s.title)).toEqual(["roll zk2 (follower)"]);
+      expect(resumed.stages[0]!.steps[1]!.reason).toMatch(/^a restart is pending: \/etc\/zookeeper\/conf\/zoo\.cfg changed after the server started/);
+    });
+
     it("with reconfig, zoo.cfg rewritten by ZooKeeper after it started is not a pending restart", () => {
       const live = `${DYN}.100000000`;
       const dsr = hosts3.map((h) => desired(h, { [CFG]: reconfigCfg(), [DYN]: dyn([1, 2, 3]) }));

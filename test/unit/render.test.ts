@@ -109,7 +109,8 @@ describe("other host files", () => {
     const { inv, files } = render({ version: "3.8.0" }, "zk3");
     expect(files.map((f) => [f.path, f.mode])).toEqual([
       [ZOO_CFG, 0o644],
-      ["/etc/zookeeper/conf/zookeeper-env.sh", 0o644],
+      // No secret in it without reconfig, but its neighbour with reconfig names the digest's file: private either way.
+      ["/etc/zookeeper/conf/zookeeper-env.sh", 0o600],
       ["/etc/zookeeper/conf/log4j.properties", 0o644],
       ["/var/lib/zookeeper/myid", 0o644],
     ]);

@@ -114,6 +114,8 @@ describe("the zookeeper.service unit", () => {
     expect(values(unit, "ExecStartPre")).toEqual([
       "+/usr/bin/install -d /var/lib/zookeeper /var/log/zookeeper",
       "+/bin/chown -R zk: /var/lib/zookeeper /var/log/zookeeper",
+      // The environment file is 0600, and zkEnv.sh sources it again as zk.
+      "+/bin/chown zk: /etc/zookeeper/conf/zookeeper-env.sh",
     ]);
     expect(values(unit, "ExecStart")[0]).toMatch(/^\/srv\/zk%%releases\/current\/bin\/zkServer\.sh /);
     expect(values(unitOf(CASES["3.8.0.user-txlog"]), "ExecStartPre")[0]).toBe("+/usr/bin/install -d /var/lib/zookeeper /srv/zk-txlog /var/log/zookeeper");
