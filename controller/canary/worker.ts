@@ -128,6 +128,12 @@ async function deleteAll(paths: readonly string[]): Promise<void> {
 const RUN_ID = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z-[0-9a-f]{6}$/;
 const OWN_ZNODE = /^w-\d{10}$/;
 
+/** A znode that is not there (ZNONODE): for the sweep, a run whose subtree went meanwhile (its own client removed it). */
+const isNoNode = (err: unknown) => (err as { code?: number }).code === -101 || /no ?node/i.test(String((err as Error).message ?? err));
+
+const SWEEP_ATTEMPTS = 6;
+const SWEEP_CALL_MS = 10_000;
+
 /**
  * The canary znodes earlier runs left (a run killed outright: its clients
  * never cleaned up). Only subtrees shaped as the canary writes them (run id,
@@ -135,45 +141,70 @@ const OWN_ZNODE = /^w-\d{10}$/;
  * one still written to: a live run's clients create a znode every interval,
  * so a subtree whose child counters moved between two looks two seconds
  * apart belongs to a run that is not over.
+ *
+ * The sweep runs while the roll restarts servers, so its session loses its
+ * server now and then: a call that fails so is tried again (both looks
+ * again), never taken as an answer. A failed first look once read as "the
+ * counters moved", and a killed run's znodes stayed for good.
  */
 async function sweep(keep: readonly string[]): Promise<{ swept: SweptRun[]; notes: string[] }> {
   const root = config.prefix.slice(0, config.prefix.lastIndexOf("/")) || "/";
   const at = (...parts: string[]) => [root === "/" ? "" : root, ...parts].join("/");
+  const call = <T>(p: Promise<T>, what: string) => within(p, SWEEP_CALL_MS, what);
   const notes: string[] = [];
-  const candidates = (await client.get_children(root, false)).filter((run) => RUN_ID.test(run) && !keep.includes(run));
-  // Each candidate's labels and the child counters of it and them, twice.
-  const look = async (run: string) => {
-    const labels = await client.get_children(at(run), false);
-    const versions = await Promise.all([at(run), ...labels.map((l) => at(run, l))].map(async (p) => (await client.exists(p, false)).cversion));
-    return { labels, versions: versions.join(",") };
-  };
-  const first = new Map<string, string>();
-  for (const run of candidates) first.set(run, (await look(run).catch(() => ({ versions: "gone" }))).versions);
-  if (first.size === 0) return { swept: [], notes };
-  await new Promise((r) => setTimeout(r, 2_000));
   const swept: SweptRun[] = [];
-  for (const run of candidates) {
-    if (stopping) break;
-    const now = await look(run).catch(() => undefined);
-    if (!now) continue;
-    if (now.versions !== first.get(run)) {
-      notes.push(`${at(run)} is still being written to (a run in progress): left alone`);
-      continue;
+  // Each candidate's labels and the child counters of it and them; undefined once the subtree is gone.
+  const look = async (run: string) => {
+    try {
+      const labels = await call(client.get_children(at(run), false), `listing ${at(run)}`);
+      const versions = await Promise.all([at(run), ...labels.map((l) => at(run, l))].map(async (p) => (await call(client.exists(p, false), `reading ${p}`)).cversion));
+      return { labels, versions: versions.join(",") };
+    } catch (err) {
+      if (isNoNode(err)) return undefined;
+      throw err;
     }
-    const children = await Promise.all(now.labels.map(async (l) => ({ label: l, kids: await client.get_children(at(run, l), false) })));
-    const foreign = children.flatMap((c) => c.kids.filter((k) => !OWN_ZNODE.test(k)).map((k) => at(run, c.label, k)));
-    if (foreign.length > 0) {
-      notes.push(`${at(run)} holds znodes the canary does not write (${foreign.slice(0, 3).join(", ")}): left alone`);
-      continue;
+  };
+  let pending: string[] | undefined;
+  let lastError = "";
+  for (let attempt = 1; attempt <= SWEEP_ATTEMPTS && !stopping; attempt += 1) {
+    try {
+      pending ??= (await call(client.get_children(root, false), `listing ${root}`)).filter((run) => RUN_ID.test(run) && !keep.includes(run));
+      const first = new Map<string, string>();
+      for (const run of pending) {
+        const seen = await look(run);
+        if (seen) first.set(run, seen.versions);
+      }
+      pending = pending.filter((run) => first.has(run));
+      if (pending.length === 0) return { swept, notes };
+      await new Promise((r) => setTimeout(r, 2_000));
+      for (const run of [...pending]) {
+        if (stopping) break;
+        const now = await look(run);
+        if (now && now.versions !== first.get(run)) notes.push(`${at(run)} is still being written to (a run in progress): left alone`);
+        else if (now) {
+          const children = await Promise.all(now.labels.map(async (l) => ({ label: l, kids: await call(client.get_children(at(run, l), false), `listing ${at(run, l)}`) })));
+          const foreign = children.flatMap((c) => c.kids.filter((k) => !OWN_ZNODE.test(k)).map((k) => at(run, c.label, k)));
+          if (foreign.length > 0) notes.push(`${at(run)} holds znodes the canary does not write (${foreign.slice(0, 3).join(", ")}): left alone`);
+          else {
+            await deleteAll(children.flatMap((c) => c.kids.map((k) => at(run, c.label, k))));
+            await deleteAll(now.labels.map((l) => at(run, l)));
+            await deleteAll([at(run)]);
+            const still = await call(client.exists(at(run), false), `reading ${at(run)}`).then(() => true, (err: unknown) => (isNoNode(err) ? false : Promise.reject(err)));
+            // Still there: a delete lost its server (tried again) or the run was written to meanwhile (a later look says).
+            if (still) continue;
+            swept.push({ run, znodes: children.reduce((n, c) => n + c.kids.length + 1, 1) });
+          }
+        }
+        pending = pending.filter((r) => r !== run);
+      }
+      if (pending.length === 0 || stopping) break;
+    } catch (err) {
+      lastError = String((err as Error).message ?? err);
+      await new Promise((r) => setTimeout(r, 1_000 * attempt));
     }
-    await deleteAll(children.flatMap((c) => c.kids.map((k) => at(run, c.label, k))));
-    await deleteAll(now.labels.map((l) => at(run, l)));
-    await deleteAll([at(run)]);
-    if (await client.exists(at(run), false).then(() => true, () => false)) {
-      notes.push(`${at(run)} could not be removed whole (written to meanwhile, or a delete failed): left for a later run`);
-      continue;
-    }
-    swept.push({ run, znodes: children.reduce((n, c) => n + c.kids.length + 1, 1) });
+  }
+  for (const run of pending ?? []) {
+    notes.push(`${at(run)} was not swept${stopping ? " before the run ended" : ` after ${SWEEP_ATTEMPTS} tries`}${lastError ? ` (last error: ${lastError})` : ""}: left for a later run`);
   }
   return { swept, notes };
 }

@@ -31,7 +31,7 @@ async function killedAt(args: string[], at: RegExp): Promise<string> {
 interface RunRow { run: string; outcome: string; command: string }
 const runs = async (): Promise<RunRow[]> => JSON.parse((await runCli(["runs", "--json"], t.env)).out);
 
-async function resume(run: string): Promise<{ final: { verdict: string }; canary?: { total: { lost: number; expired: number } }; results: { kind: string; host: string }[] }> {
+async function resume(run: string): Promise<{ final: { verdict: string }; canary?: { total: { lost: number; expired: number }; sweepNotes?: string[] }; results: { kind: string; host: string }[] }> {
   const r = await runCli(["runs", "resume", run, "--yes", "--json"], t.env);
   expect(r.code, r.err).toBe(2);
   return JSON.parse(r.out);
@@ -121,8 +121,10 @@ describe("rollback of killed runs, and a killed rollback resumed", () => {
     expect(await versions("3.8.0")).toEqual(["3.8.0 3.8.0", "3.8.0 3.8.0", "3.8.0 3.8.0"]);
     expect(await javaDigest(server(), "/rb")).toMatchObject({ nodes: before.nodes, digest: before.digest });
     const left = await canaryRuns();
-    expect(left, "canary znodes of killed runs").not.toContain(rollback.run);
-    expect(left, "canary znodes of killed runs").not.toContain(resumeKilled.run);
+    // The sweep's own notes say why it left a run, should it leave one.
+    const why = `canary znodes of killed runs; the sweep said: ${JSON.stringify(done.canary?.sweepNotes ?? [])}`;
+    expect(left, why).not.toContain(rollback.run);
+    expect(left, why).not.toContain(resumeKilled.run);
     // Resumed once more, the killed resume finds nothing left to do: the ensemble is where the rollback was going.
     const again = await runCli(["runs", "resume", resumeKilled.run, "--yes"], t.env);
     expect(again.code, again.err).toBe(0);
@@ -150,7 +152,7 @@ describe("rollback of killed runs, and a killed rollback resumed", () => {
       expect(resumed.final.verdict).toBe("healthy");
       expect(resumed.canary?.total).toMatchObject({ lost: 0, expired: 0 });
       const left = await canaryRuns();
-      expect(left, "the killed run's canary znodes").not.toContain(killed.run);
+      expect(left, `the killed run's canary znodes; the sweep said: ${JSON.stringify(resumed.canary?.sweepNotes ?? [])}`).not.toContain(killed.run);
       expect(left).toEqual(expect.arrayContaining([live, foreign]));
       // Every server runs the new setting: the resume finished the roll the kill interrupted.
       const confs = await pollUntil(async () => {
