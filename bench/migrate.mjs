@@ -34,7 +34,7 @@ const dist = (path) => import(join(root, "dist", path));
 const { sendWord, parseSrvr, parseConf } = await dist("common/four-letter.js");
 const { TreeDigest } = await dist("controller/data/digest.js");
 const { FORMAT, FORMAT_VERSION, toLine } = await dist("controller/data/format.js");
-const { runApply } = await dist("controller/commands/apply.js");
+const { runApply } = await dist("controller/usecases/apply.js");
 const { loadInventory } = await dist("controller/inventory/load.js");
 
 const work = mkdtempSync(join(tmpdir(), "zkfleet-bench-migrate-"));

@@ -15,7 +15,7 @@ import { ZkfleetError } from "../../common/errors.js";
 import { defaultBundlePath } from "../../controller/agent/bundle.js";
 import { ensureAgent } from "../../controller/agent/client.js";
 import { ControllerRuntime, type RuntimePush } from "../../controller/agent/runtime.js";
-import type { FleetStatus } from "../../controller/commands/status.js";
+import type { FleetStatus } from "../../controller/usecases/status.js";
 import { Fleet } from "../../controller/fleet.js";
 import { loadInventory } from "../../controller/inventory/load.js";
 import { runCli } from "../helpers/cli.js";

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runCheck } from "../../controller/commands/check.js";
+import { runCheck } from "../../controller/usecases/check.js";
 import { formatFinding } from "../../controller/inventory/findings.js";
 import { fixtureYaml, lineOf } from "../golden/fixtures.js";
 

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify as toYaml } from "yaml";
-import { planMembershipChange } from "../../controller/commands/membership.js";
+import { planMembershipChange } from "../../controller/usecases/membership.js";
 import { parseInventoryText } from "../../controller/inventory/load.js";
 import type { Inventory } from "../../controller/inventory/schema.js";
 import { type HostShape, observedHost } from "../helpers/observed.js";

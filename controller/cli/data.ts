@@ -5,50 +5,11 @@
 import { Writable } from "node:stream";
 import type { Command } from "commander";
 import { ExitCode, ZkfleetError } from "../../common/errors.js";
-import type { Io } from "../cli.js";
-import type { ClusterOptions } from "../data/cluster.js";
 import type { DiffKind, DiffReport, DiffSide } from "../data/diff.js";
 import type { ExportResult } from "../data/export.js";
 import type { ImportReport } from "../data/import-plan.js";
-import { examples } from "./help.js";
-
-export interface ClusterFlags extends AuthFlags {
-  zk?: string;
-  inventory?: string;
-  sessionTimeout: number;
-  acceptNewHostKeys?: boolean;
-}
-
-export interface AuthFlags {
-  auth?: string[];
-  authFile?: string;
-}
-
-/** Readers replace a failed client process this often (the package crashes on some races: zk/worker.ts getAcl). */
-export const READ_RETRIES = 3;
-
-export const collect = (value: string, previous: string[] = []) => [...previous, value];
-
-/**
- * For an option that takes one value (an inventory, above all): given twice,
- * commander would keep the last and drop the first without a word.
- */
-export function once(flag: string) {
-  return (value: string, previous: string | undefined): string => {
-    if (previous === undefined) return value;
-    throw new ZkfleetError("usage", `${flag} is given twice (${previous}, then ${value}); this command takes one`, {
-      where: flag,
-      hint: `run the command once per ${flag === "-i" ? "inventory (check and status take several -i)" : "value"}`,
-    });
-  };
-}
-
-export function seconds(name: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) === 0) throw new ZkfleetError("usage", `${name} takes a whole number of seconds, got "${value}"`, { where: name });
-    return Number(value);
-  };
-}
+import type { CommandContext, Io } from "./context.js";
+import { type ClusterFlags, READ_RETRIES, authOptions, clusterOptions, examples, juteMaxBufferOption, once, seconds } from "./options.js";
 
 /** --path, checked once the command runs: the znode path schema is not loaded for every command line parsed. */
 async function znodePath(value: string): Promise<string> {
@@ -58,40 +19,12 @@ async function znodePath(value: string): Promise<string> {
   return p.data;
 }
 
-/** The credentials a command was given (--auth, --auth-file, ZKFLEET_AUTH), checked before anything is contacted. */
-export async function credentials(o: AuthFlags, env: NodeJS.ProcessEnv): Promise<ClusterOptions["auth"]> {
-  const { credentialsFrom } = await import("../data/auth.js");
-  return credentialsFrom(o, env);
-}
-
-export async function clusterOptions(o: ClusterFlags, env: NodeJS.ProcessEnv): Promise<ClusterOptions> {
-  return { sessionTimeoutMs: o.sessionTimeout * 1000, auth: await credentials(o, env), fleet: o.acceptNewHostKeys ? { acceptNewHostKeys: true } : {} };
-}
-
-/** Credentials for every command that reads or writes a tree: --auth shows in `ps` for the whole run, the file and the variable do not. */
-export function authOptions(c: Command, whose = "the session"): Command {
-  return c
-    .option("--auth <scheme:credential>", `authenticate ${whose}, e.g. digest:user:password (repeatable; visible in ps: prefer --auth-file or $ZKFLEET_AUTH)`, collect)
-    .option("--auth-file <file>", `authenticate ${whose} with this file's credentials, one scheme:credential per line ($ZKFLEET_AUTH may hold them too)`);
-}
-
 function withClusterFlags(c: Command, inventory = true): Command {
   c.option("--zk <connect>", "the cluster by connect string: host:port[,host:port...]");
   if (inventory) c.option("-i, --inventory <file>", "the cluster by inventory, reached through SSH (no client port opened to this machine)", once("-i"));
   return authOptions(c)
     .option("--session-timeout <seconds>", "ZooKeeper session timeout", seconds("--session-timeout"), 30)
     .option("--accept-new-host-keys", "trust and record keys of hosts not yet in known_hosts");
-}
-
-/** The target's jute.maxbuffer, when the operator knows better than what can be read. */
-export function juteMaxBufferOption(c: Command): Command {
-  return c.option("--jute-maxbuffer <bytes>", "the target servers' jute.maxbuffer (default: read from their command lines through -i, else ZooKeeper's 1048575)",
-    (value: string) => {
-      if (!/^\d+$/.test(value) || Number(value) < 1024 || Number(value) > 2 ** 31 - 1) {
-        throw new ZkfleetError("usage", `--jute-maxbuffer takes a number of bytes from 1024 to ${2 ** 31 - 1}, got "${value}"`, { where: "--jute-maxbuffer" });
-      }
-      return Number(value);
-    });
 }
 
 /** export -o: a file whose directory is not there (or not writable) is refused before anything is contacted. */
@@ -184,7 +117,7 @@ function formatDiffSummary(r: DiffReport): string {
   ].join("\n");
 }
 
-export function registerDataCommands(program: Command, io: Io, setExit: (code: ExitCode) => void): void {
+export function register(program: Command, { io, setExit }: CommandContext): void {
   withClusterFlags(program.command("export")
     .description("stream a tree to JSON lines (path, data, ACL, ephemeral flag, stats), holding none of it in memory")
     .option("--path <path>", "the subtree to export", "/")

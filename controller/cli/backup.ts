@@ -3,36 +3,13 @@
 // plan (the lock, the journal, the executor, --check, runs resume), then the
 // restored tree verified against the backup's export. The work is loaded
 // when one of them runs.
-import { resolve } from "node:path";
 import type { Command } from "commander";
 import { ExitCode } from "../../common/errors.js";
-import type { Io } from "../cli.js";
-import type { FleetOptions } from "../fleet.js";
-import type { RestoreSpec } from "../plan/restore.js";
-import type { ApplyResult } from "./apply.js";
-import { type AuthFlags, READ_RETRIES, authOptions, credentials, once } from "./data.js";
-import { examples } from "./help.js";
+import type { CommandContext } from "./context.js";
+import { type AuthFlags, READ_RETRIES, actingOptions, authOptions, credentials, examples, once } from "./options.js";
 
-/** What restore hands apply: the backup to put in, and what to check once the run is over (for apply's report). */
-export interface Restoring {
-  spec: Omit<RestoreSpec, "lockRun">;
-  after: (result: ApplyResult) => Promise<{ json: Record<string, unknown>; lines: string[]; failed: boolean } | undefined>;
-}
-
-export interface RestoreOptions extends AuthFlags {
-  inventory: string;
-  from: string;
-  check?: boolean;
-  json?: boolean;
-  acceptNewHostKeys?: boolean;
-}
-
-export function registerBackupCommands(
-  program: Command, io: Io, setExit: (code: ExitCode) => void,
-  fleetOptions: (o: { acceptNewHostKeys?: boolean; json?: boolean }) => FleetOptions,
-  actingOptions: (c: Command) => Command,
-  applyWithRestore: (o: RestoreOptions & Record<string, unknown>, restoring: Restoring, resume?: { run: string; lockRun: string; inventoryHash: string }) => Promise<void>,
-) {
+export function register(program: Command, ctx: CommandContext): void {
+  const { io, setExit, fleetOptions } = ctx;
   authOptions(program.command("backup")
     .description("hot backup of a running ensemble: the newest snapshot and the logs after it from a synced follower, checksummed, and an export of the tree")
     .requiredOption("-i, --inventory <file>", "the ensemble to back up", once("-i"))
@@ -64,25 +41,6 @@ export function registerBackupCommands(
       setExit(ExitCode.ok);
     });
 
-  const restore = async (o: RestoreOptions & Record<string, unknown>, resume?: { run: string; lockRun: string; inventoryHash: string }) => {
-    const [{ loadInventory }, { formatVerification, prepareRestore }, { verifyRestored }] =
-      await Promise.all([import("../inventory/load.js"), import("../backup/restore.js"), import("../backup/verify.js")]);
-    // The backup is checked whole before any host is contacted: a bad one touches nothing. So are the credentials
-    // the verification will read the restored tree with (a resumed restore has those of ZKFLEET_AUTH: the journal keeps none).
-    const auth = await credentials(o, io.env);
-    const { manifest, spec } = await prepareRestore(await loadInventory(o.inventory), resolve(o.from), auth);
-    if (!o.json) io.err(`backup ${o.from}: ${manifest.ensemble} on ZooKeeper ${manifest.zookeeper_version}, ${spec.files.length} file(s) checked, the tree at ${manifest.last_zxid}`);
-    await applyWithRestore(o, {
-      spec,
-      after: async (result) => {
-        if (o.check || !result.executed && result.plan.stages.length > 0) return undefined;
-        const v = await verifyRestored(o.inventory, o.from, manifest, { fleet: fleetOptions(o), retryReads: READ_RETRIES, auth });
-        const verification = { ok: v.ok, lastZxid: v.lastZxid, explained: v.explained, unexplained: v.unexplained, backup: v.report.a, restored: v.report.b };
-        return { json: { verification }, lines: formatVerification(v), failed: !v.ok };
-      },
-    }, resume);
-  };
-
   actingOptions(authOptions(program.command("restore")
     .description("restore a backup into a stopped or new ensemble: every member from the same backup, then the tree verified against the backup's export")
     .requiredOption("-i, --inventory <file>", "the ensemble to restore into (stopped, or not installed yet)", once("-i"))
@@ -93,7 +51,6 @@ export function registerBackupCommands(
       "zkfleet restore -i orders-dr.yml --from /backups/orders-2026-11-29 --check   # the backup checked, the plan shown",
       "zkfleet restore -i orders-dr.yml --from /backups/orders-2026-11-29 --yes",
       "zkfleet runs resume RUN --yes                                                # a restore that was killed: finishes it",
-    )))
-    .action((o) => restore(o));
-  return { restore };
+    )), io.env)
+    .action(async (o) => (await import("./acting.js")).restoreAction(ctx, o));
 }

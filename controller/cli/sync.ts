@@ -3,11 +3,10 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { ExitCode, ZkfleetError } from "../../common/errors.js";
-import type { Io } from "../cli.js";
 import type { Cluster, ClusterSpec } from "../data/cluster.js";
 import type { PassTotals, Sync, SyncReport } from "../data/sync.js";
-import { READ_RETRIES, type ClusterFlags, authOptions, clusterOptions, juteMaxBufferOption, once, seconds } from "./data.js";
-import { examples } from "./help.js";
+import type { CommandContext } from "./context.js";
+import { READ_RETRIES, type ClusterFlags, authOptions, clusterOptions, examples, juteMaxBufferOption, once, seconds } from "./options.js";
 
 interface SyncFlags extends Omit<ClusterFlags, "zk" | "inventory"> {
   from: string;
@@ -51,7 +50,7 @@ function formatReport(r: SyncReport, formatLag: typeof import("../data/sync.js")
   ].join("\n");
 }
 
-export function registerSyncCommand(program: Command, io: Io, setExit: (code: ExitCode) => void): void {
+export function register(program: Command, { io, setExit }: CommandContext): void {
   const command = program.command("sync")
     .description("keep a target cluster equal to a live source: an initial copy, then changes as watches report them, with a full reconcile now and then")
     .requiredOption("--from <source>", "the source: a connect string or an inventory (prefix zk: or inventory: to be explicit)", once("--from"))

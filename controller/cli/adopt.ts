@@ -1,17 +1,13 @@
 // `zkfleet adopt ADDRESS...`: its flags and what it prints; the work is
-// controller/adopt/adopt.ts, loaded only when the command runs.
+// usecases/adopt.ts, loaded only when the command runs.
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { type ExitCode as ExitCodeT, ExitCode } from "../../common/errors.js";
+import { ExitCode } from "../../common/errors.js";
 import { defaultArtifactsDir } from "../../common/paths.js";
-import type { Io } from "../cli.js";
-import type { FleetOptions } from "../fleet.js";
 import { describeStep, planSteps } from "../plan/steps.js";
+import type { CommandContext } from "./context.js";
 
-export function registerAdoptCommand(
-  program: Command, io: Io, setExit: (code: ExitCodeT) => void,
-  fleetOptions: (o: { parallel?: number; acceptNewHostKeys?: boolean }) => FleetOptions,
-): void {
+export function register(program: Command, { io, setExit, fleetOptions }: CommandContext): void {
   program.command("adopt")
     .description("write the inventory of a running ensemble zkfleet did not install (hand-installed from the Apache tarball)")
     .argument("<address...>", "every server's address, as SSH reaches it")
@@ -39,7 +35,7 @@ export function registerAdoptCommand(
       const local = (p: string | undefined) => (p === undefined ? undefined : resolve(p.replace(/^~(?=\/|$)/, process.env.HOME ?? "~")));
       const identity = local(o.identityFile);
       const knownHosts = local(o.knownHosts);
-      const { runAdopt } = await import("../adopt/adopt.js");
+      const { runAdopt } = await import("../usecases/adopt.js");
       const result = await runAdopt({
         addresses, ensemble: o.ensemble, output: o.output, force: !!o.force,
         ssh: {

@@ -4,14 +4,14 @@
 // zkfleet puts in its own directory. The inventory is then planned against
 // the same hosts, as `apply --check` would: adoption is right only when that
 // plan is empty, and the command says so either way. The command line is
-// controller/commands/adopt.ts.
+// controller/cli/adopt.ts.
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { stringify as toYaml } from "yaml";
 import { ZkfleetError } from "../../common/errors.js";
 import { expectSuccess } from "../agent/client.js";
-import { type AdoptHost, type Adoption, configOf, describeAdoption } from "./describe.js";
+import { type AdoptHost, type Adoption, configOf, describeAdoption } from "../adopt/describe.js";
 import { ETC_HOSTS } from "../render/hosts-block.js";
 import { Fleet, type FleetOptions } from "../fleet.js";
 import { loadInventory, parseInventoryText } from "../inventory/load.js";
@@ -20,7 +20,7 @@ import { parseSettings } from "../model/zoo-cfg.js";
 import { observationError, unobservableError } from "../observe.js";
 import { defaultJournalDir } from "../execute/journal.js";
 import type { Plan } from "../plan/steps.js";
-import { runApply } from "../commands/apply.js";
+import { runApply } from "./apply.js";
 
 export interface AdoptInput {
   addresses: string[];

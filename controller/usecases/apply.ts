@@ -1,7 +1,9 @@
-// `zkfleet apply`: take the ensemble's lock, observe the hosts, plan (pure),
-// show the plan, and unless --check, carry it out: create an ensemble, roll
-// configuration changes and version upgrades through it. Membership changes
-// and unsafe hops are refused by the planner rather than improvised here.
+// apply as a use case: take the ensemble's lock, observe the hosts, plan
+// (pure), hand the plan over to be shown, and unless in check mode carry it
+// out with the canary watching: create an ensemble, roll configuration
+// changes and version upgrades through it, change its membership one server
+// at a time. Unsafe hops and changes are refused by the planner, never
+// improvised here.
 import { existsSync } from "node:fs";
 import { join, posix } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";

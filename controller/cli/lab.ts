@@ -6,10 +6,10 @@ import { defaultArtifactsDir } from "../../common/paths.js";
 import { KNOWN_ZOOKEEPER_VERSIONS } from "../../common/versions.js";
 import type { FaultAction } from "../../lab/lab.js";
 import { DEFAULT_LAB_DIR, DEFAULT_SUBNET } from "../../lab/plan.js";
-import type { Io } from "../cli.js";
-import { examples } from "./help.js";
+import type { CommandContext } from "./context.js";
+import { examples, intArg } from "./options.js";
 
-export function registerLabCommands(program: Command, io: Io, intArg: (name: string) => (value: string) => number): void {
+export function register(program: Command, { io }: CommandContext): void {
   const lab = program.command("lab").description("a lab of simulated hosts on this machine, to rehearse on");
   const dirOption = () => new Option("--dir <dir>", "lab directory").default(DEFAULT_LAB_DIR);
   const jsonOption = () => new Option("--json", "machine-readable output");

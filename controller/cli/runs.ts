@@ -3,22 +3,13 @@
 // read and render is loaded when one of them runs.
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { ExitCode, ZkfleetError } from "../../common/errors.js";
-import type { Io } from "../cli.js";
+import { ExitCode } from "../../common/errors.js";
 import { defaultJournalDir } from "../execute/journal.js";
-import type { ApplyOptions, ResumeOf } from "./acting.js";
-import type { RestoreOptions } from "./backup.js";
-import { examples } from "./help.js";
+import type { CommandContext } from "./context.js";
+import { actingOptions, examples } from "./options.js";
 
-/** How resume and rollback act: apply, or restore for a run that restored a backup. */
-export interface Acting {
-  apply: (o: ApplyOptions, resume?: ResumeOf, restore?: { run: string; files: Map<string, Map<string, string>>; version?: string }) => Promise<void>;
-  restore: (o: RestoreOptions & Record<string, unknown>, resume: ResumeOf) => Promise<void>;
-}
-
-export function registerRunsCommands(
-  program: Command, io: Io, setExit: (code: ExitCode) => void, actingOptions: (c: Command) => Command, acting: Acting,
-): void {
+export function register(program: Command, ctx: CommandContext): void {
+  const { io, setExit } = ctx;
   const runs = program.command("runs")
     .description("runs recorded in the journal: list, show one, resume one that stopped")
     .addHelpText("after", examples(
@@ -68,32 +59,20 @@ export function registerRunsCommands(
   actingOptions(runs.command("resume <run>")
     .description("continue a run that stopped (killed, interrupted, failed): observe afresh, plan what is still missing, take its lock back")
     .option("--check", "show the plan and change nothing")
-    .option("--diff", "show file changes per host"))
+    .option("--diff", "show file changes per host"), io.env)
     .action(async (run: string, o) => {
-      const { findRun, rollbackOf } = await import("../execute/runs.js");
-      const r = findRun(o.journal, run);
-      if (!r.origin) throw new ZkfleetError("usage", `run ${r.run} records no inventory (written by an older zkfleet)`, { where: r.file, hint: "run apply again instead" });
-      if (r.outcome === "done") throw new ZkfleetError("usage", `run ${r.run} finished; there is nothing to resume`, { where: r.file, hint: "run apply to change the ensemble again" });
-      // A restore is resumed as a restore: apply alone would start members the run had not restored yet, empty.
-      const lock = { run: r.run, lockRun: r.origin.lockRun, inventoryHash: r.origin.inventoryHash };
-      if (r.origin.restores) return acting.restore({ ...o, inventory: r.origin.inventory, from: r.origin.restores }, lock);
-      // A rollback goes on toward what it puts back, never toward the inventory (which still names what it undoes).
-      const back = r.origin.rollsBack ? rollbackOf(o.journal, findRun(o.journal, r.origin.rollsBack)) : undefined;
-      await acting.apply({ ...o, inventory: r.origin.inventory, ...(r.origin.limit ? { limit: r.origin.limit } : {}) }, lock, back);
+      const [{ resumption }, { applyAction, restoreAction }] = await Promise.all([import("../usecases/runs.js"), import("./acting.js")]);
+      const r = resumption(o.journal, run);
+      if (r.restores) return restoreAction(ctx, { ...o, inventory: r.inventory, from: r.restores }, r.resume);
+      await applyAction(ctx, { ...o, inventory: r.inventory, ...(r.limit ? { limit: r.limit } : {}) }, { resume: r.resume, ...(r.rollback ? { rollback: r.rollback } : {}) });
     });
   actingOptions(runs.command("rollback <run>")
     .description("undo a finished or halted run: its servers back on the release and files they had before it, rolling, gated, with the canary")
     .option("--check", "show the plan and change nothing")
-    .option("--diff", "show file changes per host"))
+    .option("--diff", "show file changes per host"), io.env)
     .action(async (run: string, o) => {
-      const { findRun, rollbackOf } = await import("../execute/runs.js");
-      const r = findRun(o.journal, run);
-      if (!r.origin) throw new ZkfleetError("usage", `run ${r.run} records no inventory (written by an older zkfleet)`, { where: r.file, hint: "put the previous files back by hand from agent.dir/state/backups" });
-      // What the run's resumes did belongs to it: an upgrade killed in its push and finished by a resume switched nothing itself.
-      const back = rollbackOf(o.journal, r);
-      if (back.files.size === 0 && !back.version) {
-        throw new ZkfleetError("usage", `run ${r.run} (and its resumes) replaced no file and no release: there is nothing to roll back`, { where: r.file });
-      }
-      await acting.apply({ ...o, inventory: r.origin.inventory }, undefined, back);
+      const [{ rollbackRequest }, { applyAction }] = await Promise.all([import("../usecases/runs.js"), import("./acting.js")]);
+      const r = rollbackRequest(o.journal, run);
+      await applyAction(ctx, { ...o, inventory: r.inventory }, { rollback: r.rollback });
     });
 }
