@@ -6,7 +6,7 @@ import { posix } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
 import { type Inventory, zooCfgPath } from "../inventory/schema.js";
 import type { RestoreSpec } from "../plan/restore.js";
-import { compareVersions } from "../agent/runtime-platform.js";
+import { compareVersions } from "../agent-client/runtime-platform.js";
 import { type Credential, hidesDigestIds, maskCredential, readableWhole } from "../data/auth.js";
 import { superDigestFor } from "../inventory/super-user.js";
 import { isSystemPath } from "../zk/paths.js";

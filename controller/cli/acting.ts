@@ -4,7 +4,7 @@
 // (and apply.ts behind it), loaded when one of these commands runs.
 import { createInterface } from "node:readline/promises";
 import { ExitCode, ZkfleetError } from "../../common/errors.js";
-import type { RuntimePush } from "../agent/runtime.js";
+import type { RuntimePush } from "../agent-client/runtime.js";
 import { formatFinding } from "../inventory/findings.js";
 import { windowDeadline } from "../plan/estimate.js";
 import { type Plan, type Step, describeStep, planSteps } from "../plan/steps.js";

@@ -2,8 +2,8 @@
 // exit code, and the fleet options its flags ask for. Built once by main.ts;
 // nothing below cli/ sees it.
 import type { ExitCode } from "../../common/errors.js";
-import { type RuntimePush, describePush } from "../agent/runtime.js";
-import type { FleetOptions } from "../fleet.js";
+import { type RuntimePush, describePush } from "../agent-client/runtime.js";
+import type { FleetOptions } from "../fleet/fleet.js";
 
 export interface Io {
   out: (text: string) => void;

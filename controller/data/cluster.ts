@@ -7,7 +7,7 @@ import { ZkfleetError } from "../../common/errors.js";
 import { parseSrvr, sendWord } from "../../common/four-letter.js";
 import { type HostForwarders, forwardHosts } from "../connection/forward-hosts.js";
 import { HostKeyRefusal } from "../connection/known-hosts.js";
-import { Fleet, type FleetOptions } from "../fleet.js";
+import { Fleet, type FleetOptions } from "../fleet/fleet.js";
 import { loadInventory } from "../inventory/load.js";
 import { type Inventory, zooCfgPath } from "../inventory/schema.js";
 import { type EnsembleTarget, targetOf } from "../model/target.js";

@@ -8,8 +8,8 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { ZkfleetError } from "../../common/errors.js";
-import { sshConnector } from "../connection/host-connector.js";
-import type { FleetOptions } from "../fleet.js";
+import { sshConnector } from "../fleet/host-connector.js";
+import type { FleetOptions } from "../fleet/fleet.js";
 import type { Finding } from "../inventory/findings.js";
 import { inventoryError } from "../inventory/load.js";
 import type { ApplyInput, ApplyResult } from "./apply.js";
@@ -57,7 +57,7 @@ export async function act(request: ActingRequest): Promise<ApplyResult> {
   const connect = await sshConnector(request.fleet);
   const early = new Map(inventory.hosts.map((spec) => [spec.name, connect({ inventory, spec, key: spec.name })]));
   for (const pending of early.values()) pending.catch(() => undefined);
-  const { Fleet } = await import("../fleet.js").catch(async (err: unknown) => {
+  const { Fleet } = await import("../fleet/fleet.js").catch(async (err: unknown) => {
     await Promise.allSettled([...early.values()].map(async (c) => (await c).close()));
     throw err;
   });

@@ -8,7 +8,7 @@ import type { Manifest } from "../backup/manifest.js";
 import { prepareRestore } from "../backup/restore.js";
 import { type RestoreVerification, verifyRestored } from "../backup/verify.js";
 import type { ClusterOptions } from "../data/cluster.js";
-import type { FleetOptions } from "../fleet.js";
+import type { FleetOptions } from "../fleet/fleet.js";
 import { loadInventory } from "../inventory/load.js";
 import type { RestoreSpec } from "../plan/restore.js";
 

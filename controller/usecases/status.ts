@@ -2,10 +2,10 @@
 // inventory is observed in parallel over one SSH connection each, reading the
 // four-letter words through the connection (no process on the host); the
 // verdict per ensemble comes from the pure rules in status/health.ts.
-import { Fleet, type FleetOptions } from "../fleet.js";
+import { Fleet, type FleetOptions } from "../fleet/fleet.js";
 import type { Inventory } from "../inventory/schema.js";
 import { targetOf } from "../model/target.js";
-import { observeServer, toHostReport, unreachable } from "../observe.js";
+import { observeServer, toHostReport, unreachable } from "../observe/observe.js";
 import { type EnsembleReport, judgeEnsemble } from "../status/health.js";
 import { type CommitProbe, probeCommit } from "../zk/commit-probe.js";
 

@@ -7,7 +7,7 @@ import { chmod, lstat, mkdir, readFile, readdir, readlink, stat, symlink, utimes
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { agentCall, runAgent } from "../../controller/agent/client.js";
+import { agentCall, runAgent } from "../../controller/agent-client/client.js";
 import { PROTOCOL_VERSION } from "../../common/protocol.js";
 import { call, startHarness, type Harness } from "./harness.js";
 

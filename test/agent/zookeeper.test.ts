@@ -9,7 +9,7 @@ import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { agentCall } from "../../controller/agent/client.js";
+import { agentCall } from "../../controller/agent-client/client.js";
 import { ensureDists } from "../../dists/dists.js";
 import { defaultArtifactsDir } from "../../common/paths.js";
 import { pollUntil } from "../helpers/lab.js";

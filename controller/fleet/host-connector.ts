@@ -2,10 +2,10 @@
 // and ~/.ssh/config say. Apart from fleet.ts, which builds the agent
 // protocol's schemas as it loads (tens of milliseconds), so that apply can
 // start the handshakes first and build them meanwhile.
-import type { FleetHost, FleetOptions } from "../fleet.js";
-import { connectSsh } from "./ssh.js";
-import { defaultSshEnvironment, readUserSshConfig, resolveSshTarget } from "./ssh-config.js";
-import type { Connection } from "./types.js";
+import type { FleetHost, FleetOptions } from "./types.js";
+import { connectSsh } from "../connection/ssh.js";
+import { defaultSshEnvironment, readUserSshConfig, resolveSshTarget } from "../connection/ssh-config.js";
+import type { Connection } from "../connection/types.js";
 
 export type HostConnector = (host: FleetHost) => Promise<Connection>;
 

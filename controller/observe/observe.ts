@@ -1,16 +1,16 @@
 // Observation: ask every host what it has and what its ZooKeeper says, in one
 // agent round trip per host, all hosts in parallel. Failures are part of the
 // observation (an unreachable host is a fact), never an exception.
-import type { Fleet } from "./fleet.js";
-import { expectSuccess } from "./agent/client.js";
-import { ZkfleetError, errorMessage } from "../common/errors.js";
-import { sendWordOn } from "../common/four-letter.js";
-import { askAtOnce, collectStatus } from "../common/server-status.js";
-import type { ObservedHost } from "./model/observed.js";
-import type { Member } from "./model/target.js";
-import type { HostReport } from "./status/health.js";
-import type { AgentRequest, AgentResponse, FourLetterWord } from "../common/protocol.js";
-import { keygenRemovesIn } from "./connection/known-hosts.js";
+import type { Fleet } from "../fleet/fleet.js";
+import { expectSuccess } from "../agent-client/client.js";
+import { ZkfleetError, errorMessage } from "../../common/errors.js";
+import { sendWordOn } from "../../common/four-letter.js";
+import { askAtOnce, collectStatus } from "../../common/server-status.js";
+import type { ObservedHost } from "../model/observed.js";
+import type { Member } from "../model/target.js";
+import type { HostReport } from "../status/health.js";
+import type { AgentRequest, AgentResponse, FourLetterWord } from "../../common/protocol.js";
+import { keygenRemovesIn } from "../connection/known-hosts.js";
 
 export interface ObserveRequest {
   /** The managed files to read. */

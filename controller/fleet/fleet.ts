@@ -2,41 +2,18 @@
 // host, reused for everything the run does, and one agent process per host
 // that every agent operation of the run goes through. Built per run and passed
 // down; closed in `finally` by the caller.
-import { ensureAgent, expectSuccess, remoteAgentPath, validRequests, type AgentHandle, type EnsureAgentOptions } from "./agent/client.js";
-import { defaultBundlePath, loadBundle, type LoadedBundle } from "./agent/bundle.js";
-import { AgentSession, SpentSession } from "./agent/session.js";
-import { ConnectionPool, type HostResult } from "./connection/pool.js";
-import { sshConnector } from "./connection/host-connector.js";
-import type { SshEnvironment } from "./connection/ssh-config.js";
-import type { Connection } from "./connection/types.js";
-import type { HostSpec, Inventory } from "./inventory/schema.js";
-import { ControllerRuntime, type RuntimePush } from "./agent/runtime.js";
-import { ACTING_OPS, type AgentRequest, type Fence, type OpArgsInput, type OpName, type OpResult, isFailure } from "../common/protocol.js";
+import { ensureAgent, expectSuccess, remoteAgentPath, validRequests, type AgentHandle, type EnsureAgentOptions } from "../agent-client/client.js";
+import { defaultBundlePath, loadBundle, type LoadedBundle } from "../agent-client/bundle.js";
+import { AgentSession, SpentSession } from "../agent-client/session.js";
+import { ConnectionPool, type HostResult } from "../connection/pool.js";
+import { sshConnector } from "./host-connector.js";
+import type { Connection } from "../connection/types.js";
+import type { Inventory } from "../inventory/schema.js";
+import type { FleetHost, FleetOptions } from "./types.js";
+import { ControllerRuntime } from "../agent-client/runtime.js";
+import { ACTING_OPS, type AgentRequest, type Fence, type OpArgsInput, type OpName, type OpResult, isFailure } from "../../common/protocol.js";
 
-export interface FleetOptions {
-  /** Hosts worked on at once. */
-  parallel?: number;
-  /** Trust and record unknown host keys (a changed key is refused regardless). */
-  acceptNewHostKeys?: boolean;
-  connectTimeoutMs?: number;
-  env?: SshEnvironment;
-  bundlePath?: string;
-  /**
-   * How a host is reached. Default: SSH as the inventory and ~/.ssh/config say.
-   * A LocalConnection here runs everything on this machine instead (tests, a
-   * controller on the ZooKeeper host itself).
-   */
-  connect?: (host: FleetHost) => Promise<Connection>;
-  /** Told when zkfleet's node runtime is pushed to a host without a usable node: what the first contact cost. */
-  onRuntimePushed?: (key: string, push: RuntimePush) => void;
-}
-
-export interface FleetHost {
-  inventory: Inventory;
-  spec: HostSpec;
-  /** Unique across the fleet: "ensemble/host" when several inventories are open. */
-  key: string;
-}
+export type { FleetHost, FleetOptions };
 
 export class Fleet {
   readonly hosts: FleetHost[];
