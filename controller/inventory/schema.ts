@@ -290,17 +290,6 @@ function nameMoves<H extends HostInput>(hosts: H[]): (H & { server_name?: string
 /** The zoo.cfg a host's server runs with: the one zkfleet writes, stops and starts by. */
 export const zooCfgPath = (zk: Pick<ZookeeperSpec, "config_dir">): string => zooCfgIn(zk.config_dir);
 
-/** The moves nameMoves marked, by the kept name (lower case): the leaving entry and the one that takes its name. */
-export function movesOf(inv: { hosts: readonly HostSpec[] }): Map<string, { from: HostSpec; to: HostSpec }> {
-  const moves = new Map<string, { from: HostSpec; to: HostSpec }>();
-  for (const from of inv.hosts) {
-    if (from.server_name === undefined) continue;
-    const to = inv.hosts.find((h) => h.state === "present" && h.name.toLowerCase() === from.server_name!.toLowerCase());
-    if (to) moves.set(to.name.toLowerCase(), { from, to });
-  }
-  return moves;
-}
-
 interface PortUse {
   field: string;
   path: (string | number)[];

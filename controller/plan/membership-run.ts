@@ -49,7 +49,7 @@ export interface MembershipRunInput {
    * Ids of target members whose server line names them by address (they
    * joined while a server moving under their name still served). Static
    * lists take the name at the restarts that follow; a reconfig'd line
-   * keeps the address (see commands/membership.ts).
+   * keeps the address (see membership.ts).
    */
   renames?: number[];
   /** The record of the membership zkfleet applied, kept on every host (another controller reads it too). */

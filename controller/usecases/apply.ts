@@ -10,25 +10,25 @@ import { ZkfleetError } from "../../common/errors.js";
 import { Canary } from "../canary/canary.js";
 import { type CanaryRoute, type CanaryRunReport, type CanaryVia, type CanaryViaOption, openCanaryRoute } from "../canary/route.js";
 import { fleetActions } from "../execute/actions.js";
-import { planMembershipChange, recordPath } from "./membership.js";
 import { type StepResult, acts, executePlan } from "../execute/executor.js";
 import { Journal, newRunId } from "../execute/journal.js";
 import { type EnsembleLock, acquireEnsembleLock } from "../execute/lock.js";
-import { findRun, stepHistory, uncheckedStarts } from "../execute/runs.js";
-import { checkUncheckedFirst } from "../plan/put-back.js";
+import { findRun, lastAppliedMembers, stepHistory, uncheckedStarts } from "../execute/runs.js";
 import { estimatePlan, estimateStage } from "../plan/estimate.js";
 import { Fleet, type FleetOptions } from "../fleet/fleet.js";
 import { type HostSpec, type Inventory, zooCfgPath } from "../inventory/schema.js";
 import type { ObservedHost } from "../model/observed.js";
 import { fileContent } from "../model/observed.js";
-import { probeFor, targetOf } from "../model/target.js";
+import { type EnsembleTarget, probeFor, targetOf } from "../model/target.js";
 import { type ObserveRequest, observeAll, observeRequests, observedFrom, unobservableError } from "../observe/observe.js";
-import { type DesiredHost, type Plan, type Step, planApply, planSteps } from "../plan/plan.js";
-import { type RestoreSpec, planRestore } from "../plan/restore.js";
-import { type RenderedFile, SYSTEMD_UNIT, dynamicConfigPath, hostFilesRenderer, renderHostsBlock } from "../render/render.js";
+import { type AssembleInput, assemblePlan } from "../plan/assemble.js";
+import { ensembleExists } from "../plan/membership.js";
+import type { DesiredHost, Plan, Step } from "../plan/plan.js";
+import { planSteps } from "../plan/steps.js";
+import type { RestoreSpec } from "../plan/restore.js";
+import { type RenderedFile, SYSTEMD_UNIT, configRenderer, dynamicConfigPath, membershipRecordPath } from "../render/render.js";
 import { ETC_HOSTS, etcHostsFile } from "../render/hosts-block.js";
 import type { EnsembleReport } from "../status/health.js";
-
 
 export interface ApplyInput {
   file: string;
@@ -110,6 +110,62 @@ function serviceOf(inv: Inventory) {
   return inv.zookeeper.service === "systemd" ? { kind: "systemd" as const, unit: SYSTEMD_UNIT.name } : { kind: "script" as const };
 }
 
+/** What planning needs of an inventory, worked out once before the hosts are observed (rendering costs as much as observing). */
+export interface Planning {
+  inventory: Inventory;
+  target: EnsembleTarget;
+  zooCfg: string;
+  dynamic?: string;
+  /** Every host's files as the inventory renders them. */
+  rendered: Map<string, RenderedFile[]>;
+  /** The managed /etc/hosts block (hosts_file: managed). */
+  hostsBlock?: string;
+  /** Renders other configurations for a membership change, without I/O. */
+  render: AssembleInput["render"];
+  ensemble: AssembleInput["ensemble"];
+}
+
+export function planningFor(inv: Inventory, file: string): Planning {
+  const render = configRenderer(inv);
+  const dynamic = dynamicConfigPath(inv.zookeeper);
+  return {
+    inventory: inv,
+    target: targetOf(inv, file),
+    zooCfg: zooCfgOf(inv),
+    ...(dynamic ? { dynamic } : {}),
+    rendered: new Map(inv.hosts.map((spec) => [spec.name, render.hostFiles(spec)])),
+    ...(inv.hosts_file === "managed" ? { hostsBlock: render.hostsBlock() } : {}),
+    render,
+    ensemble: {
+      // Every host, leaving ones included: the gates of a membership change judge the configurations on the way.
+      target: { ...targetOf(inv, file), members: inv.hosts.map((h) => ({ host: h.name, address: h.address, myid: h.myid, role: h.role, probe: probeFor(inv, h) })) },
+      hosts: inv.hosts, dynamic: dynamic !== undefined, hostsFileManaged: inv.hosts_file === "managed",
+      clientPort: inv.zookeeper.client_port, recordPath: membershipRecordPath(inv),
+    },
+  };
+}
+
+/** assemblePlan's input: the inventory's planning, the hosts as observed, the journal's facts and the request. */
+export function assembleInput(
+  planning: Planning, observed: ObservedHost[], facts: Pick<AssembleInput, "timeouts"> & AssembleInput["journal"], request: AssembleInput["request"],
+): AssembleInput {
+  const byKey = new Map(observed.map((o) => [o.host, o]));
+  const inv = planning.inventory;
+  const { timeouts, ...journal } = facts;
+  return {
+    target: planning.target,
+    desired: inv.hosts.map((spec) => desiredHost(inv, spec, byKey.get(spec.name), planning.rendered.get(spec.name)!, planning.hostsBlock)),
+    observed,
+    config: { zooCfg: planning.zooCfg, ...(planning.dynamic ? { dynamic: planning.dynamic } : {}) },
+    ...(planning.hostsBlock !== undefined ? { hostsFile: { path: ETC_HOSTS, block: planning.hostsBlock } } : {}),
+    timeouts,
+    ensemble: planning.ensemble,
+    render: planning.render,
+    journal,
+    request,
+  };
+}
+
 /**
  * What each host should look like, from the files rendered for it before it was observed (rendering
  * again would cost as much); /etc/hosts is merged into what the host has, keeping its other lines.
@@ -156,14 +212,11 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     }
   }
 
-  const target = targetOf(inv, input.file);
-  const zooCfg = zooCfgOf(inv);
-  const renderFiles = hostFilesRenderer(inv);
-  const rendered = new Map(inv.hosts.map((spec) => [spec.name, renderFiles(spec)]));
-  const hostsBlock = inv.hosts_file === "managed" ? renderHostsBlock(inv) : undefined;
+  const planning = planningFor(inv, input.file);
+  const zooCfg = planning.zooCfg;
   const keys = inv.hosts.map((h) => h.name);
   const observeRequest = (key: string): ObserveRequest => ({
-    files: [...rendered.get(key)!.map((f) => f.path), ...(inv.hosts_file === "managed" ? [ETC_HOSTS] : []), recordPath(inv), ...(input.backup ? [input.backup.markerPath] : [])],
+    files: [...planning.rendered.get(key)!.map((f) => f.path), ...(inv.hosts_file === "managed" ? [ETC_HOSTS] : []), membershipRecordPath(inv), ...(input.backup ? [input.backup.markerPath] : [])],
     zooCfg,
     probe: probeFor(inv, inv.hosts.find((h) => h.name === key)!),
   });
@@ -189,31 +242,17 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       ? keys.map((key) => observedFrom(key, lock.alongside.get(key)!, started))
       : await observeAll(fleet, keys, observeRequest);
     const byKey = new Map(observed.map((o) => [o.host, o]));
-    const dynamic = dynamicConfigPath(inv.zookeeper);
-    const desired = inv.hosts.map((spec) => {
-      const d = desiredHost(inv, spec, byKey.get(spec.name), rendered.get(spec.name)!, hostsBlock);
-      const back = input.restore?.files.get(spec.name);
-      return back ? { ...d, files: d.files.map((f) => (back.has(f.path) ? { ...f, content: back.get(f.path)! } : f)) } : d;
-    });
     const timeouts = { gateMs: input.gateTimeoutMs ?? 30_000, settleMs: input.settleTimeoutMs ?? 120_000 };
-    // A membership change is planned on its own, one server at a time; the rest of the inventory follows in the next apply.
-    const membership = input.stageOnly ? {} : planMembershipChange({
-      inv, file: input.file, observed, desired, zooCfg, journalDir: input.journalDir, timeouts, newEnsemble: input.newEnsemble ?? false,
-    });
-    const planned = membership.plan ?? planApply({
-      target,
-      // Hosts leaving the ensemble are the membership change's to handle.
-      desired: desired.filter((d) => target.members.some((m) => m.host === d.host)),
-      observed,
-      ...(input.limit ? { limit: input.limit } : {}),
-      config: { zooCfg, ...(dynamic ? { dynamic } : {}) },
-      ...(hostsBlock !== undefined ? { hostsFile: { path: ETC_HOSTS, block: hostsBlock } } : {}),
+    const plan = assemblePlan(assembleInput(planning, observed, {
       timeouts,
-      ...(input.stageOnly ? { stageOnly: true } : {}),
-    });
-    const restoring = input.backup ? planRestore(planned, observed, { ...input.backup, lockRun }) : planned;
-    // Resumed: a server the run started and never saw serve is checked before anything else, its undo behind it.
-    const plan = input.resume ? checkUncheckedFirst(restoring, uncheckedStarts(findRun(input.journalDir, input.resume.run).file), input.resume.run, timeouts) : restoring;
+      // The journal's facts the planner needs, read here: where an ensemble that is nowhere now last ran, what a resumed run left unchecked.
+      ...(ensembleExists(observed) ? {} : { lastApplied: lastAppliedMembers(input.journalDir, inv.ensemble) }),
+    }, {
+      ...(input.limit ? { limit: input.limit } : {}), ...(input.stageOnly ? { stageOnly: true } : {}), newEnsemble: input.newEnsemble ?? false,
+      ...(input.restore ? { rollback: { files: input.restore.files } } : {}),
+      ...(input.backup ? { restore: { ...input.backup, lockRun } } : {}),
+      ...(input.resume ? { resume: { run: input.resume.run, unchecked: uncheckedStarts(findRun(input.journalDir, input.resume.run).file) } } : {}),
+    }));
     const estimateMs = estimatePlan(plan, history);
     input.onPlan?.(plan, estimateMs);
     const unreachable = observed.filter((o) => !o.reachable);

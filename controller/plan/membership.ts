@@ -1,26 +1,58 @@
-// apply's membership side: what the servers run now (their own report, else
-// their files), what the inventory asks for (hosts present; absent ones
-// leave), and, when the two differ, the plan of model/membership-plan.ts in
-// the way this ensemble can carry it out. Renders each configuration on the
-// way; planning itself stays pure (plan/membership-run.ts).
-import { posix } from "node:path";
-import { versionFacts } from "../../common/versions.js";
-import { lastAppliedMembers } from "../execute/runs.js";
-import { type HostSpec, type Inventory, movesOf } from "../inventory/schema.js";
+// apply's membership side (pure): what the servers run now (their own
+// report, else their files), what the inventory asks for (hosts present;
+// absent ones leave), and, when the two differ, the plan of
+// model/membership-plan.ts in the way this ensemble can carry it out
+// (membership-run.ts). Each configuration on the way is rendered by the
+// caller's renderer, which does no I/O.
+import type { HostSpec } from "../inventory/schema.js";
 import { hostMembership } from "../model/ensemble.js";
+import { lineName, movesOf, presentHosts } from "../model/hosts.js";
 import type { MemberSpec } from "../model/membership-plan.js";
 import { coreLine, parseMembership, parseServerLine, type ServerEntry } from "../model/membership.js";
 import { type ObservedHost, fileContent, isRunning, hasData, modeOf, runningVersion } from "../model/observed.js";
-import { type EnsembleTarget, probeFor } from "../model/target.js";
-import { planMembershipRun } from "../plan/membership-run.js";
-import { type DesiredFile, type DesiredHost, hostsConflictRefusals } from "../plan/plan.js";
-import { type Plan, type Refusal, planSteps } from "../plan/steps.js";
-import { lineName, presentHosts, renderHostFiles, renderHostsBlock, serverSpecLine } from "../render/render.js";
-import { ETC_HOSTS, etcHostsFile, hostsBlockOf } from "../render/hosts-block.js";
+import type { EnsembleTarget } from "../model/target.js";
+import { planMembershipRun } from "./membership-run.js";
+import type { DesiredFile, DesiredHost } from "./plan.js";
+import type { Plan, Refusal } from "./steps.js";
+import { ETC_HOSTS, etcHostsFile } from "../render/hosts-block.js";
 
+/** Which servers a rendered configuration names, and which names /etc/hosts keeps (render.ts Membership). */
+export interface MembershipView {
+  servers: readonly HostSpec[];
+  names: readonly HostSpec[];
+}
 
-/** zkfleet's record of the membership it applied, on every host: another controller sees it too. */
-export const recordPath = (inv: Inventory) => posix.join(inv.agent.dir, "state", `membership-${inv.ensemble}.json`);
+/**
+ * How the caller renders a configuration of the ensemble: pure functions
+ * (templates loaded before planning), so that planning stays pure.
+ */
+export interface MembershipRenderer {
+  /** A host's files (zoo.cfg, dynamic file, ...) for a configuration; the target's when none is given. */
+  hostFiles(host: HostSpec, membership?: MembershipView): DesiredFile[];
+  /** The managed /etc/hosts block for a configuration, markers included. */
+  hostsBlock(membership: MembershipView): string;
+  /** One server as reconfig takes it (render.ts serverSpecLine). */
+  serverSpecLine(host: HostSpec): string;
+}
+
+/** The inventory as the membership planner needs it, as data. */
+export interface MembershipEnsemble {
+  /** Every host of the inventory, present and leaving: gates judge the configurations on the way. */
+  target: EnsembleTarget;
+  hosts: readonly HostSpec[];
+  /** Membership changes by reconfig: zookeeper.reconfig on, and a version that has it (render.ts dynamicConfigPath). */
+  dynamic: boolean;
+  hostsFileManaged: boolean;
+  clientPort: number;
+  /** zkfleet's record of the membership it applied, on every host (render.ts membershipRecordPath). */
+  recordPath: string;
+}
+
+/** Where the ensemble ran after its newest finished run that acted (execute/runs.ts lastAppliedMembers). */
+export interface LastApplied {
+  run: string;
+  members: { host: string; address: string; myid: number }[];
+}
 
 interface Record_ { ensemble: string; servers: { id: number; host: string; role: string }[]; max_id: number }
 
@@ -70,27 +102,29 @@ export interface MembershipDecision {
 }
 
 export function planMembershipChange(args: {
-  inv: Inventory; file: string; observed: ObservedHost[]; desired: DesiredHost[]; zooCfg: string; journalDir: string;
+  ensemble: MembershipEnsemble; observed: readonly ObservedHost[]; desired: readonly DesiredHost[]; zooCfg: string;
   timeouts: { gateMs: number; settleMs: number };
+  /** Read by the caller when no server runs or holds data (ensembleExists is false). */
+  lastApplied?: LastApplied;
   /** The operator said an empty ensemble under this name is meant (apply --new-ensemble). */
   newEnsemble?: boolean;
+  render: MembershipRenderer;
 }): MembershipDecision {
-  const { inv } = args;
+  const { ensemble: inv, render } = args;
   const byName = new Map(args.observed.map((o) => [o.host, o]));
+  const { target } = inv;
   const refuse = (target: EnsembleTarget, refusals: Refusal[]): MembershipDecision => ({ plan: { target, stages: [], unchanged: [], refusals } });
-  const members = inv.hosts.map((h) => memberOf(inv, h));
-  const target: EnsembleTarget = { name: inv.ensemble, inventory: args.file, version: inv.zookeeper.version, members };
-  const exists = args.observed.some((o) => isRunning(o) || hasData(o));
+  const exists = ensembleExists(args.observed);
 
   if (!exists) {
     // An inventory naming none of the servers the ensemble last ran on would start a second, empty one.
-    const last = lastAppliedMembers(args.journalDir, inv.ensemble);
+    const last = args.lastApplied;
     const addresses = new Set(inv.hosts.map((h) => h.address));
     if (last && !args.newEnsemble && !last.members.some((m) => addresses.has(m.address))) {
       const where = last.members.map((m) => `${m.host} at ${m.address}`).join(", ");
       return refuse(target, [{
         code: "ensemble_elsewhere",
-        message: `ensemble ${inv.ensemble} last ran on ${where} (run ${last.run}); none of those is in ${args.file}, and its hosts hold no data: ` +
+        message: `ensemble ${target.name} last ran on ${where} (run ${last.run}); none of those is in ${target.inventory}, and its hosts hold no data: ` +
           "applying would start a second, empty ensemble. To move the servers there, list each old one too, leaving under its name " +
           `(${last.members.map((m) => `- {name: ${m.host}, address: ${m.address}, myid: ${m.myid}, state: absent}`).join(" ")}); ` +
           "to start a new, empty ensemble under this name, apply --new-ensemble",
@@ -124,7 +158,7 @@ export function planMembershipChange(args: {
   const current: MemberSpec[] = entries.map((e) => ({ id: e.id, host: byId.get(e.id)!.name, role: e.role }));
   const wanted: MemberSpec[] = presentHosts(inv).map((h) => ({ id: h.myid, host: h.name, role: h.role }));
   const key = (c: readonly MemberSpec[]) => c.map((m) => `${m.id}:${m.host}:${m.role}`).sort().join(",");
-  const mode = inv.zookeeper.reconfig && versionFacts(inv.zookeeper.version).supportsReconfig ? "dynamic" : "static";
+  const mode = inv.dynamic ? "dynamic" : "static";
   const lines = serverLineNames(inv, entries, mode);
   const spec = (name: string) => inv.hosts.find((h) => h.name === name)!;
   const specOf = (m: MemberSpec): HostSpec => ({ ...lines(spec(m.host)), role: m.role });
@@ -144,13 +178,13 @@ export function planMembershipChange(args: {
   }).map((m) => m.id);
   if (key(current) === key(wanted) && renames.length === 0) return {};
   // One thing at a time: joiners start on the inventory's version, and the gates accept only it.
-  const otherVersion = args.observed.filter((o) => runningVersion(o) !== undefined && runningVersion(o) !== inv.zookeeper.version);
+  const otherVersion = args.observed.filter((o) => runningVersion(o) !== undefined && runningVersion(o) !== target.version);
   if (otherVersion.length > 0) {
     return refuse(target, otherVersion.map((o): Refusal => ({
       code: "unsafe_membership_change", host: o.host,
-      message: `${o.host} runs ZooKeeper ${runningVersion(o)}, the inventory says ${inv.zookeeper.version}: a membership change and a version change ` +
+      message: `${o.host} runs ZooKeeper ${runningVersion(o)}, the inventory says ${target.version}: a membership change and a version change ` +
         "are made one after the other; apply the version with the current servers first, then change the membership",
-      data: { host: o.host, version: runningVersion(o), wanted: inv.zookeeper.version },
+      data: { host: o.host, version: runningVersion(o), wanted: target.version },
     })));
   }
 
@@ -165,7 +199,7 @@ export function planMembershipChange(args: {
     })));
   }
 
-  const records = args.observed.flatMap((o) => readRecord(o, recordPath(inv)) ?? []);
+  const records = args.observed.flatMap((o) => readRecord(o, inv.recordPath) ?? []);
   const maxIdEverUsed = Math.max(0, ...records.map((r) => r.max_id));
   // The record names the target it was written for: its new ids are that change's own, not old ones.
   const reservedIds = new Set(records.filter((r) => key(r.servers.map((m) => ({ ...m, role: m.role as MemberSpec["role"] }))) === key(wanted)).flatMap((r) => r.servers.map((m) => m.id)));
@@ -174,8 +208,8 @@ export function planMembershipChange(args: {
   // /etc/hosts gives a moving name to the old server while it is involved, whatever form the lines take.
   const moves = movesOf(inv);
   const hostsNames = allNames.filter((h) => moves.get(h.name.toLowerCase())?.to !== h || !allNames.includes(moves.get(h.name.toLowerCase())!.from));
-  const hostsFile = (host: string, names: readonly HostSpec[], servers: readonly HostSpec[]): DesiredFile[] => inv.hosts_file === "managed"
-    ? [etcHostsFile(fileContent(byName.get(host)!, ETC_HOSTS) ?? "", renderHostsBlock(inv, { membership: { servers, names } }), inv.ensemble)]
+  const hostsFile = (host: string, names: readonly HostSpec[], servers: readonly HostSpec[]): DesiredFile[] => inv.hostsFileManaged
+    ? [etcHostsFile(fileContent(byName.get(host)!, ETC_HOSTS) ?? "", render.hostsBlock({ servers, names }), target.name)]
     : [];
   const maxId = Math.max(maxIdEverUsed, ...current.map((m) => m.id), ...wanted.map((m) => m.id));
 
@@ -186,11 +220,11 @@ export function planMembershipChange(args: {
     filesFor: (host, servers) => {
       const specs = servers.map(specOf);
       return [
-        ...renderHostFiles(inv, spec(host), { membership: { servers: specs, names: hostsNames } }),
+        ...render.hostFiles(spec(host), { servers: specs, names: hostsNames }),
         ...hostsFile(host, hostsNames, specs),
       ];
     },
-    finalFilesFor: (host) => renderHostFiles(inv, spec(host), { membership: { servers: wanted.map(finalSpecOf), names: presentHosts(inv) } }),
+    finalFilesFor: (host) => render.hostFiles(spec(host), { servers: wanted.map(finalSpecOf), names: presentHosts(inv) }),
     finalHostsFile: (host) => (spec(host).state === "present" ? hostsFile(host, presentHosts(inv), presentHosts(inv))[0] : undefined),
     hostsFileAfter: (host, left) => {
       // A leaving host keeps its names: it is the old server, and stops.
@@ -202,45 +236,27 @@ export function planMembershipChange(args: {
       return hostsFile(host, names, names)[0];
     },
     record: (_host, servers) => ({
-      path: recordPath(inv), mode: 0o644,
-      content: JSON.stringify({ ensemble: inv.ensemble, servers: servers.map((m) => ({ id: m.id, host: m.host, role: m.role })), max_id: maxId }) + "\n",
+      path: inv.recordPath, mode: 0o644,
+      content: JSON.stringify({ ensemble: target.name, servers: servers.map((m) => ({ id: m.id, host: m.host, role: m.role })), max_id: maxId }) + "\n",
     }),
-    spec: (m) => serverSpecLine(inv, specOf(m)),
-    canonical: (m) => canonicalLine(inv, specOf(m)),
+    spec: (m) => render.serverSpecLine(specOf(m)),
+    canonical: (m) => canonicalLine(render, specOf(m)),
     // A server whose line names it otherwise than the inventory will (by address, while its name was another's).
     renames,
-    versions: [inv.zookeeper.version],
+    versions: [target.version],
     timeouts: args.timeouts,
-    clientConnect: presentHosts(inv).map((h) => `${inv.hosts_file === "managed" ? h.name : h.address}:${inv.zookeeper.client_port}`).join(","),
+    clientConnect: presentHosts(inv).map((h) => `${inv.hostsFileManaged ? h.name : h.address}:${inv.clientPort}`).join(","),
   });
-  const conflicts = hostsConflicts(inv, plan, byName);
-  if (conflicts.length > 0) return refuse(target, conflicts);
   return { plan };
 }
 
-/**
- * A line outside the block that maps one of its names elsewhere wins over it
- * (the first match does): a joiner whose own /etc/hosts names itself after
- * the server it replaces would dial itself for that server. Checked on every
- * block the plan writes, against the file as observed.
- */
-function hostsConflicts(inv: Inventory, plan: Plan, observed: ReadonlyMap<string, ObservedHost>): Refusal[] {
-  const found = new Map<string, Refusal>();
-  for (const step of planSteps(plan)) {
-    if (step.kind !== "write_file" || step.path !== ETC_HOSTS) continue;
-    const block = hostsBlockOf(step.content, inv.ensemble);
-    if (block === undefined) continue;
-    const existing = fileContent(observed.get(step.host)!, ETC_HOSTS) ?? "";
-    for (const r of hostsConflictRefusals(step.host, ETC_HOSTS, existing, block, inv.ensemble, " during this change")) {
-      // One refusal per line, name and address the run needs, however many of its blocks repeat it.
-      found.set(r.message, r);
-    }
-  }
-  return [...found.values()];
+/** The ensemble exists once one of its servers runs or holds data: then the journal's word on where it ran is not needed. */
+export function ensembleExists(observed: readonly ObservedHost[]): boolean {
+  return observed.some((o) => isRunning(o) || hasData(o));
 }
 
-function canonicalLine(inv: Inventory, h: HostSpec): string {
-  const parsed = parseServerLine(h.myid, serverSpecLine(inv, h).replace(/^server\.\d+=/, ""));
+function canonicalLine(render: MembershipRenderer, h: HostSpec): string {
+  const parsed = parseServerLine(h.myid, render.serverSpecLine(h).replace(/^server\.\d+=/, ""));
   return typeof parsed === "string" ? parsed : coreLine(parsed);
 }
 
@@ -253,21 +269,17 @@ function canonicalLine(inv: Inventory, h: HostSpec): string {
  * name to it once the old server is gone, and static lists then take the
  * name at their next restart.
  */
-function serverLineNames(inv: Inventory, entries: readonly ServerEntry[], mode: "dynamic" | "static"): (h: HostSpec) => HostSpec {
+function serverLineNames(inv: MembershipEnsemble, entries: readonly ServerEntry[], mode: "dynamic" | "static"): (h: HostSpec) => HostSpec {
   const reported = new Map(entries.map((e) => [e.id, e.host]));
   const taken = new Set(entries.map((e) => e.host.toLowerCase()));
   // With reconfig a joiner's line is read by servers that ran all along, and a JVM keeps a name's address for
   // 30 s: the name of a move may still resolve to the old server there, so a move's joiner is named by address.
   const moves = movesOf(inv);
   return (h) => {
-    if (inv.hosts_file !== "managed") return h;
+    if (!inv.hostsFileManaged) return h;
     const known = reported.get(h.myid);
     if (known !== undefined) return known === lineName(h).toLowerCase() ? h : { ...h, server_name: known };
     const name = lineName(h).toLowerCase();
     return taken.has(name) || (mode === "dynamic" && moves.has(name)) ? { ...h, server_name: h.address } : h;
   };
-}
-
-function memberOf(inv: Inventory, h: HostSpec): EnsembleTarget["members"][number] {
-  return { host: h.name, address: h.address, myid: h.myid, role: h.role, probe: probeFor(inv, h) };
 }
