@@ -201,9 +201,9 @@ export async function agentCall<K extends OpName>(
   agent: Pick<AgentHandle, "remotePath" | "node">,
   op: K,
   args: OpArgsInput<K>,
-  options: RunAgentOptions & { check?: boolean } = {},
+  options: RunAgentOptions = {},
 ): Promise<OpResult<K>> {
-  const request = { op, args, check: options.check ?? false } as AgentRequest;
+  const request = { op, args } as AgentRequest;
   const [response] = await runAgent(conn, agent, [request], options);
   if (response === undefined) throw new ZkfleetError("agent", `agent on ${conn.host} returned no response for ${op}`);
   return expectSuccess(conn.host, op, response);

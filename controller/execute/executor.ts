@@ -4,7 +4,7 @@
 // acting itself is behind `Actions` (actions.ts on a fleet), so this file
 // holds only sequencing, which unit tests drive with a recording double.
 import { ZkfleetError } from "../../common/errors.js";
-import { type Plan, type Step, type AwaitHealthyStep, assertNever, planSteps } from "../plan/steps.js";
+import { type Plan, type Step, type AwaitHealthyStep, type StartStep, assertNever, planSteps } from "../plan/steps.js";
 import { type EnsembleReport, serves } from "../status/health.js";
 import type { Journal } from "./journal.js";
 import { LockTakenOver } from "./lock.js";
@@ -34,8 +34,8 @@ export interface Actions {
    * made after that time and is still fresh (see actions.ts); `observedAt` then says when it was made.
    */
   observe(plan: Plan, hosts: readonly string[], versions: readonly string[], roles?: AwaitHealthyStep["roles"], reuseAfter?: number): Promise<EnsembleReport & { observedAt?: number }>;
-  /** Whether a ZooKeeper server process runs on the host (its pid file, or one started with its zoo.cfg), as its agent sees it. */
-  serverProcess(host: string): Promise<{ running: boolean; detail: string }>;
+  /** Whether the server this step started still runs (its pid file, or one started with its zoo.cfg), as its host's agent sees it. */
+  serverProcess(start: StartStep): Promise<{ running: boolean; detail: string }>;
 }
 
 export interface StepResult extends Outcome {
@@ -180,11 +180,12 @@ function otherServerFailed(step: AwaitHealthyStep, report: EnsembleReport | unde
  * runs (asked at most every goneMs / 3). An agent that cannot be asked proves
  * nothing: the check goes on until its timeout.
  */
-function exitWatch(hosts: readonly string[], actions: Actions, goneMs: number): (report: EnsembleReport) => Promise<void> {
+function exitWatch(starts: readonly StartStep[], actions: Actions, goneMs: number): (report: EnsembleReport) => Promise<void> {
   const closedSince = new Map<string, number>();
   const askedAt = new Map<string, number>();
   return async (report) => {
-    for (const host of hosts) {
+    for (const start of starts) {
+      const host = start.host;
       const mine = report.hosts.find((h) => h.host === host);
       if (!(mine?.reachable && mine.running === false)) {
         closedSince.delete(host);
@@ -194,7 +195,7 @@ function exitWatch(hosts: readonly string[], actions: Actions, goneMs: number): 
       closedSince.set(host, since);
       if (Date.now() - since < goneMs || Date.now() - (askedAt.get(host) ?? 0) < goneMs / 3) continue;
       askedAt.set(host, Date.now());
-      const process = await actions.serverProcess(host).catch(() => undefined);
+      const process = await actions.serverProcess(start).catch(() => undefined);
       if (process && !process.running) {
         throw new ZkfleetError("zookeeper", `ZooKeeper on ${host} exited after its start: nothing has listened on ${mine.address}'s client port for ${Math.round((Date.now() - since) / 1000)}s; its agent finds ${process.detail}`, {
           where: host,
@@ -213,7 +214,7 @@ function exitWatch(hosts: readonly string[], actions: Actions, goneMs: number): 
  */
 async function awaitHealthy(
   plan: Plan, step: AwaitHealthyStep, opts: ExecuteOptions, onReport: (report: EnsembleReport) => void, actedAt: number,
-  startedHosts: readonly string[] = [],
+  startedHosts: readonly StartStep[] = [],
 ): Promise<{ outcome: Outcome; report: EnsembleReport }> {
   const started = Date.now();
   const deadline = started + step.timeoutMs;
@@ -341,8 +342,8 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
   let leaderSeen: string | null | undefined;
   // When the last step that acts (anything but a wait) ended: an observation older than that shows a state gone by.
   let actedAt = opts.quietSince ?? Date.now();
-  // Servers started and not yet seen through a check: the next check watches whether they exit.
-  const startedUnchecked = new Set<string>();
+  // Servers started and not yet seen through a check, by the step that started them: the next check watches whether they exit.
+  const startedUnchecked = new Map<string, StartStep>();
   const noteLeader = (index: number) => (report: EnsembleReport) => {
     const leader = report.leader ?? null;
     if (leader === leaderSeen) return;
@@ -359,14 +360,14 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
       case "restore_data": return actions.restoreData(step);
       case "start": {
         const outcome = await actions.start(step);
-        startedUnchecked.add(step.host);
+        startedUnchecked.set(step.host, step);
         return outcome;
       }
       case "stop": return actions.stop(step);
       case "await_healthy": {
-        const watched = step.role === "check" ? step.hosts.filter((h) => startedUnchecked.has(h)) : [];
+        const watched = step.role === "check" ? step.hosts.flatMap((h) => startedUnchecked.get(h) ?? []) : [];
         const { outcome, report } = await awaitHealthy(plan, step, opts, noteLeader(index), actedAt, watched);
-        for (const h of watched) startedUnchecked.delete(h);
+        for (const s of watched) startedUnchecked.delete(s.host);
         final = report;
         return outcome;
       }
@@ -426,7 +427,9 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
     if (!stage.concurrent) {
       // A stage that checks a server the resumed run started: it was stopped, and is watched like one just started.
       let stopped = stage.resumes !== undefined;
-      if (stage.resumes !== undefined) startedUnchecked.add(stage.resumes);
+      // Started by the run resumed, with the start its undo repeats.
+      const resumedStart = stage.undo?.find((s): s is StartStep => s.kind === "start" && s.host === stage.resumes);
+      if (resumedStart) startedUnchecked.set(resumedStart.host, resumedStart);
       try {
         for (const step of stage.steps) {
           // Before `stopped`: what is not ready fails the step before it touched the server, with nothing to undo.

@@ -7,7 +7,7 @@ import { defaultBundlePath, loadBundle, type LoadedBundle } from "../agent-clien
 import { AgentSession, SpentSession } from "../agent-client/session.js";
 import { ConnectionPool, type HostResult } from "../connection/pool.js";
 import { sshConnector } from "./host-connector.js";
-import type { Connection } from "../connection/types.js";
+import type { Connection, RunOptions, RunResult } from "../connection/types.js";
 import type { Inventory } from "../inventory/schema.js";
 import type { FleetHost, FleetOptions } from "./types.js";
 import { ControllerRuntime } from "../agent-client/runtime.js";
@@ -60,6 +60,12 @@ export class Fleet {
     return this.pool.get(key);
   }
 
+  /** A command on a host, privileged (sudo) where its inventory says so: callers need not know how the host is reached. */
+  async run(key: string, argv: readonly string[], options: Omit<RunOptions, "become"> = {}): Promise<RunResult> {
+    const conn = await this.connection(key);
+    return conn.run(argv, { ...options, become: this.host(key).inventory.ssh.become });
+  }
+
   /** After a connection was lost with its host: the next use connects again (and the agent is checked again). */
   forget(key: string): void {
     this.warming.get(key)?.then((s) => s?.end(), () => undefined);
@@ -89,8 +95,8 @@ export class Fleet {
   }
 
   /** One agent operation on one host, typed end to end. */
-  async call<K extends OpName>(key: string, op: K, args: OpArgsInput<K>, check = false): Promise<OpResult<K>> {
-    const [r] = await this.batch(key, [{ op, args, check } as AgentRequest]);
+  async call<K extends OpName>(key: string, op: K, args: OpArgsInput<K>): Promise<OpResult<K>> {
+    const [r] = await this.batch(key, [{ op, args } as AgentRequest]);
     return expectSuccess(key, op, r!);
   }
 

@@ -14,7 +14,7 @@ import { quorumSize } from "../model/quorum.js";
 import { parseMembership } from "../model/membership.js";
 import { type ObservedHost, fileContent, hasData, isRunning, installedReleases, currentRelease, modeOf } from "../model/observed.js";
 import type { EnsembleTarget } from "../model/target.js";
-import type { DesiredFile, DesiredHost } from "./plan.js";
+import { type DesiredFile, type DesiredHost, releaseSteps } from "./plan.js";
 import type { AwaitHealthyStep, Plan, Refusal, Stage, Step } from "./steps.js";
 import { putBackSteps } from "./put-back.js";
 import { compareText } from "../../common/compare.js";
@@ -203,13 +203,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
     }
     const steps: Step[] = [];
     if (c.kind === "add") {
-      if (!installedReleases(o).includes(d.version) || currentRelease(o) !== d.version) {
-        steps.push({
-          kind: "install", host: h, version: d.version, tarball: d.tarball, transferDir: d.transferDir, installDir: d.installDir,
-          ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), setCurrent: true,
-          before: { current: currentRelease(o), installed: installedReleases(o) }, reason: `${h} joins on ZooKeeper ${d.version}`,
-        });
-      }
+      steps.push(...releaseSteps(d, currentRelease(o), installedReleases(o), `${h} joins on ZooKeeper ${d.version}`));
       steps.push(healthy("gate", beforeLive, `the ensemble must be healthy before ${h} joins`));
       if (isRunning(o)) steps.push({ kind: "stop", host: h, args: d.stop, mode: modeOf(o) ?? "unknown", reason: `${h} runs outside the ensemble; it starts again as a joiner` });
       if (hasData(o)) steps.push({ kind: "clean_data", host: h, args: d.clean, reason: `${h} joins with a clean data dir (its old state is kept aside) and syncs from the leader` });
@@ -295,6 +289,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
       },
       {
         kind: "await_config", host: "*", hosts: liveHosts(c.after, running), expect, timeoutMs: input.timeouts.settleMs,
+        probes: Object.fromEntries(liveHosts(c.after, running).map((x) => [x, target.members.find((m) => m.host === x)!.probe])),
         reason: "every member must run the new configuration, and a write must commit under it, before the next change",
       },
     ];

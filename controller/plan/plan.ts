@@ -343,6 +343,25 @@ function pendingRestart(input: PlanInput, d: DesiredHost, o: ObservedHost): stri
   return undefined;
 }
 
+/**
+ * What puts a host's `current` on its release: the release pushed and
+ * unpacked (and made current) where it is not on the host, a switch of the
+ * link where it is unpacked already, nothing where it is current.
+ */
+export function releaseSteps(d: DesiredHost, current: string | null, installed: readonly string[], why: string): Step[] {
+  if (!installed.includes(d.version)) {
+    return [{
+      kind: "install", host: d.host, version: d.version, tarball: d.tarball, transferDir: d.transferDir, installDir: d.installDir,
+      ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), setCurrent: current !== d.version, before: { current, installed: [...installed] }, reason: why,
+    }];
+  }
+  if (current === d.version) return [];
+  return [{
+    kind: "switch_release", host: d.host, version: d.version, installDir: d.installDir,
+    ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), before: { current }, reason: `switch current from ${current ?? "nothing"} to ${d.version}`,
+  }];
+}
+
 export function planApply(input: PlanInput): Plan {
   const target = input.target;
   const refuse = (refusals: Refusal[]): Plan => ({ target, stages: [], unchanged: [], refusals });
@@ -381,12 +400,8 @@ export function planApply(input: PlanInput): Plan {
           ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), setCurrent: false, before: { current, installed }, reason: `ZooKeeper ${d.version} is not installed; ${from} keeps serving until its turn`,
         });
       }
-    } else if (!installed.includes(d.version) || current !== d.version) {
-      steps.push({
-        kind: "install", host: d.host, version: d.version, tarball: d.tarball, transferDir: d.transferDir, installDir: d.installDir,
-        ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), setCurrent: current !== d.version, before: { current, installed },
-        reason: installed.includes(d.version) ? `switch current from ${current ?? "nothing"} to ${d.version}` : `ZooKeeper ${d.version} is not installed`,
-      });
+    } else {
+      steps.push(...releaseSteps(d, current, installed, `ZooKeeper ${d.version} is not installed`));
     }
     steps.push(...fileWrites(input, d, o, model.exists));
     const onNewRelease: Step[] = [];

@@ -123,6 +123,8 @@ export type AwaitConfigStep = StepBase & {
   kind: "await_config";
   host: "*";
   hosts: string[];
+  /** Where each listed member's client port answers, dialled from its own host. */
+  probes: Record<string, { address: string; port: number }>;
   expect: string[];
   timeoutMs: number;
 };

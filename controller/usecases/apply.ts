@@ -17,6 +17,7 @@ import { findRun, lastAppliedMembers, stepHistory, uncheckedStarts } from "../ex
 import { estimatePlan, estimateStage } from "../plan/estimate.js";
 import { Fleet, type FleetOptions } from "../fleet/fleet.js";
 import { type HostSpec, type Inventory, zooCfgPath } from "../inventory/schema.js";
+import { superAuth } from "../inventory/super-user.js";
 import type { ObservedHost } from "../model/observed.js";
 import { fileContent } from "../model/observed.js";
 import { type EnsembleTarget, probeFor, targetOf } from "../model/target.js";
@@ -284,6 +285,8 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     let route: CanaryRoute | undefined;
     let canary: Canary | undefined;
     let report: CanaryRunReport | undefined;
+    // The super user's password is read from its file when a reconfig runs, never kept in the plan.
+    const secrets = { superAuth: () => superAuth(inv) };
     const finishCanary = async () => {
       if (!canary || !route || report) return;
       const { report: figures, series } = await canary.stop();
@@ -313,7 +316,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       }
       const { results, final } = await executePlan(plan, {
         // Observed under the lock: a first gate soon after may judge that look rather than ask again.
-        ...(lock ? { actions: fleetActions(fleet, { at: started, hosts: observed }), quietSince: started } : { actions: fleetActions(fleet) }),
+        ...(lock ? { actions: fleetActions(fleet, secrets, { at: started, hosts: observed }), quietSince: started } : { actions: fleetActions(fleet, secrets) }),
         journal, parallel: fleet.parallel, ...(lock ? { lock } : {}),
         ready: async (step) => {
           if (!pushOnly(step) && acts(step)) await canaryStarted;

@@ -190,8 +190,8 @@ describe("executePlan", () => {
       });
       h.actions.observe = async () => bothClosed();
       const asked: string[] = [];
-      h.actions.serverProcess = async (host) => {
-        asked.push(host);
+      h.actions.serverProcess = async (started) => {
+        asked.push(started.host);
         return { running: false, detail: "no pid file at /d/zookeeper_server.pid" };
       };
       const plainCheck = { ...check, timeoutMs: 10_000 } as Step;
