@@ -203,12 +203,21 @@ describe("executePlan", () => {
 
     it("never asks for a gate, nor while the server answers", async () => {
       const h = harness();
-      const seen = [report("degraded"), report("degraded"), report("healthy"), { ...caughtUp(), verdict: "degraded" as const }, caughtUp()];
+      // The gate sees zk2's port closed (nothing started it in this run), the check sees zk2 answer before it catches up.
+      const seen = [closed(), closed(), closed(), report("healthy"), { ...caughtUp(), verdict: "degraded" as const }, { ...caughtUp(), verdict: "degraded" as const }, caughtUp()];
       h.actions.observe = async () => seen.shift() ?? caughtUp();
-      h.actions.serverProcess = async () => {
-        throw new Error("not to be asked");
+      // Recorded, not thrown: the executor treats an agent that cannot be asked as no news, so a throw here would pass unseen.
+      const asked: string[] = [];
+      h.actions.serverProcess = async (started) => {
+        asked.push(started.host);
+        return { running: false, detail: "no pid file" };
       };
-      await executePlan(plan([{ ...gate, timeoutMs: 10_000 } as Step, stop("zk2"), start("zk2"), waitingCheck]), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 5, goneMs: 0 });
+      const { results } = await executePlan(plan([{ ...gate, timeoutMs: 10_000 } as Step, stop("zk2"), start("zk2"), waitingCheck]),
+        { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 5, goneMs: 0 });
+      expect(seen).toEqual([]);
+      expect(asked).toEqual([]);
+      expect(results.map((r) => r.step.kind)).toEqual(["await_healthy", "stop", "start", "await_healthy"]);
+      expect(results[3]!.message).toMatch(/^leader zk1, .*zk2 caught up/);
     });
   });
 
