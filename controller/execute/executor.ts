@@ -248,8 +248,8 @@ async function awaitHealthy(
   for (;;) {
     // A gate's first look may be the check's that passed just before it, with no step acting in between: observing
     // again a few milliseconds later would see the same (each look costs about 20 ms of a roll's controller time).
-    // A check never reuses: it follows a start. A look still under way past the deadline is not waited for.
-    const look = await until(opts.actions.observe(plan, step.hosts, step.versions, step.roles, step.role === "gate" && polls === 0 ? actedAt : undefined), deadline + LATE_MS);
+    // The plan says which may (gates: a check follows a start). A look still under way past the deadline is not waited for.
+    const look = await until(opts.actions.observe(plan, step.hosts, step.versions, step.roles, step.mayReuseObservation && polls === 0 ? actedAt : undefined), deadline + LATE_MS);
     if (look === undefined) {
       throw timedOut(report ? `${waitingFor ?? report.verdict} (the last look; the one after it did not finish in time)` : "no look at the servers finished in time");
     }
@@ -342,7 +342,7 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
   let leaderSeen: string | null | undefined;
   // When the last step that acts (anything but a wait) ended: an observation older than that shows a state gone by.
   let actedAt = opts.quietSince ?? Date.now();
-  // Servers started and not yet seen through a check, by the step that started them: the next check watches whether they exit.
+  // Servers started and not yet seen through a check, by the step that started them: what a check's watch asks about.
   const startedUnchecked = new Map<string, StartStep>();
   const noteLeader = (index: number) => (report: EnsembleReport) => {
     const leader = report.leader ?? null;
@@ -365,7 +365,8 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
       }
       case "stop": return actions.stop(step);
       case "await_healthy": {
-        const watched = step.role === "check" ? step.hosts.flatMap((h) => startedUnchecked.get(h) ?? []) : [];
+        // The plan names the servers a check watches (withExitWatches); the start that started each says how to ask about it.
+        const watched = (step.watch ?? []).flatMap((h) => startedUnchecked.get(h) ?? []);
         const { outcome, report } = await awaitHealthy(plan, step, opts, noteLeader(index), actedAt, watched);
         for (const s of watched) startedUnchecked.delete(s.host);
         final = report;

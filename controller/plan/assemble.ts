@@ -12,7 +12,7 @@ import { type LastApplied, type MembershipEnsemble, type MembershipRenderer, pla
 import { type DesiredHost, type PlanInput, hostsConflictRefusals, planApply } from "./plan.js";
 import { type UncheckedStart, checkUncheckedFirst } from "./put-back.js";
 import { type RestoreSpec, planRestore } from "./restore.js";
-import { type Plan, type Refusal, planSteps } from "./steps.js";
+import { type CanaryPlan, type Plan, type Refusal, type Step, planSteps, withExitWatches } from "./steps.js";
 import { type ObservedHost, fileContent } from "../model/observed.js";
 import type { EnsembleTarget } from "../model/target.js";
 import { ETC_HOSTS, hostsBlockOf } from "../render/hosts-block.js";
@@ -48,6 +48,8 @@ export interface AssembleInput {
     restore?: RestoreSpec;
     /** A resumed run: the servers it started and never saw serve are checked first, each with its stage's undo. */
     resume?: { run: string; unchecked: readonly UncheckedStart[] };
+    /** The canary, unless --no-canary: how its clients reach the servers, where its znodes go. */
+    canary?: Omit<CanaryPlan, "pinned">;
   };
 }
 
@@ -76,7 +78,22 @@ export function assemblePlan(input: AssembleInput): Plan {
   if (conflicts.length > 0) return { target: planned.target, stages: [], unchanged: [], refusals: conflicts };
   const restoring = request.restore ? planRestore(planned, input.observed, request.restore) : planned;
   // Resumed: a server the run started and never saw serve is checked before anything else, its undo behind it.
-  return request.resume ? checkUncheckedFirst(restoring, request.resume.unchecked, request.resume.run, timeouts) : restoring;
+  const resumed = request.resume ? checkUncheckedFirst(restoring, request.resume.unchecked, request.resume.run, timeouts) : restoring;
+  const plan = withExitWatches(resumed);
+  const canary = request.canary && canaryFor(plan, input.observed, request.canary);
+  return canary ? { ...plan, canary } : plan;
+}
+
+/**
+ * Clients only notice servers that stop: a canary watches a plan that stops
+ * one (or whose undo does: a resumed check's stage has no stop of its own),
+ * pinned to each server that served when the hosts were observed.
+ */
+function canaryFor(plan: Plan, observed: readonly ObservedHost[], canary: Omit<CanaryPlan, "pinned">): CanaryPlan | undefined {
+  const stops = (st: Step) => st.kind === "stop" || st.kind === "reconfig";
+  if (plan.refusals.length > 0 || !plan.stages.some((s) => s.steps.some(stops) || s.undo?.some(stops))) return undefined;
+  const byHost = new Map(observed.map((o) => [o.host, o]));
+  return { ...canary, pinned: plan.target.members.filter((m) => byHost.get(m.host)?.server?.mode !== undefined).map((m) => m.host) };
 }
 
 /** A host's files with a rollback's content where it put one back. */

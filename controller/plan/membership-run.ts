@@ -15,7 +15,7 @@ import { parseMembership } from "../model/membership.js";
 import { type ObservedHost, fileContent, hasData, isRunning, installedReleases, currentRelease, modeOf } from "../model/observed.js";
 import type { EnsembleTarget } from "../model/target.js";
 import { type DesiredFile, type DesiredHost, releaseSteps } from "./plan.js";
-import type { AwaitHealthyStep, Plan, Refusal, Stage, Step } from "./steps.js";
+import { type AwaitHealthyStep, type Plan, type Refusal, type Stage, type Step, awaitHealthy } from "./steps.js";
 import { putBackSteps } from "./put-back.js";
 import { compareText } from "../../common/compare.js";
 
@@ -117,10 +117,8 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
       diff: unifiedDiff(f.path, before, f.content), before: before === null ? "absent" : "present", previous: before, reason: why,
     }];
   });
-  const healthy = (role: AwaitHealthyStep["role"], hosts: string[], reason: string, extra: Partial<AwaitHealthyStep> = {}): AwaitHealthyStep => ({
-    kind: "await_healthy", host: "*", role, hosts, versions: input.versions, reason,
-    timeoutMs: role === "gate" ? input.timeouts.gateMs : input.timeouts.settleMs, ...extra,
-  });
+  const healthy = (role: AwaitHealthyStep["role"], hosts: string[], reason: string, extra: Partial<AwaitHealthyStep> = {}): AwaitHealthyStep =>
+    awaitHealthy(role, hosts, input.versions, input.timeouts, reason, extra);
   const liveHosts = (config: readonly MemberSpec[], alive: ReadonlySet<number>) => config.filter((m) => alive.has(m.id)).map((m) => m.host);
   // A member that stays but whose server is down (its host was powered off and is back, say) is started
   // as it is, and must serve again, before anything changes. Left down, it is missing from every gate

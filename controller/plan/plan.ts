@@ -18,7 +18,7 @@ import { parseSettings, settingsDiff, withDynamicConfigFile } from "../model/zoo
 import { findHostsConflicts, hostsAlreadyResolve } from "../render/hosts-block.js";
 import { MANAGED_MARK } from "../render/mark.js";
 import { quorumSize, spareVoters } from "../model/quorum.js";
-import type { AwaitHealthyStep, DeferredWrite, Plan, Preinstalled, Refusal, Stage, Step, WriteFileStep } from "./steps.js";
+import { type AwaitHealthyStep, type DeferredWrite, type Plan, type Preinstalled, type Refusal, type Stage, type Step, type WriteFileStep, awaitHealthy } from "./steps.js";
 import { compareText } from "../../common/compare.js";
 
 export * from "./steps.js";
@@ -447,10 +447,8 @@ export function planApply(input: PlanInput): Plan {
 
   // While an upgrade is half done two versions serve together; gates accept both.
   const versions = [...new Set([target.version, ...model.hosts.flatMap((h) => versionOf(h) ?? [])])].sort();
-  const healthy = (role: AwaitHealthyStep["role"], reason: string, caughtUp?: string): AwaitHealthyStep => ({
-    kind: "await_healthy", host: "*", role, hosts: members, versions, reason, ...(caughtUp ? { caughtUp } : {}),
-    timeoutMs: role === "gate" ? input.timeouts.gateMs : input.timeouts.settleMs,
-  });
+  const healthy = (role: AwaitHealthyStep["role"], reason: string, caughtUp?: string): AwaitHealthyStep =>
+    awaitHealthy(role, members, versions, input.timeouts, reason, caughtUp ? { caughtUp } : {});
   // Under --limit, members left out that are not running cannot form the ensemble: awaiting it would only time out.
   const willRun = (h: string) => isRunning(observedBy.get(h)!) || starts.some((s) => s.host === h);
   const wholeEnsembleRuns = members.every(willRun);

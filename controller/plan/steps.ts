@@ -98,6 +98,18 @@ export type AwaitHealthyStep = StepBase & {
    * as a whole is not expected to be healthy then.
    */
   quorumWithout?: string;
+  /**
+   * A gate's first look may be the last look taken (by the step before, or
+   * the observation the plan was made from) when nothing has acted since and
+   * it is a fraction of a second old: looking again would see the same.
+   */
+  mayReuseObservation?: boolean;
+  /**
+   * The servers started since the last check: while one's client port stays
+   * closed, its host's agent is asked whether it still runs, and one that has
+   * exited fails the check at once instead of at its timeout.
+   */
+  watch?: string[];
   timeoutMs: number;
 };
 
@@ -183,6 +195,21 @@ export interface DeferredWrite {
   reason: string;
 }
 
+/**
+ * The canary a plan that stops a server runs: real clients writing and
+ * reading while it runs, one on the full connect string and one pinned to
+ * each server that served when the plan was made.
+ */
+export interface CanaryPlan {
+  pinned: string[];
+  /** Each member's client port (the inventory's client_port). */
+  clientPort: number;
+  /** How the clients reach the client ports: direct, through the SSH connections, or auto (decided when the run starts). */
+  via: "auto" | "direct" | "ssh";
+  /** Where its znodes go (the run's own path). */
+  path: string;
+}
+
 export interface Plan {
   target: EnsembleTarget;
   stages: Stage[];
@@ -194,6 +221,47 @@ export interface Plan {
   refusals: Refusal[];
   /** Membership changes still to make after this plan, each planned afresh once this one is done (static membership). */
   continues?: string[];
+  /** The canary that watches the run (absent: the plan stops no server, or --no-canary). */
+  canary?: CanaryPlan;
+}
+
+/** A wait for the ensemble's health: a gate before a stop (it may judge the last look), a check after a start. */
+export function awaitHealthy(
+  role: AwaitHealthyStep["role"], hosts: string[], versions: string[], timeouts: { gateMs: number; settleMs: number }, reason: string,
+  extra: Partial<AwaitHealthyStep> = {},
+): AwaitHealthyStep {
+  return {
+    kind: "await_healthy", host: "*", role, hosts, versions, reason, timeoutMs: role === "gate" ? timeouts.gateMs : timeouts.settleMs,
+    ...(role === "gate" ? { mayReuseObservation: true } : {}), ...extra,
+  };
+}
+
+/**
+ * Each check told which servers it watches for an exit: those started since
+ * the check before it that it waits for (a resumed check's server, started by
+ * the run resumed, too). An undo watches what its stage started and what it
+ * starts itself.
+ */
+export function withExitWatches(plan: Plan): Plan {
+  const started = new Set<string>();
+  const watching = (steps: readonly Step[], open: Set<string>): Step[] => steps.map((st) => {
+    if (st.kind === "start") open.add(st.host);
+    if (st.kind !== "await_healthy" || st.role !== "check") return st;
+    const watch = st.hosts.filter((h) => open.has(h));
+    for (const h of watch) open.delete(h);
+    const { watch: _old, ...rest } = st;
+    return watch.length > 0 ? { ...rest, watch } : rest;
+  });
+  const stages = plan.stages.map((stage) => {
+    const before = new Set(started);
+    if (stage.resumes !== undefined) started.add(stage.resumes);
+    const steps = watching(stage.steps, started);
+    if (!stage.undo) return { ...stage, steps };
+    // The undo runs when the stage failed: what it started is not checked then.
+    const open = new Set([...before, ...(stage.resumes !== undefined ? [stage.resumes] : []), ...stage.steps.filter((s) => s.kind === "start").map((s) => s.host)]);
+    return { ...stage, steps, undo: watching(stage.undo, open) };
+  });
+  return { ...plan, stages };
 }
 
 /** Every step in execution order; a step's index here is its number in the journal. */
@@ -220,7 +288,8 @@ export function describeStep(s: Step): string {
         return `gate: a quorum of ${s.hosts.join(", ")} serves without ${s.quorumWithout} within ${Math.round(s.timeoutMs / 1000)}s (${s.reason})`;
       }
       return `${s.role === "gate" ? "gate" : "check"}: ${s.hosts.join(", ")} healthy${s.caughtUp ? `, ${s.caughtUp} caught up with the leader` : ""}` +
-        `${s.versions.length > 1 ? ` (running ${s.versions.join(" or ")})` : ""} within ${Math.round(s.timeoutMs / 1000)}s (${s.reason})`;
+        `${s.versions.length > 1 ? ` (running ${s.versions.join(" or ")})` : ""} within ${Math.round(s.timeoutMs / 1000)}s (${s.reason})` +
+        `${s.mayReuseObservation ? "; the last look stands if nothing acted since" : ""}${s.watch?.length ? `; watching ${s.watch.join(", ")} for an exit` : ""}`;
     case "reconfig":
       return `${s.host}: reconfig through ${s.server}:${s.add.map((a) => ` add ${a}`).join("")}${s.remove.map((r) => ` remove server.${r}`).join("")} (${s.reason})`;
     case "await_config":

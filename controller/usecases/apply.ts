@@ -242,7 +242,6 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     const observed = lock
       ? keys.map((key) => observedFrom(key, lock.alongside.get(key)!, started))
       : await observeAll(fleet, keys, observeRequest);
-    const byKey = new Map(observed.map((o) => [o.host, o]));
     const timeouts = { gateMs: input.gateTimeoutMs ?? 30_000, settleMs: input.settleTimeoutMs ?? 120_000 };
     const plan = assemblePlan(assembleInput(planning, observed, {
       timeouts,
@@ -253,6 +252,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       ...(input.restore ? { rollback: { files: input.restore.files } } : {}),
       ...(input.backup ? { restore: { ...input.backup, lockRun } } : {}),
       ...(input.resume ? { resume: { run: input.resume.run, unchecked: uncheckedStarts(findRun(input.journalDir, input.resume.run).file) } } : {}),
+      ...(input.canary?.enabled ?? true ? { canary: { clientPort: inv.zookeeper.client_port, via: input.canary?.via ?? "auto", path: `/zkfleet-canary/${runId}` } } : {}),
     }));
     const estimateMs = estimatePlan(plan, history);
     input.onPlan?.(plan, estimateMs);
@@ -297,20 +297,18 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     // The canary's clients start (a hundred milliseconds or more: a process each) while an upgrade's push runs and
     // while the first gate looks; every other step waits for them, so that they are on the servers as they were
     // observed before anything else changes. A gate only looks: waiting for the clients first cost a roll 40-45 ms.
-    const stops = (st: Step) => st.kind === "stop" || st.kind === "reconfig";
     const pushOnly = (st: Step) => st.kind === "install" && !st.setCurrent;
     let canaryStarted: Promise<void> | undefined;
     try {
-      // An undo stops a server too (a resumed check's stage has no stop of its own, only its undo's).
-      if ((input.canary?.enabled ?? true) && (steps.some(stops) || plan.stages.some((s) => s.undo?.some(stops)))) {
-        const serving = plan.target.members.filter((m) => byKey.get(m.host)?.server?.mode !== undefined).map((m) => m.host);
+      const planned = plan.canary;
+      if (planned) {
         canaryStarted = (async () => {
-          route = await openCanaryRoute(fleet, plan.target, inv.zookeeper.client_port, serving, input.canary?.via ?? "auto");
+          route = await openCanaryRoute(fleet, plan.target, planned.clientPort, planned.pinned, planned.via);
           input.onCanaryRoute?.(route.via, route.reason);
           // Under the ensemble's lock no other run acts, so canary znodes of other runs were left by runs killed outright;
           // a run whose lock this one broke may still live, and is left alone (the sweep also spares any still written to).
           const sweep = { keep: [runId, ...(lock?.tookOver.map((h) => h.run) ?? [])] };
-          canary = await Canary.start(route.targets, { prefix: `/zkfleet-canary/${runId}`, sweep, ...(input.canary?.intervalMs ? { intervalMs: input.canary.intervalMs } : {}) });
+          canary = await Canary.start(route.targets, { prefix: planned.path, sweep, ...(input.canary?.intervalMs ? { intervalMs: input.canary.intervalMs } : {}) });
         })();
         canaryStarted.catch(() => undefined);
       }

@@ -12,7 +12,7 @@ import type { HostSpec } from "../../controller/inventory/schema.js";
 import type { EnsembleTarget } from "../../controller/model/target.js";
 import { type AssembleInput, assemblePlan } from "../../controller/plan/assemble.js";
 import type { MembershipRenderer, MembershipView } from "../../controller/plan/membership.js";
-import { type DesiredHost, describeStep, planSteps } from "../../controller/plan/plan.js";
+import { type DesiredHost, type Step, describeStep, planSteps } from "../../controller/plan/plan.js";
 import { type HostShape, observedHost } from "../helpers/observed.js";
 import { expectExecutedAsPrinted } from "../helpers/plan-exec.js";
 
@@ -41,7 +41,8 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
   states: fc.array(hostState, { minLength: 6, maxLength: 6 }),
   limitMask: fc.option(fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }), { nil: undefined }),
   kind: request,
-}).map(({ n, version, reconfigWanted, membershipEdit, states, limitMask, kind }): Scenario => {
+  canary: fc.boolean(),
+}).map(({ n, version, reconfigWanted, membershipEdit, states, limitMask, kind, canary }): Scenario => {
   const dynamic = reconfigWanted && version !== "3.4.13";
   const modern = version !== "3.4.13";
   const existing = Array.from({ length: n }, (_, i) => i + 1);
@@ -109,6 +110,7 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
       request: {
         ...(limit && kind === "apply" ? { limit } : {}),
         ...(kind === "stage" ? { stageOnly: true } : {}),
+        ...(canary ? { canary: { clientPort: 2181, via: "auto" as const, path: "/zkfleet-canary/r1" } } : {}),
         ...(kind === "rollback" ? { rollback: { files: new Map(names.map((h) => [h, new Map([[MYID, "0\n"]])])) } } : {}),
         ...(kind === "restore" ? {
           restore: {
@@ -150,6 +152,34 @@ describe("assemblePlan over random observed ensembles and requests", () => {
     }), { numRuns: 3000 });
     // The generator reaches the membership planner, not only the rolling one.
     expect(membershipPlans).toBeGreaterThan(50);
+  });
+
+  it("a canary watches every plan that stops a server (its own steps or an undo), pinned to the servers that serve, and no other", () => {
+    fc.assert(fc.property(scenario, ({ input }) => {
+      const plan = assemblePlan(input);
+      const stops = (s: Step) => s.kind === "stop" || s.kind === "reconfig";
+      const stopping = plan.stages.some((st) => st.steps.some(stops) || (st.undo ?? []).some(stops));
+      expect(plan.canary !== undefined).toBe(input.request.canary !== undefined && plan.refusals.length === 0 && stopping);
+      for (const h of plan.canary?.pinned ?? []) {
+        expect(plan.target.members.map((m) => m.host)).toContain(h);
+        expect(input.observed.find((o) => o.host === h)?.server?.mode).toBeDefined();
+      }
+    }), { numRuns: 1000 });
+  });
+
+  it("a check watches the servers started since the check before it that it waits for, and each started server is watched once", () => {
+    fc.assert(fc.property(scenario, ({ input }) => {
+      const plan = assemblePlan(input);
+      const open = new Set<string>();
+      for (const step of planSteps(plan)) {
+        if (step.kind === "start") open.add(step.host);
+        if (step.kind !== "await_healthy") continue;
+        if (step.role === "gate") expect(step.watch).toBeUndefined();
+        if (step.role !== "check") continue;
+        expect(step.watch ?? []).toEqual(step.hosts.filter((h) => open.has(h)));
+        for (const h of step.watch ?? []) open.delete(h);
+      }
+    }), { numRuns: 1000 });
   });
 
   it("every stop of a server that counts sits after a gate in its stage; a rolling plan touches no host outside --limit", () => {

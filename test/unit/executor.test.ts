@@ -6,7 +6,7 @@ import { ExitCode, ZkfleetError, exitCodeFor } from "../../common/errors.js";
 import { type Actions, OtherServerFailed, executePlan } from "../../controller/execute/executor.js";
 import { LockTakenOver } from "../../controller/execute/lock.js";
 import { putBackSteps } from "../../controller/plan/put-back.js";
-import type { AwaitHealthyStep, Plan, StartStep, Step, StopStep } from "../../controller/plan/steps.js";
+import { type AwaitHealthyStep, type Plan, type StartStep, type Step, type StopStep, awaitHealthy, withExitWatches } from "../../controller/plan/steps.js";
 import { type EnsembleReport, type HostReport, judgeEnsemble } from "../../controller/status/health.js";
 
 const report = (verdict: EnsembleReport["verdict"]): EnsembleReport => ({
@@ -16,15 +16,17 @@ const report = (verdict: EnsembleReport["verdict"]): EnsembleReport => ({
 
 const stop = (host: string): Step => ({ kind: "stop", host, mode: "follower", reason: "r", args: { data_dir: "/d", config_path: "/c" } });
 const start = (host: string): Step => ({ kind: "start", host, reason: "r", args: { install_dir: "/i", config_dir: "/c", data_dir: "/d" } });
-const gate: Step = { kind: "await_healthy", host: "*", role: "gate", hosts: ["zk1", "zk2", "zk3"], versions: ["3.8.0"], timeoutMs: 0, reason: "r" };
-const check: Step = { ...gate, role: "check" } as Step;
+// As the planner builds them: a gate may judge the last look, a check never does.
+const gate: Step = awaitHealthy("gate", ["zk1", "zk2", "zk3"], ["3.8.0"], { gateMs: 0, settleMs: 0 }, "r");
+const check: Step = awaitHealthy("check", ["zk1", "zk2", "zk3"], ["3.8.0"], { gateMs: 0, settleMs: 0 }, "r");
 
+// Each check told what it watches, as assemblePlan does.
 function planWithUndo(steps: Step[], undo: Step[]): Plan {
-  return { target: { name: "e", inventory: "e.yml", version: "3.8.0", members: [] }, stages: [{ title: "roll zk2 (follower)", concurrent: false, steps, undo }], unchanged: [], refusals: [] };
+  return withExitWatches({ target: { name: "e", inventory: "e.yml", version: "3.8.0", members: [] }, stages: [{ title: "roll zk2 (follower)", concurrent: false, steps, undo }], unchanged: [], refusals: [] });
 }
 
 function plan(...stages: Step[][]): Plan {
-  return { target: { name: "e", inventory: "e.yml", version: "3.8.0", members: [] }, stages: stages.map((steps) => ({ title: "t", concurrent: false, steps })), unchanged: [], refusals: [] };
+  return withExitWatches({ target: { name: "e", inventory: "e.yml", version: "3.8.0", members: [] }, stages: stages.map((steps) => ({ title: "t", concurrent: false, steps })), unchanged: [], refusals: [] });
 }
 
 function harness(opts: { verdicts?: EnsembleReport["verdict"][]; failOn?: string; onAct?: (s: Step) => void } = {}) {

@@ -31,6 +31,15 @@ export function printPlan(io: Io, plan: Plan, estimateMs: number, o: { check: bo
   });
   sayDeferred();
   if (plan.continues?.length) io.out(` then, each planned afresh once the one before is done: ${plan.continues.join("; ")}`);
+  if (plan.canary) io.out(` ${describeCanary(plan.canary)}`);
+}
+
+/** The canary a plan runs, in a line: its clients, where they write, how they reach the servers. */
+export function describeCanary(c: NonNullable<Plan["canary"]>): string {
+  const via = c.via === "auto" ? "direct when every serving server's client port answers from here within 1 s, else through the SSH connections"
+    : c.via === "direct" ? "direct to the client ports" : "through the SSH connections";
+  const pinned = c.pinned.length > 0 ? ` and one pinned to each of ${c.pinned.join(", ")}` : "";
+  return `canary: a client on the full connect string${pinned}, writing and reading under ${c.path} ten times a second, ${via}`;
 }
 
 /** The line a run prints when it takes the ensemble's lock over from another. */
