@@ -3,12 +3,12 @@
 // and its rendered files, what the hosts were observed to hold, the
 // journal's facts the caller read, the request), and out comes a plan, or a
 // plan that holds only typed refusals. It chooses the planner: a membership
-// change (membership.ts, static or dynamic), else the rolling plan
+// change (membership/change.ts, static or dynamic), else the rolling plan
 // (plan.ts), staging only with --stage, a restore's stage put in before the
 // starts, and a resumed run's unchecked servers checked first. Every
 // /etc/hosts a finished membership plan writes is scanned for lines that
 // would win over zkfleet's block.
-import { type LastApplied, type MembershipEnsemble, type MembershipRenderer, planMembershipChange } from "./membership.js";
+import { type LastApplied, type MembershipEnsemble, type MembershipRenderer, planMembershipChange } from "./membership/change.js";
 import { type DesiredHost, type PlanInput, hostsConflictRefusals, planApply } from "./plan.js";
 import { type UncheckedStart, checkUncheckedFirst } from "./put-back.js";
 import { type RestoreSpec, planRestore } from "./restore.js";
@@ -32,7 +32,7 @@ export interface AssembleInput {
   render: MembershipRenderer;
   /** Facts from the journal, read by the caller. */
   journal: {
-    /** Where the ensemble last ran (read when no server runs or holds data: membership.ts ensembleExists). */
+    /** Where the ensemble last ran (read when no server runs or holds data: membership/change.ts ensembleExists). */
     lastApplied?: LastApplied;
   };
   request: {

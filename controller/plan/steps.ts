@@ -126,7 +126,7 @@ export type ReconfigStep = StepBase & {
   remove: number[];
   installDir: string;
   preinstalled?: Preinstalled;
-  /** The server lines the ensemble must report once it is committed (canonical form, membership.ts serverLine). */
+  /** The server lines the ensemble must report once it is committed (canonical form, model/membership.ts serverLine). */
   expect: string[];
 };
 

@@ -383,7 +383,7 @@ const TEMPLATES = ["zoo.cfg.hbs", "zoo.cfg.dynamic.hbs", "zookeeper-env.sh.hbs",
 /**
  * Rendering for planning: the templates read and the super digest worked out
  * now, so that every call after this one does no I/O and the planner may
- * call it (plan/membership.ts MembershipRenderer). A membership change
+ * call it (plan/membership/change.ts MembershipRenderer). A membership change
  * renders the configurations on its way with it.
  */
 export function configRenderer(inv: Inventory, opts: RenderOptions = {}): {

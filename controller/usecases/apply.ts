@@ -23,7 +23,7 @@ import { fileContent } from "../model/observed.js";
 import { type EnsembleTarget, probeFor, targetOf } from "../model/target.js";
 import { type ObserveRequest, observeAll, observeRequests, observedFrom, unobservableError } from "../observe/observe.js";
 import { type AssembleInput, assemblePlan } from "../plan/assemble.js";
-import { ensembleExists } from "../plan/membership.js";
+import { ensembleExists } from "../plan/membership/change.js";
 import type { DesiredHost, Plan, Step } from "../plan/plan.js";
 import { planSteps } from "../plan/steps.js";
 import type { RestoreSpec } from "../plan/restore.js";

@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import type { HostSpec } from "../../controller/inventory/schema.js";
 import type { EnsembleTarget } from "../../controller/model/target.js";
 import { type AssembleInput, assemblePlan } from "../../controller/plan/assemble.js";
-import type { MembershipRenderer, MembershipView } from "../../controller/plan/membership.js";
+import type { MembershipRenderer, MembershipView } from "../../controller/plan/membership/change.js";
 import { type DesiredHost, type Step, describeStep, planSteps } from "../../controller/plan/plan.js";
 import { type HostShape, observedHost } from "../helpers/observed.js";
 import { expectExecutedAsPrinted } from "../helpers/plan-exec.js";

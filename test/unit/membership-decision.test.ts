@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify as toYaml } from "yaml";
 import { lastAppliedMembers } from "../../controller/execute/runs.js";
-import { planMembershipChange } from "../../controller/plan/membership.js";
+import { planMembershipChange } from "../../controller/plan/membership/change.js";
 import { assemblePlan } from "../../controller/plan/assemble.js";
 import { assembleInput, planningFor } from "../../controller/usecases/apply.js";
 import { parseInventoryText } from "../../controller/inventory/load.js";

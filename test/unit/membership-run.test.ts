@@ -4,7 +4,7 @@
 // the refusal when no safe order exists.
 import { describe, expect, it } from "vitest";
 import type { MemberSpec } from "../../controller/model/membership-plan.js";
-import { type MembershipRunInput, planMembershipRun } from "../../controller/plan/membership-run.js";
+import { type MembershipRunInput, planMembershipRun } from "../../controller/plan/membership/run.js";
 import type { DesiredHost } from "../../controller/plan/plan.js";
 import { planSteps } from "../../controller/plan/steps.js";
 import { type HostShape, observedHost } from "../helpers/observed.js";

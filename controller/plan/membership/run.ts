@@ -8,16 +8,16 @@
 // with the new server list, then the others are restarted with it one at a
 // time under the rolling gates, leader last; a leaving server is stopped once
 // the others no longer count it. Pure.
-import { unifiedDiff } from "../../common/diff.js";
-import { type MemberSpec, type MembershipChange, planMembership } from "../model/membership-plan.js";
-import { quorumSize } from "../model/quorum.js";
-import { parseMembership } from "../model/membership.js";
-import { type ObservedHost, fileContent, hasData, isRunning, installedReleases, currentRelease, modeOf } from "../model/observed.js";
-import type { EnsembleTarget } from "../model/target.js";
-import { type DesiredFile, type DesiredHost, releaseSteps } from "./plan.js";
-import { type AwaitHealthyStep, type Plan, type Refusal, type Stage, type Step, awaitHealthy } from "./steps.js";
-import { putBackSteps } from "./put-back.js";
-import { compareText } from "../../common/compare.js";
+import { unifiedDiff } from "../../../common/diff.js";
+import { type MemberSpec, type MembershipChange, planMembership } from "../../model/membership-plan.js";
+import { quorumSize } from "../../model/quorum.js";
+import { parseMembership } from "../../model/membership.js";
+import { type ObservedHost, fileContent, hasData, isRunning, installedReleases, currentRelease, modeOf } from "../../model/observed.js";
+import type { EnsembleTarget } from "../../model/target.js";
+import { type DesiredFile, type DesiredHost, releaseSteps } from "../plan.js";
+import { type AwaitHealthyStep, type Plan, type Refusal, type Stage, type Step, awaitHealthy } from "../steps.js";
+import { putBackSteps } from "../put-back.js";
+import { compareText } from "../../../common/compare.js";
 
 export type MembershipMode = "dynamic" | "static";
 
@@ -49,7 +49,7 @@ export interface MembershipRunInput {
    * Ids of target members whose server line names them by address (they
    * joined while a server moving under their name still served). Static
    * lists take the name at the restarts that follow; a reconfig'd line
-   * keeps the address (see membership.ts).
+   * keeps the address (see change.ts).
    */
   renames?: number[];
   /** The record of the membership zkfleet applied, kept on every host (another controller reads it too). */

@@ -2,19 +2,19 @@
 // report, else their files), what the inventory asks for (hosts present;
 // absent ones leave), and, when the two differ, the plan of
 // model/membership-plan.ts in the way this ensemble can carry it out
-// (membership-run.ts). Each configuration on the way is rendered by the
+// (run.ts). Each configuration on the way is rendered by the
 // caller's renderer, which does no I/O.
-import type { HostSpec } from "../inventory/schema.js";
-import { hostMembership } from "../model/ensemble.js";
-import { lineName, movesOf, presentHosts } from "../model/hosts.js";
-import type { MemberSpec } from "../model/membership-plan.js";
-import { coreLine, parseMembership, parseServerLine, type ServerEntry } from "../model/membership.js";
-import { type ObservedHost, fileContent, isRunning, hasData, modeOf, runningVersion } from "../model/observed.js";
-import type { EnsembleTarget } from "../model/target.js";
-import { planMembershipRun } from "./membership-run.js";
-import type { DesiredFile, DesiredHost } from "./plan.js";
-import type { Plan, Refusal } from "./steps.js";
-import { ETC_HOSTS, etcHostsFile } from "../render/hosts-block.js";
+import type { HostSpec } from "../../inventory/schema.js";
+import { hostMembership } from "../../model/ensemble.js";
+import { lineName, movesOf, presentHosts } from "../../model/hosts.js";
+import type { MemberSpec } from "../../model/membership-plan.js";
+import { coreLine, parseMembership, parseServerLine, type ServerEntry } from "../../model/membership.js";
+import { type ObservedHost, fileContent, isRunning, hasData, modeOf, runningVersion } from "../../model/observed.js";
+import type { EnsembleTarget } from "../../model/target.js";
+import { planMembershipRun } from "./run.js";
+import type { DesiredFile, DesiredHost } from "../plan.js";
+import type { Plan, Refusal } from "../steps.js";
+import { ETC_HOSTS, etcHostsFile } from "../../render/hosts-block.js";
 
 /** Which servers a rendered configuration names, and which names /etc/hosts keeps (render.ts Membership). */
 export interface MembershipView {
