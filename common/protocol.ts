@@ -384,8 +384,11 @@ export const DiscoverArgs = z.strictObject({
 /** Debian's zookeeperd keeps its scripts here, the jar in /usr/share/java and the config behind /etc/zookeeper/conf. */
 export const DEBIAN_ZOOKEEPER_HOME = "/usr/share/zookeeper";
 
-/** The zoo.cfg in a request's config_dir: the file the controller writes and the agent starts a server with. */
-export const zooCfgIn = (configDir: string): string => posix.join(configDir, "zoo.cfg");
+/**
+ * The zoo.cfg in a config_dir: the file the controller writes, stops and
+ * starts by, and the agent starts a server with. The one place that names it.
+ */
+export const zooCfgPath = (configDir: string): string => posix.join(configDir, "zoo.cfg");
 
 const DiscoveredServer = z.strictObject({
   pid: z.number().int().positive(),

@@ -1,6 +1,6 @@
 // clean_data: make a joining server start from an empty data directory by
-// moving its previous state aside (never deleting it), as seed 004 does by
-// hand with rm. Refuses while a ZooKeeper still uses the directory.
+// moving its previous state aside (never deleting it), as the manual
+// procedure for adding a server does with rm. Refuses while a ZooKeeper still uses the directory.
 
 import { realpath, rename } from "node:fs/promises";
 import { basename, join } from "node:path";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { sendWord } from "../../common/four-letter.js";
 import { exists, readIfExists } from "../fs-util.js";
 import { done, failed, type OpOutcome } from "../outcome.js";
-import { type OpArgs, zooCfgIn } from "../../common/protocol.js";
+import { type OpArgs, zooCfgPath } from "../../common/protocol.js";
 import { describePidFile, pidFileIn, quorumPeersWithConfig, readPidFile, samePath } from "../proc.js";
 import { currentHome } from "../releases.js";
 import { describeResult, runCommand, tail } from "../run-command.js";
@@ -35,7 +35,7 @@ async function startSystemd(args: OpArgs<"start">, unit: string): Promise<OpOutc
     return done(false, `${unit} is already active`, { pid: state.mainPid, already_running: true, output: "" });
   }
   // A server started before the switch to systemd holds the ports; the unit takes over at its next restart.
-  const [outside] = await quorumPeersWithConfig(zooCfgIn(args.config_dir));
+  const [outside] = await quorumPeersWithConfig(zooCfgPath(args.config_dir));
   if (outside) {
     return done(false, `already running as pid ${outside.pid}, outside ${unit}`, { pid: outside.pid, already_running: true, output: "" });
   }
@@ -57,7 +57,7 @@ async function startSystemd(args: OpArgs<"start">, unit: string): Promise<OpOutc
 
 export async function startOp(args: OpArgs<"start">): Promise<OpOutcome<"start">> {
   if (args.service.kind === "systemd") return startSystemd(args, args.service.unit);
-  const configPath = zooCfgIn(args.config_dir);
+  const configPath = zooCfgPath(args.config_dir);
   const pidFile = pidFileIn(args.data_dir);
   const state = await readPidFile(pidFile);
   if (state.kind === "zookeeper") {

@@ -69,7 +69,7 @@ export async function applyAction({ io, setExit, fleetOptions }: CommandContext,
     gateTimeoutMs: o.gateTimeout * 1000, settleTimeoutMs: o.settleTimeout * 1000,
     breakLock: !!o.breakLock, newEnsemble: !!o.newEnsemble, ...(o.stage ? { stageOnly: true } : {}), ...(deadline ? { deadline } : {}),
     canary: { enabled: o.canary !== false, via: o.canaryVia },
-    ...(resume ? { resume } : {}), ...(rollback ? { rollback } : {}), ...(restoring ? { backup: restoring.spec } : {}),
+    ...(resume ? { resume } : {}), ...(rollback ? { rollback } : {}), ...(restoring ? { restore: restoring.spec } : {}),
     onFindings: (findings) => {
       if (human) for (const w of findings) io.err(formatFinding(w));
     },

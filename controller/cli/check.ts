@@ -11,8 +11,8 @@ export function register(program: Command, { io, setExit }: CommandContext): voi
     .requiredOption("-i, --inventory <file>", "inventory file (repeat for a fleet)", collect)
     .option("--json", "machine-readable output")
     .action(async (o) => {
-      const [{ runCheck }, { formatFinding }] = await Promise.all([import("../usecases/check.js"), import("../inventory/findings.js")]);
-      const result = await runCheck(o.inventory);
+      const [{ lintInventories }, { formatFinding }] = await Promise.all([import("../usecases/check.js"), import("../inventory/findings.js")]);
+      const result = await lintInventories(o.inventory);
       const errors = result.findings.filter((f) => f.severity === "error").length;
       const warnings = result.findings.length - errors;
       if (o.json) io.out(JSON.stringify({ ok: result.ok, errors, warnings, findings: result.findings }, null, 2));

@@ -16,7 +16,7 @@ import type { AwaitHealthyStep, Plan } from "../plan/steps.js";
 import { coreLine, membershipFromConf } from "../model/membership.js";
 import { probeCommit } from "../zk/commit-probe.js";
 import { expectSuccess } from "../agent-client/client.js";
-import { type AgentRequest, type DigestAuth, zooCfgIn } from "../../common/protocol.js";
+import { type AgentRequest, type DigestAuth, zooCfgPath } from "../../common/protocol.js";
 import { judgeEnsemble } from "../status/health.js";
 import type { Actions } from "./executor.js";
 
@@ -179,7 +179,7 @@ export function fleetActions(fleet: Fleet, secrets: Secrets, seen?: { at: number
     },
 
     async serverProcess(start) {
-      const facts = await fleet.call(start.host, "facts", { data_dir: start.args.data_dir, zoo_cfg: zooCfgIn(start.args.config_dir) });
+      const facts = await fleet.call(start.host, "facts", { data_dir: start.args.data_dir, zoo_cfg: zooCfgPath(start.args.config_dir) });
       const p = facts.data.process;
       return { running: p?.state === "running", detail: p?.detail ?? "the agent found no ZooKeeper process" };
     },

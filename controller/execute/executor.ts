@@ -96,7 +96,7 @@ const HEALTH_POLL_MS = 250;
  * milliseconds later, so here the poll is what the roll waits for.
  */
 const CHECK_EARLY_POLL_MS = 100;
-const CHECK_EARLY_MS = 2000;
+const SETTLE_EARLY_MS = 2000;
 
 /**
  * A check after a start whose server (each server started since the last
@@ -167,10 +167,10 @@ function otherServerFailed(step: AwaitHealthyStep, report: EnsembleReport | unde
   const who = failing.length > 0 ? failing.join(", ") : "another server";
   const role = report.leader === mine ? "as leader" : `following ${report.leader}`;
   return new OtherServerFailed("zookeeper", `${mine} came back and serves (${role}, ${report.votersUp}/${report.voters} voters up), but ${who} ` +
-    `failed during its check: ${theirs.join("; ")}; ${mine} is left as it is (putting it back would stop a working server) and the run halted`, {
+    `failed during ${mine}'s settle: ${theirs.join("; ")}; ${mine} is left as it is (putting it back would stop a working server) and the run halted`, {
     where: theirs.join("; "),
     hint: `find out what ails ${who}: \`zkfleet status\`, its ZooKeeper log (log_dir), its process (stopped or frozen: kill -CONT; a long GC pause), ` +
-      `its disk, its host; once it serves again, \`zkfleet runs resume ${runId}\` checks ${mine} first and finishes the run`,
+      `its disk, its host; once it serves again, \`zkfleet runs resume ${runId}\` waits for ${mine} to settle first and finishes the run`,
   });
 }
 
@@ -301,7 +301,7 @@ async function awaitHealthy(
       opts.onWaiting?.(line);
       said = { line, at: Date.now() };
     }
-    const early = step.role === "check" && Date.now() - started < CHECK_EARLY_MS;
+    const early = step.role === "settle" && Date.now() - started < SETTLE_EARLY_MS;
     // The last poll comes at the deadline, not a poll's length after it.
     const pause = Math.min(opts.pollMs ?? (early ? CHECK_EARLY_POLL_MS : HEALTH_POLL_MS), deadline - Date.now());
     await new Promise((r) => setTimeout(r, pause));
@@ -464,9 +464,9 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
     const host = stage.resumes ?? stage.steps.find((s) => s.kind === "start")?.host;
     if (host === undefined || !startedUnchecked.has(host)) return err;
     journal.write("unchecked", { host, stage: stage.title });
-    return new ZkfleetError("interrupted", `${err.message}; ${host} was started and has not been checked yet`, {
+    return new ZkfleetError("interrupted", `${err.message}; ${host} was started and has not settled yet`, {
       where: journal.path,
-      hint: `run \`zkfleet runs resume ${journal.runId}\`: it checks ${host} before anything else and puts it back as it was if it does not serve ` +
+      hint: `run \`zkfleet runs resume ${journal.runId}\`: it waits for ${host} to settle before anything else and puts it back as it was if it does not serve ` +
         "(a plain apply would only see it running)",
     });
   }

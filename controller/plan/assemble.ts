@@ -10,12 +10,15 @@
 // would win over zkfleet's block.
 import { type LastApplied, type MembershipEnsemble, type MembershipRenderer, planMembershipChange } from "./membership/change.js";
 import { type DesiredHost, type PlanInput, hostsConflictRefusals, planApply } from "./plan.js";
-import { type UncheckedStart, checkUncheckedFirst } from "./put-back.js";
+import { type UncheckedStart, checkUncheckedFirst } from "./undo.js";
 import { type RestoreSpec, planRestore } from "./restore.js";
 import { type CanaryPlan, type Plan, type Refusal, type Step, planSteps, withExitWatches } from "./steps.js";
 import { type ObservedHost, fileContent } from "../model/observed.js";
 import type { EnsembleTarget } from "../model/target.js";
 import { ETC_HOSTS, hostsBlockOf } from "../render/hosts-block.js";
+
+/** What a rollback puts back: per host, per path, the content the file had before the run rolled back. */
+export type RollbackFiles = ReadonlyMap<string, ReadonlyMap<string, string>>;
 
 export interface AssembleInput {
   /** The members the inventory asks for (its present hosts). */
@@ -42,8 +45,8 @@ export interface AssembleInput {
     stageOnly?: boolean;
     /** --new-ensemble: an empty ensemble under a name the journal saw elsewhere is meant. */
     newEnsemble?: boolean;
-    /** A rollback: per host and path, the content to put back (the inventory's target names the release to go back to). */
-    rollback?: { files: ReadonlyMap<string, ReadonlyMap<string, string>> };
+    /** A rollback: the files to put back (the inventory's target names the release to go back to). */
+    rollback?: { files: RollbackFiles };
     /** A restore: the backup goes into every member before any starts. */
     restore?: RestoreSpec;
     /** A resumed run: the servers it started and never saw serve are checked first, each with its stage's undo. */

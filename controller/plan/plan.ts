@@ -5,7 +5,7 @@
 // contract with the executor.
 import { posix } from "node:path";
 import { unifiedDiff } from "../../common/diff.js";
-import { putBackSteps } from "./put-back.js";
+import { undoSteps } from "./undo.js";
 import { needsSnapshotToStart, versionHop } from "../../common/versions.js";
 import type { OpArgsInput } from "../../common/protocol.js";
 import { type EnsembleModel, type ModelHost, modelEnsemble } from "../model/ensemble.js";
@@ -472,15 +472,15 @@ export function planApply(input: PlanInput): Plan {
   if (prepare.length > 0) stages.push({ title: "prepare hosts that serve nothing yet", concurrent: true, steps: prepare });
   if (starts.length > 0) {
     const last = rolls.length === 0 && wholeEnsembleRuns
-      ? [healthy("check", "done only when one leader serves and every other server follows or observes it")] : [];
+      ? [healthy("settle", "done only when one leader serves and every other server follows or observes it")] : [];
     stages.push({ title: "start servers that are down", concurrent: false, steps: [...starts, ...last] });
   }
   for (const { observed: o, steps, upgrade, pending } of restartOrder(rolls, (r) => r.observed)) {
     const d = input.desired.find((x) => x.host === o.host)!;
     const mode = modeOf(o) ?? "unknown";
     const [writes, onNewRelease] = [steps.filter((s) => s.kind === "write_file"), steps.filter((s) => s.kind !== "write_file")];
-    const check = healthy("check", `${o.host} must serve again before the next server is touched`, o.host);
-    const undo = putBackSteps(o.host, d.stop, d.start, [...writes, ...onNewRelease], check, healthy("gate", ""));
+    const check = healthy("settle", `${o.host} must serve again before the next server is touched`, o.host);
+    const undo = undoSteps(o.host, d.stop, d.start, [...writes, ...onNewRelease], check, healthy("gate", ""));
     stages.push({
       title: `${upgrade ? "upgrade" : "roll"} ${o.host} (${mode})`,
       concurrent: false,

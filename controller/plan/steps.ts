@@ -1,6 +1,6 @@
 // The contract between the planner and the executor. A plan holds everything
 // the executor will do: each step's arguments, the gates before and the
-// checks after as steps of their own, timeouts, and the state a step expects
+// settles after as steps of their own, timeouts, and the state a step expects
 // to replace (for the journal, resume and rollback). The executor adds
 // nothing and reorders nothing, so `apply --check` shows exactly what runs.
 import type { OpArgsInput } from "../../common/protocol.js";
@@ -74,17 +74,17 @@ export type StopStep = StepBase & { kind: "stop"; args: OpArgsInput<"stop">; /**
  * Wait until every member serves: one leader, the others following or
  * observing, synced. As a gate (before a stop) a timeout refuses to go on,
  * since stopping a server of an unhealthy ensemble could cost quorum; as a
- * check (after a start) a timeout is a failed step.
+ * settle (after a start) a timeout is a failed step.
  */
 export type AwaitHealthyStep = StepBase & {
   kind: "await_healthy";
   host: "*";
-  role: "gate" | "check";
+  role: "gate" | "settle";
   /** The hosts whose health is awaited: every member of the ensemble. */
   hosts: string[];
   /** Versions a server may report and still count as healthy: two while an upgrade is half done. */
   versions: string[];
-  /** A check after a start also waits until this host's zxid reaches what the leader had. */
+  /** A settle after a start also waits until this host's zxid reaches what the leader had. */
   caughtUp?: string;
   /**
    * Roles during a membership change, where they differ from the target's;
@@ -105,9 +105,9 @@ export type AwaitHealthyStep = StepBase & {
    */
   mayReuseObservation?: boolean;
   /**
-   * The servers started since the last check: while one's client port stays
+   * The servers started since the last settle: while one's client port stays
    * closed, its host's agent is asked whether it still runs, and one that has
-   * exited fails the check at once instead of at its timeout.
+   * exited fails the settle at once instead of at its timeout.
    */
   watch?: string[];
   timeoutMs: number;
@@ -156,13 +156,13 @@ export interface Stage {
   steps: Step[];
   /**
    * When a step fails after this stage stopped its server: put the server
-   * back as it was (previous files and release) and check it serves, then
+   * back as it was (previous files and release) and see it serve, then
    * halt. Shown by --check like every other step.
    */
   undo?: Step[];
   /**
    * A server the resumed run stopped and started but never saw through its
-   * check: this stage checks it, and its undo (that run's) puts it back when
+   * settle: this stage waits for it to settle, and its undo (that run's) puts it back when
    * it does not serve.
    */
   resumes?: string;
@@ -225,7 +225,7 @@ export interface Plan {
   canary?: CanaryPlan;
 }
 
-/** A wait for the ensemble's health: a gate before a stop (it may judge the last look), a check after a start. */
+/** A wait for the ensemble's health: a gate before a stop (it may judge the last look), a settle after a start. */
 export function awaitHealthy(
   role: AwaitHealthyStep["role"], hosts: string[], versions: string[], timeouts: { gateMs: number; settleMs: number }, reason: string,
   extra: Partial<AwaitHealthyStep> = {},
@@ -237,8 +237,8 @@ export function awaitHealthy(
 }
 
 /**
- * Each check told which servers it watches for an exit: those started since
- * the check before it that it waits for (a resumed check's server, started by
+ * Each settle told which servers it watches for an exit: those started since
+ * the settle before it that it waits for (a resumed settle's server, started by
  * the run resumed, too). An undo watches what its stage started and what it
  * starts itself.
  */
@@ -246,7 +246,7 @@ export function withExitWatches(plan: Plan): Plan {
   const started = new Set<string>();
   const watching = (steps: readonly Step[], open: Set<string>): Step[] => steps.map((st) => {
     if (st.kind === "start") open.add(st.host);
-    if (st.kind !== "await_healthy" || st.role !== "check") return st;
+    if (st.kind !== "await_healthy" || st.role !== "settle") return st;
     const watch = st.hosts.filter((h) => open.has(h));
     for (const h of watch) open.delete(h);
     const { watch: _old, ...rest } = st;
@@ -257,7 +257,7 @@ export function withExitWatches(plan: Plan): Plan {
     if (stage.resumes !== undefined) started.add(stage.resumes);
     const steps = watching(stage.steps, started);
     if (!stage.undo) return { ...stage, steps };
-    // The undo runs when the stage failed: what it started is not checked then.
+    // The undo runs when the stage failed: what it started is not settled then.
     const open = new Set([...before, ...(stage.resumes !== undefined ? [stage.resumes] : []), ...stage.steps.filter((s) => s.kind === "start").map((s) => s.host)]);
     return { ...stage, steps, undo: watching(stage.undo, open) };
   });
@@ -287,7 +287,7 @@ export function describeStep(s: Step): string {
       if (s.quorumWithout !== undefined) {
         return `gate: a quorum of ${s.hosts.join(", ")} serves without ${s.quorumWithout} within ${Math.round(s.timeoutMs / 1000)}s (${s.reason})`;
       }
-      return `${s.role === "gate" ? "gate" : "check"}: ${s.hosts.join(", ")} healthy${s.caughtUp ? `, ${s.caughtUp} caught up with the leader` : ""}` +
+      return `${s.role}: ${s.hosts.join(", ")} healthy${s.caughtUp ? `, ${s.caughtUp} caught up with the leader` : ""}` +
         `${s.versions.length > 1 ? ` (running ${s.versions.join(" or ")})` : ""} within ${Math.round(s.timeoutMs / 1000)}s (${s.reason})` +
         `${s.mayReuseObservation ? "; the last look stands if nothing acted since" : ""}${s.watch?.length ? `; watching ${s.watch.join(", ")} for an exit` : ""}`;
     case "reconfig":

@@ -13,16 +13,17 @@ import type { FleetOptions } from "../fleet/fleet.js";
 import type { Finding } from "../inventory/findings.js";
 import { inventoryError } from "../inventory/load.js";
 import type { ApplyInput, ApplyResult } from "./apply.js";
-import { runCheck } from "./check.js";
+import { lintInventories } from "./check.js";
+import type { RollbackFiles } from "../plan/assemble.js";
 
 /** The run a `runs resume` continues: its lock is taken back, and the inventory must be the one it was planned from. */
 export type ResumeOf = { run: string; lockRun: string; inventoryHash: string };
 
 /** A rollback (`runs rollback`): the files and release an earlier run replaced, per host and path. */
-export type RollbackOf = { run: string; files: Map<string, Map<string, string>>; version?: string };
+export type RollbackOf = { run: string; files: RollbackFiles; version?: string };
 
 /** What a command that acts asks for: apply's input less what this module works out (the inventory, the fleet). */
-export type ActingRequest = Omit<ApplyInput, "inventory" | "inventoryHash" | "opened" | "resume" | "restore" | "fleet" | "onLockTakenOver"> & {
+export type ActingRequest = Omit<ApplyInput, "inventory" | "inventoryHash" | "opened" | "resume" | "rollback" | "fleet" | "onLockTakenOver"> & {
   resume?: ResumeOf;
   rollback?: RollbackOf;
   fleet: FleetOptions;
@@ -40,7 +41,7 @@ export type ActingRequest = Omit<ApplyInput, "inventory" | "inventoryHash" | "op
 export async function act(request: ActingRequest): Promise<ApplyResult> {
   const { resume, rollback, onFindings, onRound, onLockTakenOver, onOpened, ...rest } = request;
   // apply refuses what check calls an error, so the two never disagree.
-  const checked = await runCheck([request.file]);
+  const checked = await lintInventories([request.file]);
   if (!checked.ok) throw inventoryError(request.file, checked.findings.filter((f) => f.severity === "error"));
   onFindings?.(checked.findings);
   const loaded = checked.inventories[0]!.inventory;
@@ -78,7 +79,7 @@ export async function act(request: ActingRequest): Promise<ApplyResult> {
       ...rest, inventory, inventoryHash, opened: fleet,
       ...(onLockTakenOver ? { onLockTakenOver: (previous, generation) => onLockTakenOver(inventory.ensemble, previous, generation) } : {}),
       ...(resume ? { resume: { run: resume.run, lockRun: resume.lockRun } } : {}),
-      ...(rollback ? { restore: { run: rollback.run, files: rollback.files } } : {}),
+      ...(rollback ? { rollback: { run: rollback.run, files: rollback.files } } : {}),
     }, onRound);
   } finally {
     // apply closes the fleet it was handed; this is for a refusal before it took it (closing twice is harmless).

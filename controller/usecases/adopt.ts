@@ -1,5 +1,5 @@
 // `zkfleet adopt ADDRESS...`: look at an ensemble zkfleet did not install
-// (by hand from the Apache tarball, seed 004's way) and write the inventory
+// (by hand from the Apache tarball) and write the inventory
 // that describes it as it is. Read-only on the hosts apart from the agent
 // zkfleet puts in its own directory. The inventory is then planned against
 // the same hosts, as `apply --check` would: adoption is right only when that

@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { join, posix } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
+import { zooCfgPath } from "../../common/protocol.js";
 import { Canary } from "../canary/canary.js";
 import { type CanaryRoute, type CanaryRunReport, type CanaryVia, type CanaryViaOption, openCanaryRoute } from "../canary/route.js";
 import { fleetActions } from "../execute/actions.js";
@@ -16,13 +17,13 @@ import { type EnsembleLock, acquireEnsembleLock } from "../execute/lock.js";
 import { findRun, lastAppliedMembers, stepHistory, uncheckedStarts } from "../execute/runs.js";
 import { estimatePlan, estimateStage } from "../plan/estimate.js";
 import { Fleet, type FleetOptions } from "../fleet/fleet.js";
-import { type HostSpec, type Inventory, zooCfgPath } from "../inventory/schema.js";
+import type { HostSpec, Inventory } from "../inventory/schema.js";
 import { superAuth } from "../inventory/super-user.js";
 import type { ObservedHost } from "../model/observed.js";
 import { fileContent } from "../model/observed.js";
 import { type EnsembleTarget, probeFor, targetOf } from "../model/target.js";
 import { type ObserveRequest, observeAll, observeRequests, observedFrom, unobservableError } from "../observe/observe.js";
-import { type AssembleInput, assemblePlan } from "../plan/assemble.js";
+import { type AssembleInput, type RollbackFiles, assemblePlan } from "../plan/assemble.js";
 import { ensembleExists } from "../plan/membership/change.js";
 import type { DesiredHost, Plan, Step } from "../plan/plan.js";
 import { planSteps } from "../plan/steps.js";
@@ -62,17 +63,17 @@ export interface ApplyInput {
   /** --stage: only push an upgrade's new release (see PlanInput.stageOnly); membership changes wait too. */
   stageOnly?: boolean;
   /**
-   * A rollback (`runs rollback`): files to put back as they were before that
-   * run, per host and path. The inventory passed in already names the
-   * version that run replaced.
+   * A rollback (`runs rollback`): the files to put back as they were before
+   * that run. The inventory passed in already names the version that run
+   * replaced.
    */
-  restore?: { run: string; files: Map<string, Map<string, string>> };
+  rollback?: { run: string; files: RollbackFiles };
   /**
    * A restore (`zkfleet restore`): the plan puts the backup into every
    * member before any starts (plan/restore.ts); the run the lock is held
    * under is added here, where it is known.
    */
-  backup?: Omit<RestoreSpec, "lockRun">;
+  restore?: Omit<RestoreSpec, "lockRun">;
   /** The run this one continues (`runs resume`): its lock is taken back, its id recorded. */
   resume?: { run: string; lockRun: string };
   /** Asked before changing anything (not in check mode); false aborts. */
@@ -105,7 +106,6 @@ export function tarballFor(inv: Inventory): string {
   return join(inv.zookeeper.dists, `apache-zookeeper-${inv.zookeeper.version}-bin.tar.gz`);
 }
 
-const zooCfgOf = (inv: Inventory) => zooCfgPath(inv.zookeeper);
 
 function serviceOf(inv: Inventory) {
   return inv.zookeeper.service === "systemd" ? { kind: "systemd" as const, unit: SYSTEMD_UNIT.name } : { kind: "script" as const };
@@ -132,7 +132,7 @@ export function planningFor(inv: Inventory, file: string): Planning {
   return {
     inventory: inv,
     target: targetOf(inv, file),
-    zooCfg: zooCfgOf(inv),
+    zooCfg: zooCfgPath(inv.zookeeper.config_dir),
     ...(dynamic ? { dynamic } : {}),
     rendered: new Map(inv.hosts.map((spec) => [spec.name, render.hostFiles(spec)])),
     ...(inv.hosts_file === "managed" ? { hostsBlock: render.hostsBlock() } : {}),
@@ -190,8 +190,8 @@ function desiredHost(inv: Inventory, spec: HostSpec, observed: ObservedHost | un
       install_dir: zk.install_dir, ...(zk.preinstalled ? { preinstalled: zk.preinstalled } : {}), config_dir: zk.config_dir, data_dir: zk.data_dir, service: serviceOf(inv), log_dir: zk.log_dir,
       probe: probeFor(inv, spec),
     },
-    stop: { data_dir: zk.data_dir, config_path: zooCfgOf(inv), service: serviceOf(inv) },
-    clean: { data_dir: zk.data_dir, ...(zk.data_log_dir ? { data_log_dir: zk.data_log_dir } : {}), config_path: zooCfgOf(inv) },
+    stop: { data_dir: zk.data_dir, config_path: zooCfgPath(inv.zookeeper.config_dir), service: serviceOf(inv) },
+    clean: { data_dir: zk.data_dir, ...(zk.data_log_dir ? { data_log_dir: zk.data_log_dir } : {}), config_path: zooCfgPath(inv.zookeeper.config_dir) },
   };
 }
 
@@ -217,7 +217,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
   const zooCfg = planning.zooCfg;
   const keys = inv.hosts.map((h) => h.name);
   const observeRequest = (key: string): ObserveRequest => ({
-    files: [...planning.rendered.get(key)!.map((f) => f.path), ...(inv.hosts_file === "managed" ? [ETC_HOSTS] : []), membershipRecordPath(inv), ...(input.backup ? [input.backup.markerPath] : [])],
+    files: [...planning.rendered.get(key)!.map((f) => f.path), ...(inv.hosts_file === "managed" ? [ETC_HOSTS] : []), membershipRecordPath(inv), ...(input.restore ? [input.restore.markerPath] : [])],
     zooCfg,
     probe: probeFor(inv, inv.hosts.find((h) => h.name === key)!),
   });
@@ -249,8 +249,8 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       ...(ensembleExists(observed) ? {} : { lastApplied: lastAppliedMembers(input.journalDir, inv.ensemble) }),
     }, {
       ...(input.limit ? { limit: input.limit } : {}), ...(input.stageOnly ? { stageOnly: true } : {}), newEnsemble: input.newEnsemble ?? false,
-      ...(input.restore ? { rollback: { files: input.restore.files } } : {}),
-      ...(input.backup ? { restore: { ...input.backup, lockRun } } : {}),
+      ...(input.rollback ? { rollback: { files: input.rollback.files } } : {}),
+      ...(input.restore ? { restore: { ...input.restore, lockRun } } : {}),
       ...(input.resume ? { resume: { run: input.resume.run, unchecked: uncheckedStarts(findRun(input.journalDir, input.resume.run).file) } } : {}),
       ...(input.canary?.enabled ?? true ? { canary: { clientPort: inv.zookeeper.client_port, via: input.canary?.via ?? "auto", path: `/zkfleet-canary/${runId}` } } : {}),
     }));
@@ -273,11 +273,11 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       });
     }
 
-    const journal = new Journal(input.journalDir, inv.ensemble, input.backup ? "restore" : input.resume ? "resume" : input.restore ? "rollback" : "apply", runId);
+    const journal = new Journal(input.journalDir, inv.ensemble, input.restore ? "restore" : input.resume ? "resume" : input.rollback ? "rollback" : "apply", runId);
     journal.origin = {
       inventory: input.file, inventoryHash: input.inventoryHash, lockRun,
-      ...(input.resume ? { resumes: input.resume.run } : {}), ...(input.restore ? { rollsBack: input.restore.run } : {}),
-      ...(input.backup ? { restores: input.backup.backup } : {}),
+      ...(input.resume ? { resumes: input.resume.run } : {}), ...(input.rollback ? { rollsBack: input.rollback.run } : {}),
+      ...(input.restore ? { restores: input.restore.backup } : {}),
       ...(input.limit ? { limit: input.limit } : {}),
     };
     if (takenOver) journal.write("lock-broken", takenOver);
@@ -436,7 +436,7 @@ export async function roundsUntilDone(
       throw new ZkfleetError("plan", "membership changes did not converge within 64 rounds", { hint: "run `zkfleet apply --check` and `zkfleet status` to see where it stands" });
     }
     onRound?.(round, result.plan.continues!);
-    result = await runRound({ ...input, resume: undefined, restore: undefined, opened: undefined });
+    result = await runRound({ ...input, resume: undefined, rollback: undefined, opened: undefined });
     results.push(...result.results);
     changed += result.changed;
   }

@@ -9,7 +9,7 @@ import { superPasswordFindings } from "../inventory/super-user.js";
 import type { Inventory } from "../inventory/schema.js";
 import { adminServerEnabled } from "../../common/versions.js";
 
-export interface CheckResult {
+export interface LintResult {
   /** True when no finding is an error (warnings do not fail a check). */
   ok: boolean;
   findings: Finding[];
@@ -100,7 +100,7 @@ export function crossCheck(loaded: readonly LoadedInventory[]): Finding[] {
 }
 
 /** Loads, validates and lints every file, then checks them against each other. */
-export async function runCheck(files: readonly string[], options: LoadOptions = {}): Promise<CheckResult> {
+export async function lintInventories(files: readonly string[], options: LoadOptions = {}): Promise<LintResult> {
   const findings: Finding[] = [];
   const loaded: LoadedInventory[] = [];
   const sources = new Map<string, SourceMap>();

@@ -175,7 +175,7 @@ describe("assemblePlan over random observed ensembles and requests", () => {
         if (step.kind === "start") open.add(step.host);
         if (step.kind !== "await_healthy") continue;
         if (step.role === "gate") expect(step.watch).toBeUndefined();
-        if (step.role !== "check") continue;
+        if (step.role !== "settle") continue;
         expect(step.watch ?? []).toEqual(step.hosts.filter((h) => open.has(h)));
         for (const h of step.watch ?? []) open.delete(h);
       }

@@ -96,7 +96,7 @@ describe("planMembershipChange", () => {
     expect(d.plan?.refusals[0]?.message).toMatch(/server\.3 \(zk3\) is a member of the running ensemble but no host in the inventory has myid 3/);
   });
 
-  describe("a whole migration keeping the names (seed 004 section 5: zk1, zk2, zk3 move to new addresses)", () => {
+  describe("a whole migration keeping the host names (zk1, zk2, zk3 move to new addresses)", () => {
     const moved = (version: string, reconfig: boolean): Inventory => {
       const hosts = [
         ...[1, 2, 3].map((n) => ({ name: `zk${n}`, address: `10.0.0.${n}`, myid: n, state: "absent" })),

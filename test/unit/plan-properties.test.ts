@@ -134,7 +134,7 @@ describe("planApply over random observed ensembles", () => {
           let j = i + 1;
           while (stage.steps[j]?.kind === "switch_release" || stage.steps[j]?.kind === "clean_data") expect(stage.steps[j++]!.host).toBe(step.host);
           expect(stage.steps[j]).toMatchObject({ kind: "start", host: step.host });
-          expect(stage.steps[j + 1]).toMatchObject({ kind: "await_healthy", role: "check", caughtUp: step.host });
+          expect(stage.steps[j + 1]).toMatchObject({ kind: "await_healthy", role: "settle", caughtUp: step.host });
         });
         // Nothing of a running server changes except in the stage that restarts it (unpacking a release beside it is not a change).
         for (const step of stage.steps) {

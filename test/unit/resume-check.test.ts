@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Journal } from "../../controller/execute/journal.js";
 import { uncheckedStarts } from "../../controller/execute/runs.js";
-import { checkUncheckedFirst, putBackSteps } from "../../controller/plan/put-back.js";
+import { checkUncheckedFirst, undoSteps } from "../../controller/plan/undo.js";
 import type { AwaitHealthyStep, Plan, Stage, Step } from "../../controller/plan/steps.js";
 
 const dirs: string[] = [];
@@ -17,15 +17,15 @@ afterEach(() => {
 });
 
 const hosts = ["zk1", "zk2", "zk3"];
-const healthy = (role: "gate" | "check", caughtUp?: string): AwaitHealthyStep => ({
+const healthy = (role: "gate" | "settle", caughtUp?: string): AwaitHealthyStep => ({
   kind: "await_healthy", host: "*", role, hosts, versions: ["3.8.0"], timeoutMs: role === "gate" ? 30_000 : 120_000, reason: "r", ...(caughtUp ? { caughtUp } : {}),
 });
 function roll(host: string): Stage {
   const write: Step = { kind: "write_file", host, path: "/c/zoo.cfg", content: "new", previous: "old", mode: 0o644, stateDir: "/s", diff: "", before: "present", reason: "r" };
   const stop: Step = { kind: "stop", host, mode: "follower", reason: "r", args: { data_dir: "/d", config_path: "/c/zoo.cfg" } };
   const start: Step = { kind: "start", host, reason: "r", args: { install_dir: "/i", config_dir: "/c", data_dir: "/d" } };
-  const check = healthy("check", host);
-  return { title: `roll ${host} (follower)`, concurrent: false, steps: [healthy("gate"), write, stop, start, check], undo: putBackSteps(host, stop.args, start.args, [write], check, healthy("gate")) };
+  const check = healthy("settle", host);
+  return { title: `roll ${host} (follower)`, concurrent: false, steps: [healthy("gate"), write, stop, start, check], undo: undoSteps(host, stop.args, start.args, [write], check, healthy("gate")) };
 }
 const plan = (...stages: Stage[]): Plan => ({ target: { name: "e", inventory: "e.yml", version: "3.8.0", members: [] }, stages, unchanged: [], refusals: [] });
 
@@ -56,7 +56,7 @@ describe("uncheckedStarts", () => {
     // Put back by its undo.
     expect(uncheckedStarts(journal(p, [0, 1, 2, 3, 4], [0, 1, 2, 3], [["undo-done", { stage: "roll zk1 (follower)" }]]))).toEqual([]);
     const [u] = uncheckedStarts(journal(p, [0, 1, 2, 3], [0, 1, 2, 3]));
-    expect(u!.check).toMatchObject({ role: "check", caughtUp: "zk1" });
+    expect(u!.check).toMatchObject({ role: "settle", caughtUp: "zk1" });
     expect(u!.undo.map((s) => s.kind)).toEqual(["await_healthy", "stop", "write_file", "start", "await_healthy"]);
   });
 
@@ -64,13 +64,13 @@ describe("uncheckedStarts", () => {
     const unchecked = uncheckedStarts(journal(p, [0, 1, 2, 3], [0, 1, 2, 3]));
     const fresh = plan(roll("zk3"));
     const resumed = checkUncheckedFirst(fresh, unchecked, "r1", { gateMs: 10_000, settleMs: 45_000 });
-    expect(resumed.stages.map((s) => s.title)).toEqual(["check zk1, started by run r1 and never seen serving", "roll zk3 (follower)"]);
+    expect(resumed.stages.map((s) => s.title)).toEqual(["settle zk1, started by run r1 and never seen serving", "roll zk3 (follower)"]);
     const first = resumed.stages[0]!;
     expect(first).toMatchObject({ resumes: "zk1", concurrent: false });
-    expect(first.steps).toEqual([expect.objectContaining({ kind: "await_healthy", role: "check", caughtUp: "zk1", timeoutMs: 45_000 })]);
+    expect(first.steps).toEqual([expect.objectContaining({ kind: "await_healthy", role: "settle", caughtUp: "zk1", timeoutMs: 45_000 })]);
     expect(first.undo![0]).toMatchObject({ role: "gate", quorumWithout: "zk1", timeoutMs: 10_000 });
     expect(first.undo!.map((s) => `${s.kind}:${s.host}`)).toEqual(["await_healthy:*", "stop:zk1", "write_file:zk1", "start:zk1", "await_healthy:*"]);
-    // That resume interrupted before its check: resumed again, zk1 is still to check.
+    // That resume interrupted before its settle: resumed again, zk1 is still to settle.
     expect(uncheckedStarts(journal(resumed, [], [])).map((u) => u.host)).toEqual(["zk1"]);
     // Nothing to check, or a refused plan: unchanged.
     expect(checkUncheckedFirst(fresh, [], "r1", { gateMs: 1, settleMs: 1 })).toBe(fresh);

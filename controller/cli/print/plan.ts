@@ -26,7 +26,7 @@ export function printPlan(io: Io, plan: Plan, estimateMs: number, o: { check: bo
       io.out(`  - ${describeStep(st)}`);
       if (o.diff && st.kind === "write_file") io.out(st.diff.split("\n").map((l) => "      " + l).join("\n").trimEnd());
     }
-    const undoStep = (u: Step) => (u.kind !== "await_healthy" ? u.kind : u.quorumWithout !== undefined ? `gate (a quorum serves without ${u.quorumWithout})` : "check");
+    const undoStep = (u: Step) => (u.kind !== "await_healthy" ? u.kind : u.quorumWithout !== undefined ? `gate (a quorum serves without ${u.quorumWithout})` : "settle");
     if (stage.undo) io.out(`    if it does not come back: ${stage.undo.map(undoStep).join(", ")} (previous release and files), then halt`);
   });
   sayDeferred();

@@ -4,7 +4,7 @@
 // configuration plus itself and synced, then added by `reconfig`; a leaving
 // server is removed by `reconfig`, then stopped; after each, the new
 // configuration must be reported by every member and a write must commit
-// under it. Static (3.4, or reconfig off): seed 004's way, a joiner starts
+// under it. Static (3.4, or reconfig off): the manual rolling-restart procedure, a joiner starts
 // with the new server list, then the others are restarted with it one at a
 // time under the rolling gates, leader last; a leaving server is stopped once
 // the others no longer count it. Pure.
@@ -16,7 +16,7 @@ import { type ObservedHost, fileContent, hasData, isRunning, installedReleases, 
 import type { EnsembleTarget } from "../../model/target.js";
 import { type DesiredFile, type DesiredHost, releaseSteps } from "../plan.js";
 import { type AwaitHealthyStep, type Plan, type Refusal, type Stage, type Step, awaitHealthy } from "../steps.js";
-import { putBackSteps } from "../put-back.js";
+import { undoSteps } from "../undo.js";
 import { compareText } from "../../../common/compare.js";
 
 export type MembershipMode = "dynamic" | "static";
@@ -145,7 +145,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
       title: `start ${m.host} (myid ${m.id}, ${m.role}), down but ${staying(m) ? "staying in the ensemble" : "still counted"}`, concurrent: false,
       steps: [
         { kind: "start", host: m.host, args: hostOf.get(m.host)!.start, reason: `${m.host} ${why}: every change below counts on it serving` },
-        healthy("check", liveHosts(input.current, running), `${m.host} must serve and hold every committed transaction before anything changes`,
+        healthy("settle", liveHosts(input.current, running), `${m.host} must serve and hold every committed transaction before anything changes`,
           { caughtUp: m.host, ...(Object.keys(roles).length > 0 ? { roles } : {}) }),
       ],
     });
@@ -192,9 +192,9 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
           healthy("gate", beforeLive, `restarting ${h}, the leader, must leave a quorum of the list in force`),
           { kind: "stop", host: h, args: d.stop, mode: "leader", reason: "it leaves, and a list without the leader could not follow it: it restarts as it is first" },
           // Started at once it could win the election again (equal zxids go to the highest id): it waits until another leads.
-          healthy("check", beforeLive.filter((x) => x !== h), `another server leads by the list in force while ${h} is down`),
+          healthy("settle", beforeLive.filter((x) => x !== h), `another server leads by the list in force while ${h} is down`),
           { kind: "start", host: h, args: d.start, reason: "as it was, to follow the leader the others elected" },
-          healthy("check", beforeLive, `another server leads and ${h} follows again`, { caughtUp: h, roles: { [h]: "learner" } }),
+          healthy("settle", beforeLive, `another server leads and ${h} follows again`, { caughtUp: h, roles: { [h]: "learner" } }),
         ],
       });
       return { target, stages, unchanged: [], refusals: [], continues: proved.changes.map(describeChange) };
@@ -208,7 +208,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
       steps.push(...writes(h, input.filesFor(h, c.after), `${h} starts with the configuration it joins (${input.mode === "dynamic" ? "the committed one plus itself" : "the new server list"})`));
       steps.push({ kind: "start", host: h, args: d.start, reason: `${h} joins the running ensemble; it never starts one of its own` });
       running.add(c.server.id);
-      steps.push(healthy("check", [...beforeLive, h], `${h} must serve and hold every committed transaction before it counts`, { caughtUp: h, roles: { [h]: "learner" } }));
+      steps.push(healthy("settle", [...beforeLive, h], `${h} must serve and hold every committed transaction before it counts`, { caughtUp: h, roles: { [h]: "learner" } }));
       if (input.mode === "dynamic") steps.push(...reconfig(c, beforeLive.find((x) => x !== h) ?? beforeLive[0]!));
     } else if (c.kind === "remove") {
       steps.push(healthy("gate", beforeLive, `the ensemble must be healthy before ${h} leaves`));
@@ -228,7 +228,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
           title: `stop ${h}, which left the ensemble`, concurrent: false,
           steps: [
             { kind: "stop", host: h, args: d.stop, mode: "left", reason: `no configuration counts ${h} any more; its data is kept` },
-            healthy("check", liveHosts(c.after, running), `the ensemble serves by voters ${idsOf(c.after)} without ${h}`),
+            healthy("settle", liveHosts(c.after, running), `the ensemble serves by voters ${idsOf(c.after)} without ${h}`),
           ],
         });
       }
@@ -247,7 +247,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
   if (later.length > 0) {
     stages.push({
       title: `check the ensemble with voters ${idsOf(reached)}`, concurrent: false,
-      steps: [healthy("check", liveHosts(reached, running), "this change is done; the next is planned after observing the ensemble again")],
+      steps: [healthy("settle", liveHosts(reached, running), "this change is done; the next is planned after observing the ensemble again")],
     });
     return { target, stages, unchanged: [], refusals: [], continues: later.map(describeChange) };
   }
@@ -264,7 +264,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
   if (finals.length > 0) stages.push({ title: "finish: /etc/hosts without the servers that left", concurrent: true, steps: finals });
   stages.push({
     title: `check the ensemble as the inventory asks for it; clients should now connect to ${input.clientConnect}`, concurrent: false,
-    steps: [healthy("check", input.wanted.map((m) => m.host), "done only when one leader serves and every member follows or observes it")],
+    steps: [healthy("settle", input.wanted.map((m) => m.host), "done only when one leader serves and every member follows or observes it")],
   });
   const renamed = input.wanted.filter((m) => input.renames?.includes(m.id)).map((m) => m.host);
   // A static list read at start-up takes the names only when each server restarts: the next round rolls them.
@@ -359,14 +359,14 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
           { kind: "stop", host: x, args: d.stop, mode: last ? "leader" : "follower", reason: "static membership: the server list is read at start-up" },
           { kind: "start", host: x, args: d.start, reason: `with voters ${idsOf(c.after)}` },
           last
-            ? healthy("check", liveHosts(c.after, running), `the leader restarted: the ensemble now counts by voters ${idsOf(c.after)}`, { caughtUp: x })
-            : healthy("check", old, `${x} must serve again before the next server is touched`, { caughtUp: x, roles: oldRoles }),
+            ? healthy("settle", liveHosts(c.after, running), `the leader restarted: the ensemble now counts by voters ${idsOf(c.after)}`, { caughtUp: x })
+            : healthy("settle", old, `${x} must serve again before the next server is touched`, { caughtUp: x, roles: oldRoles }),
         ],
         // A follower that does not come back goes back to the old list, which the leader still counts by. The
         // leader restarts last, when every other member runs the new list: its old one would be the odd one
         // out, so a leader that does not come back halts the run as it is.
         ...(last ? {} : {
-          undo: putBackSteps(x, d.stop, d.start, files, healthy("check", old, `${x} must serve with the list the leader counts by`, { roles: oldRoles }),
+          undo: undoSteps(x, d.stop, d.start, files, healthy("settle", old, `${x} must serve with the list the leader counts by`, { roles: oldRoles }),
             healthy("gate", old, "", { roles: oldRoles })),
         }),
       };
