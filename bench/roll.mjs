@@ -105,7 +105,7 @@ function phases(run, result, zk) {
   return { before, between: run.ms - zk - before - after, after };
 }
 
-/** Seed 004 by hand: ssh to each server, restart it, poll srvr until it serves; followers first, leader last. */
+/** The manual rolling-restart procedure, by hand: ssh to each server, restart it, poll srvr until it serves; followers first, leader last. */
 async function manualRoll(dir, hosts) {
   const t0 = performance.now();
   const modes = await Promise.all(hosts.map((h) => modeOf(h.address)));

@@ -337,7 +337,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
   }
 
   /**
-   * Seed 004's rolling restart with the new server list: every other live
+   * The manual rolling restart with the new server list: every other live
    * member, followers first, the leader last. Until the leader restarts it
    * counts by the old list, so the gates judge that one (a joiner serving
    * without a vote, a leaver still counted); its check judges the new list.
