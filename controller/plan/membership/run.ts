@@ -1,78 +1,29 @@
 // A membership change as a plan: the proved changes of model/membership-plan.ts
-// turned into stages of steps the executor already knows, in one of two ways.
-// Dynamic (3.5.3+ with reconfig): a joiner is started with the committed
-// configuration plus itself and synced, then added by `reconfig`; a leaving
-// server is removed by `reconfig`, then stopped; after each, the new
-// configuration must be reported by every member and a write must commit
-// under it. Static (3.4, or reconfig off): the manual rolling-restart procedure, a joiner starts
-// with the new server list, then the others are restarted with it one at a
-// time under the rolling gates, leader last; a leaving server is stopped once
-// the others no longer count it. Pure.
-import { unifiedDiff } from "../../../common/diff.js";
+// turned into stages of steps the executor already knows, in one of two ways
+// (each in its own module): dynamic.ts by reconfig (3.5.3+), static.ts by
+// the manual rolling-restart procedure (3.4, or reconfig off). What both
+// share is here: starting members that are down, the prepare and finish
+// stages, joiners started and synced, leavers stopped. Pure.
 import { type MemberSpec, type MembershipChange, planMembership } from "../../model/membership-plan.js";
-import { quorumSize } from "../../model/quorum.js";
 import { parseMembership } from "../../model/membership.js";
-import { type ObservedHost, fileContent, hasData, isRunning, installedReleases, currentRelease, modeOf } from "../../model/observed.js";
-import type { EnsembleTarget } from "../../model/target.js";
-import { type DesiredFile, type DesiredHost, releaseSteps } from "../plan.js";
-import { type AwaitHealthyStep, type Plan, type Refusal, type Stage, type Step, awaitHealthy } from "../steps.js";
-import { undoSteps } from "../undo.js";
-import { compareText } from "../../../common/compare.js";
+import { fileContent, hasData, isRunning, installedReleases, currentRelease, modeOf } from "../../model/observed.js";
+import { releaseSteps } from "../plan.js";
+import type { Plan, Refusal, Stage, Step } from "../steps.js";
+import { type MembershipRunInput, idsOf, liveHosts, runContext } from "./common.js";
+import { reconfigSteps } from "./dynamic.js";
+import { leaderRestartsFirst, staticRestartRisk, staticRolls, twoVoterList } from "./static.js";
 
-export type MembershipMode = "dynamic" | "static";
-
-export interface MembershipRunInput {
-  /** Every host involved (present and leaving), so gates can judge the configurations on the way. */
-  target: EnsembleTarget;
-  mode: MembershipMode;
-  current: MemberSpec[];
-  wanted: MemberSpec[];
-  /** Every inventory host, present or leaving, by name. */
-  desired: Map<string, DesiredHost>;
-  observed: Map<string, ObservedHost>;
-  leader?: string;
-  maxIdEverUsed?: number;
-  reservedIds?: ReadonlySet<number>;
-  /** A host's files for a configuration (server lines, dynamic file, /etc/hosts naming every host involved). */
-  filesFor: (host: string, servers: readonly MemberSpec[]) => DesiredFile[];
-  /** The files every host ends with (its own target files; /etc/hosts with the target's names only). */
-  finalHostsFile?: (host: string) => DesiredFile | undefined;
-  /**
-   * /etc/hosts once these servers have left and stopped: a name that moves
-   * (listed twice in the inventory) maps to its new server. Undefined where
-   * nothing changes for the host.
-   */
-  hostsFileAfter?: (host: string, left: readonly string[]) => DesiredFile | undefined;
-  /** A member's own files as the inventory renders the target (server lines by their final names). */
-  finalFilesFor?: (host: string) => DesiredFile[];
-  /**
-   * Ids of target members whose server line names them by address (they
-   * joined while a server moving under their name still served). Static
-   * lists take the name at the restarts that follow; a reconfig'd line
-   * keeps the address (see change.ts).
-   */
-  renames?: number[];
-  /** The record of the membership zkfleet applied, kept on every host (another controller reads it too). */
-  record: (host: string, servers: readonly MemberSpec[]) => DesiredFile;
-  /** ZooKeeper's form of a server line for reconfig, and the canonical one to compare what servers report. */
-  spec: (m: MemberSpec) => string;
-  canonical: (m: MemberSpec) => string;
-  versions: string[];
-  timeouts: { gateMs: number; settleMs: number };
-  /** What clients should connect to once the target is reached (names where /etc/hosts is managed). */
-  clientConnect: string;
-}
-
-const idsOf = (c: readonly MemberSpec[]) => `{${c.filter((m) => m.role === "participant").map((m) => m.id).join(",")}}`;
+export type { MembershipMode, MembershipRunInput } from "./common.js";
 
 export function planMembershipRun(input: MembershipRunInput): Plan {
   const { target } = input;
-  const hostOf = new Map([...input.desired.values()].map((d) => [d.host, d]));
   const serving = (h: string) => isRunning(input.observed.get(h)!) && modeOf(input.observed.get(h)!) !== undefined;
   // Gates wait for every member whose process runs, serving at plan time or not (one may be slow to answer
   // or between elections): a member left out of a gate could be the one a later quorum needs. The proof
   // below counts only those serving (and a leaver started again first).
   const running = new Set(input.current.filter((m) => isRunning(input.observed.get(m.host)!)).map((m) => m.id));
+  const ctx = runContext(input, running);
+  const { hostOf, writes, healthy } = ctx;
   // With static lists a leaving voter also counts until every member has restarted without it. One that a
   // run stopped in the middle of its restart (killed there: its zoo.cfg already lists another membership
   // than the one in force) is started again too, or the restarts ahead could not keep a quorum. Any other
@@ -101,25 +52,6 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
     return { target, stages: [], unchanged: [], refusals: [refusal] };
   }
 
-  // What each host holds as the plan proceeds: a write's `previous` is what the step before left.
-  const content = new Map<string, string | null>();
-  const contentOf = (host: string, path: string) => {
-    const key = `${host}\0${path}`;
-    if (!content.has(key)) content.set(key, fileContent(input.observed.get(host)!, path));
-    return content.get(key)!;
-  };
-  const writes = (host: string, files: readonly DesiredFile[], why: string): Step[] => files.flatMap((f): Step[] => {
-    const before = contentOf(host, f.path);
-    if (before === f.content) return [];
-    content.set(`${host}\0${f.path}`, f.content);
-    return [{
-      kind: "write_file", host, path: f.path, content: f.content, mode: f.mode, stateDir: hostOf.get(host)!.stateDir,
-      diff: unifiedDiff(f.path, before, f.content), before: before === null ? "absent" : "present", previous: before, reason: why,
-    }];
-  });
-  const healthy = (role: AwaitHealthyStep["role"], hosts: string[], reason: string, extra: Partial<AwaitHealthyStep> = {}): AwaitHealthyStep =>
-    awaitHealthy(role, hosts, input.versions, input.timeouts, reason, extra);
-  const liveHosts = (config: readonly MemberSpec[], alive: ReadonlySet<number>) => config.filter((m) => alive.has(m.id)).map((m) => m.host);
   // A member that stays but whose server is down (its host was powered off and is back, say) is started
   // as it is, and must serve again, before anything changes. Left down, it is missing from every gate
   // while the last check waits for it, and a static restart of another member leaves the configuration
@@ -160,7 +92,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
   // old one until the leader restarts, the new one from then on). A voter down (a leaver, by now) can
   // make that impossible however the restarts are ordered: refused before anything is touched. (With
   // every voter up only one or two voters fall short, where no restart can keep a quorum anyway.)
-  const risk = input.mode === "static" && changes.length > 0 ? staticRestartRisk(changes[0]!) ?? twoVoterList(changes[0]!) : undefined;
+  const risk = input.mode === "static" && changes.length > 0 ? staticRestartRisk(ctx, changes[0]!) ?? twoVoterList(changes[0]!) : undefined;
   if (risk) return { target, stages: [], unchanged: [], refusals: [risk] };
   const left: string[] = [];
   for (const c of changes) {
@@ -172,31 +104,9 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
       `${idsOf(c.after)} (quorum ${quorum(c.after)}), relying on live {${c.live.join(",")}}`;
     const beforeLive = liveHosts(c.before, running);
     if (input.mode === "static" && c.kind === "remove" && h === input.leader && isRunning(o)) {
-      // A follower restarted with a list that leaves the leader out cannot find it (a 3.4 server talks only
-      // to the servers of its own list) and never serves again. So a leaving leader first restarts as it
-      // is: stopped, it waits until the others have elected one of themselves, then comes back to follow, and the change is planned
-      // again from there with it a follower. (Stopping it for good first would leave too few voters to
-      // restart the others in ensembles of 3 or 4.)
-      const votersLive = c.before.filter((m) => m.role === "participant" && running.has(m.id)).length;
-      if (votersLive - 1 < quorumSize(c.before.filter((m) => m.role === "participant").length)) {
-        return { target, stages: [], unchanged: [], refusals: [{
-          code: "quorum_at_risk", host: h,
-          message: `${h} leads and leaves; with static server lists it must restart once so that another server leads, and without it ` +
-            `${votersLive - 1} voter(s) of ${idsOf(c.before)} serve, below the quorum: bring the voters that are down back first, or make the change by reconfig (3.5.3+, zookeeper.reconfig)`,
-          data: { change: c.kind, server: h, votersLive, voters: c.before.length },
-        }] };
-      }
-      stages.push({
-        title: `${title}: ${h} leads, so it restarts first and another server takes the lead`, concurrent: false,
-        steps: [
-          healthy("gate", beforeLive, `restarting ${h}, the leader, must leave a quorum of the list in force`),
-          { kind: "stop", host: h, args: d.stop, mode: "leader", reason: "it leaves, and a list without the leader could not follow it: it restarts as it is first" },
-          // Started at once it could win the election again (equal zxids go to the highest id): it waits until another leads.
-          healthy("settle", beforeLive.filter((x) => x !== h), `another server leads by the list in force while ${h} is down`),
-          { kind: "start", host: h, args: d.start, reason: "as it was, to follow the leader the others elected" },
-          healthy("settle", beforeLive, `another server leads and ${h} follows again`, { caughtUp: h, roles: { [h]: "learner" } }),
-        ],
-      });
+      const first = leaderRestartsFirst(ctx, c, title);
+      if ("code" in first) return { target, stages: [], unchanged: [], refusals: [first] };
+      stages.push(first);
       return { target, stages, unchanged: [], refusals: [], continues: proved.changes.map(describeChange) };
     }
     const steps: Step[] = [];
@@ -209,16 +119,16 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
       steps.push({ kind: "start", host: h, args: d.start, reason: `${h} joins the running ensemble; it never starts one of its own` });
       running.add(c.server.id);
       steps.push(healthy("settle", [...beforeLive, h], `${h} must serve and hold every committed transaction before it counts`, { caughtUp: h, roles: { [h]: "learner" } }));
-      if (input.mode === "dynamic") steps.push(...reconfig(c, beforeLive.find((x) => x !== h) ?? beforeLive[0]!));
+      if (input.mode === "dynamic") steps.push(...reconfigSteps(ctx, c, beforeLive.find((x) => x !== h) ?? beforeLive[0]!));
     } else if (c.kind === "remove") {
       steps.push(healthy("gate", beforeLive, `the ensemble must be healthy before ${h} leaves`));
-      if (input.mode === "dynamic") steps.push(...reconfig(c, liveHosts(c.after, running)[0]!));
+      if (input.mode === "dynamic") steps.push(...reconfigSteps(ctx, c, liveHosts(c.after, running)[0]!));
     } else {
       steps.push(healthy("gate", beforeLive, `the ensemble must be healthy before ${h} changes role`));
-      if (input.mode === "dynamic") steps.push(...reconfig(c, liveHosts(c.after, running).find((x) => x !== h) ?? beforeLive[0]!));
+      if (input.mode === "dynamic") steps.push(...reconfigSteps(ctx, c, liveHosts(c.after, running).find((x) => x !== h) ?? beforeLive[0]!));
     }
     stages.push({ title, concurrent: false, steps });
-    if (input.mode === "static") stages.push(...staticRolls(c));
+    if (input.mode === "static") stages.push(...staticRolls(ctx, c));
     if (c.kind === "remove") {
       // Running at plan time, or started above (down but still counted).
       const runs = isRunning(o) || down.some((m) => m.id === c.server.id);
@@ -273,103 +183,5 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
 
   function describeChange(c: MembershipChange): string {
     return `${c.kind} ${c.server.host} (myid ${c.server.id}): voters ${idsOf(c.before)} -> ${idsOf(c.after)}`;
-  }
-
-  function reconfig(c: MembershipChange, via: string): Step[] {
-    const d = hostOf.get(via)!;
-    const server = `${target.members.find((m) => m.host === via)!.probe.address}:${target.members.find((m) => m.host === via)!.probe.port}`;
-    const expect = c.after.map(input.canonical);
-    return [
-      {
-        kind: "reconfig", host: via, server, installDir: d.installDir, ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}),
-        add: c.kind === "remove" ? [] : [input.spec(c.server)], remove: c.kind === "remove" ? [c.server.id] : [], expect,
-        reason: c.kind === "add" ? `${c.server.host} counts from now on` : c.kind === "remove" ? `${c.server.host} no longer counts` : `${c.server.host} becomes ${c.server.role === "observer" ? "an observer" : "a voter"}`,
-      },
-      {
-        kind: "await_config", host: "*", hosts: liveHosts(c.after, running), expect, timeoutMs: input.timeouts.settleMs,
-        probes: Object.fromEntries(liveHosts(c.after, running).map((x) => [x, target.members.find((m) => m.host === x)!.probe])),
-        reason: "every member must run the new configuration, and a write must commit under it, before the next change",
-      },
-    ];
-  }
-
-  function staticRestartRisk(c: MembershipChange): Refusal | undefined {
-    const alive = new Set([...running, ...(c.kind === "add" ? [c.server.id] : [])]);
-    for (const x of restartOrder(c, alive)) {
-      // A joiner follows without a vote until the leader restarts with it listed; a leaver votes until then.
-      const counting = x === input.leader ? c.after : c.before;
-      const voters = counting.filter((m) => m.role === "participant");
-      const left = voters.filter((m) => alive.has(m.id) && m.host !== x);
-      const downs = voters.filter((m) => !alive.has(m.id)).map((m) => m.host);
-      if (downs.length > 0 && left.length < quorumSize(voters.length)) {
-        return {
-          code: "quorum_at_risk", host: x,
-          message: `${c.kind} ${c.server.host} with static server lists restarts ${x}, which would leave ${left.length} of the ${voters.length} voters ` +
-            `${idsOf(counting)} serving while ${downs.join(", ")} ${downs.length === 1 ? "is" : "are"} down, below the quorum of ${quorumSize(voters.length)}: ` +
-            "bring it back first (apply with the inventory still listing it present starts it), or make the change by reconfig (3.5.3+, zookeeper.reconfig)",
-          data: { change: c.kind, server: c.server.host, restarts: x, voters: voters.length, left: left.length, quorum: quorumSize(voters.length), down: downs },
-        };
-      }
-    }
-    return undefined;
-  }
-
-  /**
-   * A voter leaving a static ensemble of three: the follower restarted with
-   * the two-server list hears only the leader in its election, short of the
-   * two votes its list needs, and never rejoins (seen in the lab on 3.4.13).
-   */
-  function twoVoterList(c: MembershipChange): Refusal | undefined {
-    const after = c.after.filter((m) => m.role === "participant");
-    if (c.kind !== "remove" || c.server.role !== "participant" || after.length !== 2) return undefined;
-    return {
-      code: "unsafe_membership_change", host: c.server.host,
-      message: `${c.kind} ${c.server.host} would leave static server lists of two voters ${idsOf(c.after)}: a server restarted with such a list ` +
-        "finds no quorum to rejoin while the leader still counts three; keep three voters (add the new one first), or make the change by reconfig (3.5.3+, zookeeper.reconfig)",
-      data: { change: c.kind, server: c.server.host, voters: after.length },
-    };
-  }
-
-  /** The static restarts of a change: every other live member of the new list, followers first, the leader last. */
-  function restartOrder(c: MembershipChange, alive: ReadonlySet<number>): string[] {
-    return liveHosts(c.after, alive).filter((x) => x !== c.server.host)
-      .sort((a, b) => Number(a === input.leader) - Number(b === input.leader) || compareText(a, b));
-  }
-
-  /**
-   * The manual rolling restart with the new server list: every other live
-   * member, followers first, the leader last. Until the leader restarts it
-   * counts by the old list, so the gates judge that one (a joiner serving
-   * without a vote, a leaver still counted); its check judges the new list.
-   */
-  function staticRolls(c: MembershipChange): Stage[] {
-    const h = c.server.host;
-    const old = [...liveHosts(c.before, running), ...(c.kind === "add" ? [h] : [])];
-    const oldRoles: AwaitHealthyStep["roles"] = c.kind === "add" ? { [h]: "learner" } : {};
-    return restartOrder(c, running).map((x): Stage => {
-      const d = hostOf.get(x)!;
-      const last = x === input.leader;
-      const files = writes(x, input.filesFor(x, c.after), `${x} restarts with the new server list`);
-      return {
-        title: `restart ${x} with voters ${idsOf(c.after)}`,
-        concurrent: false,
-        steps: [
-          healthy("gate", old, `stopping ${x} must leave a quorum of the list the leader counts by`, { roles: oldRoles }),
-          ...files,
-          { kind: "stop", host: x, args: d.stop, mode: last ? "leader" : "follower", reason: "static membership: the server list is read at start-up" },
-          { kind: "start", host: x, args: d.start, reason: `with voters ${idsOf(c.after)}` },
-          last
-            ? healthy("settle", liveHosts(c.after, running), `the leader restarted: the ensemble now counts by voters ${idsOf(c.after)}`, { caughtUp: x })
-            : healthy("settle", old, `${x} must serve again before the next server is touched`, { caughtUp: x, roles: oldRoles }),
-        ],
-        // A follower that does not come back goes back to the old list, which the leader still counts by. The
-        // leader restarts last, when every other member runs the new list: its old one would be the odd one
-        // out, so a leader that does not come back halts the run as it is.
-        ...(last ? {} : {
-          undo: undoSteps(x, d.stop, d.start, files, healthy("settle", old, `${x} must serve with the list the leader counts by`, { roles: oldRoles }),
-            healthy("gate", old, "", { roles: oldRoles })),
-        }),
-      };
-    });
   }
 }
