@@ -32,36 +32,19 @@ import { type RenderedFile, SYSTEMD_UNIT, configRenderer, dynamicConfigPath, mem
 import { ETC_HOSTS, etcHostsFile } from "../render/hosts-block.js";
 import type { EnsembleReport } from "../status/health.js";
 
-export interface ApplyInput {
+/** What is asked of apply: which ensemble, toward what, and what kind of run (apply, rollback, restore, resume). */
+export interface ApplyRequest {
   file: string;
   inventory: Inventory;
-  check: boolean;
-  limit?: string[];
-  journalDir: string;
-  settleTimeoutMs?: number;
-  /** How long a gate waits for the ensemble to be healthy before a server is stopped. */
-  gateTimeoutMs?: number;
-  fleet?: FleetOptions;
-  /**
-   * A fleet already connecting to these hosts (the CLI's, warmed while apply's modules loaded): used instead of
-   * opening one, and closed at the end like one.
-   */
-  opened?: Fleet;
   /** sha256 of the inventory file as read, for the journal (resume checks it). */
   inventoryHash: string;
-  /** Take the ensemble lock over from another run. */
-  breakLock?: boolean;
-  /** Start an empty ensemble where the journal says one of this name last ran on other hosts (ensemble_elsewhere). */
-  newEnsemble?: boolean;
-  /**
-   * Real clients writing and reading while servers stop (default on when the
-   * plan stops a server); `via` is how they reach the client ports (default auto).
-   */
-  canary?: { enabled: boolean; intervalMs?: number; via?: CanaryViaOption };
-  /** The end of the maintenance window: nothing starts that cannot finish before it. */
-  deadline?: Date;
+  /** Check mode: plan and show, change nothing. */
+  check: boolean;
+  limit?: string[];
   /** --stage: only push an upgrade's new release (see PlanInput.stageOnly); membership changes wait too. */
   stageOnly?: boolean;
+  /** Start an empty ensemble where the journal says one of this name last ran on other hosts (ensemble_elsewhere). */
+  newEnsemble?: boolean;
   /**
    * A rollback (`runs rollback`): the files to put back as they were before
    * that run. The inventory passed in already names the version that run
@@ -76,6 +59,34 @@ export interface ApplyInput {
   restore?: Omit<RestoreSpec, "lockRun">;
   /** The run this one continues (`runs resume`): its lock is taken back, its id recorded. */
   resume?: { run: string; lockRun: string };
+}
+
+/** How apply goes about it: the journal, timeouts, the window, the lock, the fleet, the canary. */
+export interface ApplyOptions {
+  journalDir: string;
+  settleTimeoutMs?: number;
+  /** How long a gate waits for the ensemble to be healthy before a server is stopped. */
+  gateTimeoutMs?: number;
+  fleet?: FleetOptions;
+  /**
+   * A fleet already connecting to these hosts (the CLI's, warmed while apply's modules loaded): used instead of
+   * opening one, and closed at the end like one.
+   */
+  opened?: Fleet;
+  /** Take the ensemble lock over from another run. */
+  breakLock?: boolean;
+  /**
+   * Real clients writing and reading while servers stop (default on when the
+   * plan stops a server); `via` is how they reach the client ports (default auto).
+   */
+  canary?: { enabled: boolean; intervalMs?: number; via?: CanaryViaOption };
+  /** The end of the maintenance window: nothing starts that cannot finish before it. */
+  deadline?: Date;
+  signal?: AbortSignal;
+}
+
+/** What the caller is asked and told while apply runs (the CLI prints; tests record). */
+export interface ApplyHooks {
   /** Asked before changing anything (not in check mode); false aborts. */
   confirm: (plan: Plan) => Promise<boolean>;
   onPlan?: (plan: Plan, estimateMs: number) => void;
@@ -86,8 +97,9 @@ export interface ApplyInput {
   onCanaryRoute?: (via: CanaryVia, reason: string) => void;
   /** Told as soon as the lock was taken over from other runs (--break-lock): who held it, and the generation now held. */
   onLockTakenOver?: (previous: EnsembleLock["tookOver"], generation: number) => void;
-  signal?: AbortSignal;
 }
+
+export type ApplyInput = ApplyRequest & ApplyOptions & ApplyHooks;
 
 export interface ApplyResult {
   plan: Plan;
@@ -195,7 +207,8 @@ function desiredHost(inv: Inventory, spec: HostSpec, observed: ObservedHost | un
   };
 }
 
-export async function runApply(input: ApplyInput): Promise<ApplyResult> {
+/** What apply refuses before it reaches any host: a release it has no distribution for, a --limit naming no host. */
+function refuseBeforeConnecting(input: ApplyRequest): void {
   const inv = input.inventory;
   const tarball = tarballFor(inv);
   // The adopted release is used where it lies on the hosts: no local copy needed.
@@ -212,7 +225,85 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       });
     }
   }
+}
 
+/** The request assemblePlan takes, from apply's: the journal's facts a resume needs are read here. */
+function assembleRequest(input: ApplyRequest & Pick<ApplyOptions, "journalDir" | "canary">, run: { runId: string; lockRun: string }): Parameters<typeof assembleInput>[3] {
+  return {
+    ...(input.limit ? { limit: input.limit } : {}), ...(input.stageOnly ? { stageOnly: true } : {}), newEnsemble: input.newEnsemble ?? false,
+    ...(input.rollback ? { rollback: { files: input.rollback.files } } : {}),
+    ...(input.restore ? { restore: { ...input.restore, lockRun: run.lockRun } } : {}),
+    ...(input.resume ? { resume: { run: input.resume.run, unchecked: uncheckedStarts(findRun(input.journalDir, input.resume.run).file) } } : {}),
+    ...(input.canary?.enabled ?? true
+      ? { canary: { clientPort: input.inventory.zookeeper.client_port, via: input.canary?.via ?? "auto", path: `/zkfleet-canary/${run.runId}` } } : {}),
+  };
+}
+
+/** The canary of a run that acts, as the executor meets it. */
+interface RunCanary {
+  /** Resolves once the clients are on the servers, for a step that acts (a push, or a gate that only looks, need not wait). */
+  ready(step: Step): Promise<void>;
+  step(index: number): void;
+  /** Stops the clients and journals their figures (once); the figures, when there was a canary. */
+  finish(): Promise<CanaryRunReport | undefined>;
+  /** The figures so far, when finish() failed. */
+  readonly report: CanaryRunReport | undefined;
+  /** Always, at the end: the clients killed, the route's forwarders closed. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the plan's canary, if it has one. Its clients start (a hundred
+ * milliseconds or more: a process each) while an upgrade's push runs and
+ * while the first gate looks; every other step waits for them, so that they
+ * are on the servers as they were observed before anything else changes. A
+ * gate only looks: waiting for the clients first cost a roll 40-45 ms.
+ */
+function runCanary(fleet: Fleet, plan: Plan, journal: Journal,
+  o: { keep: string[]; intervalMs?: number; onRoute?: (via: CanaryVia, reason: string) => void }): RunCanary {
+  let route: CanaryRoute | undefined;
+  let canary: Canary | undefined;
+  let report: CanaryRunReport | undefined;
+  const planned = plan.canary;
+  const started = planned && (async () => {
+    route = await openCanaryRoute(fleet, plan.target, planned.clientPort, planned.pinned, planned.via);
+    o.onRoute?.(route.via, route.reason);
+    // Under the ensemble's lock no other run acts, so canary znodes of other runs were left by runs killed outright;
+    // a run whose lock this one broke may still live, and is left alone (the sweep also spares any still written to).
+    canary = await Canary.start(route.targets, { prefix: planned.path, sweep: { keep: o.keep }, ...(o.intervalMs ? { intervalMs: o.intervalMs } : {}) });
+  })();
+  started?.catch(() => undefined);
+  const pushOnly = (st: Step) => st.kind === "install" && !st.setCurrent;
+  return {
+    ready: async (step) => {
+      if (!pushOnly(step) && acts(step)) await started;
+    },
+    step: (index) => canary?.step(index),
+    finish: async () => {
+      // Started by now (a step after the push waited for it); awaited here too so that it is always stopped.
+      await started;
+      if (!canary || !route || report) return report;
+      const { report: figures, series } = await canary.stop();
+      report = { via: route.via, ...figures };
+      // The series is for `runs show --html` only; apply's own output stays the figures.
+      journal.write("canary", { report, series });
+      return report;
+    },
+    get report() {
+      return report;
+    },
+    close: async () => {
+      await started?.catch(() => undefined);
+      canary?.kill();
+      // After the canary: its final check reads through the forwarders.
+      await route?.close();
+    },
+  };
+}
+
+export async function runApply(input: ApplyInput): Promise<ApplyResult> {
+  refuseBeforeConnecting(input);
+  const inv = input.inventory;
   const planning = planningFor(inv, input.file);
   const zooCfg = planning.zooCfg;
   const keys = inv.hosts.map((h) => h.name);
@@ -247,13 +338,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       timeouts,
       // The journal's facts the planner needs, read here: where an ensemble that is nowhere now last ran, what a resumed run left unchecked.
       ...(ensembleExists(observed) ? {} : { lastApplied: lastAppliedMembers(input.journalDir, inv.ensemble) }),
-    }, {
-      ...(input.limit ? { limit: input.limit } : {}), ...(input.stageOnly ? { stageOnly: true } : {}), newEnsemble: input.newEnsemble ?? false,
-      ...(input.rollback ? { rollback: { files: input.rollback.files } } : {}),
-      ...(input.restore ? { restore: { ...input.restore, lockRun } } : {}),
-      ...(input.resume ? { resume: { run: input.resume.run, unchecked: uncheckedStarts(findRun(input.journalDir, input.resume.run).file) } } : {}),
-      ...(input.canary?.enabled ?? true ? { canary: { clientPort: inv.zookeeper.client_port, via: input.canary?.via ?? "auto", path: `/zkfleet-canary/${runId}` } } : {}),
-    }));
+    }, assembleRequest(input, { runId, lockRun })));
     const estimateMs = estimatePlan(plan, history);
     input.onPlan?.(plan, estimateMs);
     const unreachable = observed.filter((o) => !o.reachable);
@@ -281,46 +366,22 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       ...(input.limit ? { limit: input.limit } : {}),
     };
     if (takenOver) journal.write("lock-broken", takenOver);
-    // Clients only notice servers that stop: the canary watches plans that stop one.
-    let route: CanaryRoute | undefined;
-    let canary: Canary | undefined;
-    let report: CanaryRunReport | undefined;
     // The super user's password is read from its file when a reconfig runs, never kept in the plan.
     const secrets = { superAuth: () => superAuth(inv) };
-    const finishCanary = async () => {
-      if (!canary || !route || report) return;
-      const { report: figures, series } = await canary.stop();
-      report = { via: route.via, ...figures };
-      // The series is for `runs show --html` only; apply's own output stays the figures.
-      journal.write("canary", { report, series });
-    };
-    // The canary's clients start (a hundred milliseconds or more: a process each) while an upgrade's push runs and
-    // while the first gate looks; every other step waits for them, so that they are on the servers as they were
-    // observed before anything else changes. A gate only looks: waiting for the clients first cost a roll 40-45 ms.
-    const pushOnly = (st: Step) => st.kind === "install" && !st.setCurrent;
-    let canaryStarted: Promise<void> | undefined;
+    // Clients only notice servers that stop: the canary watches plans that stop one (plan.canary).
+    const canary = runCanary(fleet, plan, journal, {
+      keep: [runId, ...(lock?.tookOver.map((h) => h.run) ?? [])],
+      ...(input.canary?.intervalMs ? { intervalMs: input.canary.intervalMs } : {}),
+      ...(input.onCanaryRoute ? { onRoute: input.onCanaryRoute } : {}),
+    });
     try {
-      const planned = plan.canary;
-      if (planned) {
-        canaryStarted = (async () => {
-          route = await openCanaryRoute(fleet, plan.target, planned.clientPort, planned.pinned, planned.via);
-          input.onCanaryRoute?.(route.via, route.reason);
-          // Under the ensemble's lock no other run acts, so canary znodes of other runs were left by runs killed outright;
-          // a run whose lock this one broke may still live, and is left alone (the sweep also spares any still written to).
-          const sweep = { keep: [runId, ...(lock?.tookOver.map((h) => h.run) ?? [])] };
-          canary = await Canary.start(route.targets, { prefix: planned.path, sweep, ...(input.canary?.intervalMs ? { intervalMs: input.canary.intervalMs } : {}) });
-        })();
-        canaryStarted.catch(() => undefined);
-      }
       const { results, final } = await executePlan(plan, {
         // Observed under the lock: a first gate soon after may judge that look rather than ask again.
         ...(lock ? { actions: fleetActions(fleet, secrets, { at: started, hosts: observed }), quietSince: started } : { actions: fleetActions(fleet, secrets) }),
         journal, parallel: fleet.parallel, ...(lock ? { lock } : {}),
-        ready: async (step) => {
-          if (!pushOnly(step) && acts(step)) await canaryStarted;
-        },
+        ready: (step) => canary.ready(step),
         onStepStart: (step, index) => {
-          canary?.step(index);
+          canary.step(index);
           input.onStepStart?.(step, index);
         },
         ...(input.onStepDone ? { onStepDone: input.onStepDone } : {}),
@@ -328,8 +389,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
         ...(input.signal ? { signal: input.signal } : {}),
         ...(input.deadline ? { deadline: { at: input.deadline, estimateStage: (stage) => estimateStage(stage, history) } } : {}),
       }).catch(async (err: unknown) => {
-        await canaryStarted?.catch(() => undefined);
-        await finishCanary().catch(() => undefined);
+        const report = await canary.finish().catch(() => canary.report);
         // A run that halts says what the canary could not show as well: its exit code stays the halt's.
         const t = report?.total;
         const news = t && (t.lost ?? 0) > 0 ? `the canary lost ${t.lost} acknowledged write(s) during the run`
@@ -337,9 +397,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
         if (news && err instanceof ZkfleetError) throw new ZkfleetError(err.source, `${err.message}; and ${news}`, { where: err.where, hint: err.hint, cause: err });
         throw err;
       });
-      // Started by now (a step after the push waited for it); awaited here too so that it is always stopped.
-      await canaryStarted;
-      await finishCanary();
+      const report = await canary.finish();
       if (report && (report.total.lost ?? 0) > 0) {
         throw new ZkfleetError("zookeeper", `the canary lost ${report.total.lost} acknowledged write(s) during the run`, {
           where: journal.path,
@@ -360,10 +418,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
         ...(report ? { canary: report } : {}), ...(takenOver ? { lockTakenOver: takenOver } : {}),
       };
     } finally {
-      await canaryStarted?.catch(() => undefined);
-      canary?.kill();
-      // After the canary: its final check reads through the forwarders.
-      await route?.close();
+      await canary.close();
       journal.close();
     }
   } finally {
