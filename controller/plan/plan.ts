@@ -4,7 +4,6 @@
 // where the unit and property tests aim. Its output (steps.ts) is the whole
 // contract with the executor.
 import { posix } from "node:path";
-import { unifiedDiff } from "../../common/diff.js";
 import { undoSteps } from "./undo.js";
 import { needsSnapshotToStart, versionHop } from "../../common/versions.js";
 import type { OpArgsInput } from "../../common/protocol.js";
@@ -18,7 +17,7 @@ import { parseSettings, settingsDiff, withDynamicConfigFile } from "../model/zoo
 import { findHostsConflicts, hostsAlreadyResolve } from "../render/hosts-block.js";
 import { MANAGED_MARK } from "../render/mark.js";
 import { quorumSize, spareVoters } from "../model/quorum.js";
-import { type AwaitHealthyStep, type DeferredWrite, type Plan, type Preinstalled, type Refusal, type Stage, type Step, type WriteFileStep, awaitHealthy } from "./steps.js";
+import { type AwaitHealthyStep, type DeferredWrite, type Plan, type Preinstalled, type Refusal, type Stage, type Step, type WriteFileStep, type InstallStep, type SwitchReleaseStep, awaitHealthy, cleanDataStep, startStep, stopStep, writeFileStep } from "./steps.js";
 import { compareText } from "../../common/compare.js";
 
 export * from "./steps.js";
@@ -235,11 +234,7 @@ function fileWrites(input: PlanInput, d: DesiredHost, o: ObservedHost, exists: b
       }
     }
     if (before === content) continue;
-    steps.push({
-      kind: "write_file", host: d.host, path: f.path, content, mode: f.mode, stateDir: d.stateDir,
-      diff: unifiedDiff(f.path, before, content), before: before === null ? "absent" : "present", previous: before,
-      reason: before === null ? `${f.path} does not exist` : `${f.path} differs from the inventory`,
-    });
+    steps.push(writeFileStep(d.host, { ...f, content }, d.stateDir, before, before === null ? `${f.path} does not exist` : `${f.path} differs from the inventory`));
   }
   return steps;
 }
@@ -349,17 +344,25 @@ function pendingRestart(input: PlanInput, d: DesiredHost, o: ObservedHost): stri
  * link where it is unpacked already, nothing where it is current.
  */
 export function releaseSteps(d: DesiredHost, current: string | null, installed: readonly string[], why: string): Step[] {
-  if (!installed.includes(d.version)) {
-    return [{
-      kind: "install", host: d.host, version: d.version, tarball: d.tarball, transferDir: d.transferDir, installDir: d.installDir,
-      ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), setCurrent: current !== d.version, before: { current, installed: [...installed] }, reason: why,
-    }];
-  }
+  if (!installed.includes(d.version)) return [installStep(d, current, installed, current !== d.version, why)];
   if (current === d.version) return [];
-  return [{
+  return [switchReleaseStep(d, current, `switch current from ${current ?? "nothing"} to ${d.version}`)];
+}
+
+/** Push and unpack the desired host's release (and point `current` at it when setCurrent). */
+function installStep(d: DesiredHost, current: string | null, installed: readonly string[], setCurrent: boolean, reason: string): InstallStep {
+  return {
+    kind: "install", host: d.host, version: d.version, tarball: d.tarball, transferDir: d.transferDir, installDir: d.installDir,
+    ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), setCurrent, before: { current, installed: [...installed] }, reason,
+  };
+}
+
+/** Point `current` at the desired host's release, unpacked already. */
+function switchReleaseStep(d: DesiredHost, current: string | null, reason: string): SwitchReleaseStep {
+  return {
     kind: "switch_release", host: d.host, version: d.version, installDir: d.installDir,
-    ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), before: { current }, reason: `switch current from ${current ?? "nothing"} to ${d.version}`,
-  }];
+    ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), before: { current }, reason,
+  };
 }
 
 export function planApply(input: PlanInput): Plan {
@@ -395,10 +398,7 @@ export function planApply(input: PlanInput): Plan {
     if (upgrade) {
       // The new release goes onto every host before any server restarts on it.
       if (!installed.includes(d.version)) {
-        push.push({
-          kind: "install", host: d.host, version: d.version, tarball: d.tarball, transferDir: d.transferDir, installDir: d.installDir,
-          ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), setCurrent: false, before: { current, installed }, reason: `ZooKeeper ${d.version} is not installed; ${from} keeps serving until its turn`,
-        });
+        push.push(installStep(d, current, installed, false, `ZooKeeper ${d.version} is not installed; ${from} keeps serving until its turn`));
       }
     } else {
       steps.push(...releaseSteps(d, current, installed, `ZooKeeper ${d.version} is not installed`));
@@ -406,27 +406,19 @@ export function planApply(input: PlanInput): Plan {
     steps.push(...fileWrites(input, d, o, model.exists));
     const onNewRelease: Step[] = [];
     if (upgrade) {
-      onNewRelease.push({
-        kind: "switch_release", host: d.host, version: d.version, installDir: d.installDir,
-        ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), before: { current },
-        reason: `upgrade from ${from} to ${d.version}`,
-      });
+      onNewRelease.push(switchReleaseStep(d, current, `upgrade from ${from} to ${d.version}`));
       // Decided again when the step runs: a 3.4 follower writes its first logs whenever clients write, plan or not.
       if (from!.startsWith("3.4.") && needsSnapshotToStart(d.version)) {
-        onNewRelease.push({
-          kind: "clean_data", host: d.host, args: { ...d.clean, only_if_logs_without_snapshot: true },
-          reason: `${logsWithoutSnapshot(o) ? "3.4 left" : "if by then 3.4 has left"} transaction logs and no snapshot, on which ${d.version} refuses to start ` +
-            "(ZOOKEEPER-3056): moved aside, and the server syncs a snapshot from the leader (snapshot.trust.empty is never used: ZOOKEEPER-3644)",
-        });
+        onNewRelease.push(cleanDataStep(d.host, { ...d.clean, only_if_logs_without_snapshot: true },
+          `${logsWithoutSnapshot(o) ? "3.4 left" : "if by then 3.4 has left"} transaction logs and no snapshot, on which ${d.version} refuses to start ` +
+            "(ZOOKEEPER-3056): moved aside, and the server syncs a snapshot from the leader (snapshot.trust.empty is never used: ZOOKEEPER-3644)"));
       }
     }
 
     if (!isRunning(o)) {
       prepare.push(...steps, ...onNewRelease);
-      starts.push({
-        kind: "start", host: d.host, args: d.start,
-        reason: model.hosts.some((h) => h.running) ? "ZooKeeper is not running; it joins the running ensemble" : "ZooKeeper is not running",
-      });
+      starts.push(startStep(d.host, d.start,
+        model.hosts.some((h) => h.running) ? "ZooKeeper is not running; it joins the running ensemble" : "ZooKeeper is not running"));
     } else {
       const waits = steps.map((st) => (st.kind === "write_file" ? takeoverReason(input, st, st.previous) : undefined));
       const onlyTakeovers = waits.every((why) => why !== undefined);
@@ -487,13 +479,10 @@ export function planApply(input: PlanInput): Plan {
       steps: [
         healthy("gate", `stopping ${o.host} must leave a quorum: every other server must serve first`),
         ...writes,
-        {
-          kind: "stop", host: o.host, args: d.stop, mode,
-          reason: upgrade ? `its turn to move to ${d.version}; one at a time, leader last`
-            : pending ? `a restart is pending: ${pending}` : "its configuration changed; restarted one at a time, leader last",
-        },
+        stopStep(o.host, d.stop, mode, upgrade ? `its turn to move to ${d.version}; one at a time, leader last`
+          : pending ? `a restart is pending: ${pending}` : "its configuration changed; restarted one at a time, leader last"),
         ...onNewRelease,
-        { kind: "start", host: o.host, args: d.start, reason: upgrade ? `on ZooKeeper ${d.version}` : "back with the new configuration" },
+        startStep(o.host, d.start, upgrade ? `on ZooKeeper ${d.version}` : "back with the new configuration"),
         check,
       ],
       undo,

@@ -3,6 +3,7 @@
 // settles after as steps of their own, timeouts, and the state a step expects
 // to replace (for the journal, resume and rollback). The executor adds
 // nothing and reorders nothing, so `apply --check` shows exactly what runs.
+import { unifiedDiff } from "../../common/diff.js";
 import type { OpArgsInput } from "../../common/protocol.js";
 import type { EnsembleTarget } from "../model/target.js";
 
@@ -223,6 +224,19 @@ export interface Plan {
   continues?: string[];
   /** The canary that watches the run (absent: the plan stops no server, or --no-canary). */
   canary?: CanaryPlan;
+}
+
+/** The planners' stops, starts and writes, built in one place (the executor carries them out as they are). */
+export const stopStep = (host: string, args: StopStep["args"], mode: string, reason: string): StopStep => ({ kind: "stop", host, args, mode, reason });
+export const startStep = (host: string, args: StartStep["args"], reason: string): StartStep => ({ kind: "start", host, args, reason });
+export const cleanDataStep = (host: string, args: CleanDataStep["args"], reason: string): CleanDataStep => ({ kind: "clean_data", host, args, reason });
+
+/** A write of one file that replaces `before` (null: none), with its diff and what an undo writes back. */
+export function writeFileStep(host: string, file: { path: string; content: string; mode: number }, stateDir: string, before: string | null, reason: string): WriteFileStep {
+  return {
+    kind: "write_file", host, path: file.path, content: file.content, mode: file.mode, stateDir,
+    diff: unifiedDiff(file.path, before, file.content), before: before === null ? "absent" : "present", previous: before, reason,
+  };
 }
 
 /** A wait for the ensemble's health: a gate before a stop (it may judge the last look), a settle after a start. */

@@ -6,21 +6,21 @@
 // stop is gated like any other: a server that serves after all is never
 // stopped while fewer than a quorum of the others serve.
 import { unifiedDiff } from "../../common/diff.js";
-import type { AwaitHealthyStep, Plan, Stage, StartStep, Step, StopStep } from "./steps.js";
+import { type AwaitHealthyStep, type Plan, type Stage, type StartStep, type Step, type StopStep, startStep, stopStep } from "./steps.js";
 
 export function undoSteps(
   host: string, stop: StopStep["args"], start: StartStep["args"], acted: readonly Step[], settle: AwaitHealthyStep, gate: AwaitHealthyStep,
 ): Step[] {
   return [
     { ...gate, quorumWithout: host, reason: `stopping ${host} must leave a quorum of the others serving` },
-    { kind: "stop", host, args: stop, mode: "failed", reason: "it did not come back: put it back as it was" },
+    stopStep(host, stop, "failed", "it did not come back: put it back as it was"),
     ...acted.flatMap((w): Step[] => (w.kind === "write_file" && w.previous !== null
       ? [{ ...w, content: w.previous, previous: w.content, diff: unifiedDiff(w.path, w.content, w.previous), reason: "back to its content before this run" }]
       : [])),
     ...acted.flatMap((st): Step[] => (st.kind === "switch_release" && st.before.current !== null
       ? [{ ...st, version: st.before.current, before: { current: st.version }, reason: `back to ${st.before.current}` }]
       : [])),
-    { kind: "start", host, args: start, reason: "on its previous release and configuration" },
+    startStep(host, start, "on its previous release and configuration"),
     { ...settle, reason: `${host} must serve again as before; then the run halts` },
   ];
 }

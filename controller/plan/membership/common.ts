@@ -1,12 +1,11 @@
 // What the two ways of carrying out a membership change share (pure): the
 // run's input, and the context a plan is built in: the hosts' files as the
 // plan proceeds, the servers running as it proceeds, the health waits.
-import { unifiedDiff } from "../../../common/diff.js";
 import type { MemberSpec } from "../../model/membership-plan.js";
 import { type ObservedHost, fileContent } from "../../model/observed.js";
 import type { EnsembleTarget } from "../../model/target.js";
 import type { DesiredFile, DesiredHost } from "../plan.js";
-import { type AwaitHealthyStep, type Step, awaitHealthy } from "../steps.js";
+import { type AwaitHealthyStep, type Step, awaitHealthy, writeFileStep } from "../steps.js";
 
 export type MembershipMode = "dynamic" | "static";
 
@@ -84,10 +83,7 @@ export function runContext(input: MembershipRunInput, running: Set<number>): Run
       const before = contentOf(host, f.path);
       if (before === f.content) return [];
       content.set(`${host}\0${f.path}`, f.content);
-      return [{
-        kind: "write_file", host, path: f.path, content: f.content, mode: f.mode, stateDir: hostOf.get(host)!.stateDir,
-        diff: unifiedDiff(f.path, before, f.content), before: before === null ? "absent" : "present", previous: before, reason: why,
-      }];
+      return [writeFileStep(host, f, hostOf.get(host)!.stateDir, before, why)];
     }),
     healthy: (role, hosts, reason, extra = {}) => awaitHealthy(role, hosts, input.versions, input.timeouts, reason, extra),
   };

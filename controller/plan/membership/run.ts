@@ -8,7 +8,7 @@ import { type MemberSpec, type MembershipChange, planMembership } from "../../mo
 import { parseMembership } from "../../model/membership.js";
 import { fileContent, hasData, isRunning, installedReleases, currentRelease, modeOf } from "../../model/observed.js";
 import { releaseSteps } from "../plan.js";
-import type { Plan, Refusal, Stage, Step } from "../steps.js";
+import { type Plan, type Refusal, type Stage, type Step, cleanDataStep, startStep, stopStep } from "../steps.js";
 import { type MembershipRunInput, idsOf, liveHosts, runContext } from "./common.js";
 import { reconfigSteps } from "./dynamic.js";
 import { leaderRestartsFirst, staticRestartRisk, staticRolls, twoVoterList } from "./static.js";
@@ -76,7 +76,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
     stages.push({
       title: `start ${m.host} (myid ${m.id}, ${m.role}), down but ${staying(m) ? "staying in the ensemble" : "still counted"}`, concurrent: false,
       steps: [
-        { kind: "start", host: m.host, args: hostOf.get(m.host)!.start, reason: `${m.host} ${why}: every change below counts on it serving` },
+        startStep(m.host, hostOf.get(m.host)!.start, `${m.host} ${why}: every change below counts on it serving`),
         healthy("settle", liveHosts(input.current, running), `${m.host} must serve and hold every committed transaction before anything changes`,
           { caughtUp: m.host, ...(Object.keys(roles).length > 0 ? { roles } : {}) }),
       ],
@@ -113,10 +113,10 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
     if (c.kind === "add") {
       steps.push(...releaseSteps(d, currentRelease(o), installedReleases(o), `${h} joins on ZooKeeper ${d.version}`));
       steps.push(healthy("gate", beforeLive, `the ensemble must be healthy before ${h} joins`));
-      if (isRunning(o)) steps.push({ kind: "stop", host: h, args: d.stop, mode: modeOf(o) ?? "unknown", reason: `${h} runs outside the ensemble; it starts again as a joiner` });
-      if (hasData(o)) steps.push({ kind: "clean_data", host: h, args: d.clean, reason: `${h} joins with a clean data dir (its old state is kept aside) and syncs from the leader` });
+      if (isRunning(o)) steps.push(stopStep(h, d.stop, modeOf(o) ?? "unknown", `${h} runs outside the ensemble; it starts again as a joiner`));
+      if (hasData(o)) steps.push(cleanDataStep(h, d.clean, `${h} joins with a clean data dir (its old state is kept aside) and syncs from the leader`));
       steps.push(...writes(h, input.filesFor(h, c.after), `${h} starts with the configuration it joins (${input.mode === "dynamic" ? "the committed one plus itself" : "the new server list"})`));
-      steps.push({ kind: "start", host: h, args: d.start, reason: `${h} joins the running ensemble; it never starts one of its own` });
+      steps.push(startStep(h, d.start, `${h} joins the running ensemble; it never starts one of its own`));
       running.add(c.server.id);
       steps.push(healthy("settle", [...beforeLive, h], `${h} must serve and hold every committed transaction before it counts`, { caughtUp: h, roles: { [h]: "learner" } }));
       if (input.mode === "dynamic") steps.push(...reconfigSteps(ctx, c, beforeLive.find((x) => x !== h) ?? beforeLive[0]!));
@@ -137,7 +137,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
         stages.push({
           title: `stop ${h}, which left the ensemble`, concurrent: false,
           steps: [
-            { kind: "stop", host: h, args: d.stop, mode: "left", reason: `no configuration counts ${h} any more; its data is kept` },
+            stopStep(h, d.stop, "left", `no configuration counts ${h} any more; its data is kept`),
             healthy("settle", liveHosts(c.after, running), `the ensemble serves by voters ${idsOf(c.after)} without ${h}`),
           ],
         });

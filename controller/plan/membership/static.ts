@@ -7,7 +7,7 @@
 import { compareText } from "../../../common/compare.js";
 import type { MemberSpec, MembershipChange } from "../../model/membership-plan.js";
 import { quorumSize } from "../../model/quorum.js";
-import type { AwaitHealthyStep, Refusal, Stage } from "../steps.js";
+import { type AwaitHealthyStep, type Refusal, type Stage, startStep, stopStep } from "../steps.js";
 import { undoSteps } from "../undo.js";
 import { type RunContext, idsOf, liveHosts } from "./common.js";
 
@@ -84,8 +84,8 @@ export function staticRolls(ctx: RunContext, c: MembershipChange): Stage[] {
       steps: [
         healthy("gate", old, `stopping ${x} must leave a quorum of the list the leader counts by`, { roles: oldRoles }),
         ...files,
-        { kind: "stop", host: x, args: d.stop, mode: last ? "leader" : "follower", reason: "static membership: the server list is read at start-up" },
-        { kind: "start", host: x, args: d.start, reason: `with voters ${idsOf(c.after)}` },
+        stopStep(x, d.stop, last ? "leader" : "follower", "static membership: the server list is read at start-up"),
+        startStep(x, d.start, `with voters ${idsOf(c.after)}`),
         last
           ? healthy("settle", liveHosts(c.after, running), `the leader restarted: the ensemble now counts by voters ${idsOf(c.after)}`, { caughtUp: x })
           : healthy("settle", old, `${x} must serve again before the next server is touched`, { caughtUp: x, roles: oldRoles }),
@@ -128,10 +128,10 @@ export function leaderRestartsFirst(ctx: RunContext, c: MembershipChange, title:
     title: `${title}: ${h} leads, so it restarts first and another server takes the lead`, concurrent: false,
     steps: [
       healthy("gate", beforeLive, `restarting ${h}, the leader, must leave a quorum of the list in force`),
-      { kind: "stop", host: h, args: d.stop, mode: "leader", reason: "it leaves, and a list without the leader could not follow it: it restarts as it is first" },
+      stopStep(h, d.stop, "leader", "it leaves, and a list without the leader could not follow it: it restarts as it is first"),
       // Started at once it could win the election again (equal zxids go to the highest id): it waits until another leads.
       healthy("settle", beforeLive.filter((x) => x !== h), `another server leads by the list in force while ${h} is down`),
-      { kind: "start", host: h, args: d.start, reason: "as it was, to follow the leader the others elected" },
+      startStep(h, d.start, "as it was, to follow the leader the others elected"),
       healthy("settle", beforeLive, `another server leads and ${h} follows again`, { caughtUp: h, roles: { [h]: "learner" } }),
     ],
   };
