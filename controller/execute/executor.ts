@@ -65,7 +65,7 @@ export interface ExecuteOptions {
   /**
    * The end of the maintenance window: a stage is started only when its
    * estimate fits before it. Stopping between stages leaves every server up
-   * and synced (the last check passed), ready for `runs resume`.
+   * and synced (the last settle passed), ready for `runs resume`.
    */
   deadline?: { at: Date; estimateStage: (stage: Plan["stages"][number]) => number };
   /**
@@ -77,7 +77,7 @@ export interface ExecuteOptions {
 
 export interface ExecuteResult {
   results: StepResult[];
-  /** The last health report of a check, when the plan ends with one. */
+  /** The last health report of a settle, when the plan ends with one. */
   final?: EnsembleReport;
 }
 
@@ -103,7 +103,7 @@ const SETTLE_EARLY_MS = 2000;
  * check) has had nothing listening on its client port this long asks the
  * host's agent whether the server still runs. A
  * server loading a large snapshot opens the port late, so a closed port alone
- * proves nothing; but one that has exited is not waited for until the check's
+ * proves nothing; but one that has exited is not waited for until the settle's
  * timeout (two minutes) before it is put back. Measured: ZooKeeper 3.8.0
  * whose election port is taken never opens its client port and exits 3.8 s
  * after its start, which `zkServer.sh` (alive after its 1 s) reports as
@@ -114,7 +114,7 @@ const GONE_MS = 3000;
 /**
  * How far past its timeout a gate or check may end: a look still under way
  * then (a word waits up to 2 s for a frozen server, an agent round trip for
- * a check longer) is not waited for, and the last look that finished is the
+ * a settle longer) is not waited for, and the last look that finished is the
  * one judged.
  */
 const LATE_MS = 1000;
@@ -153,7 +153,7 @@ function quorumWithout(step: AwaitHealthyStep, report: EnsembleReport): { ok: bo
 }
 
 /**
- * At a check's timeout, when the server it waits for serves and every problem is another server's: the error
+ * At a settle's timeout, when the server it waits for serves and every problem is another server's: the error
  * that halts the run without undoing that server. Undefined when the server itself is what failed.
  */
 function otherServerFailed(step: AwaitHealthyStep, report: EnsembleReport | undefined, runId: string): OtherServerFailed | undefined {
@@ -175,10 +175,10 @@ function otherServerFailed(step: AwaitHealthyStep, report: EnsembleReport | unde
 }
 
 /**
- * For a check: throws once a server started before it has had nothing
+ * For a settle: throws once a server started before it has had nothing
  * listening on its client port for `goneMs` and its agent says it no longer
  * runs (asked at most every goneMs / 3). An agent that cannot be asked proves
- * nothing: the check goes on until its timeout.
+ * nothing: the settle goes on until its timeout.
  */
 function exitWatch(starts: readonly StartStep[], actions: Actions, goneMs: number): (report: EnsembleReport) => Promise<void> {
   const closedSince = new Map<string, number>();
@@ -207,10 +207,10 @@ function exitWatch(starts: readonly StartStep[], actions: Actions, goneMs: numbe
 }
 
 /**
- * Polls until the ensemble is healthy and, for a check naming a host, until
+ * Polls until the ensemble is healthy and, for a settle naming a host, until
  * that host's zxid has reached the leader's zxid of an earlier poll: then it
  * has every transaction committed before it was seen serving, not only a
- * mode. A gate that times out refuses (exit 5); a check that times out fails.
+ * mode. A gate that times out refuses (exit 5); a settle that times out fails.
  */
 async function awaitHealthy(
   plan: Plan, step: AwaitHealthyStep, opts: ExecuteOptions, onReport: (report: EnsembleReport) => void, actedAt: number,
@@ -246,9 +246,9 @@ async function awaitHealthy(
     });
   };
   for (;;) {
-    // A gate's first look may be the check's that passed just before it, with no step acting in between: observing
+    // A gate's first look may be the settle's that passed just before it, with no step acting in between: observing
     // again a few milliseconds later would see the same (each look costs about 20 ms of a roll's controller time).
-    // The plan says which may (gates: a check follows a start). A look still under way past the deadline is not waited for.
+    // The plan says which may (gates: a settle follows a start). A look still under way past the deadline is not waited for.
     const look = await until(opts.actions.observe(plan, step.hosts, step.versions, step.roles, step.mayReuseObservation && polls === 0 ? actedAt : undefined), deadline + LATE_MS);
     if (look === undefined) {
       throw timedOut(report ? `${waitingFor ?? report.verdict} (the last look; the one after it did not finish in time)` : "no look at the servers finished in time");
@@ -342,7 +342,7 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
   let leaderSeen: string | null | undefined;
   // When the last step that acts (anything but a wait) ended: an observation older than that shows a state gone by.
   let actedAt = opts.quietSince ?? Date.now();
-  // Servers started and not yet seen through a check, by the step that started them: what a check's watch asks about.
+  // Servers started and not yet seen through a settle, by the step that started them: what a settle's watch asks about.
   const startedUnchecked = new Map<string, StartStep>();
   const noteLeader = (index: number) => (report: EnsembleReport) => {
     const leader = report.leader ?? null;
@@ -365,7 +365,7 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
       }
       case "stop": return actions.stop(step);
       case "await_healthy": {
-        // The plan names the servers a check watches (withExitWatches); the start that started each says how to ask about it.
+        // The plan names the servers a settle watches (withExitWatches); the start that started each says how to ask about it.
         const watched = (step.watch ?? []).flatMap((h) => startedUnchecked.get(h) ?? []);
         const { outcome, report } = await awaitHealthy(plan, step, opts, noteLeader(index), actedAt, watched);
         for (const s of watched) startedUnchecked.delete(s.host);
@@ -457,8 +457,8 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
     });
   }
   /**
-   * An interrupt after a stage's server was started and before its check passed leaves a server nobody has seen
-   * serve, with no undo: resume checks it first (and puts it back if it does not serve), and the message says so.
+   * An interrupt after a stage's server was started and before its settle passed leaves a server nobody has seen
+   * serve, with no undo: resume waits for it to settle first (and puts it back if it does not serve), and the message says so.
    */
   function uncheckedOnInterrupt(stage: Plan["stages"][number], err: ZkfleetError): ZkfleetError {
     const host = stage.resumes ?? stage.steps.find((s) => s.kind === "start")?.host;

@@ -54,7 +54,7 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
 
   // A member that stays but whose server is down (its host was powered off and is back, say) is started
   // as it is, and must serve again, before anything changes. Left down, it is missing from every gate
-  // while the last check waits for it, and a static restart of another member leaves the configuration
+  // while the last settle waits for it, and a static restart of another member leaves the configuration
   // the leader counts by without a quorum. Its own files are what it last ran with: a 3.5+ server learns
   // newer configurations from the leader, and a 3.4 one is rewritten by the restarts below.
 

@@ -67,7 +67,7 @@ function restartOrder(ctx: RunContext, c: MembershipChange, alive: ReadonlySet<n
  * The manual rolling restart with the new server list: every other live
  * member, followers first, the leader last. Until the leader restarts it
  * counts by the old list, so the gates judge that one (a joiner serving
- * without a vote, a leaver still counted); its check judges the new list.
+ * without a vote, a leaver still counted); its settle judges the new list.
  */
 export function staticRolls(ctx: RunContext, c: MembershipChange): Stage[] {
   const { input, running, hostOf, writes, healthy } = ctx;
