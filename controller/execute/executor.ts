@@ -343,7 +343,7 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
   // When the last step that acts (anything but a wait) ended: an observation older than that shows a state gone by.
   let actedAt = opts.quietSince ?? Date.now();
   // Servers started and not yet seen through a settle, by the step that started them: what a settle's watch asks about.
-  const startedUnchecked = new Map<string, StartStep>();
+  const startedUnsettled = new Map<string, StartStep>();
   const noteLeader = (index: number) => (report: EnsembleReport) => {
     const leader = report.leader ?? null;
     if (leader === leaderSeen) return;
@@ -360,15 +360,15 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
       case "restore_data": return actions.restoreData(step);
       case "start": {
         const outcome = await actions.start(step);
-        startedUnchecked.set(step.host, step);
+        startedUnsettled.set(step.host, step);
         return outcome;
       }
       case "stop": return actions.stop(step);
       case "await_healthy": {
         // The plan names the servers a settle watches (withExitWatches); the start that started each says how to ask about it.
-        const watched = (step.watch ?? []).flatMap((h) => startedUnchecked.get(h) ?? []);
+        const watched = (step.watch ?? []).flatMap((h) => startedUnsettled.get(h) ?? []);
         const { outcome, report } = await awaitHealthy(plan, step, opts, noteLeader(index), actedAt, watched);
-        for (const s of watched) startedUnchecked.delete(s.host);
+        for (const s of watched) startedUnsettled.delete(s.host);
         final = report;
         return outcome;
       }
@@ -430,7 +430,7 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
       let stopped = stage.resumes !== undefined;
       // Started by the run resumed, with the start its undo repeats.
       const resumedStart = stage.undo?.find((s): s is StartStep => s.kind === "start" && s.host === stage.resumes);
-      if (resumedStart) startedUnchecked.set(resumedStart.host, resumedStart);
+      if (resumedStart) startedUnsettled.set(resumedStart.host, resumedStart);
       try {
         for (const step of stage.steps) {
           // Before `stopped`: what is not ready fails the step before it touched the server, with nothing to undo.
@@ -440,7 +440,7 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
         }
       } catch (err) {
         // An interrupt comes between steps and leaves a server as its steps left it: resume goes on from there.
-        if (err instanceof ZkfleetError && err.source === "interrupted") throw stopped && stage.undo ? uncheckedOnInterrupt(stage, err) : err;
+        if (err instanceof ZkfleetError && err.source === "interrupted") throw stopped && stage.undo ? unsettledOnInterrupt(stage, err) : err;
         // The server of a stage whose check failed on another server's account serves: it is left as it is.
         // A run whose lock was taken over leaves the server to the run that holds it now: an undo would act too.
         if (!stopped || !stage.undo || err instanceof OtherServerFailed || err instanceof LockTakenOver) throw err;
@@ -460,9 +460,9 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
    * An interrupt after a stage's server was started and before its settle passed leaves a server nobody has seen
    * serve, with no undo: resume waits for it to settle first (and puts it back if it does not serve), and the message says so.
    */
-  function uncheckedOnInterrupt(stage: Plan["stages"][number], err: ZkfleetError): ZkfleetError {
+  function unsettledOnInterrupt(stage: Plan["stages"][number], err: ZkfleetError): ZkfleetError {
     const host = stage.resumes ?? stage.steps.find((s) => s.kind === "start")?.host;
-    if (host === undefined || !startedUnchecked.has(host)) return err;
+    if (host === undefined || !startedUnsettled.has(host)) return err;
     journal.write("unchecked", { host, stage: stage.title });
     return new ZkfleetError("interrupted", `${err.message}; ${host} was started and has not settled yet`, {
       where: journal.path,

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
 import type { StepHistory } from "../plan/estimate.js";
 import type { Plan, StepKind } from "../plan/steps.js";
-import type { UncheckedStart } from "../plan/undo.js";
+import type { UnsettledStart } from "../plan/undo.js";
 import type { RunOrigin } from "./journal.js";
 import { compareText } from "../../common/compare.js";
 import type { RollbackFiles } from "../plan/assemble.js";
@@ -224,14 +224,14 @@ const isSettle = (role: string): boolean => role === "settle" || role === "check
  * a settle, of a run before it) and the settle did not pass, and no undo of
  * the stage finished. What `runs resume` waits for before anything else.
  */
-export function uncheckedStarts(file: string): UncheckedStart[] {
+export function unsettledStarts(file: string): UnsettledStart[] {
   const recs = records(file);
   const plan = recs.find((r) => r.event === "plan")?.plan as Plan | undefined;
   const indexes = (event: string) => new Set(recs.filter((r) => r.event === event).map((r) => Number(r.index)));
   const started = indexes("step-start");
   const done = indexes("step-done");
   const undone = new Set(recs.filter((r) => r.event === "undo-done").map((r) => String(r.stage)));
-  const found: UncheckedStart[] = [];
+  const found: UnsettledStart[] = [];
   let first = 0;
   for (const stage of plan?.stages ?? []) {
     const at = first;

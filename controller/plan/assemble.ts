@@ -5,12 +5,12 @@
 // plan that holds only typed refusals. It chooses the planner: a membership
 // change (membership/change.ts, static or dynamic), else the rolling plan
 // (plan.ts), staging only with --stage, a restore's stage put in before the
-// starts, and a resumed run's unchecked servers checked first. Every
+// starts, and a resumed run's unsettled servers settled first. Every
 // /etc/hosts a finished membership plan writes is scanned for lines that
 // would win over zkfleet's block.
 import { type LastApplied, type MembershipEnsemble, type MembershipRenderer, planMembershipChange } from "./membership/change.js";
 import { type DesiredHost, type PlanInput, hostsConflictRefusals, planApply } from "./plan.js";
-import { type UncheckedStart, checkUncheckedFirst } from "./undo.js";
+import { type UnsettledStart, settleUnsettledFirst } from "./undo.js";
 import { type RestoreSpec, planRestore } from "./restore.js";
 import { type CanaryPlan, type Plan, type Refusal, type Step, planSteps, withExitWatches } from "./steps.js";
 import { type ObservedHost, fileContent } from "../model/observed.js";
@@ -50,7 +50,7 @@ export interface AssembleInput {
     /** A restore: the backup goes into every member before any starts. */
     restore?: RestoreSpec;
     /** A resumed run: the servers it started and never saw serve are checked first, each with its stage's undo. */
-    resume?: { run: string; unchecked: readonly UncheckedStart[] };
+    resume?: { run: string; unsettled: readonly UnsettledStart[] };
     /** The canary, unless --no-canary: how its clients reach the servers, where its znodes go. */
     canary?: Omit<CanaryPlan, "pinned">;
   };
@@ -81,7 +81,7 @@ export function assemblePlan(input: AssembleInput): Plan {
   if (conflicts.length > 0) return { target: planned.target, stages: [], unchanged: [], refusals: conflicts };
   const restoring = request.restore ? planRestore(planned, input.observed, request.restore) : planned;
   // Resumed: a server the run started and never saw serve is checked before anything else, its undo behind it.
-  const resumed = request.resume ? checkUncheckedFirst(restoring, request.resume.unchecked, request.resume.run, timeouts) : restoring;
+  const resumed = request.resume ? settleUnsettledFirst(restoring, request.resume.unsettled, request.resume.run, timeouts) : restoring;
   const plan = withExitWatches(resumed);
   const canary = request.canary && canaryFor(plan, input.observed, request.canary);
   return canary ? { ...plan, canary } : plan;

@@ -26,7 +26,7 @@ export function undoSteps(
 }
 
 /** A server a run started in a stage that can undo it, and never saw through its settle (interrupted, killed, or halted there). */
-export interface UncheckedStart {
+export interface UnsettledStart {
   host: string;
   /** Its stage's settle and undo, as that run planned them. */
   check: AwaitHealthyStep;
@@ -39,15 +39,15 @@ export interface UncheckedStart {
  * such a server only looks like one that runs, and a plan from that alone
  * would go on without ever seeing it serve, and with no way back.
  */
-export function checkUncheckedFirst(plan: Plan, unchecked: readonly UncheckedStart[], run: string, timeouts: { gateMs: number; settleMs: number }): Plan {
-  if (plan.refusals.length > 0 || unchecked.length === 0) return plan;
+export function settleUnsettledFirst(plan: Plan, unsettled: readonly UnsettledStart[], run: string, timeouts: { gateMs: number; settleMs: number }): Plan {
+  if (plan.refusals.length > 0 || unsettled.length === 0) return plan;
   const timed = (s: Step): Step => (s.kind === "await_healthy" ? { ...s, timeoutMs: s.role === "gate" ? timeouts.gateMs : timeouts.settleMs } : { ...s });
-  const checks = unchecked.map((u): Stage => ({
+  const settles = unsettled.map((u): Stage => ({
     title: `settle ${u.host}, started by run ${run} and never seen serving`,
     concurrent: false,
     steps: [{ ...timed(u.check) as AwaitHealthyStep, reason: `run ${run} started ${u.host} and stopped before it settled: it must serve before anything else` }],
     undo: u.undo.map(timed),
     resumes: u.host,
   }));
-  return { ...plan, stages: [...checks, ...plan.stages] };
+  return { ...plan, stages: [...settles, ...plan.stages] };
 }

@@ -14,7 +14,7 @@ import { fleetActions } from "../execute/actions.js";
 import { type StepResult, acts, executePlan } from "../execute/executor.js";
 import { Journal, newRunId } from "../execute/journal.js";
 import { type EnsembleLock, acquireEnsembleLock } from "../execute/lock.js";
-import { findRun, lastAppliedMembers, stepHistory, uncheckedStarts } from "../execute/runs.js";
+import { findRun, lastAppliedMembers, stepHistory, unsettledStarts } from "../execute/runs.js";
 import { estimatePlan, estimateStage } from "../plan/estimate.js";
 import { Fleet, type FleetOptions } from "../fleet/fleet.js";
 import type { HostSpec, Inventory } from "../inventory/schema.js";
@@ -233,7 +233,7 @@ function assembleRequest(input: ApplyRequest & Pick<ApplyOptions, "journalDir" |
     ...(input.limit ? { limit: input.limit } : {}), ...(input.stageOnly ? { stageOnly: true } : {}), newEnsemble: input.newEnsemble ?? false,
     ...(input.rollback ? { rollback: { files: input.rollback.files } } : {}),
     ...(input.restore ? { restore: { ...input.restore, lockRun: run.lockRun } } : {}),
-    ...(input.resume ? { resume: { run: input.resume.run, unchecked: uncheckedStarts(findRun(input.journalDir, input.resume.run).file) } } : {}),
+    ...(input.resume ? { resume: { run: input.resume.run, unsettled: unsettledStarts(findRun(input.journalDir, input.resume.run).file) } } : {}),
     ...(input.canary?.enabled ?? true
       ? { canary: { clientPort: input.inventory.zookeeper.client_port, via: input.canary?.via ?? "auto", path: `/zkfleet-canary/${run.runId}` } } : {}),
   };
@@ -336,7 +336,7 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     const timeouts = { gateMs: input.gateTimeoutMs ?? 30_000, settleMs: input.settleTimeoutMs ?? 120_000 };
     const plan = assemblePlan(assembleInput(planning, observed, {
       timeouts,
-      // The journal's facts the planner needs, read here: where an ensemble that is nowhere now last ran, what a resumed run left unchecked.
+      // The journal's facts the planner needs, read here: where an ensemble that is nowhere now last ran, what a resumed run left unsettled.
       ...(ensembleExists(observed) ? {} : { lastApplied: lastAppliedMembers(input.journalDir, inv.ensemble) }),
     }, assembleRequest(input, { runId, lockRun })));
     const estimateMs = estimatePlan(plan, history);
