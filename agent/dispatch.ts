@@ -19,7 +19,7 @@ import { writeFileOp } from "./ops/write-file.js";
 import { failed, type Failed, type OpOutcome } from "./outcome.js";
 import { Ops, OpName, Request, Response, type AgentResponse, type OpArgs } from "../common/protocol.js";
 
-type Handler<K extends OpName> = (args: OpArgs<K>, check: boolean) => Promise<OpOutcome<K>>;
+type Handler<K extends OpName> = (args: OpArgs<K>) => Promise<OpOutcome<K>>;
 
 const handlers: { [K in OpName]: Handler<K> } = {
   facts: factsOp,
@@ -45,10 +45,10 @@ function errorText(err: unknown): string {
   return String(err);
 }
 
-async function runOp<K extends OpName>(op: K, args: OpArgs<K>, check: boolean): Promise<AgentResponse["result"]> {
+async function runOp<K extends OpName>(op: K, args: OpArgs<K>): Promise<AgentResponse["result"]> {
   let outcome: OpOutcome<K> | Failed;
   try {
-    outcome = await handlers[op](args, check);
+    outcome = await handlers[op](args);
   } catch (err) {
     const io = err instanceof Error && typeof (err as NodeJS.ErrnoException).code === "string";
     outcome = failed(io ? "io" : "internal", `${op} failed: ${errorText(err)}`);
@@ -86,14 +86,14 @@ export async function handleLine(line: string, index: number): Promise<AgentResp
   if (!request.success) {
     return respond(index, op, failed("invalid_request", `request ${index} is invalid: ${z.prettifyError(request.error)}`));
   }
-  const { op: name, args, check, fence } = request.data;
-  if (fence === undefined) return Response.parse({ type: "response", index, op: name, result: await runOp(name, args as OpArgs<typeof name>, check) });
+  const { op: name, args, fence } = request.data;
+  if (fence === undefined) return Response.parse({ type: "response", index, op: name, result: await runOp(name, args as OpArgs<typeof name>) });
   // Checked here, before the operation, whatever it is: one rule for every request that carries a fence.
   const refused = await fenceRefusal(fence);
   if (refused) return respond(index, name, refused);
   const stop = keepLease(fence);
   try {
-    return Response.parse({ type: "response", index, op: name, result: await runOp(name, args as OpArgs<typeof name>, check) });
+    return Response.parse({ type: "response", index, op: name, result: await runOp(name, args as OpArgs<typeof name>) });
   } finally {
     stop();
   }

@@ -3,7 +3,7 @@
 // single atomic symlink switch.
 //
 // An adopted ensemble also has a release zkfleet did not install: the one
-// unpacked by hand (seed 004's /opt/zookeeper). It is used where it lies and
+// unpacked by hand (the Apache tarball in /opt/zookeeper, the usual manual install). It is used where it lies and
 // never copied: until zkfleet first switches `current`, that release is the
 // current one, and switching back to it points `current` at its home.
 

@@ -11,8 +11,8 @@
 // The baseline runs first, so that a migration that fails still leaves it
 // measured; a failed migration is reported (the step, the error, what the
 // servers say afterwards) and ends the bench: nothing is retried or resumed.
-// With --keep-names the servers keep their names (seed 004's whole
-// migration): the inventory lists zk1..zk3 twice, the old entries absent,
+// With --keep-names the servers keep their names (a whole
+// migration keeping host names): the inventory lists zk1..zk3 twice, the old entries absent,
 // the new ones at the last three hosts' addresses with myids 4..6.
 // Run after `npm run build`, as root:  node bench/migrate.mjs [--keep-names]
 // Labs of 6 hosts on 127.99.1 (baseline) and 127.99.0 (migration), one
@@ -34,7 +34,7 @@ const dist = (path) => import(join(root, "dist", path));
 const { sendWord, parseSrvr, parseConf } = await dist("common/four-letter.js");
 const { TreeDigest } = await dist("controller/data/digest.js");
 const { FORMAT, FORMAT_VERSION, toLine } = await dist("controller/data/format.js");
-const { runApply } = await dist("controller/commands/apply.js");
+const { runApply } = await dist("controller/usecases/apply.js");
 const { loadInventory } = await dist("controller/inventory/load.js");
 
 const work = mkdtempSync(join(tmpdir(), "zkfleet-bench-migrate-"));

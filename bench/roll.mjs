@@ -3,7 +3,7 @@
 // ZooKeeper itself needed (each server's stop, start and sync, as the
 // journalled steps measured them) and the time the controller added
 // (connecting, observing, planning, gates, agent round trips). Baseline in
-// the same run: the same roll done by hand in seed 004's manner, one ssh per
+// the same run: the same roll done by hand as the manual rolling-restart procedure does it, one ssh per
 // server (zkServer.sh stop, start) and a four-letter-word poll until the server
 // follows again, followers first, the leader last.
 // Run after `npm run build`:  node bench/roll.mjs [rounds]
@@ -64,7 +64,7 @@ function inventory(dir, version, config) {
   return file;
 }
 
-const waitsOnZooKeeper = (result, r) => ["stop", "start"].includes(r.kind) || (r.kind === "await_healthy" && result.steps[r.index]?.role === "check");
+const waitsOnZooKeeper = (result, r) => ["stop", "start"].includes(r.kind) || (r.kind === "await_healthy" && result.steps[r.index]?.role === "settle");
 
 /**
  * A run whose controller time is far off the usual is explained, not just counted: its slowest steps that count
@@ -105,7 +105,7 @@ function phases(run, result, zk) {
   return { before, between: run.ms - zk - before - after, after };
 }
 
-/** Seed 004 by hand: ssh to each server, restart it, poll srvr until it serves; followers first, leader last. */
+/** The manual rolling-restart procedure, by hand: ssh to each server, restart it, poll srvr until it serves; followers first, leader last. */
 async function manualRoll(dir, hosts) {
   const t0 = performance.now();
   const modes = await Promise.all(hosts.map((h) => modeOf(h.address)));

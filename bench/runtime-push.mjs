@@ -28,7 +28,7 @@ const DEADLINE_MS = 30 * 60_000;
 
 const { labUp, labDown } = await import(join(root, "dist/lab/lab.js"));
 const { connectSsh } = await import(join(root, "dist/controller/connection/ssh.js"));
-const { ControllerRuntime, chooseNode } = await import(join(root, "dist/controller/agent/runtime.js"));
+const { ControllerRuntime, chooseNode } = await import(join(root, "dist/controller/agent-client/runtime.js"));
 
 const journal = mkdtempSync(join(tmpdir(), "zkfleet-bench-runtime-"));
 const children = new Set();

@@ -76,7 +76,7 @@ const stamp = (label) => `echo "${label} $(date +%s%3N)"`;
 const STOP_TERM = `P=$(cat ${PIDFILE}); ${stamp("signal")}; kill -TERM $P; i=0; while [ -d /proc/$P ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; ` +
   `[ -d /proc/$P ] && kill -KILL $P; j=0; while [ -d /proc/$P ] && [ $j -lt 100 ]; do sleep 0.1; j=$((j+1)); done; ${stamp("gone")}; rm -f ${PIDFILE}`;
 const STOP_KILL = `P=$(cat ${PIDFILE}); ${stamp("signal")}; kill -KILL $P; j=0; while [ -d /proc/$P ] && [ $j -lt 100 ]; do sleep 0.1; j=$((j+1)); done; ${stamp("gone")}; rm -f ${PIDFILE}`;
-// Seed 004's manner: zkServer.sh stop sends SIGTERM, removes the pid file and sleeps 1 s without waiting for the process.
+// The manual rolling-restart procedure's way: zkServer.sh stop sends SIGTERM, removes the pid file and sleeps 1 s without waiting for the process.
 const STOP_SCRIPT = `${stamp("signal")}; ${ZK} --config /etc/zookeeper/conf stop >/dev/null 2>&1; ${stamp("gone")}`;
 
 async function labUp(subnet, version) {

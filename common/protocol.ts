@@ -153,7 +153,8 @@ export const WriteFileData = z.strictObject({
 });
 
 export const InstallDistArgs = z.strictObject({
-  tarball: AbsPath,
+  /** The tarball pushed to the host; none when the release is unpacked already (or adopted) and only `current` moves. */
+  tarball: AbsPath.optional(),
   version: ReleaseName,
   install_dir: AbsPath,
   preinstalled: Preinstalled,
@@ -383,8 +384,11 @@ export const DiscoverArgs = z.strictObject({
 /** Debian's zookeeperd keeps its scripts here, the jar in /usr/share/java and the config behind /etc/zookeeper/conf. */
 export const DEBIAN_ZOOKEEPER_HOME = "/usr/share/zookeeper";
 
-/** The zoo.cfg in a request's config_dir: the file the controller writes and the agent starts a server with. */
-export const zooCfgIn = (configDir: string): string => posix.join(configDir, "zoo.cfg");
+/**
+ * The zoo.cfg in a config_dir: the file the controller writes, stops and
+ * starts by, and the agent starts a server with. The one place that names it.
+ */
+export const zooCfgPath = (configDir: string): string => posix.join(configDir, "zoo.cfg");
 
 const DiscoveredServer = z.strictObject({
   pid: z.number().int().positive(),
@@ -491,8 +495,7 @@ export const ReconfigArgs = z
   });
 /**
  * The configuration the op leaves: the one it committed, or the current one
- * when the change was already in place (changed: false, nothing sent). In
- * check mode with a change to make: version null, no servers.
+ * when the change was already in place (changed: false, nothing sent).
  */
 export const ReconfigData = z.strictObject({
   /** As ZooKeeper prints it: hex, no 0x (what from_version takes). */
@@ -566,8 +569,6 @@ export type OpData<K extends OpName> = z.output<(typeof Ops)[K]["data"]>;
 function requestFor<K extends OpName>(op: K) {
   return z.strictObject({
     op: z.literal(op),
-    /** Compare and report what would change; touch nothing. */
-    check: z.boolean().default(false),
     args: Ops[op].args as (typeof Ops)[K]["args"],
     /** Run only while this run holds the lock named (see Fence). */
     fence: Fence.optional(),

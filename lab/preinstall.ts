@@ -1,5 +1,5 @@
 // `lab up --preinstall VERSION`: a ZooKeeper ensemble installed by hand, the
-// way seed 004 (section 4) does it, so that taking over an ensemble zkfleet
+// way the manual install from the Apache tarball does it, so that taking over an ensemble zkfleet
 // did not build can be rehearsed. Every step is what a sysadmin would type,
 // sent through the real OpenSSH client and the lab's ssh_config: the hosts
 // see the same sessions, the same PATH and the same files a person would
@@ -45,8 +45,8 @@ export function validatePreinstall(version: string, dists: string): PreinstallPl
 }
 
 /**
- * zoo.cfg as a person writes it after seed 004: commented, in the order one
- * thinks of the settings, the peers by host name on the seed's ports.
+ * zoo.cfg as a person writes it after the manual install: commented, in the
+ * order one thinks of the settings, the peers by host name on ports 4000:5000.
  */
 export function handWrittenZooCfg(hosts: readonly LabHost[], host: LabHost, version: ZookeeperVersion): string {
   const facts = versionFacts(version);

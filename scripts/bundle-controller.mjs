@@ -1,4 +1,4 @@
-// Bundles the controller (controller/cli.ts and everything it loads, zod,
+// Bundles the controller (controller/cli/main.ts and everything it loads, zod,
 // yaml, handlebars, commander and the rest) into one CommonJS file,
 // dist/zkfleet.cjs, which bin/zkfleet.js runs through V8's code cache.
 //
@@ -79,7 +79,7 @@ const ssh2Binding = {
  */
 export async function bundleController({ outfile = join(root, "dist", "zkfleet.cjs") } = {}) {
   const result = await build({
-    entryPoints: [join(root, "controller", "cli.ts")],
+    entryPoints: [join(root, "controller", "cli", "main.ts")],
     bundle: true,
     platform: "node",
     target: "node20",

@@ -1,6 +1,6 @@
 // clean_data: make a joining server start from an empty data directory by
-// moving its previous state aside (never deleting it), as seed 004 does by
-// hand with rm. Refuses while a ZooKeeper still uses the directory.
+// moving its previous state aside (never deleting it), as the manual
+// procedure for adding a server does with rm. Refuses while a ZooKeeper still uses the directory.
 
 import { realpath, rename } from "node:fs/promises";
 import { basename, join } from "node:path";
@@ -17,7 +17,7 @@ async function movedDirProblem(dir: string): Promise<string | null> {
   return st === null || st.isDirectory() ? null : `${join(dir, MOVED_DIR)} is not a plain directory`;
 }
 
-export async function cleanDataOp(args: OpArgs<"clean_data">, check: boolean): Promise<OpOutcome<"clean_data">> {
+export async function cleanDataOp(args: OpArgs<"clean_data">): Promise<OpOutcome<"clean_data">> {
   const dirs = [args.data_dir, ...(args.data_log_dir && args.data_log_dir !== args.data_dir ? [args.data_log_dir] : [])];
   for (const dir of dirs) {
     if ((await realpath(dir).catch(() => dir)) === "/") {
@@ -61,7 +61,6 @@ export async function cleanDataOp(args: OpArgs<"clean_data">, check: boolean): P
 
   const plan = present.map((i) => ({ from: join(i.dir, i.name), to: join(i.dir, MOVED_DIR, stamp, i.name) }));
   const listing = plan.map((m) => `${m.from} -> ${m.to}`).join("\n");
-  if (check) return done(true, `would move aside:\n${listing}`, { moved: plan });
 
   const moved = [];
   const targets = new Map<string, string>();

@@ -1,5 +1,6 @@
 // install_dist: unpack a ZooKeeper tarball already on the host into
-// <install_dir>/releases/<version>, and optionally switch `current` to it.
+// <install_dir>/releases/<version>, and optionally switch `current` to it;
+// with no tarball, only switch `current` to a release already unpacked.
 // The unpack happens in a temp dir that is renamed into place, so a
 // half-unpacked release is never visible under its real name.
 
@@ -42,7 +43,7 @@ async function unpack(tarball: string, installDir: string, version: string): Pro
   }
 }
 
-export async function installDistOp(args: OpArgs<"install_dist">, check: boolean): Promise<OpOutcome<"install_dist">> {
+export async function installDistOp(args: OpArgs<"install_dist">): Promise<OpOutcome<"install_dist">> {
   const { tarball, version, install_dir: installDir, preinstalled: pre } = args;
   // The preinstalled release is never unpacked: it is where adoption found it.
   const releaseDir = pre?.version === version ? pre.home : join(releasesDir(installDir), version);
@@ -63,7 +64,10 @@ export async function installDistOp(args: OpArgs<"install_dist">, check: boolean
       `Move ${releaseDir} aside by hand, then run install_dist again.`,
     );
   }
-  if (!installed && !(await exists(tarball))) {
+  if (!installed && tarball === undefined) {
+    return failed("not_found", `ZooKeeper ${version} is not unpacked in ${releaseDir}, and no tarball was given`, "Push the release's tarball and name it, or plan an install of it.");
+  }
+  if (!installed && !(await exists(tarball!))) {
     return failed("not_found", `tarball ${tarball} is not on the host`, "Push the tarball to the host before install_dist.");
   }
   const switchCurrent = args.set_current && before !== version;
@@ -77,9 +81,8 @@ export async function installDistOp(args: OpArgs<"install_dist">, check: boolean
   if (unpackPart.length + switchPart.length === 0) {
     return done(false, `ZooKeeper ${version} is already installed${args.set_current ? " and current" : ""}`, data);
   }
-  if (check) return done(true, `would ${say("unpack", "point")}`, data, diff);
 
-  if (!installed) {
+  if (!installed && tarball !== undefined) {
     if (args.sha256 !== undefined) {
       const actual = await sha256Of(tarball);
       if (actual !== args.sha256) {

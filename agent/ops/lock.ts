@@ -81,17 +81,16 @@ async function renew(path: string, run: string, token: string): Promise<{ renewe
   return { renewed: true, held };
 }
 
-export async function lockOp(args: OpArgs<"lock">, check: boolean): Promise<OpOutcome<"lock">> {
+export async function lockOp(args: OpArgs<"lock">): Promise<OpOutcome<"lock">> {
   const held = await readHolder(args.path);
   if (args.action === "release") {
     if (!mine(held, args.run, args.token)) {
       return done(false, held ? `held by ${describeHolder(held)}, not this run: left alone` : "not held", { acquired: false, held_by: held, generation: null });
     }
-    if (!check) await unlink(args.path).catch((err) => { if (!isErrno(err, "ENOENT")) throw err; });
+    await unlink(args.path).catch((err) => { if (!isErrno(err, "ENOENT")) throw err; });
     return done(true, `released the lock of run ${args.run}`, { acquired: false, held_by: held, generation: null });
   }
   if (args.action === "renew") {
-    if (check) return done(false, "would renew", { acquired: mine(held, args.run, args.token), held_by: held, generation: null });
     const r = await renew(args.path, args.run, args.token);
     if (!r.renewed) {
       return done(false, r.held ? `held by ${describeHolder(r.held)}: this run's lock was taken over` : "not held any more: this run's lock was taken over and released",
@@ -111,11 +110,9 @@ export async function lockOp(args: OpArgs<"lock">, check: boolean): Promise<OpOu
     if (!args.take_over.holder_gone && held.lease_left_ms > 0) {
       return refuse(`held by ${describeHolder(held)}, its lease renewed ${ago(held.renewed_at)} and running ${Math.ceil(held.lease_left_ms / 1000)}s more`);
     }
-    if (check) return done(true, `would take over the lock of run ${held.run}`, { acquired: false, held_by: held, generation: null });
     await writeAtomic(args.path, JSON.stringify(file(held.generation + 1)) + "\n", 0o644);
     return done(true, `took over the lock of ${describeHolder(held)}`, { acquired: true, held_by: held, generation: held.generation + 1 });
   }
-  if (check) return done(true, "would take the lock", { acquired: false, held_by: null, generation: null });
   await privateDir(dirname(args.path));
   try {
     const fh = await open(args.path, "wx", 0o644);

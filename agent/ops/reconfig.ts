@@ -218,11 +218,11 @@ export function masked(outcome: OpOutcome<"reconfig">, secret: string | undefine
   return done(outcome.changed, scrub(outcome.message, secret), { ...outcome.data, output: scrub(outcome.data.output, secret) });
 }
 
-export async function reconfigOp(args: ReconfigArgs, check: boolean): Promise<OpOutcome<"reconfig">> {
-  return masked(await reconfigUnmasked(args, check), args.auth?.password);
+export async function reconfigOp(args: ReconfigArgs): Promise<OpOutcome<"reconfig">> {
+  return masked(await reconfigUnmasked(args), args.auth?.password);
 }
 
-async function reconfigUnmasked(args: ReconfigArgs, check: boolean): Promise<OpOutcome<"reconfig">> {
+async function reconfigUnmasked(args: ReconfigArgs): Promise<OpOutcome<"reconfig">> {
   const home = await currentHome(args.install_dir, args.preinstalled);
   const argv = zkCliArgv(home, args.server);
   const script = argv[0]!;
@@ -251,14 +251,6 @@ async function reconfigUnmasked(args: ReconfigArgs, check: boolean): Promise<OpO
       "Another change committed since from_version was read: read the configuration again (conf) and plan from what it is now.");
   }
   const input = reconfigInput(pending, current.version, args.auth);
-  if (check) {
-    const shown = input.trim().split("\n").join("; ");
-    return done(true, `would ${describeChange(pending)} from configuration version ${current.version}: ${argv.join(" ")} <<< ${shown}`, {
-      version: null,
-      servers: [],
-      output: "",
-    });
-  }
   const sent = await zkCli(input);
   const verdict = parseReconfigOutput(sent.text);
   if (verdict.kind !== "committed") return reconfigFailure(args, pending, current.version, verdict, sent.result, sent.text);

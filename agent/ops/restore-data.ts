@@ -13,7 +13,7 @@ import { done, failed, type OpOutcome } from "../outcome.js";
 import type { OpArgs } from "../../common/protocol.js";
 import { cleanDataOp } from "./clean-data.js";
 
-export async function restoreDataOp(args: OpArgs<"restore_data">, check: boolean): Promise<OpOutcome<"restore_data">> {
+export async function restoreDataOp(args: OpArgs<"restore_data">): Promise<OpOutcome<"restore_data">> {
   for (const f of args.files) {
     const st = await statIfExists(f.staged);
     if (!st?.isFile()) return failed("not_found", `${f.name}: ${f.staged} is missing on the host; nothing was touched`, "Run restore again: the controller pushes it first.");
@@ -24,13 +24,8 @@ export async function restoreDataOp(args: OpArgs<"restore_data">, check: boolean
   const clean = { data_dir: args.data_dir, ...(args.data_log_dir ? { data_log_dir: args.data_log_dir } : {}), ...(args.config_path ? { config_path: args.config_path } : {}), only_if_logs_without_snapshot: false };
   const dirFor = (name: string) => join(name.startsWith("log.") ? (args.data_log_dir ?? args.data_dir) : args.data_dir, "version-2");
   const targets = args.files.map((f) => join(dirFor(f.name), f.name));
-  if (check) {
-    const aside = await cleanDataOp(clean, true);
-    if (!aside.ok) return aside;
-    return done(true, `${args.files.length} file(s) checked; would write ${targets.join(", ")}${aside.data.moved.length ? `\n${aside.message}` : ""}`, { moved: aside.data.moved, written: targets });
-  }
   // Refuses while a ZooKeeper uses the directory; moves the old state aside otherwise.
-  const aside = await cleanDataOp(clean, false);
+  const aside = await cleanDataOp(clean);
   if (!aside.ok) return aside;
   for (const [i, f] of args.files.entries()) {
     const to = targets[i]!;

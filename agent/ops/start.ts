@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { sendWord } from "../../common/four-letter.js";
 import { exists, readIfExists } from "../fs-util.js";
 import { done, failed, type OpOutcome } from "../outcome.js";
-import { type OpArgs, zooCfgIn } from "../../common/protocol.js";
+import { type OpArgs, zooCfgPath } from "../../common/protocol.js";
 import { describePidFile, pidFileIn, quorumPeersWithConfig, readPidFile, samePath } from "../proc.js";
 import { currentHome } from "../releases.js";
 import { describeResult, runCommand, tail } from "../run-command.js";
@@ -29,19 +29,18 @@ export function dataDirOf(zooCfg: string): string | null {
  * older than its file (or it has not read the file yet): a unit written by
  * this run takes effect at this start, never a stale one.
  */
-async function startSystemd(args: OpArgs<"start">, unit: string, check: boolean): Promise<OpOutcome<"start">> {
+async function startSystemd(args: OpArgs<"start">, unit: string): Promise<OpOutcome<"start">> {
   const state = await systemdUnitState(unit);
   if (state.active === "active") {
     return done(false, `${unit} is already active`, { pid: state.mainPid, already_running: true, output: "" });
   }
   // A server started before the switch to systemd holds the ports; the unit takes over at its next restart.
-  const [outside] = await quorumPeersWithConfig(zooCfgIn(args.config_dir));
+  const [outside] = await quorumPeersWithConfig(zooCfgPath(args.config_dir));
   if (outside) {
     return done(false, `already running as pid ${outside.pid}, outside ${unit}`, { pid: outside.pid, already_running: true, output: "" });
   }
   const reload = state.needsReload || state.load !== "loaded";
   const argvs = [...(reload ? [["systemctl", "daemon-reload"]] : []), ["systemctl", "start", unit]];
-  if (check) return done(true, `would run ${argvs.map((a) => a.join(" ")).join(", then ")}`, { pid: null, already_running: false, output: "" });
   let output = "";
   for (const argv of argvs) {
     const result = await runCommand(argv, { timeoutMs: 120_000 });
@@ -56,9 +55,9 @@ async function startSystemd(args: OpArgs<"start">, unit: string, check: boolean)
   });
 }
 
-export async function startOp(args: OpArgs<"start">, check: boolean): Promise<OpOutcome<"start">> {
-  if (args.service.kind === "systemd") return startSystemd(args, args.service.unit, check);
-  const configPath = zooCfgIn(args.config_dir);
+export async function startOp(args: OpArgs<"start">): Promise<OpOutcome<"start">> {
+  if (args.service.kind === "systemd") return startSystemd(args, args.service.unit);
+  const configPath = zooCfgPath(args.config_dir);
   const pidFile = pidFileIn(args.data_dir);
   const state = await readPidFile(pidFile);
   if (state.kind === "zookeeper") {
@@ -97,7 +96,6 @@ export async function startOp(args: OpArgs<"start">, check: boolean): Promise<Op
   }
   const stale = state.kind !== "absent";
   const what = `${stale ? `remove the stale pid file (${describePidFile(pidFile, state)}) and ` : ""}start ZooKeeper with ${configPath}`;
-  if (check) return done(true, `would ${what}`, { pid: null, already_running: false, output: "" });
 
   // zkServer.sh refuses to start while its pid file names any live process.
   if (stale) await rm(pidFile, { force: true });

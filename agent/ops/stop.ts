@@ -35,19 +35,18 @@ async function removePidFile(pidFile: string, pid: number | null): Promise<boole
   return true;
 }
 
-async function stopSystemd(unit: string, pid: number | null, check: boolean): Promise<OpOutcome<"stop">> {
+async function stopSystemd(unit: string, pid: number | null): Promise<OpOutcome<"stop">> {
   const idle: OpData<"stop"> = { pid, signal: null, removed_pid_file: false };
-  if (check) return done(true, `would run systemctl stop ${unit}`, idle);
   const argv = ["systemctl", "stop", unit];
   const result = await runCommand(argv, { timeoutMs: 300_000 });
   if (result.code !== 0) return failed("command_failed", describeResult(argv, result), `Look at journalctl -u ${unit}.`);
   return done(true, `stopped ${unit}`, idle);
 }
 
-export async function stopOp(args: OpArgs<"stop">, check: boolean): Promise<OpOutcome<"stop">> {
+export async function stopOp(args: OpArgs<"stop">): Promise<OpOutcome<"stop">> {
   if (args.service.kind === "systemd") {
     const unit = await systemdUnitState(args.service.unit);
-    if (unitHoldsServer(unit)) return stopSystemd(args.service.unit, unit.mainPid, check);
+    if (unitHoldsServer(unit)) return stopSystemd(args.service.unit, unit.mainPid);
     // Not the unit's: a server started before the switch to systemd is stopped by signal, as under zkServer.sh.
   }
   const pidFile = pidFileIn(args.data_dir);
@@ -65,7 +64,6 @@ export async function stopOp(args: OpArgs<"stop">, check: boolean): Promise<OpOu
     case "dead": {
       const pid = state.kind === "dead" ? state.pid : null;
       const what = `not running; ${describePidFile(pidFile, state)}`;
-      if (check) return done(true, `${what}; would remove it`, { ...idle, pid });
       const removed = await removePidFile(pidFile, pid);
       return done(removed, removed ? `${what}; removed it` : what, { ...idle, pid, removed_pid_file: removed });
     }
@@ -85,7 +83,6 @@ export async function stopOp(args: OpArgs<"stop">, check: boolean): Promise<OpOu
       "Check config_path and data_dir: they must be the ones this server was started with.",
     );
   }
-  if (check) return done(true, `would stop ZooKeeper pid ${state.pid}`, { ...idle, pid: state.pid });
 
   let signal: "SIGTERM" | "SIGKILL" = "SIGTERM";
   process.kill(state.pid, signal);

@@ -17,7 +17,7 @@ async function current(path: string): Promise<{ content: Buffer; mode: number } 
   return { content: await readFile(path), mode: st.mode & 0o7777 };
 }
 
-export async function writeFileOp(args: OpArgs<"write_file">, check: boolean): Promise<OpOutcome<"write_file">> {
+export async function writeFileOp(args: OpArgs<"write_file">): Promise<OpOutcome<"write_file">> {
   const { path, content, mode } = args;
   const before = await current(path);
   if (before === "not-a-file") {
@@ -36,7 +36,6 @@ export async function writeFileOp(args: OpArgs<"write_file">, check: boolean): P
   let diff = contentChanged ? unifiedDiff(path, oldText, content) : "";
   if (modeChanged) diff += `mode ${octal(before.mode)} -> ${octal(mode)}\n`;
   const what = before === null ? "create" : contentChanged ? "update" : "change the mode of";
-  if (check) return done(true, `would ${what} ${path}`, data, diff);
 
   if (!contentChanged) {
     await chmod(path, mode);

@@ -4,9 +4,10 @@
 // apply's (lock, journal, executor), with the restore stage in its plan.
 import { posix } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
-import { type Inventory, zooCfgPath } from "../inventory/schema.js";
+import { zooCfgPath } from "../../common/protocol.js";
+import type { Inventory } from "../inventory/schema.js";
 import type { RestoreSpec } from "../plan/restore.js";
-import { compareVersions } from "../agent/runtime-platform.js";
+import { compareVersions } from "../agent-client/runtime-platform.js";
 import { type Credential, hidesDigestIds, maskCredential, readableWhole } from "../data/auth.js";
 import { superDigestFor } from "../inventory/super-user.js";
 import { isSystemPath } from "../zk/paths.js";
@@ -56,7 +57,7 @@ export async function prepareRestore(inv: Inventory, from: string, creds: readon
   }
   const zk = inv.zookeeper;
   const stagingDir = posix.join(inv.agent.dir, "restore", id.slice(0, 16));
-  const args = { data_dir: zk.data_dir, ...(zk.data_log_dir ? { data_log_dir: zk.data_log_dir } : {}), config_path: zooCfgPath(zk) };
+  const args = { data_dir: zk.data_dir, ...(zk.data_log_dir ? { data_log_dir: zk.data_log_dir } : {}), config_path: zooCfgPath(zk.config_dir) };
   return {
     manifest,
     spec: {

@@ -6,7 +6,7 @@
 // shown says the scheme and, for digest, the user.
 import { readFileSync } from "node:fs";
 import { ZkfleetError } from "../../common/errors.js";
-import { compareVersions } from "../agent/runtime-platform.js";
+import { compareVersions } from "../agent-client/runtime-platform.js";
 import { digestOf } from "../inventory/super-user.js";
 import type { Acl } from "../zk/protocol.js";
 

@@ -4,12 +4,13 @@
 // server), so no client port has to be open to the operator's machine.
 import { compareText } from "../../common/compare.js";
 import { ZkfleetError } from "../../common/errors.js";
+import { zooCfgPath } from "../../common/protocol.js";
 import { parseSrvr, sendWord } from "../../common/four-letter.js";
 import { type HostForwarders, forwardHosts } from "../connection/forward-hosts.js";
 import { HostKeyRefusal } from "../connection/known-hosts.js";
-import { Fleet, type FleetOptions } from "../fleet.js";
+import { Fleet, type FleetOptions } from "../fleet/fleet.js";
 import { loadInventory } from "../inventory/load.js";
-import { type Inventory, zooCfgPath } from "../inventory/schema.js";
+import type { Inventory } from "../inventory/schema.js";
 import { type EnsembleTarget, targetOf } from "../model/target.js";
 import { ZkClient, type ZkClientOptions } from "../zk/client.js";
 import { JUTE_MAXBUFFER_DEFAULT, type WriteLimit, juteMaxBufferOf } from "./packet-size.js";
@@ -134,7 +135,7 @@ async function connectAll(fleet: Fleet, target: EnsembleTarget): Promise<string[
 
 /** The smallest jute.maxbuffer among the members' running servers (a session may be on any of them). */
 async function serversLimit(fleet: Fleet, inventory: Inventory, target: EnsembleTarget): Promise<WriteLimit> {
-  const config = zooCfgPath(inventory.zookeeper);
+  const config = zooCfgPath(inventory.zookeeper.config_dir);
   const read: { host: string; value: number | undefined }[] = [];
   const unread: string[] = [];
   await Promise.all(target.members.map(async (m) => {

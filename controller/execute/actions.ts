@@ -1,26 +1,30 @@
 // Actions on a fleet: how each kind of step is carried out through the
 // agent and the SSH connections, and how gates observe an ensemble (four-
 // letter words through the connection, no process started on the hosts).
-// Everything a step needs comes from the step; the fleet only supplies
-// connections and the agent.
+// Everything a step needs comes from the step (and the plan's target); the
+// fleet only supplies connections and the agent, and the secrets provider
+// the super user's password. Nothing here reads the inventory.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { posix } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
-import type { Fleet } from "../fleet.js";
+import type { Fleet } from "../fleet/fleet.js";
 import type { ObservedHost } from "../model/observed.js";
-import { observeServer, toHostReport } from "../observe.js";
-import type { AwaitHealthyStep, Plan, Preinstalled } from "../plan/steps.js";
+import { observeServer, toHostReport } from "../observe/observe.js";
+import type { AwaitHealthyStep, Plan } from "../plan/steps.js";
 import { coreLine, membershipFromConf } from "../model/membership.js";
 import { probeCommit } from "../zk/commit-probe.js";
-import { probeFor } from "../model/target.js";
-import { superAuth } from "../inventory/super-user.js";
-import { expectSuccess } from "../agent/client.js";
-import type { AgentRequest } from "../../common/protocol.js";
+import { expectSuccess } from "../agent-client/client.js";
+import { type AgentRequest, type DigestAuth, zooCfgPath } from "../../common/protocol.js";
 import { judgeEnsemble } from "../status/health.js";
 import type { Actions } from "./executor.js";
-import { zooCfgPath } from "../inventory/schema.js";
+
+/** Where the secrets a step needs come from when it runs: never the plan (journalled, printed), never the inventory object. */
+export interface Secrets {
+  /** The super user's credentials for reconfig (undefined: the ensemble has none). */
+  superAuth: () => DigestAuth | undefined;
+}
 
 /** How long a reconfig whose answer was lost is asked again (a leader handover takes seconds). */
 const RECONFIG_RETRY_MS = 30_000;
@@ -37,24 +41,12 @@ const REUSE_MS = 250;
  * `seen`: what the servers said in the observation the plan was made from, asked at `at`, which a first gate may
  * judge instead of asking again (the executor's `quietSince` says nothing acted since).
  */
-export function fleetActions(fleet: Fleet, seen?: { at: number; hosts: readonly ObservedHost[] }): Actions {
+export function fleetActions(fleet: Fleet, secrets: Secrets, seen?: { at: number; hosts: readonly ObservedHost[] }): Actions {
   // Only the servers' words, as a gate's own observation has them: a myid file on disk is not what a server runs with.
   const serverOnly = ({ facts: _facts, ...words }: ObservedHost): ObservedHost => words;
   let last = seen && { at: seen.at, seen: new Map(seen.hosts.map((o) => [o.host, serverOnly(o)])) };
-  // Already unpacked by an earlier install step: install_dist only switches the link and never reads the tarball.
-  const switchRelease = async (step: { host: string; version: string; installDir: string; preinstalled?: Preinstalled }) => {
-    const r = await fleet.call(step.host, "install_dist", {
-      tarball: posix.join(step.installDir, "releases", `.not-needed-${step.version}.tar.gz`), version: step.version,
-      install_dir: step.installDir, set_current: true, ...(step.preinstalled ? { preinstalled: step.preinstalled } : {}),
-    });
-    return { changed: r.changed, message: r.message, data: { current_before: r.data.current_before, current_after: r.data.current_after } };
-  };
   return {
     async install(step) {
-      // Unpacked already (or the adopted release): only `current` moves, nothing is pushed.
-      if (step.setCurrent && step.before.installed.includes(step.version)) return switchRelease(step);
-      const h = fleet.host(step.host);
-      const conn = await fleet.connection(step.host);
       const remote = posix.join(step.transferDir, posix.basename(step.tarball));
       let content: Buffer;
       try {
@@ -65,10 +57,9 @@ export function fleetActions(fleet: Fleet, seen?: { at: number; hosts: readonly 
         });
       }
       const sha256 = createHash("sha256").update(content).digest("hex");
-      const become = h.inventory.ssh.become;
-      const mk = await conn.run(["mkdir", "-p", step.transferDir], { become });
+      const mk = await fleet.run(step.host, ["mkdir", "-p", step.transferDir]);
       if (mk.code !== 0) throw new ZkfleetError("ssh", `cannot create ${step.transferDir} on ${step.host}: ${mk.stderr.trim()}`, { where: step.host });
-      await conn.put(remote, content, 0o644);
+      await (await fleet.connection(step.host)).put(remote, content, 0o644);
       try {
         const r = await fleet.call(step.host, "install_dist", {
           tarball: remote, version: step.version, install_dir: step.installDir, set_current: step.setCurrent, sha256,
@@ -77,8 +68,16 @@ export function fleetActions(fleet: Fleet, seen?: { at: number; hosts: readonly 
         return { changed: r.changed, message: r.message, data: { current_before: r.data.current_before, current_after: r.data.current_after } };
       } finally {
         // The release is unpacked; the pushed tarball is only a transfer copy.
-        await conn.run(["rm", "-f", "--", remote], { become });
+        await fleet.run(step.host, ["rm", "-f", "--", remote]);
       }
+    },
+
+    async switchRelease(step) {
+      // Unpacked already (or the adopted release, used where it lies): only `current` moves, and no tarball is named.
+      const r = await fleet.call(step.host, "install_dist", {
+        version: step.version, install_dir: step.installDir, set_current: true, ...(step.preinstalled ? { preinstalled: step.preinstalled } : {}),
+      });
+      return { changed: r.changed, message: r.message, data: { current_before: r.data.current_before, current_after: r.data.current_after } };
     },
 
     async writeFile(step) {
@@ -86,22 +85,17 @@ export function fleetActions(fleet: Fleet, seen?: { at: number; hosts: readonly 
       return { changed: r.changed, message: r.message, data: { backup: r.data.backup } };
     },
 
-    switchRelease,
-
     async cleanData(step) {
       const r = await fleet.call(step.host, "clean_data", step.args);
       return { changed: r.changed, message: r.message, data: { moved: r.data.moved } };
     },
 
     async restoreData(step) {
-      const h = fleet.host(step.host);
-      const conn = await fleet.connection(step.host);
-      const become = h.inventory.ssh.become;
       // Named by content: a file pushed by an interrupted run is pushed again, and the agent checks every byte anyway.
       const files = step.files.map((f) => ({ ...f, staged: posix.join(step.stagingDir, `${f.name}.${f.sha256.slice(0, 16)}`) }));
       for (const f of files) {
-        const r = await conn.run(["sh", "-c", 'mkdir -p "$1" && cat > "$2"', "sh", step.stagingDir, f.staged], {
-          become, stdin: createReadStream(posix.join(step.backup, "files", f.name)), timeoutMs: 3_600_000,
+        const r = await fleet.run(step.host, ["sh", "-c", 'mkdir -p "$1" && cat > "$2"', "sh", step.stagingDir, f.staged], {
+          stdin: createReadStream(posix.join(step.backup, "files", f.name)), timeoutMs: 3_600_000,
         });
         if (r.code !== 0) {
           throw new ZkfleetError("ssh", `cannot push ${f.name} to ${step.host}:${f.staged}: ${r.stderr.trim() || `exit ${r.code}`}`, {
@@ -110,7 +104,7 @@ export function fleetActions(fleet: Fleet, seen?: { at: number; hosts: readonly 
         }
       }
       const r = await fleet.call(step.host, "restore_data", { ...step.args, files });
-      await conn.run(["rmdir", "--", step.stagingDir], { become }).catch(() => undefined);
+      await fleet.run(step.host, ["rmdir", "--", step.stagingDir]).catch(() => undefined);
       return { changed: r.changed, message: r.message, data: { moved: r.data.moved, written: r.data.written } };
     },
 
@@ -125,8 +119,7 @@ export function fleetActions(fleet: Fleet, seen?: { at: number; hosts: readonly 
     },
 
     async reconfig(step) {
-      const inv = fleet.host(step.host).inventory;
-      const auth = superAuth(inv);
+      const auth = secrets.superAuth();
       const request: AgentRequest = {
         op: "reconfig",
         args: {
@@ -153,7 +146,7 @@ export function fleetActions(fleet: Fleet, seen?: { at: number; hosts: readonly 
     },
 
     async awaitConfig(step, onWaiting) {
-      const members = (hosts: readonly string[]) => hosts.map((host) => ({ host, probe: probeFor(fleet.host(host).inventory, fleet.host(host).spec) }));
+      const members = (hosts: readonly string[]) => hosts.map((host) => ({ host, probe: step.probes[host]! }));
       const want = [...step.expect].sort().join("\n");
       const deadline = Date.now() + step.timeoutMs;
       for (;;) {
@@ -185,9 +178,8 @@ export function fleetActions(fleet: Fleet, seen?: { at: number; hosts: readonly 
       return { changed: false, message: `${step.hosts.length} member(s) report the configuration; a write committed under it (${probe.path}, ${probe.ms} ms)` };
     },
 
-    async serverProcess(host) {
-      const zk = fleet.host(host).inventory.zookeeper;
-      const facts = await fleet.call(host, "facts", { data_dir: zk.data_dir, zoo_cfg: zooCfgPath(zk) });
+    async serverProcess(start) {
+      const facts = await fleet.call(start.host, "facts", { data_dir: start.args.data_dir, zoo_cfg: zooCfgPath(start.args.config_dir) });
       const p = facts.data.process;
       return { running: p?.state === "running", detail: p?.detail ?? "the agent found no ZooKeeper process" };
     },

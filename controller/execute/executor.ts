@@ -4,7 +4,7 @@
 // acting itself is behind `Actions` (actions.ts on a fleet), so this file
 // holds only sequencing, which unit tests drive with a recording double.
 import { ZkfleetError } from "../../common/errors.js";
-import { type Plan, type Step, type AwaitHealthyStep, assertNever, planSteps } from "../plan/steps.js";
+import { type Plan, type Step, type AwaitHealthyStep, type StartStep, assertNever, planSteps } from "../plan/steps.js";
 import { type EnsembleReport, serves } from "../status/health.js";
 import type { Journal } from "./journal.js";
 import { LockTakenOver } from "./lock.js";
@@ -34,8 +34,8 @@ export interface Actions {
    * made after that time and is still fresh (see actions.ts); `observedAt` then says when it was made.
    */
   observe(plan: Plan, hosts: readonly string[], versions: readonly string[], roles?: AwaitHealthyStep["roles"], reuseAfter?: number): Promise<EnsembleReport & { observedAt?: number }>;
-  /** Whether a ZooKeeper server process runs on the host (its pid file, or one started with its zoo.cfg), as its agent sees it. */
-  serverProcess(host: string): Promise<{ running: boolean; detail: string }>;
+  /** Whether the server this step started still runs (its pid file, or one started with its zoo.cfg), as its host's agent sees it. */
+  serverProcess(start: StartStep): Promise<{ running: boolean; detail: string }>;
 }
 
 export interface StepResult extends Outcome {
@@ -65,7 +65,7 @@ export interface ExecuteOptions {
   /**
    * The end of the maintenance window: a stage is started only when its
    * estimate fits before it. Stopping between stages leaves every server up
-   * and synced (the last check passed), ready for `runs resume`.
+   * and synced (the last settle passed), ready for `runs resume`.
    */
   deadline?: { at: Date; estimateStage: (stage: Plan["stages"][number]) => number };
   /**
@@ -77,7 +77,7 @@ export interface ExecuteOptions {
 
 export interface ExecuteResult {
   results: StepResult[];
-  /** The last health report of a check, when the plan ends with one. */
+  /** The last health report of a settle, when the plan ends with one. */
   final?: EnsembleReport;
 }
 
@@ -96,14 +96,14 @@ const HEALTH_POLL_MS = 250;
  * milliseconds later, so here the poll is what the roll waits for.
  */
 const CHECK_EARLY_POLL_MS = 100;
-const CHECK_EARLY_MS = 2000;
+const SETTLE_EARLY_MS = 2000;
 
 /**
  * A check after a start whose server (each server started since the last
  * check) has had nothing listening on its client port this long asks the
  * host's agent whether the server still runs. A
  * server loading a large snapshot opens the port late, so a closed port alone
- * proves nothing; but one that has exited is not waited for until the check's
+ * proves nothing; but one that has exited is not waited for until the settle's
  * timeout (two minutes) before it is put back. Measured: ZooKeeper 3.8.0
  * whose election port is taken never opens its client port and exits 3.8 s
  * after its start, which `zkServer.sh` (alive after its 1 s) reports as
@@ -114,7 +114,7 @@ const GONE_MS = 3000;
 /**
  * How far past its timeout a gate or check may end: a look still under way
  * then (a word waits up to 2 s for a frozen server, an agent round trip for
- * a check longer) is not waited for, and the last look that finished is the
+ * a settle longer) is not waited for, and the last look that finished is the
  * one judged.
  */
 const LATE_MS = 1000;
@@ -153,7 +153,7 @@ function quorumWithout(step: AwaitHealthyStep, report: EnsembleReport): { ok: bo
 }
 
 /**
- * At a check's timeout, when the server it waits for serves and every problem is another server's: the error
+ * At a settle's timeout, when the server it waits for serves and every problem is another server's: the error
  * that halts the run without undoing that server. Undefined when the server itself is what failed.
  */
 function otherServerFailed(step: AwaitHealthyStep, report: EnsembleReport | undefined, runId: string): OtherServerFailed | undefined {
@@ -167,24 +167,25 @@ function otherServerFailed(step: AwaitHealthyStep, report: EnsembleReport | unde
   const who = failing.length > 0 ? failing.join(", ") : "another server";
   const role = report.leader === mine ? "as leader" : `following ${report.leader}`;
   return new OtherServerFailed("zookeeper", `${mine} came back and serves (${role}, ${report.votersUp}/${report.voters} voters up), but ${who} ` +
-    `failed during its check: ${theirs.join("; ")}; ${mine} is left as it is (putting it back would stop a working server) and the run halted`, {
+    `failed during ${mine}'s settle: ${theirs.join("; ")}; ${mine} is left as it is (putting it back would stop a working server) and the run halted`, {
     where: theirs.join("; "),
     hint: `find out what ails ${who}: \`zkfleet status\`, its ZooKeeper log (log_dir), its process (stopped or frozen: kill -CONT; a long GC pause), ` +
-      `its disk, its host; once it serves again, \`zkfleet runs resume ${runId}\` checks ${mine} first and finishes the run`,
+      `its disk, its host; once it serves again, \`zkfleet runs resume ${runId}\` waits for ${mine} to settle first and finishes the run`,
   });
 }
 
 /**
- * For a check: throws once a server started before it has had nothing
+ * For a settle: throws once a server started before it has had nothing
  * listening on its client port for `goneMs` and its agent says it no longer
  * runs (asked at most every goneMs / 3). An agent that cannot be asked proves
- * nothing: the check goes on until its timeout.
+ * nothing: the settle goes on until its timeout.
  */
-function exitWatch(hosts: readonly string[], actions: Actions, goneMs: number): (report: EnsembleReport) => Promise<void> {
+function exitWatch(starts: readonly StartStep[], actions: Actions, goneMs: number): (report: EnsembleReport) => Promise<void> {
   const closedSince = new Map<string, number>();
   const askedAt = new Map<string, number>();
   return async (report) => {
-    for (const host of hosts) {
+    for (const start of starts) {
+      const host = start.host;
       const mine = report.hosts.find((h) => h.host === host);
       if (!(mine?.reachable && mine.running === false)) {
         closedSince.delete(host);
@@ -194,7 +195,7 @@ function exitWatch(hosts: readonly string[], actions: Actions, goneMs: number): 
       closedSince.set(host, since);
       if (Date.now() - since < goneMs || Date.now() - (askedAt.get(host) ?? 0) < goneMs / 3) continue;
       askedAt.set(host, Date.now());
-      const process = await actions.serverProcess(host).catch(() => undefined);
+      const process = await actions.serverProcess(start).catch(() => undefined);
       if (process && !process.running) {
         throw new ZkfleetError("zookeeper", `ZooKeeper on ${host} exited after its start: nothing has listened on ${mine.address}'s client port for ${Math.round((Date.now() - since) / 1000)}s; its agent finds ${process.detail}`, {
           where: host,
@@ -206,14 +207,14 @@ function exitWatch(hosts: readonly string[], actions: Actions, goneMs: number): 
 }
 
 /**
- * Polls until the ensemble is healthy and, for a check naming a host, until
+ * Polls until the ensemble is healthy and, for a settle naming a host, until
  * that host's zxid has reached the leader's zxid of an earlier poll: then it
  * has every transaction committed before it was seen serving, not only a
- * mode. A gate that times out refuses (exit 5); a check that times out fails.
+ * mode. A gate that times out refuses (exit 5); a settle that times out fails.
  */
 async function awaitHealthy(
   plan: Plan, step: AwaitHealthyStep, opts: ExecuteOptions, onReport: (report: EnsembleReport) => void, actedAt: number,
-  startedHosts: readonly string[] = [],
+  startedHosts: readonly StartStep[] = [],
 ): Promise<{ outcome: Outcome; report: EnsembleReport }> {
   const started = Date.now();
   const deadline = started + step.timeoutMs;
@@ -245,10 +246,10 @@ async function awaitHealthy(
     });
   };
   for (;;) {
-    // A gate's first look may be the check's that passed just before it, with no step acting in between: observing
+    // A gate's first look may be the settle's that passed just before it, with no step acting in between: observing
     // again a few milliseconds later would see the same (each look costs about 20 ms of a roll's controller time).
-    // A check never reuses: it follows a start. A look still under way past the deadline is not waited for.
-    const look = await until(opts.actions.observe(plan, step.hosts, step.versions, step.roles, step.role === "gate" && polls === 0 ? actedAt : undefined), deadline + LATE_MS);
+    // The plan says which may (gates: a settle follows a start). A look still under way past the deadline is not waited for.
+    const look = await until(opts.actions.observe(plan, step.hosts, step.versions, step.roles, step.mayReuseObservation && polls === 0 ? actedAt : undefined), deadline + LATE_MS);
     if (look === undefined) {
       throw timedOut(report ? `${waitingFor ?? report.verdict} (the last look; the one after it did not finish in time)` : "no look at the servers finished in time");
     }
@@ -300,7 +301,7 @@ async function awaitHealthy(
       opts.onWaiting?.(line);
       said = { line, at: Date.now() };
     }
-    const early = step.role === "check" && Date.now() - started < CHECK_EARLY_MS;
+    const early = step.role === "settle" && Date.now() - started < SETTLE_EARLY_MS;
     // The last poll comes at the deadline, not a poll's length after it.
     const pause = Math.min(opts.pollMs ?? (early ? CHECK_EARLY_POLL_MS : HEALTH_POLL_MS), deadline - Date.now());
     await new Promise((r) => setTimeout(r, pause));
@@ -341,8 +342,8 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
   let leaderSeen: string | null | undefined;
   // When the last step that acts (anything but a wait) ended: an observation older than that shows a state gone by.
   let actedAt = opts.quietSince ?? Date.now();
-  // Servers started and not yet seen through a check: the next check watches whether they exit.
-  const startedUnchecked = new Set<string>();
+  // Servers started and not yet seen through a settle, by the step that started them: what a settle's watch asks about.
+  const startedUnsettled = new Map<string, StartStep>();
   const noteLeader = (index: number) => (report: EnsembleReport) => {
     const leader = report.leader ?? null;
     if (leader === leaderSeen) return;
@@ -359,14 +360,15 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
       case "restore_data": return actions.restoreData(step);
       case "start": {
         const outcome = await actions.start(step);
-        startedUnchecked.add(step.host);
+        startedUnsettled.set(step.host, step);
         return outcome;
       }
       case "stop": return actions.stop(step);
       case "await_healthy": {
-        const watched = step.role === "check" ? step.hosts.filter((h) => startedUnchecked.has(h)) : [];
+        // The plan names the servers a settle watches (withExitWatches); the start that started each says how to ask about it.
+        const watched = (step.watch ?? []).flatMap((h) => startedUnsettled.get(h) ?? []);
         const { outcome, report } = await awaitHealthy(plan, step, opts, noteLeader(index), actedAt, watched);
-        for (const h of watched) startedUnchecked.delete(h);
+        for (const s of watched) startedUnsettled.delete(s.host);
         final = report;
         return outcome;
       }
@@ -426,7 +428,9 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
     if (!stage.concurrent) {
       // A stage that checks a server the resumed run started: it was stopped, and is watched like one just started.
       let stopped = stage.resumes !== undefined;
-      if (stage.resumes !== undefined) startedUnchecked.add(stage.resumes);
+      // Started by the run resumed, with the start its undo repeats.
+      const resumedStart = stage.undo?.find((s): s is StartStep => s.kind === "start" && s.host === stage.resumes);
+      if (resumedStart) startedUnsettled.set(resumedStart.host, resumedStart);
       try {
         for (const step of stage.steps) {
           // Before `stopped`: what is not ready fails the step before it touched the server, with nothing to undo.
@@ -436,7 +440,7 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
         }
       } catch (err) {
         // An interrupt comes between steps and leaves a server as its steps left it: resume goes on from there.
-        if (err instanceof ZkfleetError && err.source === "interrupted") throw stopped && stage.undo ? uncheckedOnInterrupt(stage, err) : err;
+        if (err instanceof ZkfleetError && err.source === "interrupted") throw stopped && stage.undo ? unsettledOnInterrupt(stage, err) : err;
         // The server of a stage whose check failed on another server's account serves: it is left as it is.
         // A run whose lock was taken over leaves the server to the run that holds it now: an undo would act too.
         if (!stopped || !stage.undo || err instanceof OtherServerFailed || err instanceof LockTakenOver) throw err;
@@ -453,16 +457,16 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
     });
   }
   /**
-   * An interrupt after a stage's server was started and before its check passed leaves a server nobody has seen
-   * serve, with no undo: resume checks it first (and puts it back if it does not serve), and the message says so.
+   * An interrupt after a stage's server was started and before its settle passed leaves a server nobody has seen
+   * serve, with no undo: resume waits for it to settle first (and puts it back if it does not serve), and the message says so.
    */
-  function uncheckedOnInterrupt(stage: Plan["stages"][number], err: ZkfleetError): ZkfleetError {
+  function unsettledOnInterrupt(stage: Plan["stages"][number], err: ZkfleetError): ZkfleetError {
     const host = stage.resumes ?? stage.steps.find((s) => s.kind === "start")?.host;
-    if (host === undefined || !startedUnchecked.has(host)) return err;
+    if (host === undefined || !startedUnsettled.has(host)) return err;
     journal.write("unchecked", { host, stage: stage.title });
-    return new ZkfleetError("interrupted", `${err.message}; ${host} was started and has not been checked yet`, {
+    return new ZkfleetError("interrupted", `${err.message}; ${host} was started and has not settled yet`, {
       where: journal.path,
-      hint: `run \`zkfleet runs resume ${journal.runId}\`: it checks ${host} before anything else and puts it back as it was if it does not serve ` +
+      hint: `run \`zkfleet runs resume ${journal.runId}\`: it waits for ${host} to settle before anything else and puts it back as it was if it does not serve ` +
         "(a plain apply would only see it running)",
     });
   }

@@ -26,9 +26,9 @@ import { posix } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
 import { LEASE_MS, RENEW_EVERY_MS } from "../../common/lease.js";
 import { type AgentRequest, type AgentResponse, type Fence, type OpData, isFailure } from "../../common/protocol.js";
-import { expectSuccess } from "../agent/client.js";
-import type { Fleet } from "../fleet.js";
-import { observationError, unobservableError } from "../observe.js";
+import { expectSuccess } from "../agent-client/client.js";
+import type { Fleet } from "../fleet/fleet.js";
+import { observationError, unobservableError } from "../observe/observe.js";
 import { compareText } from "../../common/compare.js";
 import { type HolderProcess, holderProcess, thisProcess } from "./controller-process.js";
 

@@ -6,9 +6,10 @@ import { join } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
 import type { StepHistory } from "../plan/estimate.js";
 import type { Plan, StepKind } from "../plan/steps.js";
-import type { UncheckedStart } from "../plan/put-back.js";
+import type { UnsettledStart } from "../plan/undo.js";
 import type { RunOrigin } from "./journal.js";
 import { compareText } from "../../common/compare.js";
+import type { RollbackFiles } from "../plan/assemble.js";
 
 export type RunOutcome = "done" | "failed" | "interrupted" | "refused" | "no end record (controller killed?)";
 
@@ -167,7 +168,7 @@ export function runChain(dir: string, run: RunSummary): RunSummary[] {
  * never ended (the controller killed while it ran) may have acted, so it
  * counts: putting back what was there is harmless where it had not.
  */
-export function replacedBy(files: readonly string[]): { files: Map<string, Map<string, string>>; version?: string } {
+export function replacedBy(files: readonly string[]): { files: RollbackFiles; version?: string } {
   const replaced = new Map<string, Map<string, string>>();
   let version: string | undefined;
   for (const file of files) {
@@ -196,7 +197,7 @@ export function replacedBy(files: readonly string[]): { files: Map<string, Map<s
  * same for `runs rollback` and for a resume of that rollback, which goes on
  * toward it and never toward the inventory.
  */
-export function rollbackOf(dir: string, run: RunSummary): { run: string; files: Map<string, Map<string, string>>; version?: string } {
+export function rollbackOf(dir: string, run: RunSummary): { run: string; files: RollbackFiles; version?: string } {
   return { run: run.run, ...replacedBy(runChain(dir, run).map((r) => r.file)) };
 }
 
@@ -214,20 +215,23 @@ export function lastAppliedMembers(dir: string, ensemble: string): { run: string
   return members.length > 0 ? { run: last.run, members } : undefined;
 }
 
+/** A settle as the journal has it: journals written before the word was settled call it "check". */
+const isSettle = (role: string): boolean => role === "settle" || role === "check";
+
 /**
  * The servers a run started in a stage that can undo them and never saw
- * through that stage's check: its start began (or the stage was itself such
- * a check, of a run before it) and the check did not pass, and no undo of
- * the stage finished. What `runs resume` checks before anything else.
+ * through that stage's settle: its start began (or the stage was itself such
+ * a settle, of a run before it) and the settle did not pass, and no undo of
+ * the stage finished. What `runs resume` waits for before anything else.
  */
-export function uncheckedStarts(file: string): UncheckedStart[] {
+export function unsettledStarts(file: string): UnsettledStart[] {
   const recs = records(file);
   const plan = recs.find((r) => r.event === "plan")?.plan as Plan | undefined;
   const indexes = (event: string) => new Set(recs.filter((r) => r.event === event).map((r) => Number(r.index)));
   const started = indexes("step-start");
   const done = indexes("step-done");
   const undone = new Set(recs.filter((r) => r.event === "undo-done").map((r) => String(r.stage)));
-  const found: UncheckedStart[] = [];
+  const found: UnsettledStart[] = [];
   let first = 0;
   for (const stage of plan?.stages ?? []) {
     const at = first;
@@ -235,7 +239,7 @@ export function uncheckedStarts(file: string): UncheckedStart[] {
     if (!stage.undo || undone.has(stage.title)) continue;
     const startAt = stage.steps.findIndex((s) => s.kind === "start");
     const host = stage.resumes ?? stage.steps[startAt]?.host;
-    const checkAt = stage.steps.findIndex((s, i) => i > startAt && s.kind === "await_healthy" && s.role === "check");
+    const checkAt = stage.steps.findIndex((s, i) => i > startAt && s.kind === "await_healthy" && isSettle(s.role));
     const check = stage.steps[checkAt];
     if (host === undefined || check?.kind !== "await_healthy" || done.has(at + checkAt)) continue;
     if (stage.resumes === undefined && !started.has(at + startAt)) continue;

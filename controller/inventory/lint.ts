@@ -196,7 +196,7 @@ function lintDirPair(a: NamedDir, b: NamedDir): Finding[] {
 const lintDirectories: Lint = (inv) => {
   const dirs = managedDirs(inv);
   const findings = dirs.flatMap(lintOneDir);
-  // The adopted release may hold the data and config dirs (seed 004 keeps them in it), but never zkfleet's releases.
+  // The adopted release may hold the data and config dirs (a manual install often keeps them in it), but never zkfleet's releases.
   const home = inv.zookeeper.preinstalled?.home;
   if (home !== undefined && (isSameOrInside(home, inv.zookeeper.install_dir) || isSameOrInside(inv.zookeeper.install_dir, home))) {
     findings.push(error("overlapping-dirs", ["zookeeper", "preinstalled", "home"],

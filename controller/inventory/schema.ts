@@ -14,7 +14,6 @@ import {
   type LocalPathContext,
 } from "./validators.js";
 import { adminServerEnabled, KNOWN_ZOOKEEPER_VERSIONS, managedSettingOwner } from "../../common/versions.js";
-import { zooCfgIn } from "../../common/protocol.js";
 import { settingValueProblem } from "./setting-types.js";
 
 /**
@@ -243,8 +242,8 @@ type HostInput = { name: string; address: string; myid: number; state: "present"
 
 /**
  * A name listed twice, once leaving (state: absent) and once present, is a
- * server moving to another address under the name clients know it by (seed
- * 004's whole migration): its old server leaves, a new one with a new myid
+ * server moving to another address under the name clients know it by (a
+ * whole migration keeping host names): its old server leaves, a new one with a new myid
  * joins. Any other repeated name, and any repeated myid or address, is a
  * mistake.
  */
@@ -285,20 +284,6 @@ function nameMoves<H extends HostInput>(hosts: H[]): (H & { server_name?: string
     const moving = h.state === "absent" && hosts.some((o) => o !== h && o.state === "present" && o.name.toLowerCase() === h.name.toLowerCase());
     return moving ? { ...h, name: `${h.name}@${h.address}`, server_name: h.name } : h;
   });
-}
-
-/** The zoo.cfg a host's server runs with: the one zkfleet writes, stops and starts by. */
-export const zooCfgPath = (zk: Pick<ZookeeperSpec, "config_dir">): string => zooCfgIn(zk.config_dir);
-
-/** The moves nameMoves marked, by the kept name (lower case): the leaving entry and the one that takes its name. */
-export function movesOf(inv: { hosts: readonly HostSpec[] }): Map<string, { from: HostSpec; to: HostSpec }> {
-  const moves = new Map<string, { from: HostSpec; to: HostSpec }>();
-  for (const from of inv.hosts) {
-    if (from.server_name === undefined) continue;
-    const to = inv.hosts.find((h) => h.state === "present" && h.name.toLowerCase() === from.server_name!.toLowerCase());
-    if (to) moves.set(to.name.toLowerCase(), { from, to });
-  }
-  return moves;
 }
 
 interface PortUse {

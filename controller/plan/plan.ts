@@ -4,8 +4,7 @@
 // where the unit and property tests aim. Its output (steps.ts) is the whole
 // contract with the executor.
 import { posix } from "node:path";
-import { unifiedDiff } from "../../common/diff.js";
-import { putBackSteps } from "./put-back.js";
+import { undoSteps } from "./undo.js";
 import { needsSnapshotToStart, versionHop } from "../../common/versions.js";
 import type { OpArgsInput } from "../../common/protocol.js";
 import { type EnsembleModel, type ModelHost, modelEnsemble } from "../model/ensemble.js";
@@ -18,7 +17,7 @@ import { parseSettings, settingsDiff, withDynamicConfigFile } from "../model/zoo
 import { findHostsConflicts, hostsAlreadyResolve } from "../render/hosts-block.js";
 import { MANAGED_MARK } from "../render/mark.js";
 import { quorumSize, spareVoters } from "../model/quorum.js";
-import type { AwaitHealthyStep, DeferredWrite, Plan, Preinstalled, Refusal, Stage, Step, WriteFileStep } from "./steps.js";
+import { type AwaitHealthyStep, type DeferredWrite, type Plan, type Preinstalled, type Refusal, type Stage, type Step, type WriteFileStep, type InstallStep, type SwitchReleaseStep, awaitHealthy, cleanDataStep, startStep, stopStep, writeFileStep } from "./steps.js";
 import { compareText } from "../../common/compare.js";
 
 export * from "./steps.js";
@@ -235,11 +234,7 @@ function fileWrites(input: PlanInput, d: DesiredHost, o: ObservedHost, exists: b
       }
     }
     if (before === content) continue;
-    steps.push({
-      kind: "write_file", host: d.host, path: f.path, content, mode: f.mode, stateDir: d.stateDir,
-      diff: unifiedDiff(f.path, before, content), before: before === null ? "absent" : "present", previous: before,
-      reason: before === null ? `${f.path} does not exist` : `${f.path} differs from the inventory`,
-    });
+    steps.push(writeFileStep(d.host, { ...f, content }, d.stateDir, before, before === null ? `${f.path} does not exist` : `${f.path} differs from the inventory`));
   }
   return steps;
 }
@@ -343,6 +338,33 @@ function pendingRestart(input: PlanInput, d: DesiredHost, o: ObservedHost): stri
   return undefined;
 }
 
+/**
+ * What puts a host's `current` on its release: the release pushed and
+ * unpacked (and made current) where it is not on the host, a switch of the
+ * link where it is unpacked already, nothing where it is current.
+ */
+export function releaseSteps(d: DesiredHost, current: string | null, installed: readonly string[], why: string): Step[] {
+  if (!installed.includes(d.version)) return [installStep(d, current, installed, current !== d.version, why)];
+  if (current === d.version) return [];
+  return [switchReleaseStep(d, current, `switch current from ${current ?? "nothing"} to ${d.version}`)];
+}
+
+/** Push and unpack the desired host's release (and point `current` at it when setCurrent). */
+function installStep(d: DesiredHost, current: string | null, installed: readonly string[], setCurrent: boolean, reason: string): InstallStep {
+  return {
+    kind: "install", host: d.host, version: d.version, tarball: d.tarball, transferDir: d.transferDir, installDir: d.installDir,
+    ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), setCurrent, before: { current, installed: [...installed] }, reason,
+  };
+}
+
+/** Point `current` at the desired host's release, unpacked already. */
+function switchReleaseStep(d: DesiredHost, current: string | null, reason: string): SwitchReleaseStep {
+  return {
+    kind: "switch_release", host: d.host, version: d.version, installDir: d.installDir,
+    ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), before: { current }, reason,
+  };
+}
+
 export function planApply(input: PlanInput): Plan {
   const target = input.target;
   const refuse = (refusals: Refusal[]): Plan => ({ target, stages: [], unchanged: [], refusals });
@@ -376,42 +398,27 @@ export function planApply(input: PlanInput): Plan {
     if (upgrade) {
       // The new release goes onto every host before any server restarts on it.
       if (!installed.includes(d.version)) {
-        push.push({
-          kind: "install", host: d.host, version: d.version, tarball: d.tarball, transferDir: d.transferDir, installDir: d.installDir,
-          ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), setCurrent: false, before: { current, installed }, reason: `ZooKeeper ${d.version} is not installed; ${from} keeps serving until its turn`,
-        });
+        push.push(installStep(d, current, installed, false, `ZooKeeper ${d.version} is not installed; ${from} keeps serving until its turn`));
       }
-    } else if (!installed.includes(d.version) || current !== d.version) {
-      steps.push({
-        kind: "install", host: d.host, version: d.version, tarball: d.tarball, transferDir: d.transferDir, installDir: d.installDir,
-        ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), setCurrent: current !== d.version, before: { current, installed },
-        reason: installed.includes(d.version) ? `switch current from ${current ?? "nothing"} to ${d.version}` : `ZooKeeper ${d.version} is not installed`,
-      });
+    } else {
+      steps.push(...releaseSteps(d, current, installed, `ZooKeeper ${d.version} is not installed`));
     }
     steps.push(...fileWrites(input, d, o, model.exists));
     const onNewRelease: Step[] = [];
     if (upgrade) {
-      onNewRelease.push({
-        kind: "switch_release", host: d.host, version: d.version, installDir: d.installDir,
-        ...(d.preinstalled ? { preinstalled: d.preinstalled } : {}), before: { current },
-        reason: `upgrade from ${from} to ${d.version}`,
-      });
+      onNewRelease.push(switchReleaseStep(d, current, `upgrade from ${from} to ${d.version}`));
       // Decided again when the step runs: a 3.4 follower writes its first logs whenever clients write, plan or not.
       if (from!.startsWith("3.4.") && needsSnapshotToStart(d.version)) {
-        onNewRelease.push({
-          kind: "clean_data", host: d.host, args: { ...d.clean, only_if_logs_without_snapshot: true },
-          reason: `${logsWithoutSnapshot(o) ? "3.4 left" : "if by then 3.4 has left"} transaction logs and no snapshot, on which ${d.version} refuses to start ` +
-            "(ZOOKEEPER-3056): moved aside, and the server syncs a snapshot from the leader (snapshot.trust.empty is never used: ZOOKEEPER-3644)",
-        });
+        onNewRelease.push(cleanDataStep(d.host, { ...d.clean, only_if_logs_without_snapshot: true },
+          `${logsWithoutSnapshot(o) ? "3.4 left" : "if by then 3.4 has left"} transaction logs and no snapshot, on which ${d.version} refuses to start ` +
+            "(ZOOKEEPER-3056): moved aside, and the server syncs a snapshot from the leader (snapshot.trust.empty is never used: ZOOKEEPER-3644)"));
       }
     }
 
     if (!isRunning(o)) {
       prepare.push(...steps, ...onNewRelease);
-      starts.push({
-        kind: "start", host: d.host, args: d.start,
-        reason: model.hosts.some((h) => h.running) ? "ZooKeeper is not running; it joins the running ensemble" : "ZooKeeper is not running",
-      });
+      starts.push(startStep(d.host, d.start,
+        model.hosts.some((h) => h.running) ? "ZooKeeper is not running; it joins the running ensemble" : "ZooKeeper is not running"));
     } else {
       const waits = steps.map((st) => (st.kind === "write_file" ? takeoverReason(input, st, st.previous) : undefined));
       const onlyTakeovers = waits.every((why) => why !== undefined);
@@ -432,10 +439,8 @@ export function planApply(input: PlanInput): Plan {
 
   // While an upgrade is half done two versions serve together; gates accept both.
   const versions = [...new Set([target.version, ...model.hosts.flatMap((h) => versionOf(h) ?? [])])].sort();
-  const healthy = (role: AwaitHealthyStep["role"], reason: string, caughtUp?: string): AwaitHealthyStep => ({
-    kind: "await_healthy", host: "*", role, hosts: members, versions, reason, ...(caughtUp ? { caughtUp } : {}),
-    timeoutMs: role === "gate" ? input.timeouts.gateMs : input.timeouts.settleMs,
-  });
+  const healthy = (role: AwaitHealthyStep["role"], reason: string, caughtUp?: string): AwaitHealthyStep =>
+    awaitHealthy(role, members, versions, input.timeouts, reason, caughtUp ? { caughtUp } : {});
   // Under --limit, members left out that are not running cannot form the ensemble: awaiting it would only time out.
   const willRun = (h: string) => isRunning(observedBy.get(h)!) || starts.some((s) => s.host === h);
   const wholeEnsembleRuns = members.every(willRun);
@@ -459,28 +464,25 @@ export function planApply(input: PlanInput): Plan {
   if (prepare.length > 0) stages.push({ title: "prepare hosts that serve nothing yet", concurrent: true, steps: prepare });
   if (starts.length > 0) {
     const last = rolls.length === 0 && wholeEnsembleRuns
-      ? [healthy("check", "done only when one leader serves and every other server follows or observes it")] : [];
+      ? [healthy("settle", "done only when one leader serves and every other server follows or observes it")] : [];
     stages.push({ title: "start servers that are down", concurrent: false, steps: [...starts, ...last] });
   }
   for (const { observed: o, steps, upgrade, pending } of restartOrder(rolls, (r) => r.observed)) {
     const d = input.desired.find((x) => x.host === o.host)!;
     const mode = modeOf(o) ?? "unknown";
     const [writes, onNewRelease] = [steps.filter((s) => s.kind === "write_file"), steps.filter((s) => s.kind !== "write_file")];
-    const check = healthy("check", `${o.host} must serve again before the next server is touched`, o.host);
-    const undo = putBackSteps(o.host, d.stop, d.start, [...writes, ...onNewRelease], check, healthy("gate", ""));
+    const check = healthy("settle", `${o.host} must serve again before the next server is touched`, o.host);
+    const undo = undoSteps(o.host, d.stop, d.start, [...writes, ...onNewRelease], check, healthy("gate", ""));
     stages.push({
       title: `${upgrade ? "upgrade" : "roll"} ${o.host} (${mode})`,
       concurrent: false,
       steps: [
         healthy("gate", `stopping ${o.host} must leave a quorum: every other server must serve first`),
         ...writes,
-        {
-          kind: "stop", host: o.host, args: d.stop, mode,
-          reason: upgrade ? `its turn to move to ${d.version}; one at a time, leader last`
-            : pending ? `a restart is pending: ${pending}` : "its configuration changed; restarted one at a time, leader last",
-        },
+        stopStep(o.host, d.stop, mode, upgrade ? `its turn to move to ${d.version}; one at a time, leader last`
+          : pending ? `a restart is pending: ${pending}` : "its configuration changed; restarted one at a time, leader last"),
         ...onNewRelease,
-        { kind: "start", host: o.host, args: d.start, reason: upgrade ? `on ZooKeeper ${d.version}` : "back with the new configuration" },
+        startStep(o.host, d.start, upgrade ? `on ZooKeeper ${d.version}` : "back with the new configuration"),
         check,
       ],
       undo,

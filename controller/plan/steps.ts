@@ -1,8 +1,9 @@
 // The contract between the planner and the executor. A plan holds everything
 // the executor will do: each step's arguments, the gates before and the
-// checks after as steps of their own, timeouts, and the state a step expects
+// settles after as steps of their own, timeouts, and the state a step expects
 // to replace (for the journal, resume and rollback). The executor adds
 // nothing and reorders nothing, so `apply --check` shows exactly what runs.
+import { unifiedDiff } from "../../common/diff.js";
 import type { OpArgsInput } from "../../common/protocol.js";
 import type { EnsembleTarget } from "../model/target.js";
 
@@ -74,17 +75,17 @@ export type StopStep = StepBase & { kind: "stop"; args: OpArgsInput<"stop">; /**
  * Wait until every member serves: one leader, the others following or
  * observing, synced. As a gate (before a stop) a timeout refuses to go on,
  * since stopping a server of an unhealthy ensemble could cost quorum; as a
- * check (after a start) a timeout is a failed step.
+ * settle (after a start) a timeout is a failed step.
  */
 export type AwaitHealthyStep = StepBase & {
   kind: "await_healthy";
   host: "*";
-  role: "gate" | "check";
+  role: "gate" | "settle";
   /** The hosts whose health is awaited: every member of the ensemble. */
   hosts: string[];
   /** Versions a server may report and still count as healthy: two while an upgrade is half done. */
   versions: string[];
-  /** A check after a start also waits until this host's zxid reaches what the leader had. */
+  /** A settle after a start also waits until this host's zxid reaches what the leader had. */
   caughtUp?: string;
   /**
    * Roles during a membership change, where they differ from the target's;
@@ -98,6 +99,18 @@ export type AwaitHealthyStep = StepBase & {
    * as a whole is not expected to be healthy then.
    */
   quorumWithout?: string;
+  /**
+   * A gate's first look may be the last look taken (by the step before, or
+   * the observation the plan was made from) when nothing has acted since and
+   * it is a fraction of a second old: looking again would see the same.
+   */
+  mayReuseObservation?: boolean;
+  /**
+   * The servers started since the last settle: while one's client port stays
+   * closed, its host's agent is asked whether it still runs, and one that has
+   * exited fails the settle at once instead of at its timeout.
+   */
+  watch?: string[];
   timeoutMs: number;
 };
 
@@ -114,7 +127,7 @@ export type ReconfigStep = StepBase & {
   remove: number[];
   installDir: string;
   preinstalled?: Preinstalled;
-  /** The server lines the ensemble must report once it is committed (canonical form, membership.ts serverLine). */
+  /** The server lines the ensemble must report once it is committed (canonical form, model/membership.ts serverLine). */
   expect: string[];
 };
 
@@ -123,6 +136,8 @@ export type AwaitConfigStep = StepBase & {
   kind: "await_config";
   host: "*";
   hosts: string[];
+  /** Where each listed member's client port answers, dialled from its own host. */
+  probes: Record<string, { address: string; port: number }>;
   expect: string[];
   timeoutMs: number;
 };
@@ -142,13 +157,13 @@ export interface Stage {
   steps: Step[];
   /**
    * When a step fails after this stage stopped its server: put the server
-   * back as it was (previous files and release) and check it serves, then
+   * back as it was (previous files and release) and see it serve, then
    * halt. Shown by --check like every other step.
    */
   undo?: Step[];
   /**
    * A server the resumed run stopped and started but never saw through its
-   * check: this stage checks it, and its undo (that run's) puts it back when
+   * settle: this stage waits for it to settle, and its undo (that run's) puts it back when
    * it does not serve.
    */
   resumes?: string;
@@ -181,6 +196,21 @@ export interface DeferredWrite {
   reason: string;
 }
 
+/**
+ * The canary a plan that stops a server runs: real clients writing and
+ * reading while it runs, one on the full connect string and one pinned to
+ * each server that served when the plan was made.
+ */
+export interface CanaryPlan {
+  pinned: string[];
+  /** Each member's client port (the inventory's client_port). */
+  clientPort: number;
+  /** How the clients reach the client ports: direct, through the SSH connections, or auto (decided when the run starts). */
+  via: "auto" | "direct" | "ssh";
+  /** Where its znodes go (the run's own path). */
+  path: string;
+}
+
 export interface Plan {
   target: EnsembleTarget;
   stages: Stage[];
@@ -192,6 +222,60 @@ export interface Plan {
   refusals: Refusal[];
   /** Membership changes still to make after this plan, each planned afresh once this one is done (static membership). */
   continues?: string[];
+  /** The canary that watches the run (absent: the plan stops no server, or --no-canary). */
+  canary?: CanaryPlan;
+}
+
+/** The planners' stops, starts and writes, built in one place (the executor carries them out as they are). */
+export const stopStep = (host: string, args: StopStep["args"], mode: string, reason: string): StopStep => ({ kind: "stop", host, args, mode, reason });
+export const startStep = (host: string, args: StartStep["args"], reason: string): StartStep => ({ kind: "start", host, args, reason });
+export const cleanDataStep = (host: string, args: CleanDataStep["args"], reason: string): CleanDataStep => ({ kind: "clean_data", host, args, reason });
+
+/** A write of one file that replaces `before` (null: none), with its diff and what an undo writes back. */
+export function writeFileStep(host: string, file: { path: string; content: string; mode: number }, stateDir: string, before: string | null, reason: string): WriteFileStep {
+  return {
+    kind: "write_file", host, path: file.path, content: file.content, mode: file.mode, stateDir,
+    diff: unifiedDiff(file.path, before, file.content), before: before === null ? "absent" : "present", previous: before, reason,
+  };
+}
+
+/** A wait for the ensemble's health: a gate before a stop (it may judge the last look), a settle after a start. */
+export function awaitHealthy(
+  role: AwaitHealthyStep["role"], hosts: string[], versions: string[], timeouts: { gateMs: number; settleMs: number }, reason: string,
+  extra: Partial<AwaitHealthyStep> = {},
+): AwaitHealthyStep {
+  return {
+    kind: "await_healthy", host: "*", role, hosts, versions, reason, timeoutMs: role === "gate" ? timeouts.gateMs : timeouts.settleMs,
+    ...(role === "gate" ? { mayReuseObservation: true } : {}), ...extra,
+  };
+}
+
+/**
+ * Each settle told which servers it watches for an exit: those started since
+ * the settle before it that it waits for (a resumed settle's server, started by
+ * the run resumed, too). An undo watches what its stage started and what it
+ * starts itself.
+ */
+export function withExitWatches(plan: Plan): Plan {
+  const started = new Set<string>();
+  const watching = (steps: readonly Step[], open: Set<string>): Step[] => steps.map((st) => {
+    if (st.kind === "start") open.add(st.host);
+    if (st.kind !== "await_healthy" || st.role !== "settle") return st;
+    const watch = st.hosts.filter((h) => open.has(h));
+    for (const h of watch) open.delete(h);
+    const { watch: _old, ...rest } = st;
+    return watch.length > 0 ? { ...rest, watch } : rest;
+  });
+  const stages = plan.stages.map((stage) => {
+    const before = new Set(started);
+    if (stage.resumes !== undefined) started.add(stage.resumes);
+    const steps = watching(stage.steps, started);
+    if (!stage.undo) return { ...stage, steps };
+    // The undo runs when the stage failed: what it started is not settled then.
+    const open = new Set([...before, ...(stage.resumes !== undefined ? [stage.resumes] : []), ...stage.steps.filter((s) => s.kind === "start").map((s) => s.host)]);
+    return { ...stage, steps, undo: watching(stage.undo, open) };
+  });
+  return { ...plan, stages };
 }
 
 /** Every step in execution order; a step's index here is its number in the journal. */
@@ -217,8 +301,9 @@ export function describeStep(s: Step): string {
       if (s.quorumWithout !== undefined) {
         return `gate: a quorum of ${s.hosts.join(", ")} serves without ${s.quorumWithout} within ${Math.round(s.timeoutMs / 1000)}s (${s.reason})`;
       }
-      return `${s.role === "gate" ? "gate" : "check"}: ${s.hosts.join(", ")} healthy${s.caughtUp ? `, ${s.caughtUp} caught up with the leader` : ""}` +
-        `${s.versions.length > 1 ? ` (running ${s.versions.join(" or ")})` : ""} within ${Math.round(s.timeoutMs / 1000)}s (${s.reason})`;
+      return `${s.role}: ${s.hosts.join(", ")} healthy${s.caughtUp ? `, ${s.caughtUp} caught up with the leader` : ""}` +
+        `${s.versions.length > 1 ? ` (running ${s.versions.join(" or ")})` : ""} within ${Math.round(s.timeoutMs / 1000)}s (${s.reason})` +
+        `${s.mayReuseObservation ? "; the last look stands if nothing acted since" : ""}${s.watch?.length ? `; watching ${s.watch.join(", ")} for an exit` : ""}`;
     case "reconfig":
       return `${s.host}: reconfig through ${s.server}:${s.add.map((a) => ` add ${a}`).join("")}${s.remove.map((r) => ` remove server.${r}`).join("")} (${s.reason})`;
     case "await_config":

@@ -122,7 +122,7 @@ export function hostsBlockOf(text: string, ensemble: string): string | undefined
 
 /**
  * The block is absent and every name in it already resolves to its address
- * through lines outside it (a hand-made /etc/hosts, seed 004's way): writing
+ * through lines outside it (a hand-made /etc/hosts, as a manual install leaves it): writing
  * it would change nothing the resolver answers.
  */
 export function hostsAlreadyResolve(existing: string, block: string, ensemble: string): boolean {

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 import { ZkfleetError } from "../../common/errors.js";
 import { addressKind } from "../inventory/validators.js";
+import { lineName, presentHosts } from "../model/hosts.js";
 import { MANAGED_MARK } from "./mark.js";
 import { PRECOMPILED, type PrecompiledTemplate } from "./precompiled.js";
 import { SUPER_DIGEST_PROPERTY, superDigestFor } from "../inventory/super-user.js";
@@ -95,18 +96,7 @@ function hostPortHost(address: string): string {
   return addressKind(address) === "ipv6" ? `[${address}]` : address;
 }
 
-/**
- * The name a server line gives a host where /etc/hosts is managed: its own,
- * or, for the old half of a move, the name it keeps serving under until it
- * leaves; a membership change may also set its address (a new server whose
- * name is still another's).
- */
-export const lineName = (host: HostSpec): string => host.server_name ?? host.name;
-
-/** The members the inventory asks for: hosts marked absent are leaving and get no server line. */
-export function presentHosts(inv: Inventory): HostSpec[] {
-  return inv.hosts.filter((h) => h.state === "present");
-}
+export { lineName, presentHosts };
 
 function serverViews(inv: Inventory, members: readonly HostSpec[]): ServerView[] {
   const zk = inv.zookeeper;
@@ -195,12 +185,12 @@ export interface Membership {
   names: readonly HostSpec[];
 }
 
-export function templateView(inv: Inventory, host: HostSpec, membership?: Membership): TemplateView {
+/** `superDigest`: computed once per renderer (it reads the password file), else here. */
+export function templateView(inv: Inventory, host: HostSpec, membership?: Membership, superDigest: string = superDigestView(inv.zookeeper)): TemplateView {
   const servers = membership?.servers ?? presentHosts(inv);
   const names = membership?.names ?? presentHosts(inv);
   const zk = inv.zookeeper;
   const facts = versionFacts(zk.version);
-  const superDigest = superDigestView(zk);
   const bind = zk.bind_to_address;
   const settings = Object.entries(zk.config)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -289,7 +279,17 @@ class TemplateSet {
     return pre !== undefined && pre.sha256 === sha256(text) ? this.handlebars.template(pre.spec) : undefined;
   }
 
+  private readonly sources = new Map<string, { text: string; path: string }>();
+
+  /** Reads these templates now: rendering after that touches no file. */
+  preload(names: readonly string[]): this {
+    for (const name of names) this.source(name);
+    return this;
+  }
+
   private source(name: string): { text: string; path: string } {
+    const known = this.sources.get(name);
+    if (known) return known;
     const path = this.dirs.map((dir) => join(dir, name)).find((candidate) => existsSync(candidate));
     if (path === undefined) {
       throw new ZkfleetError("inventory", `template ${name} not found in ${this.dirs.join(" or ")}`, {
@@ -297,7 +297,9 @@ class TemplateSet {
         hint: `restore ${name} in the templates directory`,
       });
     }
-    return { text: readFileSync(path, "utf8"), path };
+    const found = { text: readFileSync(path, "utf8"), path };
+    this.sources.set(name, found);
+    return found;
   }
 
   render(name: string, view: TemplateView): string {
@@ -349,8 +351,8 @@ export function hostFilesRenderer(inv: Inventory, opts: RenderOptions = {}): (ho
   return (host) => hostFiles(inv, host, opts, templates);
 }
 
-function hostFiles(inv: Inventory, host: HostSpec, opts: RenderOptions, templates: TemplateSet): RenderedFile[] {
-  const view = templateView(inv, host, opts.membership);
+function hostFiles(inv: Inventory, host: HostSpec, opts: RenderOptions, templates: TemplateSet, superDigest?: string): RenderedFile[] {
+  const view = templateView(inv, host, opts.membership, superDigest);
   const zk = inv.zookeeper;
   const inConfig = (name: string, template: string, mode = FILE_MODE): RenderedFile => ({
     path: posix.join(zk.config_dir, name),
@@ -374,3 +376,36 @@ export function renderHostsBlock(inv: Inventory, opts: RenderOptions = {}): stri
   if (first === undefined) throw new ZkfleetError("inventory", "the inventory has no hosts", { where: "hosts" });
   return templateSet(inv, opts).render("hosts-block.hbs", templateView(inv, first, opts.membership));
 }
+
+/** Every template a host's files and the /etc/hosts block may need. */
+const TEMPLATES = ["zoo.cfg.hbs", "zoo.cfg.dynamic.hbs", "zookeeper-env.sh.hbs", "log4j.properties.hbs", "myid.hbs", "zookeeper.service.hbs", "hosts-block.hbs"];
+
+/**
+ * Rendering for planning: the templates read and the super digest worked out
+ * now, so that every call after this one does no I/O and the planner may
+ * call it (plan/membership/change.ts MembershipRenderer). A membership change
+ * renders the configurations on its way with it.
+ */
+export function configRenderer(inv: Inventory, opts: RenderOptions = {}): {
+  hostFiles: (host: HostSpec, membership?: Membership) => RenderedFile[];
+  hostsBlock: (membership?: Membership) => string;
+  serverSpecLine: (host: HostSpec) => string;
+} {
+  // Only the templates this inventory's files use: a user's templates directory need not have the others.
+  const needed = TEMPLATES.filter((t) => (t !== "zookeeper.service.hbs" || inv.zookeeper.service === "systemd") &&
+    (t !== "zoo.cfg.dynamic.hbs" || dynamicConfigPath(inv.zookeeper) !== undefined) && (t !== "hosts-block.hbs" || inv.hosts_file === "managed"));
+  const templates = templateSet(inv, opts).preload(needed);
+  const superDigest = superDigestView(inv.zookeeper);
+  const [first] = inv.hosts;
+  return {
+    hostFiles: (host, membership) => hostFiles(inv, host, { ...opts, ...(membership ? { membership } : {}) }, templates, superDigest),
+    hostsBlock: (membership) => {
+      if (first === undefined) throw new ZkfleetError("inventory", "the inventory has no hosts", { where: "hosts" });
+      return templates.render("hosts-block.hbs", templateView(inv, first, membership ?? opts.membership, superDigest));
+    },
+    serverSpecLine: (host) => serverSpecLine(inv, host),
+  };
+}
+
+/** zkfleet's record of the membership it applied, on every host: another controller sees it too. */
+export const membershipRecordPath = (inv: Inventory) => posix.join(inv.agent.dir, "state", `membership-${inv.ensemble}.json`);

@@ -9,7 +9,7 @@ import type { Plan, Step } from "../plan/steps.js";
 /** A gate or check: how long it waited, for what, and what it saw at the end. */
 export interface GateWait {
   index: number;
-  role: "gate" | "check";
+  role: "gate" | "settle";
   hosts: string[];
   caughtUp?: string;
   reason: string;

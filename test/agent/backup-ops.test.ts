@@ -8,7 +8,7 @@ import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { inflateRawSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { agentCall } from "../../controller/agent/client.js";
+import { agentCall } from "../../controller/agent-client/client.js";
 import { call, startHarness, type Harness } from "./harness.js";
 
 let h: Harness;

@@ -4,10 +4,10 @@
 import { chmod, mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { agentCall, ensureAgent, expectSuccess, runAgent } from "../../controller/agent/client.js";
-import { defaultBundlePath, loadBundle } from "../../controller/agent/bundle.js";
-import { ControllerRuntime } from "../../controller/agent/runtime.js";
-import { decodeAgentOutput } from "../../controller/agent/decode.js";
+import { agentCall, ensureAgent, expectSuccess, runAgent } from "../../controller/agent-client/client.js";
+import { defaultBundlePath, loadBundle } from "../../controller/agent-client/bundle.js";
+import { ControllerRuntime } from "../../controller/agent-client/runtime.js";
+import { decodeAgentOutput } from "../../controller/agent-client/decode.js";
 import { PROTOCOL_VERSION } from "../../common/protocol.js";
 import { packageRoot } from "../../common/paths.js";
 import { ZkfleetError } from "../../common/errors.js";

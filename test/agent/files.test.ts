@@ -7,8 +7,8 @@ import { chmod, lstat, mkdir, readFile, readdir, readlink, stat, symlink, utimes
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { agentCall, runAgent } from "../../controller/agent/client.js";
-import { PROTOCOL_VERSION } from "../../common/protocol.js";
+import { agentCall, runAgent } from "../../controller/agent-client/client.js";
+import { type AgentRequest, PROTOCOL_VERSION } from "../../common/protocol.js";
 import { call, startHarness, type Harness } from "./harness.js";
 
 const execFileP = promisify(execFile);
@@ -113,11 +113,9 @@ describe("protocol", () => {
 describe("write_file", () => {
   const args = () => ({ path: join(h.dir, "etc", "zk", "zoo.cfg"), content: "tickTime=2000\ninitLimit=10\n", mode: 0o640, state_dir: join(h.dir, "state") });
 
-  it("in check mode returns the diff and changes nothing", async () => {
-    const r = await agentCall(h.conn, h.agent, "write_file", args(), { check: true });
-    expect(r.changed).toBe(true);
-    expect(r.message).toMatch(/^would create/);
-    expect(r.diff).toContain("+tickTime=2000");
+  it("has no check mode: a request asking for one is refused as invalid and changes nothing", async () => {
+    const result = await call(h, { op: "write_file", args: args(), check: true } as unknown as AgentRequest);
+    expect(result).toMatchObject({ error: { code: "invalid_request" } });
     await expect(lstat(join(h.dir, "etc"))).rejects.toThrow(/ENOENT/);
   });
 
@@ -193,11 +191,6 @@ describe("install_dist", () => {
     const tarball = await makeTarball("apache-zookeeper-9.9.1-bin", { "bin/zkServer.sh": "#!/bin/sh\n", "lib/a.jar": "jar" });
     const args = { tarball, version: "9.9.1", install_dir: installDir(), set_current: true };
 
-    const dry = await agentCall(h.conn, h.agent, "install_dist", args, { check: true });
-    expect(dry.changed).toBe(true);
-    expect(dry.message).toMatch(/^would unpack .* and point /);
-    await expect(lstat(installDir())).rejects.toThrow(/ENOENT/);
-
     const r = await agentCall(h.conn, h.agent, "install_dist", args);
     expect(r).toMatchObject({ changed: true, data: { unpacked: true, current_before: null, current_after: "9.9.1" } });
     expect(await readFile(join(installDir(), "releases", "9.9.1", "lib", "a.jar"), "utf8")).toBe("jar");
@@ -218,6 +211,16 @@ describe("install_dist", () => {
 
     const facts = await agentCall(h.conn, h.agent, "facts", { install_dir: installDir() });
     expect(facts.data.releases).toEqual({ dir: installDir(), versions: ["9.9.1", "9.9.2"], current: "9.9.2" });
+  });
+
+  it("with no tarball, only switches current to a release already unpacked, and refuses one that is not", async () => {
+    const back = await agentCall(h.conn, h.agent, "install_dist", { version: "9.9.1", install_dir: installDir(), set_current: true });
+    expect(back.data).toMatchObject({ current_before: "9.9.2", current_after: "9.9.1", unpacked: false });
+    expect(await readlink(join(installDir(), "current"))).toBe("releases/9.9.1");
+    const missing = await call(h, { op: "install_dist", args: { version: "9.9.7", install_dir: installDir(), set_current: true } });
+    expect(missing).toMatchObject({ error: { code: "not_found", message: expect.stringContaining("no tarball was given") } });
+    expect(await readlink(join(installDir(), "current"))).toBe("releases/9.9.1");
+    await agentCall(h.conn, h.agent, "install_dist", { version: "9.9.2", install_dir: installDir(), set_current: true });
   });
 
   it("refuses a tarball without bin/zkServer.sh and leaves no half release", async () => {
@@ -265,15 +268,11 @@ describe("facts and clean_data", () => {
     expect(r.data.config_dir?.files).toEqual([{ name: "zoo.cfg", size: 27 }]);
   });
 
-  it("clean_data in check mode moves nothing; then moves aside without deleting; then has nothing to do", async () => {
+  it("clean_data moves aside without deleting; then has nothing to do", async () => {
     const before = await tree(dataDir());
-    const dry = await agentCall(h.conn, h.agent, "clean_data", { data_dir: dataDir() }, { check: true });
-    expect(dry.changed).toBe(true);
-    expect(dry.data.moved.map((m) => m.from)).toEqual([join(dataDir(), "version-2"), join(dataDir(), "zookeeper_server.pid")]);
-    expect(await tree(dataDir())).toEqual(before);
-
     const r = await agentCall(h.conn, h.agent, "clean_data", { data_dir: dataDir() });
     expect(r.changed).toBe(true);
+    expect(r.data.moved.map((m) => m.from)).toEqual([join(dataDir(), "version-2"), join(dataDir(), "zookeeper_server.pid")]);
     const [stamp] = await readdir(join(dataDir(), ".zkfleet-moved"));
     const moved = join(".zkfleet-moved", stamp!);
     expect(await tree(dataDir())).toEqual(

@@ -13,9 +13,9 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { LocalConnection } from "../../controller/connection/local.js";
 import { RENEW_EVERY_MS } from "../../common/lease.js";
 import { LockTakenOver, acquireEnsembleLock, lockPath } from "../../controller/execute/lock.js";
-import { Fleet } from "../../controller/fleet.js";
+import { Fleet } from "../../controller/fleet/fleet.js";
 import { loadInventory } from "../../controller/inventory/load.js";
-import { observeHost } from "../../controller/observe.js";
+import { observeHost } from "../../controller/observe/observe.js";
 import { pollUntil } from "../helpers/lab.js";
 import { buildTestBundle } from "./harness.js";
 

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { expect } from "vitest";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureAgent, runAgent, type AgentHandle } from "../../controller/agent/client.js";
+import { ensureAgent, runAgent, type AgentHandle } from "../../controller/agent-client/client.js";
 import { LocalConnection } from "../../controller/connection/local.js";
 // @ts-expect-error plain .mjs build script without type declarations
 import { bundleAgent } from "../../scripts/bundle-agent.mjs";

@@ -5,7 +5,7 @@
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { agentCall, ensureAgent, expectSuccess, runAgent, type AgentHandle } from "../../controller/agent/client.js";
+import { agentCall, ensureAgent, expectSuccess, runAgent, type AgentHandle } from "../../controller/agent-client/client.js";
 import { connectSsh } from "../../controller/connection/ssh.js";
 import type { Connection } from "../../controller/connection/types.js";
 import { ZkfleetError } from "../../common/errors.js";

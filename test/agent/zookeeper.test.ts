@@ -9,7 +9,7 @@ import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { agentCall } from "../../controller/agent/client.js";
+import { agentCall } from "../../controller/agent-client/client.js";
 import { ensureDists } from "../../dists/dists.js";
 import { defaultArtifactsDir } from "../../common/paths.js";
 import { pollUntil } from "../helpers/lab.js";
@@ -106,13 +106,6 @@ describe("a real ZooKeeper 3.8.0 standalone", () => {
     expect((result as { error: { message: string } }).error.message).toContain(`dataDir=${zk.dirs().data_dir}`);
   });
 
-  it("start in check mode starts nothing", async () => {
-    const r = await agentCall(h.conn, h.agent, "start", zk.startArgs(), { check: true });
-    expect(r).toMatchObject({ changed: true, data: { pid: null } });
-    expect(r.message).toMatch(/^would start ZooKeeper/);
-    expect(existsSync(join(zk.dirs().data_dir, "zookeeper_server.pid"))).toBe(false);
-  });
-
   it("starts, returns the pid, and a second start changes nothing", async () => {
     const r = await zk.start();
     expect(r.changed).toBe(true);
@@ -168,11 +161,7 @@ describe("a real ZooKeeper 3.8.0 standalone", () => {
     expect(alive(zkPid!)).toBe(true);
   });
 
-  it("stop in check mode stops nothing; stop stops it; a second stop changes nothing", async () => {
-    const dry = await agentCall(h.conn, h.agent, "stop", zk.stopArgs(), { check: true });
-    expect(dry).toMatchObject({ changed: true, data: { pid: zkPid } });
-    expect(alive(zkPid!)).toBe(true);
-
+  it("stop stops it; a second stop changes nothing", async () => {
     const r = await agentCall(h.conn, h.agent, "stop", zk.stopArgs());
     expect(r).toMatchObject({ changed: true, data: { pid: zkPid, signal: "SIGTERM", removed_pid_file: true } });
     expect(existsSync(join(zk.dirs().data_dir, "zookeeper_server.pid"))).toBe(false);

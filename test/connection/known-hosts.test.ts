@@ -14,7 +14,7 @@ import {
   knownKeyTypes,
   parseKnownHosts,
 } from "../../controller/connection/known-hosts.js";
-import { observationError, unobservableError } from "../../controller/observe.js";
+import { observationError, unobservableError } from "../../controller/observe/observe.js";
 import { makeKey, makeTempDir, type KeyPair } from "../helpers/sshd.js";
 import { addressIn } from "../helpers/subnets.js";
 

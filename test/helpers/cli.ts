@@ -2,7 +2,7 @@
 // assert on output and exit code without spawning a node process per call.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { main } from "../../controller/cli.js";
+import { main } from "../../controller/cli/main.js";
 import { packageRoot } from "../../common/paths.js";
 
 export interface CliResult {

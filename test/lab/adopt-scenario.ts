@@ -1,6 +1,6 @@
 // The adoption scenario of issue 7's acceptance, shared by the 3- and the
 // 5-server test files (each owns its lab): a 3.4.13 ensemble installed by
-// hand as seed 004 does it, adopted, then upgraded along the safe hops under
+// hand from the Apache tarball, adopted, then upgraded along the safe hops under
 // load. What is checked comes from outside zkfleet: process ids and file
 // hashes over ssh, the tree through ZooKeeper's own Java client.
 import { expect } from "vitest";

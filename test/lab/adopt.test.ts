@@ -1,4 +1,4 @@
-// Adopting a 3-server ensemble installed by hand (seed 004: the tarball in
+// Adopting a 3-server ensemble installed by hand (the manual install: the tarball in
 // /opt/zookeeper, names in /etc/hosts, ports 4000:5000), then upgrading it
 // 3.4.13 -> 3.9.3 in one hop under load. The 5-server ensemble takes the
 // other hops in adopt-5.test.ts.

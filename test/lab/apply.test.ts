@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { type LabState, labDown, labFault, labStatus, labUp } from "../../lab/lab.js";
 import { defaultArtifactsDir } from "../../common/paths.js";
-import type { FleetStatus } from "../../controller/commands/status.js";
+import type { FleetStatus } from "../../controller/usecases/status.js";
 import { runCli } from "../helpers/cli.js";
 import { sshRun, testLabDir } from "../helpers/lab.js";
 import { subnet } from "../helpers/subnets.js";

@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { chooseVia, probeTcp } from "../../controller/canary/route.js";
 import { forwardTcp } from "../../controller/connection/forward.js";
 import { forwardHosts } from "../../controller/connection/forward-hosts.js";
-import { Fleet } from "../../controller/fleet.js";
+import { Fleet } from "../../controller/fleet/fleet.js";
 import { loadInventory } from "../../controller/inventory/load.js";
 import { labFault } from "../../lab/lab.js";
 import { runCli } from "../helpers/cli.js";

@@ -33,7 +33,7 @@ it("stops at the next gate naming the lost host unreachable; quorum holds; apply
   child.stdout.on("data", (d) => {
     out += d;
     // When the first server has been rolled and checked, pull the plug on the next one in line.
-    if (victim === undefined && /^ {2}ok {6}check: /m.test(out)) {
+    if (victim === undefined && /^ {2}ok {6}settle: /m.test(out)) {
       victim = / stage 2\/3: roll (\S+) \(follower\)/.exec(out)?.[1] ?? "none";
       if (victim !== "none") poweredOff.push(labFault("power-off", victim, t.lab.dir));
     }

@@ -93,7 +93,7 @@ describe("lab hosts", () => {
   });
 });
 
-/** Starts a 3-server ensemble of `version` by hand (the way seed 004 does), returns each server's mode. */
+/** Starts a 3-server ensemble of `version` by hand (the manual install from the tarball), returns each server's mode. */
 async function startEnsemble(version: string, tarball: string): Promise<Map<string, string>> {
   const v34 = version.startsWith("3.4");
   const hostsLines = lab.hosts.map((h) => `${h.address} ${h.name}`).join("\\n");

@@ -1,4 +1,4 @@
-// Membership changes with static server lists (3.4.13, seed 004's way)
+// Membership changes with static server lists (3.4.13, the manual procedure's way)
 // interrupted by a host going away (issue 9): a joiner powered off after its
 // start, before any member restarts with the new list; and a member powered
 // off between two of those restarts, while the leader still counts by the old
@@ -55,7 +55,7 @@ describe("3.4.13 with static server lists: a host powered off mid-change", () =>
     let victim: string | undefined;
     const r = await runWatched(t, ["apply", "-i", five, "--yes", ...FAULT_TIMEOUTS], (out) => {
       // The first member restarted with the new list and checked: pull the plug on the next one in line.
-      if (!/^ {2}ok {6}check: .*must serve again before the next server is touched/m.test(out)) return undefined;
+      if (!/^ {2}ok {6}settle: .*must serve again before the next server is touched/m.test(out)) return undefined;
       [first, victim] = [...out.matchAll(/ stage \d+\/\d+: restart (\S+) with voters/g)].map((m) => m[1]!);
       return labFault("power-off", victim!, t.lab.dir);
     });

@@ -243,7 +243,7 @@ export function watchNames(t: TestLab, viewer: string, names: string[]): NameCli
 }
 
 /**
- * Seed 004's whole migration: zk1, zk2, zk3 move from the lab's first three
+ * A whole migration keeping host names: zk1, zk2, zk3 move from the lab's first three
  * hosts to its last three, keeping their names (new myids 4, 5, 6). The
  * inventory lists each old server leaving under its name. Checked from
  * outside: canary and digest (by change()), clients resolving the names

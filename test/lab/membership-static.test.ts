@@ -1,5 +1,5 @@
-// Membership changes with static configuration on ZooKeeper 3.4.13 (seed
-// 004's way): a joiner starts with the new server list, then the others are
+// Membership changes with static configuration on ZooKeeper 3.4.13 (the
+// manual rolling-restart procedure): a joiner starts with the new server list, then the others are
 // restarted with it one at a time under the rolling gates, the leader last;
 // a leaving server is stopped once no configuration counts it. One change
 // per plan: each leader restart elects a leader nobody can name in advance,

@@ -1,4 +1,4 @@
-// Seed 004's whole migration on ZooKeeper 3.9.3 by reconfig: the ensemble
+// A whole migration keeping host names, on ZooKeeper 3.9.3 by reconfig: the ensemble
 // moves to three new hosts while zk1, zk2 and zk3 keep their names. The new
 // servers join named by address (the names still belong to the old ones),
 // the old ones leave one at a time, then /etc/hosts maps each name to its new

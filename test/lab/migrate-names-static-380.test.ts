@@ -1,6 +1,6 @@
 // ZooKeeper 3.8.0 with reconfig off: static server lines on a version whose
-// running servers report their membership themselves (`conf`). Seed 004's
-// whole migration: zk1, zk2 and zk3 move to three new hosts keeping their
+// running servers report their membership themselves (`conf`). A whole
+// migration keeping host names: zk1, zk2 and zk3 move to three new hosts under their
 // names, one change per plan; the joiners are listed by address until the
 // old servers are gone, then every member restarts once more with the
 // names. The move must end (apply exits 2, a second apply has nothing to

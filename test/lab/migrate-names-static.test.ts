@@ -1,4 +1,4 @@
-// Seed 004's whole migration on ZooKeeper 3.4.13 with static server lists:
+// A whole migration keeping host names, on ZooKeeper 3.4.13 with static server lists:
 // zk1, zk2 and zk3 move to three new hosts and keep their names. Each change
 // is one plan (a joiner starts with the new list, the others restart with
 // it, leader last); the joiners are listed by address until the old servers

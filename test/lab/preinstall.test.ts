@@ -1,5 +1,5 @@
-// `lab up --preinstall`: a ZooKeeper ensemble installed by hand as seed 004
-// does it, for rehearsing `zkfleet adopt`. Everything is checked from the
+// `lab up --preinstall`: a ZooKeeper ensemble installed by hand from the
+// Apache tarball, for rehearsing `zkfleet adopt`. Everything is checked from the
 // outside, the way the adopting side will meet it: the real OpenSSH client,
 // four-letter words, ZooKeeper's own zkCli, the processes' argv.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ZkfleetError } from "../../common/errors.js";
-import { Fleet } from "../../controller/fleet.js";
+import { Fleet } from "../../controller/fleet/fleet.js";
 import { loadInventory } from "../../controller/inventory/load.js";
 import type { Inventory } from "../../controller/inventory/schema.js";
 import { superAuth } from "../../controller/inventory/super-user.js";

@@ -109,7 +109,7 @@ describe("rollback of killed runs, and a killed rollback resumed", () => {
     expect(check.code, check.err).toBe(2);
     const planned = JSON.parse(check.out) as { steps: { kind: string; version?: string }[] };
     expect(planned.steps.filter((s) => s.kind === "switch_release").map((s) => s.version)).toEqual(["3.8.0", "3.8.0"]);
-    await killedAt(["runs", "resume", rollback.run, "--yes"], /^ {2}ok {6}check: .* caught up/m);
+    await killedAt(["runs", "resume", rollback.run, "--yes"], /^ {2}ok {6}settle: .* caught up/m);
     const resumeKilled = (await runs()).at(-1)!;
     expect(resumeKilled).toMatchObject({ command: "resume", outcome: "no end record (controller killed?)" });
     expect(await canaryRuns()).toContain(resumeKilled.run);

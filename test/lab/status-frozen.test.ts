@@ -4,7 +4,7 @@
 import { beforeAll, expect, it } from "vitest";
 import { ExitCode } from "../../common/errors.js";
 import { labFault } from "../../lab/lab.js";
-import type { FleetStatus } from "../../controller/commands/status.js";
+import type { FleetStatus } from "../../controller/usecases/status.js";
 import { runCli } from "../helpers/cli.js";
 import { zkCli } from "../helpers/zkcli.js";
 import { pollUntil, useTestLab } from "../helpers/lab.js";

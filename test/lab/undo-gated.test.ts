@@ -70,9 +70,9 @@ it("the leader frozen during a roll: the run halts naming it, the restarted serv
     expect(events).not.toContain("undo-start");
     expect(recs.filter((r) => r.event === "step-start" && r.kind === "stop").map((r) => r.host)).toEqual([first]);
     // The run names the frozen server and says what to do.
-    expect(err).toMatch(new RegExp(`${first} came back and serves \\(.*\\), but ${leader} failed during its check: ` +
+    expect(err).toMatch(new RegExp(`${first} came back and serves \\(.*\\), but ${leader} failed during ${first}'s settle: ` +
       `${leader}: ZooKeeper accepts connections on its client port but answers nothing \\(frozen or overloaded\\?\\); ${first} is left as it is`));
-    expect(err).toMatch(new RegExp(`fix: .*${leader}.*zkfleet runs resume \\S+\` checks ${first} first`));
+    expect(err).toMatch(new RegExp(`fix: .*${leader}.*zkfleet runs resume \\S+\` waits for ${first} to settle first`));
     // Frozen is not stopped: never "not running", however many looks and client retries filled its accept queue.
     expect(err).not.toMatch(new RegExp(`${leader}: ZooKeeper is not running`));
     // status says the same of it (it said "not running" once the frozen process's accept queue was full).
@@ -94,7 +94,7 @@ it("the leader frozen during a roll: the run halts naming it, the restarted serv
   expect(resumed.code, resumed.err).toBe(2);
   const json = JSON.parse(resumed.out);
   // The server the halted run started is checked before anything else, its undo behind the check (not needed).
-  expect(json.stages[0]).toMatchObject({ title: `check ${first}, started by run ${run} and never seen serving`, resumes: first });
+  expect(json.stages[0]).toMatchObject({ title: `settle ${first}, started by run ${run} and never seen serving`, resumes: first });
   expect(json.results[0]).toMatchObject({ kind: "await_healthy", message: expect.stringContaining(`${first} caught up`) });
   expect(json.final.verdict).toBe("healthy");
   expect(json.canary.total).toMatchObject({ lost: 0, expired: 0 });
@@ -102,7 +102,7 @@ it("the leader frozen during a roll: the run halts naming it, the restarted serv
   expect(again.code, again.err).toBe(0);
 }, 300_000);
 
-it("Ctrl-C between a server's start and its check: the run says it was not checked, and runs resume checks it before anything else", async () => {
+it("Ctrl-C between a server's start and its settle: the run says it has not settled, and runs resume waits for it to settle before anything else", async () => {
   const change = inventory("cnxns-72.yml", { maxClientCnxns: 72 });
   const child = spawn("node", [join(packageRoot(), "bin/zkfleet.js"), "apply", "-i", change, "--yes"], { env: { ...process.env, ...t.env } });
   let out = "";
@@ -121,14 +121,14 @@ it("Ctrl-C between a server's start and its check: the run says it was not check
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
   expect(started, out).toBeDefined();
   expect(code, err).toBe(130);
-  expect(err).toMatch(new RegExp(`interrupted before step \\d+ \\(await_healthy on \\*\\); every earlier step finished; ${started} was started and has not been checked yet`));
-  expect(err).toMatch(new RegExp(`run \`zkfleet runs resume \\S+\`: it checks ${started} before anything else`));
+  expect(err).toMatch(new RegExp(`interrupted before step \\d+ \\(await_healthy on \\*\\); every earlier step finished; ${started} was started and has not settled yet`));
+  expect(err).toMatch(new RegExp(`run \`zkfleet runs resume \\S+\`: it waits for ${started} to settle before anything else`));
 
   const run = (JSON.parse((await runCli(["runs", "--json"], t.env)).out) as { run: string }[]).at(-1)!.run;
   const resumed = await runCli(["runs", "resume", run, "--yes", "--json"], t.env);
   expect(resumed.code, resumed.err).toBe(2);
   const json = JSON.parse(resumed.out);
-  expect(json.stages[0]).toMatchObject({ title: `check ${started}, started by run ${run} and never seen serving`, resumes: started });
+  expect(json.stages[0]).toMatchObject({ title: `settle ${started}, started by run ${run} and never seen serving`, resumes: started });
   expect(json.stages[0].undo[0]).toMatchObject({ kind: "await_healthy", role: "gate", quorumWithout: started });
   expect(json.results[0]).toMatchObject({ index: 0, kind: "await_healthy", message: expect.stringContaining(`${started} caught up`) });
   expect(json.final.verdict).toBe("healthy");

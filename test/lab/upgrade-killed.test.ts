@@ -59,7 +59,7 @@ it("SIGKILL during the push, in the middle of a restart and between restarts: ru
   expect(await versions(inventoryFor("3.9.3"))).toEqual(["3.9.3", "3.9.3", "3.9.3"]);
 
   // 3. Between two restarts (back to 3.8.0): one server done and checked, the others untouched.
-  await applyKilledAt(inventoryFor("3.8.0"), /^ {2}ok {6}check: .* caught up/m);
+  await applyKilledAt(inventoryFor("3.8.0"), /^ {2}ok {6}settle: .* caught up/m);
   resumed = await resumeLast();
   expect(resumed.final.verdict).toBe("healthy");
   expect(resumed.canary?.total).toMatchObject({ lost: 0, expired: 0 });

@@ -79,7 +79,7 @@ afterAll(() => {
 describe("the packed zkfleet, installed with npm install -g", () => {
   it("holds the build, the agent bundle, templates, dist recipe files and the docs/ pages, and no sources or tests", () => {
     const paths = packed.files.map((f) => f.path);
-    for (const p of ["bin/zkfleet.js", "dist/zkfleet.cjs", "dist/controller/cli.js", "dist/agent.js", "dist/controller/canary/worker.js", "dist/controller/zk/worker.js",
+    for (const p of ["bin/zkfleet.js", "dist/zkfleet.cjs", "dist/controller/cli/main.js", "dist/agent.js", "dist/controller/canary/worker.js", "dist/controller/zk/worker.js",
       "templates/zoo.cfg.hbs", "dists/files/zkEnv.sh", "inventories/example.yml", "README.md", "package.json"]) {
       expect(paths).toContain(p);
     }

@@ -47,7 +47,7 @@ function host(n: number, over: { cfg?: string; version?: string; myid?: string }
 const opts = { ensemble: "orders", installDir: "/opt/zookeeper-releases", ssh: { user: "root" } };
 
 describe("describeAdoption", () => {
-  it("describes a seed-004 ensemble (tarball in /opt/zookeeper, names in /etc/hosts, ports 4000:5000) as a valid, lint-clean inventory", () => {
+  it("describes a hand-installed ensemble (tarball in /opt/zookeeper, names in /etc/hosts, ports 4000:5000) as a valid, lint-clean inventory", () => {
     const a = describeAdoption([host(1), host(2), host(3)], opts);
     expect(a.problems).toEqual([]);
     expect(a.inventory).toMatchObject({

@@ -3,7 +3,7 @@
 // nothing while the planner still has work ends the loop with that work
 // named, instead of observing again and again.
 import { describe, expect, it } from "vitest";
-import { type ApplyInput, type ApplyResult, roundsUntilDone } from "../../controller/commands/apply.js";
+import { type ApplyInput, type ApplyResult, roundsUntilDone } from "../../controller/usecases/apply.js";
 import type { Plan } from "../../controller/plan/steps.js";
 
 const target = { name: "e", inventory: "e.yml", version: "3.8.0", members: [] };

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runCheck } from "../../controller/commands/check.js";
+import { lintInventories } from "../../controller/usecases/check.js";
 import { formatFinding } from "../../controller/inventory/findings.js";
 import { fixtureYaml, lineOf } from "../golden/fixtures.js";
 
@@ -15,13 +15,13 @@ function write(name: string, text: string): string {
   return file;
 }
 
-describe("runCheck", () => {
+describe("lintInventories", () => {
   it("passes the shipped example without a single finding", async () => {
     // check reads the super password file it names: here it is, as its user would have it.
     const home = join(dir, "home");
     mkdirSync(join(home, ".zkfleet"), { recursive: true });
     writeFileSync(join(home, ".zkfleet", "orders-zk.super"), "example-secret\n", { mode: 0o600 });
-    const result = await runCheck([new URL("../../inventories/example.yml", import.meta.url).pathname], { homeDir: home });
+    const result = await lintInventories([new URL("../../inventories/example.yml", import.meta.url).pathname], { homeDir: home });
     expect(result.findings.map(formatFinding)).toEqual([]);
     expect(result.ok).toBe(true);
   });
@@ -29,7 +29,7 @@ describe("runCheck", () => {
   it("places lint findings on their line and host; warnings alone do not fail", async () => {
     const text = fixtureYaml().replace("myid: 4, role: observer", "myid: 4").replace("    autopurge.purgeInterval: 24\n", "");
     const file = write("warn.yml", text);
-    const result = await runCheck([file]);
+    const result = await lintInventories([file]);
     expect(result.ok).toBe(true);
     expect(result.findings.map((f) => [f.code, f.file, f.line])).toEqual([
       ["even-voters", file, lineOf(text, "hosts:") + 1],
@@ -43,7 +43,7 @@ describe("runCheck", () => {
     const broken = write("broken.yml", brokenText);
     const text = fixtureYaml({ version: "3.4.13", reconfig: true });
     const old = write("old.yml", text.replace("ensemble: orders-zk", "ensemble: legacy").replace(/127\.94\.0\./g, "127.94.1."));
-    const result = await runCheck([broken, old, join(dir, "absent.yml")]);
+    const result = await lintInventories([broken, old, join(dir, "absent.yml")]);
     expect(result.ok).toBe(false);
     expect(result.findings.map(formatFinding)).toEqual([
       `${broken}:${lineOf(brokenText, "name: zk2")}:${brokenLine.indexOf("two") + 1}: error: host zk2: hosts[1].myid: must be a whole number from 1 to 255`,
@@ -59,7 +59,7 @@ describe("runCheck", () => {
       .replace(/127\.94\.0\.1([1-3])/g, "127.94.2.1$1")
       .replace("  heap_mb: 512", "  heap_mb: 512\n  client_port: 2281\n  admin_port: 8081");
     const b = write("b.yml", bText);
-    const result = await runCheck([a, b]);
+    const result = await lintInventories([a, b]);
     expect(result.ok).toBe(false);
     expect(result.findings).toHaveLength(1);
     const [finding] = result.findings;
@@ -76,13 +76,13 @@ describe("runCheck", () => {
       .replace(/127\.94\.0\.1([1-3])/g, "127.94.3.1$1")
       .replace("  heap_mb: 512", "  heap_mb: 512\n  client_port: 8080\n  admin_port: 8081\n  quorum_port: 2889\n  election_port: 3889");
     const b = write("d.yml", bText);
-    expect((await runCheck([a, b])).findings).toEqual([]);
+    expect((await lintInventories([a, b])).findings).toEqual([]);
   });
 
   it("refuses the same ensemble name in two inventories", async () => {
     const a = write("e.yml", fixtureYaml());
     const b = write("f.yml", fixtureYaml().replace(/127\.94\.0\./g, "127.94.4."));
-    const result = await runCheck([a, b]);
+    const result = await lintInventories([a, b]);
     expect(result.findings.map((f) => [f.code, f.file, f.line])).toEqual([["duplicate-ensemble", b, 1]]);
     expect(result.findings[0]?.message).toContain(`also defined in ${a}`);
   });

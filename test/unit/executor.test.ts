@@ -5,8 +5,8 @@ import { describe, expect, it, vi } from "vitest";
 import { ExitCode, ZkfleetError, exitCodeFor } from "../../common/errors.js";
 import { type Actions, OtherServerFailed, executePlan } from "../../controller/execute/executor.js";
 import { LockTakenOver } from "../../controller/execute/lock.js";
-import { putBackSteps } from "../../controller/plan/put-back.js";
-import type { AwaitHealthyStep, Plan, StartStep, Step, StopStep } from "../../controller/plan/steps.js";
+import { undoSteps } from "../../controller/plan/undo.js";
+import { type AwaitHealthyStep, type Plan, type StartStep, type Step, type StopStep, awaitHealthy, withExitWatches } from "../../controller/plan/steps.js";
 import { type EnsembleReport, type HostReport, judgeEnsemble } from "../../controller/status/health.js";
 
 const report = (verdict: EnsembleReport["verdict"]): EnsembleReport => ({
@@ -16,15 +16,17 @@ const report = (verdict: EnsembleReport["verdict"]): EnsembleReport => ({
 
 const stop = (host: string): Step => ({ kind: "stop", host, mode: "follower", reason: "r", args: { data_dir: "/d", config_path: "/c" } });
 const start = (host: string): Step => ({ kind: "start", host, reason: "r", args: { install_dir: "/i", config_dir: "/c", data_dir: "/d" } });
-const gate: Step = { kind: "await_healthy", host: "*", role: "gate", hosts: ["zk1", "zk2", "zk3"], versions: ["3.8.0"], timeoutMs: 0, reason: "r" };
-const check: Step = { ...gate, role: "check" } as Step;
+// As the planner builds them: a gate may judge the last look, a settle never does.
+const gate: Step = awaitHealthy("gate", ["zk1", "zk2", "zk3"], ["3.8.0"], { gateMs: 0, settleMs: 0 }, "r");
+const check: Step = awaitHealthy("settle", ["zk1", "zk2", "zk3"], ["3.8.0"], { gateMs: 0, settleMs: 0 }, "r");
 
+// Each settle told what it watches, as assemblePlan does.
 function planWithUndo(steps: Step[], undo: Step[]): Plan {
-  return { target: { name: "e", inventory: "e.yml", version: "3.8.0", members: [] }, stages: [{ title: "roll zk2 (follower)", concurrent: false, steps, undo }], unchanged: [], refusals: [] };
+  return withExitWatches({ target: { name: "e", inventory: "e.yml", version: "3.8.0", members: [] }, stages: [{ title: "roll zk2 (follower)", concurrent: false, steps, undo }], unchanged: [], refusals: [] });
 }
 
 function plan(...stages: Step[][]): Plan {
-  return { target: { name: "e", inventory: "e.yml", version: "3.8.0", members: [] }, stages: stages.map((steps) => ({ title: "t", concurrent: false, steps })), unchanged: [], refusals: [] };
+  return withExitWatches({ target: { name: "e", inventory: "e.yml", version: "3.8.0", members: [] }, stages: stages.map((steps) => ({ title: "t", concurrent: false, steps })), unchanged: [], refusals: [] });
 }
 
 function harness(opts: { verdicts?: EnsembleReport["verdict"][]; failOn?: string; onAct?: (s: Step) => void } = {}) {
@@ -98,7 +100,7 @@ describe("executePlan", () => {
         if (st.kind !== "await_healthy") lastActStarted = Date.now();
       },
     });
-    expect(calls.map((c) => [c.role, c.reuseAfter === undefined ? "fresh" : "may reuse"])).toEqual([["gate", "may reuse"], ["check", "fresh"], ["gate", "may reuse"]]);
+    expect(calls.map((c) => [c.role, c.reuseAfter === undefined ? "fresh" : "may reuse"])).toEqual([["gate", "may reuse"], ["settle", "fresh"], ["gate", "may reuse"]]);
     // The second gate may reuse only a look made after the start (the last step that acted) ended.
     expect(calls[2]!.reuseAfter).toBeGreaterThanOrEqual(calls[2]!.lastActStarted);
     expect(calls[2]!.lastActStarted).toBeGreaterThan(0);
@@ -190,8 +192,8 @@ describe("executePlan", () => {
       });
       h.actions.observe = async () => bothClosed();
       const asked: string[] = [];
-      h.actions.serverProcess = async (host) => {
-        asked.push(host);
+      h.actions.serverProcess = async (started) => {
+        asked.push(started.host);
         return { running: false, detail: "no pid file at /d/zookeeper_server.pid" };
       };
       const plainCheck = { ...check, timeoutMs: 10_000 } as Step;
@@ -203,12 +205,21 @@ describe("executePlan", () => {
 
     it("never asks for a gate, nor while the server answers", async () => {
       const h = harness();
-      const seen = [report("degraded"), report("degraded"), report("healthy"), { ...caughtUp(), verdict: "degraded" as const }, caughtUp()];
+      // The gate sees zk2's port closed (nothing started it in this run), the check sees zk2 answer before it catches up.
+      const seen = [closed(), closed(), closed(), report("healthy"), { ...caughtUp(), verdict: "degraded" as const }, { ...caughtUp(), verdict: "degraded" as const }, caughtUp()];
       h.actions.observe = async () => seen.shift() ?? caughtUp();
-      h.actions.serverProcess = async () => {
-        throw new Error("not to be asked");
+      // Recorded, not thrown: the executor treats an agent that cannot be asked as no news, so a throw here would pass unseen.
+      const asked: string[] = [];
+      h.actions.serverProcess = async (started) => {
+        asked.push(started.host);
+        return { running: false, detail: "no pid file" };
       };
-      await executePlan(plan([{ ...gate, timeoutMs: 10_000 } as Step, stop("zk2"), start("zk2"), waitingCheck]), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 5, goneMs: 0 });
+      const { results } = await executePlan(plan([{ ...gate, timeoutMs: 10_000 } as Step, stop("zk2"), start("zk2"), waitingCheck]),
+        { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 5, goneMs: 0 });
+      expect(seen).toEqual([]);
+      expect(asked).toEqual([]);
+      expect(results.map((r) => r.step.kind)).toEqual(["await_healthy", "stop", "start", "await_healthy"]);
+      expect(results[3]!.message).toMatch(/^leader zk1, .*zk2 caught up/);
     });
   });
 
@@ -306,7 +317,7 @@ describe("executePlan", () => {
         ...(mode === "down" ? { running: false } : mode === "frozen" ? { running: true, answering: false } : { running: true, mode, ...(mode === "leader" ? { syncedFollowers: 1 } : {}) }),
       })));
     const hosts = ["zk1", "zk2", "zk3"];
-    const caught = (timeoutMs: number): AwaitHealthyStep => ({ kind: "await_healthy", host: "*", role: "check", hosts, versions: ["3.8.0"], caughtUp: "zk1", timeoutMs, reason: "r" });
+    const caught = (timeoutMs: number): AwaitHealthyStep => ({ kind: "await_healthy", host: "*", role: "settle", hosts, versions: ["3.8.0"], caughtUp: "zk1", timeoutMs, reason: "r" });
     const gateOf = (timeoutMs: number): AwaitHealthyStep => ({ kind: "await_healthy", host: "*", role: "gate", hosts, versions: ["3.8.0"], timeoutMs, reason: "r" });
     const write: Step = { kind: "write_file", host: "zk1", path: "/c/zoo.cfg", content: "new", previous: "old", mode: 0o644, stateDir: "/s", diff: "", before: "present", reason: "r" };
     /** roll zk1 as the planner makes it, its undo included; the looks the check and the undo see come from `looks`. */
@@ -314,7 +325,7 @@ describe("executePlan", () => {
       const h = harness();
       h.actions.observe = async () => looks();
       const check = caught(30);
-      const undo = putBackSteps("zk1", (stop("zk1") as StopStep).args, (start("zk1") as StartStep).args, [write], check, gateOf(30));
+      const undo = undoSteps("zk1", (stop("zk1") as StopStep).args, (start("zk1") as StartStep).args, [write], check, gateOf(30));
       const p = { target: { name: "e", inventory: "e.yml", version: "3.8.0", members: [] }, unchanged: [], refusals: [],
         stages: [{ title: "roll zk1 (follower)", concurrent: false, steps: [write, stop("zk1"), start("zk1"), check], undo }] } as Plan;
       return { h, run: () => executePlan(p, { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 1, goneMs: 60_000 }).then(() => { throw new Error("the run passed"); }, (e: unknown) => e as ZkfleetError) };
@@ -325,7 +336,7 @@ describe("executePlan", () => {
       const err = await run();
       expect(err).toBeInstanceOf(OtherServerFailed);
       expect(exitCodeFor(err)).toBe(ExitCode.failed);
-      expect(err.message).toMatch(/^zk1 came back and serves \(following zk3, 2\/3 voters up\), but zk2 failed during its check: zk2: ZooKeeper accepts connections .* answers nothing/);
+      expect(err.message).toMatch(/^zk1 came back and serves \(following zk3, 2\/3 voters up\), but zk2 failed during zk1's settle: zk2: ZooKeeper accepts connections .* answers nothing/);
       expect(err.message).toMatch(/zk1 is left as it is \(putting it back would stop a working server\) and the run halted$/);
       expect(err.hint).toMatch(/zkfleet runs resume r1/);
       expect(h.acted).toEqual(["write_file:zk1", "stop:zk1", "start:zk1"]);
@@ -379,14 +390,14 @@ describe("executePlan", () => {
     });
   });
 
-  it("an interrupt between a server's start and its check says it was not checked, and that runs resume checks it first", async () => {
+  it("an interrupt between a server's start and its settle says it has not settled, and that runs resume waits for it first", async () => {
     const abort = new AbortController();
     const h = harness({ onAct: (s) => s.kind === "start" && abort.abort() });
     const err = await executePlan(planWithUndo([gate, stop("zk2"), start("zk2"), check], [stop("zk2"), start("zk2"), { ...check }]),
       { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0, signal: abort.signal }).catch((e) => e);
     expect(exitCodeFor(err)).toBe(ExitCode.interrupted);
-    expect(err.message).toMatch(/^interrupted before step 4 \(await_healthy on \*\); every earlier step finished; zk2 was started and has not been checked yet$/);
-    expect(err.hint).toMatch(/^run `zkfleet runs resume r1`: it checks zk2 before anything else and puts it back as it was if it does not serve/);
+    expect(err.message).toMatch(/^interrupted before step 4 \(await_healthy on \*\); every earlier step finished; zk2 was started and has not settled yet$/);
+    expect(err.hint).toMatch(/^run `zkfleet runs resume r1`: it waits for zk2 to settle before anything else and puts it back as it was if it does not serve/);
     expect(h.acted).toEqual(["stop:zk2", "start:zk2"]);
     expect(h.records.filter((r) => r.event === "unchecked")).toEqual([{ event: "unchecked", host: "zk2", stage: "roll zk2 (follower)" }]);
   });

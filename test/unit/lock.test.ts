@@ -12,7 +12,7 @@ import { LEASE_MS, leaseLeft } from "../../common/lease.js";
 import type { AgentRequest, AgentResponse, ControllerProcess } from "../../common/protocol.js";
 import { type LockHolder, LockTakenOver, acquireEnsembleLock, decideTakeover } from "../../controller/execute/lock.js";
 import { holderProcess, judgeHolder, parseProcStat, thisProcess } from "../../controller/execute/controller-process.js";
-import type { Fleet } from "../../controller/fleet.js";
+import type { Fleet } from "../../controller/fleet/fleet.js";
 
 const holder = (over: Partial<LockHolder> = {}): LockHolder => ({
   run: "run-0", holder: "ops@ctl pid 7", since: "2025-01-01T00:00:00Z", generation: 1, token: "ab".repeat(16), process: null,

@@ -7,7 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify as toYaml } from "yaml";
-import { planMembershipChange } from "../../controller/commands/membership.js";
+import { lastAppliedMembers } from "../../controller/execute/runs.js";
+import { planMembershipChange } from "../../controller/plan/membership/change.js";
+import { assemblePlan } from "../../controller/plan/assemble.js";
+import { assembleInput, planningFor } from "../../controller/usecases/apply.js";
 import { parseInventoryText } from "../../controller/inventory/load.js";
 import type { Inventory } from "../../controller/inventory/schema.js";
 import { type HostShape, observedHost } from "../helpers/observed.js";
@@ -27,13 +30,17 @@ function inventory(version: string, hosts: { name: string; myid: number; state?:
   return parsed.inventory;
 }
 
-function decide(inv: Inventory, shapes: HostShape[], opts: { journalDir?: string; newEnsemble?: boolean } = {}) {
+/** The membership planner as apply calls it: the inventory's planning, and the journal's word read the way apply reads it. */
+function membership(inv: Inventory, shapes: HostShape[], desired: DesiredHost[], opts: { journalDir?: string; newEnsemble?: boolean } = {}) {
+  const planning = planningFor(inv, "/tmp/e.yml");
+  const lastApplied = lastAppliedMembers(opts.journalDir ?? mkdtempSync(join(tmpdir(), "zkfleet-decision-")), inv.ensemble);
   return planMembershipChange({
-    inv, file: "/tmp/e.yml", observed: shapes.map(observedHost), desired: [], zooCfg: CFG,
-    journalDir: opts.journalDir ?? mkdtempSync(join(tmpdir(), "zkfleet-decision-")), timeouts: { gateMs: 1, settleMs: 1 },
-    ...(opts.newEnsemble ? { newEnsemble: true } : {}),
+    ensemble: planning.ensemble, render: planning.render, observed: shapes.map(observedHost), desired, zooCfg: CFG,
+    timeouts: { gateMs: 1, settleMs: 1 }, ...(lastApplied ? { lastApplied } : {}), ...(opts.newEnsemble ? { newEnsemble: true } : {}),
   });
 }
+
+const decide = (inv: Inventory, shapes: HostShape[], opts: { journalDir?: string; newEnsemble?: boolean } = {}) => membership(inv, shapes, [], opts);
 
 /** A journal holding one finished run of ensemble e that started servers at these addresses. */
 function journalOfRunAt(addresses: string[]): string {
@@ -89,7 +96,7 @@ describe("planMembershipChange", () => {
     expect(d.plan?.refusals[0]?.message).toMatch(/server\.3 \(zk3\) is a member of the running ensemble but no host in the inventory has myid 3/);
   });
 
-  describe("a whole migration keeping the names (seed 004 section 5: zk1, zk2, zk3 move to new addresses)", () => {
+  describe("a whole migration keeping the host names (zk1, zk2, zk3 move to new addresses)", () => {
     const moved = (version: string, reconfig: boolean): Inventory => {
       const hosts = [
         ...[1, 2, 3].map((n) => ({ name: `zk${n}`, address: `10.0.0.${n}`, myid: n, state: "absent" })),
@@ -110,10 +117,7 @@ describe("planMembershipChange", () => {
       ...(lines ? { conf: lines, dynamic: { path: `${CFG}.dynamic.100000000`, content: Object.entries(lines).map(([k, v]) => `${k}=${v}`).join("\n") + "\n" } } : {}),
       files: { [CFG]: "server.1=zk1:2888:3888\nserver.2=zk2:2888:3888\nserver.3=zk3:2888:3888\n", "/etc/hosts": "127.0.0.1 localhost\n" },
     });
-    const plan = (inv: Inventory, shapes: HostShape[]) => planMembershipChange({
-      inv, file: "/tmp/e.yml", observed: shapes.map(observedHost), desired: inv.hosts.map((h) => desiredHost(h.name)), zooCfg: CFG,
-      journalDir: mkdtempSync(join(tmpdir(), "zkfleet-decision-")), timeouts: { gateMs: 1, settleMs: 1 },
-    }).plan!;
+    const plan = (inv: Inventory, shapes: HostShape[]) => membership(inv, shapes, inv.hosts.map((h) => desiredHost(h.name))).plan!;
     const fresh = [1, 2, 3].map((n): HostShape => ({ host: `zk${n}` }));
     const content = (step: Step | undefined) => (step?.kind === "write_file" ? step.content : "");
 
@@ -165,10 +169,8 @@ describe("planMembershipChange", () => {
       const inv = moved("3.9.3", true);
       const lines = Object.fromEntries([4, 5, 6].map((id) => [`server.${id}`, `10.0.0.${id}:2888:3888:participant;0.0.0.0:2181`]));
       const now = [4, 5, 6].map((id): HostShape => ({ host: `zk${id - 3}`, running: true, mode: id === 4 ? "leader" : "follower", version: "3.9.3", current: "3.9.3", conf: lines }));
-      const d = planMembershipChange({
-        inv, file: "/tmp/e.yml", observed: [...[1, 2, 3].map((n): HostShape => ({ host: `zk${n}@10.0.0.${n}`, hasData: true, current: "3.9.3" })), ...now].map(observedHost),
-        desired: inv.hosts.map((h) => desiredHost(h.name)), zooCfg: CFG, journalDir: mkdtempSync(join(tmpdir(), "zkfleet-decision-")), timeouts: { gateMs: 1, settleMs: 1 },
-      });
+      const d = membership(inv, [...[1, 2, 3].map((n): HostShape => ({ host: `zk${n}@10.0.0.${n}`, hasData: true, current: "3.9.3" })), ...now],
+        inv.hosts.map((h) => desiredHost(h.name)));
       expect(d).toEqual({});
     });
 
@@ -197,11 +199,7 @@ describe("planMembershipChange", () => {
       expect(p.refusals).toEqual([]);
       expect(p.continues).toEqual(["restart the members one at a time so that their server lines name zk1, zk2, zk3 by name"]);
       // Then: the files name them, the running servers still report addresses. Nothing is the membership planner's any more.
-      const d = planMembershipChange({
-        inv, file: "/tmp/e.yml", observed: [...gone, ...now((id) => `zk${id - 3}`)].map(observedHost), desired: inv.hosts.map((h) => desiredHost(h.name)), zooCfg: CFG,
-        journalDir: mkdtempSync(join(tmpdir(), "zkfleet-decision-")), timeouts: { gateMs: 1, settleMs: 1 },
-      });
-      expect(d).toEqual({});
+      expect(membership(inv, [...gone, ...now((id) => `zk${id - 3}`)], inv.hosts.map((h) => desiredHost(h.name)))).toEqual({});
     });
 
     it("refused where the inventory turns reconfig on and changes the membership at once: the servers run without it until a roll", () => {
@@ -214,7 +212,10 @@ describe("planMembershipChange", () => {
     it("refused where a new host's own /etc/hosts maps the name it takes over to itself: it would dial itself for the old server", () => {
       const shapes = [...[1, 2, 3].map((n) => old(n, "3.9.3", conf([1, 2, 3]))),
         ...fresh.map((f, i) => ({ ...f, files: { "/etc/hosts": `127.0.0.1 localhost\n10.0.0.${i + 4} ${f.host}\n` } }))];
-      const p = plan(moved("3.9.3", true), shapes);
+      // The scan runs over the finished plan, in assemblePlan.
+      const inv = moved("3.9.3", true);
+      const observed = shapes.map(observedHost);
+      const p = assemblePlan(assembleInput(planningFor(inv, "/tmp/e.yml"), observed, { timeouts: { gateMs: 1, settleMs: 1 } }, {}));
       expect(p.stages).toEqual([]);
       expect(p.refusals.map((r) => `${r.code} ${r.host}`)).toEqual(["hosts_file_conflict zk1", "hosts_file_conflict zk2", "hosts_file_conflict zk3"]);
       expect(p.refusals[0]!.message).toBe('zk1: /etc/hosts:2 "10.0.0.4 zk1" maps zk1, which the ensemble needs at 10.0.0.1 during this change');

@@ -4,7 +4,7 @@
 // the refusal when no safe order exists.
 import { describe, expect, it } from "vitest";
 import type { MemberSpec } from "../../controller/model/membership-plan.js";
-import { type MembershipRunInput, planMembershipRun } from "../../controller/plan/membership-run.js";
+import { type MembershipRunInput, planMembershipRun } from "../../controller/plan/membership/run.js";
 import type { DesiredHost } from "../../controller/plan/plan.js";
 import { planSteps } from "../../controller/plan/steps.js";
 import { type HostShape, observedHost } from "../helpers/observed.js";
@@ -83,7 +83,7 @@ describe("planMembershipRun", () => {
     const back = follower.undo!.find((s) => s.kind === "write_file");
     expect(back?.kind === "write_file" && back.content).toBe(oldList);
     // The check after putting it back judges the list the leader still counts by, the joiner serving without a vote.
-    expect(follower.undo!.at(-1)).toMatchObject({ role: "check", hosts: ["zk1", "zk2", "zk3"], roles: { zk3: "learner" } });
+    expect(follower.undo!.at(-1)).toMatchObject({ role: "settle", hosts: ["zk1", "zk2", "zk3"], roles: { zk3: "learner" } });
     expect(plan.stages.find((s) => s.title === "restart zk2 with voters {1,2,3}")!.undo).toBeUndefined();
   });
 
@@ -94,10 +94,10 @@ describe("planMembershipRun", () => {
     const steps = planSteps(first);
     expect(kinds(steps).filter((k) => /^(stop|start):/.test(k))).toEqual(["stop:zk4", "start:zk4"]);
     expect(steps.some((s) => s.kind === "write_file" && s.host === "zk4" && s.path.endsWith("zoo.cfg"))).toBe(false);
-    expect(steps.at(-1)).toMatchObject({ kind: "await_healthy", role: "check", caughtUp: "zk4", roles: { zk4: "learner" } });
+    expect(steps.at(-1)).toMatchObject({ kind: "await_healthy", role: "settle", caughtUp: "zk4", roles: { zk4: "learner" } });
     // Between its stop and its start, another must lead: started at once it could win again (the highest id).
     const [stop, start] = [kinds(steps).indexOf("stop:zk4"), kinds(steps).indexOf("start:zk4")];
-    expect(steps.slice(stop + 1, start)).toEqual([expect.objectContaining({ kind: "await_healthy", role: "check", hosts: ["zk1", "zk2", "zk3"] })]);
+    expect(steps.slice(stop + 1, start)).toEqual([expect.objectContaining({ kind: "await_healthy", role: "settle", hosts: ["zk1", "zk2", "zk3"] })]);
     expect(first.continues).toEqual(["remove zk4 (myid 4): voters {1,2,3,4} -> {1,2,3}"]);
     // Observed again with zk2 leading: the others restart with the new list, the new leader last, then zk4 stops.
     const again = planMembershipRun(input("static", [v(1), v(2), v(3), v(4)], [v(1), v(2), v(3)],
@@ -121,7 +121,7 @@ describe("planMembershipRun", () => {
     expect(start).toBeGreaterThanOrEqual(0);
     expect(start).toBeLessThan(plan.stages.findIndex((s) => s.title.startsWith("add zk4")));
     expect(kinds(plan.stages[start]!.steps)).toEqual(["start:zk3", "await_healthy:*"]);
-    expect(plan.stages[start]!.steps[1]).toMatchObject({ role: "check", hosts: ["zk1", "zk2", "zk3"], caughtUp: "zk3" });
+    expect(plan.stages[start]!.steps[1]).toMatchObject({ role: "settle", hosts: ["zk1", "zk2", "zk3"], caughtUp: "zk3" });
     for (const s of steps.filter((x) => x.kind === "await_healthy" && x.role === "gate")) expect(s.kind === "await_healthy" && s.hosts).toContain("zk3");
     expect(steps.find((s) => s.kind === "await_config")).toMatchObject({ hosts: ["zk1", "zk2", "zk3", "zk4"] });
   });

@@ -5,13 +5,12 @@
 // and the executor carries out exactly the steps --check prints, in order.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type Actions, executePlan } from "../../controller/execute/executor.js";
 import { hostMembership } from "../../controller/model/ensemble.js";
 import { parseMembership, sameMembership } from "../../controller/model/membership.js";
 import type { EnsembleTarget } from "../../controller/model/target.js";
-import { type DesiredHost, type Plan, type PlanInput, type Step, describeStep, planApply, planSteps } from "../../controller/plan/plan.js";
-import type { EnsembleReport } from "../../controller/status/health.js";
+import { type DesiredHost, type PlanInput, describeStep, planApply, planSteps } from "../../controller/plan/plan.js";
 import { type HostShape, observedHost } from "../helpers/observed.js";
+import { expectExecutedAsPrinted } from "../helpers/plan-exec.js";
 
 const CFG = "/etc/zookeeper/conf/zoo.cfg";
 const DYN = "/etc/zookeeper/conf/zoo.cfg.dynamic";
@@ -89,29 +88,6 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
   };
 });
 
-/** Every member serving at one zxid, zk1 leading: what a settled ensemble reports. */
-const healthy = (hosts: readonly string[]): EnsembleReport => ({
-  ensemble: "e", inventory: "e.yml", version: "x", leader: hosts[0], voters: hosts.length, votersUp: hosts.length, quorum: 2, verdict: "healthy", problems: [],
-  hosts: hosts.map((host, i) => ({ host, address: "a", myid: i + 1, role: "participant", reachable: true, running: true, mode: i === 0 ? "leader" : "follower", zxid: "0x100000005" })),
-});
-
-/** Actions that only record: the executor's sequencing is what is under test. */
-function recorder() {
-  const done: Step[] = [];
-  const act = async (s: Step) => {
-    await new Promise((r) => setImmediate(r));
-    done.push(s);
-    return { changed: true, message: "ok" };
-  };
-  const actions: Actions = {
-    install: act, writeFile: act, switchRelease: act, cleanData: act, restoreData: act, start: act, stop: act, reconfig: act, awaitConfig: act,
-    observe: async (_plan, hosts) => healthy(hosts),
-    serverProcess: async () => ({ running: true, detail: "running" }),
-  };
-  return { done, actions };
-}
-
-const memoryJournal = () => ({ runId: "r1", path: "(memory)", records: [] as unknown[], write(event: string, data: Record<string, unknown>) { this.records.push({ event, ...data }); }, plan(p: Plan) { this.records.push({ event: "plan", p }); } });
 
 describe("planApply over random observed ensembles", () => {
   it("never changes the membership of an ensemble that exists, and refuses or plans nothing else", () => {
@@ -158,7 +134,7 @@ describe("planApply over random observed ensembles", () => {
           let j = i + 1;
           while (stage.steps[j]?.kind === "switch_release" || stage.steps[j]?.kind === "clean_data") expect(stage.steps[j++]!.host).toBe(step.host);
           expect(stage.steps[j]).toMatchObject({ kind: "start", host: step.host });
-          expect(stage.steps[j + 1]).toMatchObject({ kind: "await_healthy", role: "check", caughtUp: step.host });
+          expect(stage.steps[j + 1]).toMatchObject({ kind: "await_healthy", role: "settle", caughtUp: step.host });
         });
         // Nothing of a running server changes except in the stage that restarts it (unpacking a release beside it is not a change).
         for (const step of stage.steps) {
@@ -174,21 +150,7 @@ describe("planApply over random observed ensembles", () => {
   it("the executor is handed exactly what --check prints, and runs it in that order (per host in parallel stages)", async () => {
     await fc.assert(fc.asyncProperty(scenario, async ({ input }) => {
       const plan = planApply(input);
-      const printed = planSteps(plan).map(describeStep);
-      const { done, actions } = recorder();
-      const { results } = await executePlan(plan, { actions, journal: memoryJournal(), parallel: 3, pollMs: 0 });
-      expect(results.map((r) => describeStep(r.step))).toEqual(printed);
-      expect(results.map((r) => r.index)).toEqual(printed.map((_, i) => i));
-      // Acting steps in order within each stage and, in parallel stages, within each host.
-      const order = new Map(planSteps(plan).map((s, i) => [s, i]));
-      for (const stage of plan.stages) {
-        const keyOf = (s: Step) => (stage.concurrent ? s.host : "");
-        const acted = done.filter((s) => stage.steps.includes(s));
-        for (const key of new Set(acted.map(keyOf))) {
-          const seq = acted.filter((s) => keyOf(s) === key).map((s) => order.get(s)!);
-          expect(seq).toEqual([...seq].sort((a, b) => a - b));
-        }
-      }
+      await expectExecutedAsPrinted(plan);
     }), { numRuns: 300 });
   });
 });

@@ -90,7 +90,7 @@ describe("planApply", () => {
     for (const stage of plan.stages) {
       const h = stage.steps[1]!.host;
       expect(kinds(stage.steps)).toEqual(["await_healthy:*", `write_file:${h}`, `stop:${h}`, `start:${h}`, "await_healthy:*"]);
-      expect(stage.steps.map((s) => (s.kind === "await_healthy" ? s.role : undefined))).toEqual(["gate", undefined, undefined, undefined, "check"]);
+      expect(stage.steps.map((s) => (s.kind === "await_healthy" ? s.role : undefined))).toEqual(["gate", undefined, undefined, undefined, "settle"]);
     }
   });
 
@@ -273,7 +273,7 @@ describe("planApply", () => {
       expect(plan.stages[0]!.steps.every((s) => s.kind === "install" && !s.setCurrent)).toBe(true);
       expect(kinds(plan.stages[1]!.steps)).toEqual(["await_healthy:*", "stop:zk1", "switch_release:zk1", "clean_data:zk1", "start:zk1", "await_healthy:*"]);
       expect(plan.stages[1]!.steps[0]).toMatchObject({ role: "gate", versions: ["3.4.13", "3.8.0"] });
-      expect(plan.stages[1]!.steps[5]).toMatchObject({ role: "check", caughtUp: "zk1" });
+      expect(plan.stages[1]!.steps[5]).toMatchObject({ role: "settle", caughtUp: "zk1" });
     });
 
     it("--stage: only the push, even with a server down; nothing once every host has the release unpacked", () => {

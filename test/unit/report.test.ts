@@ -14,7 +14,7 @@ const steps: Step[] = [
   gate,
   { kind: "stop", host: "zk1", mode: "leader", reason: "r", args: { data_dir: "/d", config_path: "/c" } },
   { kind: "start", host: "zk1", reason: "r", args: { install_dir: "/i", config_dir: "/c", data_dir: "/d" } },
-  { ...gate, role: "check", caughtUp: "zk1" } as Step,
+  { ...gate, role: "settle", caughtUp: "zk1" } as Step,
   { kind: "stop", host: "zk2", mode: "follower", reason: "r", args: { data_dir: "/d", config_path: "/c" } },
 ];
 const plan: Plan = { target: { name: "e", inventory: "e.yml", version: "3.8.0", members: [] }, stages: [{ title: "t", concurrent: false, steps }], unchanged: [], refusals: [] };
@@ -54,7 +54,7 @@ describe("the run report", () => {
     expect(report.summary).toMatchObject({ outcome: "failed", stepsDone: 4 });
     expect(report.steps.map((s) => s.outcome)).toEqual(["ok", "changed", "changed", "ok", "failed"]);
     expect(report.steps[1]).toMatchObject({ startedAt: at(40), endedAt: at(400), ms: 360 });
-    expect(report.gates.map((g) => [g.index, g.role, g.polls, g.waitedFor.length])).toEqual([[0, "gate", 1, 0], [3, "check", 3, 2]]);
+    expect(report.gates.map((g) => [g.index, g.role, g.polls, g.waitedFor.length])).toEqual([[0, "gate", 1, 0], [3, "settle", 3, 2]]);
     expect(report.leaders.map((l) => [l.host, l.previous])).toEqual([["zk1", undefined], [null, "zk1"], ["zk2", null]]);
     expect(report.series).toHaveLength(2);
   });
@@ -63,7 +63,7 @@ describe("the run report", () => {
     const text = formatRunReport(report).join("\n");
     expect(text).toMatch(/^ +2\. +\+0\.0s changed +stop +zk1 +0\.4s  stopped$/m);
     expect(text).toMatch(/^ +5\. +\+1\.3s failed +stop +zk2 +boom <b>$/m);
-    expect(text).toMatch(/^ +4\. check zk1, zk2 healthy, zk1 caught up: 0\.4s, 3 look\(s\); waited for no-quorum \(electing\), then degraded \(zk1 behind\)$/m);
+    expect(text).toMatch(/^ +4\. settle zk1, zk2 healthy, zk1 caught up: 0\.4s, 3 look\(s\); waited for no-quorum \(electing\), then degraded \(zk1 behind\)$/m);
     expect(text).toMatch(/^leader: zk1 \+0\.0s \(step 1\) -> none \+0\.9s \(step 4\) -> zk2 \+1\.2s \(step 4\) \(2 change\(s\)/m);
     expect(text).toMatch(/^canary: 17 operations, 4 failed, .* \(clients went direct\)$/m);
     expect(text).toMatch(/^  client zk1 +5 ops, 1 failed, 0 lost, 0 expired, longest gap 1\.2s/m);

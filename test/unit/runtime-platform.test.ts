@@ -4,11 +4,11 @@
 // other platforms are proved here; the lab test proves the accepted path.
 import { machine } from "node:os";
 import { describe, expect, it } from "vitest";
-import { readElfNeeds } from "../../controller/agent/elf.js";
+import { readElfNeeds } from "../../controller/agent-client/elf.js";
 import {
   type HostProbe, type RuntimeNeeds,
   archMatches, compareVersions, hostNodeChoice, judgePlatform, parseProbe, platformRefusal, runtimeNeedsOf,
-} from "../../controller/agent/runtime-platform.js";
+} from "../../controller/agent-client/runtime-platform.js";
 
 /** What an official Node 20 x64 build needs (read from one with this module's ELF reader). */
 const NODE20_X64: RuntimeNeeds = {
