@@ -241,9 +241,10 @@ export function unsettledStarts(file: string): UnsettledStart[] {
     const host = stage.resumes ?? stage.steps[startAt]?.host;
     const checkAt = stage.steps.findIndex((s, i) => i > startAt && s.kind === "await_healthy" && isSettle(s.role));
     const check = stage.steps[checkAt];
+    const start = stage.steps[startAt];
     if (host === undefined || check?.kind !== "await_healthy" || done.has(at + checkAt)) continue;
     if (stage.resumes === undefined && !started.has(at + startAt)) continue;
-    found.push({ host, check, undo: stage.undo });
+    found.push({ host, ...(start?.kind === "start" ? { start } : {}), check, undo: stage.undo });
   }
   return found;
 }

@@ -28,7 +28,8 @@ export function undoSteps(
 /** A server a run started in a stage that can undo it, and never saw through its settle (interrupted, killed, or halted there). */
 export interface UnsettledStart {
   host: string;
-  /** Its stage's settle and undo, as that run planned them. */
+  /** Its stage's start (absent in journals written before a resume started it again), settle and undo, as that run planned them. */
+  start?: StartStep;
   check: AwaitHealthyStep;
   undo: Step[];
 }
@@ -38,6 +39,10 @@ export interface UnsettledStart {
  * never saw serve, to settle, with that run's undo behind the settle: observed afresh,
  * such a server only looks like one that runs, and a plan from that alone
  * would go on without ever seeing it serve, and with no way back.
+ * The start comes again first: the journal says a start began, not that it
+ * ran (a controller killed right after writing "start" never sent it, and
+ * that server's settle would fail on a server nobody started). A start of a
+ * server that runs is a no-op that says so.
  */
 export function settleUnsettledFirst(plan: Plan, unsettled: readonly UnsettledStart[], run: string, timeouts: { gateMs: number; settleMs: number }): Plan {
   if (plan.refusals.length > 0 || unsettled.length === 0) return plan;
@@ -45,7 +50,10 @@ export function settleUnsettledFirst(plan: Plan, unsettled: readonly UnsettledSt
   const settles = unsettled.map((u): Stage => ({
     title: `settle ${u.host}, started by run ${run} and never seen serving`,
     concurrent: false,
-    steps: [{ ...timed(u.check) as AwaitHealthyStep, reason: `run ${run} started ${u.host} and stopped before it settled: it must serve before anything else` }],
+    steps: [
+      ...(u.start ? [{ ...u.start, reason: `run ${run} began to start ${u.host}: started unless it runs` }] : []),
+      { ...timed(u.check) as AwaitHealthyStep, reason: `run ${run} started ${u.host} and stopped before it settled: it must serve before anything else` },
+    ],
     undo: u.undo.map(timed),
     resumes: u.host,
   }));
