@@ -147,7 +147,7 @@ const SWEEP_CALL_MS = 10_000;
  * again), never taken as an answer. A failed first look once read as "the
  * counters moved", and a killed run's znodes stayed for good.
  */
-async function sweep(keep: readonly string[]): Promise<{ swept: SweptRun[]; notes: string[] }> {
+async function sweep(keep: readonly string[], stop: () => boolean): Promise<Swept> {
   const root = config.prefix.slice(0, config.prefix.lastIndexOf("/")) || "/";
   const at = (...parts: string[]) => [root === "/" ? "" : root, ...parts].join("/");
   const call = <T>(p: Promise<T>, what: string) => within(p, SWEEP_CALL_MS, what);
@@ -166,7 +166,7 @@ async function sweep(keep: readonly string[]): Promise<{ swept: SweptRun[]; note
   };
   let pending: string[] | undefined;
   let lastError = "";
-  for (let attempt = 1; attempt <= SWEEP_ATTEMPTS && !stopping; attempt += 1) {
+  for (let attempt = 1; attempt <= SWEEP_ATTEMPTS && !stop(); attempt += 1) {
     try {
       pending ??= (await call(client.get_children(root, false), `listing ${root}`)).filter((run) => RUN_ID.test(run) && !keep.includes(run));
       const first = new Map<string, string>();
@@ -178,7 +178,7 @@ async function sweep(keep: readonly string[]): Promise<{ swept: SweptRun[]; note
       if (pending.length === 0) return { swept, notes };
       await new Promise((r) => setTimeout(r, 2_000));
       for (const run of [...pending]) {
-        if (stopping) break;
+        if (stop()) break;
         const now = await look(run);
         if (now && now.versions !== first.get(run)) notes.push(`${at(run)} is still being written to (a run in progress): left alone`);
         else if (now) {
@@ -197,24 +197,26 @@ async function sweep(keep: readonly string[]): Promise<{ swept: SweptRun[]; note
         }
         pending = pending.filter((r) => r !== run);
       }
-      if (pending.length === 0 || stopping) break;
+      if (pending.length === 0 || stop()) break;
     } catch (err) {
       lastError = String((err as Error).message ?? err);
       await new Promise((r) => setTimeout(r, 1_000 * attempt));
     }
   }
   for (const run of pending ?? []) {
-    notes.push(`${at(run)} was not swept${stopping ? " before the run ended" : ` after ${SWEEP_ATTEMPTS} tries`}${lastError ? ` (last error: ${lastError})` : ""}: left for a later run`);
+    notes.push(`${at(run)} was not swept${stop() ? " before the run ended" : ` after ${SWEEP_ATTEMPTS} tries`}${lastError ? ` (last error: ${lastError})` : ""}: left for a later run`);
   }
-  return { swept, notes };
+  return { swept, notes, unfinished: pending === undefined || pending.length > 0 };
 }
 
-let sweeping: Promise<{ swept: SweptRun[]; notes: string[] }> | undefined;
+interface Swept { swept: SweptRun[]; notes: string[]; unfinished?: boolean }
+
+let sweeping: Promise<Swept> | undefined;
 
 async function finish(): Promise<void> {
   stopping = true;
   // The sweep shares this session: it ends (or stops between runs) before the session does.
-  const sweptBy = sweeping ? await within(sweeping, 30_000, "the sweep").catch((err: unknown) => ({ swept: [], notes: [`the sweep stopped: ${String((err as Error).message ?? err)}`] })) : undefined;
+  let sweptBy: Swept | undefined = sweeping ? await within(sweeping, 30_000, "the sweep").catch((err: unknown) => ({ swept: [], notes: [`the sweep stopped: ${String((err as Error).message ?? err)}`], unfinished: true })) : undefined;
   client.close();
   // A new session on every server: the check must not depend on the server this client was pinned to.
   connected = false;
@@ -238,6 +240,13 @@ async function finish(): Promise<void> {
     }
   }
   const lost = verifyError === undefined ? acked.filter((seq) => !present.has(`w-${String(seq).padStart(10, "0")}`)) : [];
+  // A sweep the roll kept cutting off (its server restarted under it again and again) gets one more go now that
+  // the run is over and this session has just answered: killed runs' znodes are not left for yet another run.
+  if (sweptBy?.unfinished && verifyError === undefined && config.sweep) {
+    const before = sweptBy;
+    const again = await within(sweep(config.sweep.keep, () => false), 30_000, "the sweep").catch((err: unknown) => ({ swept: [], notes: [`the sweep stopped: ${String((err as Error).message ?? err)}`], unfinished: true }));
+    sweptBy = { swept: [...before.swept, ...again.swept], notes: [...before.notes.filter((n) => !/ was not swept /.test(n)), ...again.notes] };
+  }
   // Clean up: the canary's znodes are not the user's data.
   if (verifyError === undefined) {
     await deleteAll([...present].map((name) => `${base}/${name}`));
@@ -264,7 +273,7 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve, reject) => client.mkdirp(base, (err) => (err ? reject(err) : resolve())));
   send({ type: "ready" });
   if (config.sweep) {
-    sweeping = sweep(config.sweep.keep).catch((err: unknown) => ({ swept: [], notes: [`the sweep failed: ${String((err as Error).message ?? err)}`] }));
+    sweeping = sweep(config.sweep.keep, () => stopping).catch((err: unknown) => ({ swept: [], notes: [`the sweep failed: ${String((err as Error).message ?? err)}`], unfinished: true }));
   }
   const commands = createInterface({ input: process.stdin });
   commands.on("line", (line) => {
