@@ -7,7 +7,7 @@
 //   node bench/data-copy.mjs [COUNTxBYTES:PARENTS ...]
 // default sets: 50000x100:1 (one parent with 50,000 children, the fidelity
 // corpus's wide parent at the size the issue asks; CI's fidelity test keeps
-// 5,000), 100000x100:100, 20000x1024:20. Lab on 127.98.0, 6 hosts, two
+// 5,000), 100000x100:100, 20000x1024:20. Lab on 127.66.0, 6 hosts, two
 // 3.8.0 ensembles; about 10 minutes on 2 cores. Rates count every node
 // (leaves, parents, root) over the command's own time, without process start.
 //
@@ -128,7 +128,7 @@ const ownMs = (text) => Number(/ in (\d+(?:\.\d+)?)s/.exec(text)?.[1] ?? NaN) * 
 
 try {
   console.error(`lab up: 6 hosts in ${labDir}`);
-  must("lab up", await zkfleet("lab", "up", "--hosts", "6", "--dir", labDir, "--subnet", "127.98.0"), 0);
+  must("lab up", await zkfleet("lab", "up", "--hosts", "6", "--dir", labDir, "--subnet", "127.66.0"), 0);
   const [src, dst] = inventories();
   for (const inv of [src, dst]) must(`apply ${inv}`, await zkfleet("apply", "-i", inv, "--yes"), 0, 2);
   const lab = parse(readFileSync(join(labDir, "inventory.yml"), "utf8"));
