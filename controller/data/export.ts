@@ -7,7 +7,8 @@ import { createWriteStream } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { ZkfleetError } from "../../common/errors.js";
-import { ZkCallError, type ZkClient } from "../zk/client.js";
+import { ZkCallError } from "../zk/client.js";
+import type { TreeClient } from "../zk/wire-client.js";
 import { isSystemPath } from "../zk/paths.js";
 import { ZkCode } from "../zk/protocol.js";
 import { walkTree } from "../zk/walk.js";
@@ -45,7 +46,7 @@ export interface ExportResult {
   dropped?: XmlDropped;
 }
 
-async function assertRoot(client: ZkClient, root: string): Promise<void> {
+async function assertRoot(client: TreeClient, root: string): Promise<void> {
   if (!(await client.exists(root))) {
     throw new ZkfleetError("usage", `${client.label} has no node ${root}`, { where: root, hint: "give an existing path with --path" });
   }
@@ -59,7 +60,7 @@ export interface LiveTreeOptions {
   onVanished?: () => void;
   /** Subtrees left out besides /zookeeper. */
   skip?: (path: string) => boolean;
-  /** Leave a data and a child watch on every node read (ZkClientOptions.onWatch hears them). */
+  /** Leave a data and a child watch on every node read (WireClientOptions.onWatch hears them). */
   watch?: boolean;
 }
 
@@ -68,7 +69,7 @@ export interface LiveTreeOptions {
  * ADMIN on the node. Exported, compared or copied, it would be wrong (written to a target, it locks
  * everyone out of the node): every reader stops there. A real id is user:base64(sha1), never "x".
  */
-function refuseMasked(client: ZkClient, n: { path: string; acl: readonly { scheme: string; id: string }[] }): void {
+function refuseMasked(client: TreeClient, n: { path: string; acl: readonly { scheme: string; id: string }[] }): void {
   const masked = n.acl.find((a) => a.scheme === "digest" && a.id.endsWith(":x"));
   if (!masked) return;
   throw new ZkfleetError("zookeeper", `the source hides the digest ACL of ${n.path} (it shows ${masked.id}) from this session on ${client.label}; ` +
@@ -79,7 +80,7 @@ function refuseMasked(client: ZkClient, n: { path: string; acl: readonly { schem
 }
 
 /** The live tree below root as TreeNodes, /zookeeper left out; a node whose digest ACL the server masks stops it. */
-export async function* liveTree(client: ZkClient, root: string, opts: LiveTreeOptions = {}): AsyncGenerator<LiveNode> {
+export async function* liveTree(client: TreeClient, root: string, opts: LiveTreeOptions = {}): AsyncGenerator<LiveNode> {
   await assertRoot(client, root);
   const reader = { read: (path: string) => client.read(path, { watch: opts.watch }) };
   const skip = (path: string) => isSystemPath(path) || (opts.skip?.(path) ?? false);
@@ -96,7 +97,7 @@ export async function* liveTree(client: ZkClient, root: string, opts: LiveTreeOp
  * a node it may not read, or a digest ACL the server hides from it, stops it
  * here, named. Answers the nodes seen.
  */
-export async function checkReadable(client: ZkClient, root: string): Promise<number> {
+export async function checkReadable(client: TreeClient, root: string): Promise<number> {
   await assertRoot(client, root);
   const reader = {
     read: async (path: string) => {
@@ -140,7 +141,7 @@ function jsonLines(header: Header): TreeSink {
   };
 }
 
-export async function exportTree(client: ZkClient, out: Writable, opts: ExportOptions): Promise<ExportResult> {
+export async function exportTree(client: TreeClient, out: Writable, opts: ExportOptions): Promise<ExportResult> {
   await assertRoot(client, opts.root);
   const started = Date.now();
   let failed: Error | undefined;
@@ -176,7 +177,7 @@ export async function exportTree(client: ZkClient, out: Writable, opts: ExportOp
 }
 
 /** Writes beside the file and renames at the end: a failed export never leaves a file that looks whole. */
-export async function exportToFile(client: ZkClient, file: string, opts: ExportOptions): Promise<ExportResult> {
+export async function exportToFile(client: TreeClient, file: string, opts: ExportOptions): Promise<ExportResult> {
   const temp = `${file}.partial-${process.pid}`;
   // Every node's data and ACL ids: for its owner alone, as a backup's files are.
   const out = createWriteStream(temp, { flags: "wx", mode: 0o600 });

@@ -171,19 +171,3 @@ export class JuteReader {
     return { czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, dataLength, numChildren, ephemeralOwner };
   }
 }
-
-const utf8 = (s: string) => Buffer.byteLength(s);
-
-/** Bytes of an ACL vector on the wire. */
-export const aclsSize = (acl: readonly Acl[]) => acl.reduce((n, a) => n + 12 + utf8(a.scheme) + utf8(a.id), 4);
-
-/** Bytes of a CreateRequest (path, data, acl, flags) and, for TTL nodes, the TTL. */
-export const createSize = (path: string, dataLength: number, acl: readonly Acl[], ttl: boolean) =>
-  4 + utf8(path) + 4 + dataLength + aclsSize(acl) + 4 + (ttl ? 8 : 0);
-
-/** Bytes a multi adds around its ops: the request header and the end marker (the length prefix is not counted by the server). */
-export const MULTI_OVERHEAD = 8 + 9;
-/** Bytes a multi adds per op: its MultiHeader. */
-export const MULTI_OP_OVERHEAD = 9;
-/** Bytes of a single request's header. */
-export const REQUEST_OVERHEAD = 8;
