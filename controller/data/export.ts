@@ -158,16 +158,23 @@ export async function exportTree(client: TreeClient, out: Writable, opts: Export
   let nodes = 0;
   let bytes = 0;
   let lastReport = 0;
+  // Lines go to the file some 64 kB at a time: one write (and one wait for the stream) per node cost more than the line.
+  let text = "";
   for await (const node of liveTree(client, opts.root, { window: opts.window, onVanished: () => vanished++ })) {
     digest.push(node);
     nodes++;
     bytes += node.data.length;
-    await write(sink.node(node));
+    text += sink.node(node);
+    if (text.length >= 1 << 16) {
+      await write(text);
+      text = "";
+    }
     if (opts.onProgress && Date.now() - lastReport > 250) {
       lastReport = Date.now();
       opts.onProgress({ nodes, bytes, ms: lastReport - started });
     }
   }
+  await write(text);
   const result: ExportResult = {
     nodes, ephemeral: digest.ephemeral, bytes, digest: digest.finish(), vanished, restarts: [...client.restarts], ms: Date.now() - started,
     ...(sink.dropped ? { dropped: sink.dropped } : {}),

@@ -6,7 +6,8 @@
 // (checkpoint.ts) holds the stats each node had when copied; a node whose
 // stats still match is passed over without touching the target.
 //
-// - The initial pass walks the whole tree.
+// - The initial pass walks the whole tree (with --once, leaving no watches:
+//   nothing follows them).
 // - A fired watch queues its path (a set: one entry per path however often it
 //   fires). A queued path's pass reads that node and only the descendants the
 //   checkpoint does not know (new subtrees); known nodes carry watches of
@@ -282,7 +283,7 @@ export class Sync {
     let r: ImportReport;
     try {
       if (kind === "changed" && !(await this.source.exists(root))) return false;
-      r = await writeNodes(this.target, changed(liveTree(this.source, root, { watch: true, skip, window: this.s.window })), root,
+      r = await writeNodes(this.target, changed(liveTree(this.source, root, { watch: !this.s.once, skip, window: this.s.window })), root,
         { onConflict: "overwrite", ephemeral: "skip", counters: true, window: this.s.window, ...(this.s.limit ? { limit: this.s.limit } : {}) }, {
           name: "sync", again: "run the same sync again with the same --checkpoint: what was copied is not copied again",
           // What the checkpoint holds was copied: the target has it (compared there, not created in a multi that would be refused).

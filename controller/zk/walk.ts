@@ -44,10 +44,10 @@ export async function* walkTree(reader: NodeReader, root: string, opts: WalkOpti
     return p;
   };
 
-  async function* visit(path: string, pending: Promise<ZNode | undefined>): AsyncGenerator<ZNode> {
-    const node = await pending;
-    if (!node) return opts.onVanished?.(path);
+  /** A node read: it, then its subtree; a child without children of its own is handed out here, no generator made for it. */
+  async function* visit(node: ZNode): AsyncGenerator<ZNode> {
     yield node;
+    const path = node.path;
     const paths = node.children.map((name) => childPath(path, name)).filter((p) => !opts.skip?.(p));
     const started: (Promise<ZNode | undefined> | undefined)[] = [];
     let next = 0;
@@ -65,10 +65,15 @@ export async function* walkTree(reader: NodeReader, root: string, opts: WalkOpti
       }
       const p = started[i]!;
       started[i] = undefined;
-      yield* visit(paths[i]!, p);
+      const child = await p;
+      if (!child) opts.onVanished?.(paths[i]!);
+      else if (child.children.length === 0) yield child;
+      else yield* visit(child);
     }
   }
 
   if (opts.skip?.(root)) return;
-  yield* visit(root, read(root));
+  const top = await read(root);
+  if (!top) return opts.onVanished?.(root);
+  yield* visit(top);
 }

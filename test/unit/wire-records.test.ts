@@ -9,6 +9,7 @@ import { type MultiOp, multiOutcome, writeMulti } from "../../controller/zk/wire
 import { parseConnectString } from "../../controller/zk/wire.js";
 import { MULTI_EMPTY_BYTES, type WriteOp, multiOpBytes, multiRequestBytes, requestBytes } from "../../controller/data/packet-size.js";
 import { closedBy } from "../../controller/data/writer.js";
+import { ahead } from "../../controller/data/diff.js";
 import { childPath, comparePaths } from "../../controller/zk/paths.js";
 
 const OPEN = [{ perms: 31, scheme: "world", id: "anyone" }];
@@ -93,6 +94,31 @@ describe("where a write resumes", () => {
     }), { numRuns: 200 });
     expect(childPath("/", "x")).toBe("/x");
   });
-
 });
 
+describe("a side of diff read ahead", () => {
+  it("asks the source for values while the consumer waits elsewhere, hands them out in order, and passes a failure on", async () => {
+    let produced = 0;
+    async function* source(fail: boolean) {
+      for (let i = 0; i < 10; i++) {
+        produced = i + 1;
+        yield i;
+      }
+      if (fail) throw new Error("the walk failed");
+    }
+    const it = ahead(source(false), 4)[Symbol.asyncIterator]();
+    expect((await it.next()).value).toBe(0);
+    // Nothing pulls: the source still went on ahead of the consumer, as far as the window allows.
+    await new Promise((r) => setTimeout(r, 20));
+    expect(produced).toBeGreaterThanOrEqual(4);
+    expect(produced).toBeLessThanOrEqual(6);
+    const rest: number[] = [];
+    for (let r = await it.next(); !r.done; r = await it.next()) rest.push(r.value);
+    expect(rest).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const failing: number[] = [];
+    await expect((async () => {
+      for await (const v of ahead(source(true), 3)) failing.push(v);
+    })()).rejects.toThrow("the walk failed");
+    expect(failing).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+});
