@@ -113,6 +113,11 @@ export class WireClient implements TreeClient {
     return { id: this.session.sessionId.toString(16), timeoutMs: this.session.timeoutMs };
   }
 
+  /** The server ("host:port") the session is on now, "" between connections. */
+  get server(): string {
+    return this.session.server;
+  }
+
   private error(what: string, hint?: string): ZkfleetError {
     const server = this.opts.server?.() ?? (this.session?.server || this.opts.connect);
     return new ZkfleetError("zookeeper", `ZooKeeper client for ${this.label} ${what}`, { where: `server ${server}`, ...(hint ? { hint } : {}) });

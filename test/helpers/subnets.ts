@@ -63,6 +63,7 @@ export const SUBNETS = {
   "data-fidelity": "127.97.1",
   "data-limits": "127.63.0",
   "data-batches": "127.66.2",
+  "data-wire": "127.66.3",
   // benches (bench/*.mjs), and the lab's defaults people use by hand
   "bench-status": "127.84.0",
   "bench-runtime-push": "127.97.6",
