@@ -24,6 +24,9 @@ export interface AuthFlags {
   authFile?: string;
 }
 
+/** Sessions a walk without watches reads through, each starting on another server (export.ts spreadReader). */
+export const READ_SESSIONS = 3;
+
 /** Readers replace a failed client process this often (the package crashes on some races: zk/worker.ts getAcl). */
 export const READ_RETRIES = 3;
 
@@ -205,7 +208,7 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
         await Promise.all([import("../data/sides.js"), import("../data/cluster.js"), import("../data/export.js")]);
       const spec = clusterFrom(o);
       const progress = progressLine();
-      const cluster = await openCluster(spec, { ...(await clusterOptions(o, io.env)), retryReads: READ_RETRIES });
+      const cluster = await openCluster(spec, { ...(await clusterOptions(o, io.env)), retryReads: READ_RETRIES, readSessions: READ_SESSIONS });
       for (const note of cluster.notes) io.err(note);
       try {
         const opts = { root, source: cluster.label, format, onProgress: (p: { nodes: number; ms: number }) => progress.show(`exported ${p.nodes} node(s), ${rate(p.nodes, p.ms)}`) };
@@ -289,7 +292,7 @@ export function registerDataCommands(program: Command, io: Io, setExit: (code: E
       const [sa, sb] = [await parseSide(a), await parseSide(b)];
       const file = [sa, sb].find((s) => s.kind === "file");
       const defaultRoot = file?.kind === "file" ? ((await readHeader(file.file))?.root ?? "/") : "/";
-      const opts = { ...(await clusterOptions(o, io.env)), retryReads: READ_RETRIES };
+      const opts = { ...(await clusterOptions(o, io.env)), retryReads: READ_RETRIES, readSessions: READ_SESSIONS };
       const left = await openSide(sa, path, defaultRoot, opts);
       try {
         const right = await openSide(sb, path, defaultRoot, opts);

@@ -6,7 +6,7 @@ import { ExitCode, ZkfleetError } from "../../common/errors.js";
 import type { Io } from "../cli.js";
 import type { Cluster, ClusterSpec } from "../data/cluster.js";
 import type { PassTotals, Sync, SyncReport } from "../data/sync.js";
-import { READ_RETRIES, type ClusterFlags, authOptions, clusterOptions, juteMaxBufferOption, once, seconds } from "./data.js";
+import { READ_RETRIES, READ_SESSIONS, type ClusterFlags, authOptions, clusterOptions, juteMaxBufferOption, once, seconds } from "./data.js";
 import { examples } from "./help.js";
 
 interface SyncFlags extends Omit<ClusterFlags, "zk" | "inventory"> {
@@ -91,7 +91,10 @@ export function registerSyncCommand(program: Command, io: Io, setExit: (code: Ex
       try {
         const opts = await clusterOptions(o, io.env);
         // The source is only read: a failed client process is replaced (its watches are then gone, so a full pass follows).
-        source = await openCluster(from.spec, { ...opts, retryReads: READ_RETRIES, onWatch: (e, p) => sync?.onWatch(e, p) });
+        // With --once nothing is watched: the walk reads through a session on each server.
+        source = await openCluster(from.spec, {
+          ...opts, retryReads: READ_RETRIES, onWatch: (e, p) => sync?.onWatch(e, p), ...(o.once ? { readSessions: READ_SESSIONS } : {}),
+        });
         target = await openCluster(to.spec, opts);
         for (const note of [...source.notes, ...target.notes]) io.err(note);
         const limit = await target.writeLimit(o.juteMaxbuffer);

@@ -24,6 +24,8 @@ export interface ClusterOptions {
   fleet?: FleetOptions;
   /** For readers: see WireClientOptions.retryReads. */
   retryReads?: number;
+  /** For walks without watches: see WireClientOptions.readSessions. */
+  readSessions?: number;
   onWatch?: WireClientOptions["onWatch"];
 }
 
@@ -72,7 +74,8 @@ const given = (bytes: number): WriteLimit => ({ maxBuffer: bytes, from: "as --ju
 
 export async function openCluster(spec: ClusterSpec, opts: ClusterOptions = {}): Promise<Cluster> {
   const clientOptions = {
-    sessionTimeoutMs: opts.sessionTimeoutMs, retryReads: opts.retryReads, onWatch: opts.onWatch, ...(opts.auth ? { auth: opts.auth } : {}),
+    sessionTimeoutMs: opts.sessionTimeoutMs, retryReads: opts.retryReads, onWatch: opts.onWatch, readSessions: opts.readSessions,
+    ...(opts.auth ? { auth: opts.auth } : {}),
   };
   if (spec.kind === "zk") {
     const client = await WireClient.open({ connect: spec.connect, ...clientOptions });

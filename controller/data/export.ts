@@ -11,7 +11,7 @@ import { ZkCallError } from "../zk/client.js";
 import type { TreeClient } from "../zk/wire-client.js";
 import { isSystemPath } from "../zk/paths.js";
 import { ZkCode } from "../zk/protocol.js";
-import { walkTree } from "../zk/walk.js";
+import { type NodeReader, type ZNode, walkTree } from "../zk/walk.js";
 import { FORMAT, FORMAT_VERSION, type Header, type TreeNode, isEphemeral, toLine } from "./format.js";
 import { TreeDigest } from "./digest.js";
 import { type XmlDropped, XmlTreeWriter } from "./xml.js";
@@ -79,10 +79,39 @@ function refuseMasked(client: TreeClient, n: { path: string; acl: readonly { sch
   });
 }
 
+/** A parent with this many children has them read through every session of the client (spreadReader). */
+const SPREAD = 64;
+
+/**
+ * Reads through the client's sessions, each on another server (WireClientOptions.readSessions), so that
+ * the servers answer a walk together. A node is read where its parent was, except the children of a wide
+ * parent, dealt out over every session; a session that did not list them first syncs with the leader on
+ * the parent, so that it has every child the list named (unless deleted since). Watches stay on the one
+ * session that hears them.
+ */
+function spreadReader(client: TreeClient, watch: boolean): NodeReader {
+  const readers = watch || !client.readers ? [client] : client.readers;
+  type Read = ZNode & { via?: number; dealt?: { next: number; synced: Map<number, Promise<void>> } };
+  return {
+    read: async (path: string, parent?: ZNode) => {
+      const p = parent as Read | undefined;
+      let via = p?.via ?? 0;
+      if (p && readers.length > 1 && p.children.length >= SPREAD) {
+        p.dealt ??= { next: via, synced: new Map([[via, Promise.resolve()]]) };
+        via = p.dealt.next++ % readers.length;
+        let synced = p.dealt.synced.get(via);
+        if (!synced) p.dealt.synced.set(via, (synced = readers[via]!.sync(p.path)));
+        await synced;
+      }
+      return { ...(await readers[via]!.read(path, { watch })), via };
+    },
+  };
+}
+
 /** The live tree below root as TreeNodes, /zookeeper left out; a node whose digest ACL the server masks stops it. */
 export async function* liveTree(client: TreeClient, root: string, opts: LiveTreeOptions = {}): AsyncGenerator<LiveNode> {
   await assertRoot(client, root);
-  const reader = { read: (path: string) => client.read(path, { watch: opts.watch }) };
+  const reader = spreadReader(client, opts.watch ?? false);
   const skip = (path: string) => isSystemPath(path) || (opts.skip?.(path) ?? false);
   for await (const n of walkTree(reader, root, { window: opts.window, skip, onVanished: opts.onVanished })) {
     refuseMasked(client, n);

@@ -328,7 +328,7 @@ export class Sync {
       const p = childPath(n.path, name);
       if (want.has(name) || isSystemPath(p)) continue;
       const paths: string[] = [];
-      for await (const x of walkTree(this.target, p)) paths.push(x.path);
+      for await (const x of walkTree({ read: (path) => this.target.read(path) }, p)) paths.push(x.path);
       deleted += await deleteNodes(this.target, paths.reverse(), this.s.limit);
       this.s.checkpoint.forget(p);
     }

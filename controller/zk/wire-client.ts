@@ -22,6 +22,13 @@ export interface WireClientOptions {
   auth?: { scheme: string; credential: string }[];
   /** New sessions a reader may open when its session expires, its reads then sent again (default 0). */
   retryReads?: number;
+  /**
+   * Sessions to read through (default 1): the others start on the next servers of the connect string, so
+   * that a walk spreads its reads over the servers (export.ts liveTree). They carry no watches.
+   */
+  readSessions?: number;
+  /** The server tried first (an index into the connect string's); random when not given. */
+  first?: number;
   onWatch?: (event: WatchEvent, path: string) => void;
 }
 
@@ -38,6 +45,8 @@ export interface TreeClient {
   readonly label: string;
   /** Lost connections and sessions since it opened: each cost the session's watches. */
   readonly restarts: string[];
+  /** Sessions a walk may spread its reads over, this one first (one when there is no other). */
+  readonly readers?: readonly TreeClient[];
   exists(path: string): Promise<Stat | undefined>;
   get(path: string): Promise<{ data: Buffer; stat: Stat }>;
   children(path: string): Promise<{ children: string[]; stat: Stat }>;
@@ -76,7 +85,8 @@ const createOp = (mode: CreateMode) => (mode === "container" ? Op.createContaine
 
 export class WireClient implements TreeClient {
   readonly label: string;
-  readonly restarts: string[] = [];
+  private readonly own: string[] = [];
+  private peers: WireClient[] = [];
   private session!: WireSession;
   private renewing: Promise<void> | undefined;
   private renewals = 0;
@@ -87,21 +97,38 @@ export class WireClient implements TreeClient {
   }
 
   static async open(opts: WireClientOptions): Promise<WireClient> {
-    const c = new WireClient(opts);
+    const servers = parseConnectString(opts.connect).servers.length;
+    const first = opts.first ?? Math.floor(Math.random() * servers);
+    const c = new WireClient({ ...opts, first });
     c.session = await c.start();
+    const more = Math.min(servers, opts.readSessions ?? 1) - 1;
+    try {
+      for (let i = 1; i <= more; i++) c.peers.push(await WireClient.open({ ...opts, readSessions: 1, first: first + i, onWatch: undefined }));
+    } catch (err) {
+      await c.close();
+      throw err;
+    }
     return c;
+  }
+
+  get restarts(): string[] {
+    return [...this.own, ...this.peers.flatMap((p) => p.restarts)];
+  }
+
+  get readers(): readonly TreeClient[] {
+    return [this, ...this.peers];
   }
 
   private start(): Promise<WireSession> {
     const { servers, chroot } = parseConnectString(this.opts.connect);
     return WireSession.open({
-      servers, ...(chroot ? { chroot } : {}), sessionTimeoutMs: this.opts.sessionTimeoutMs ?? 30_000,
+      servers, ...(chroot ? { chroot } : {}), ...(this.opts.first !== undefined ? { first: this.opts.first % servers.length } : {}), sessionTimeoutMs: this.opts.sessionTimeoutMs ?? 30_000,
       connectTimeoutMs: this.opts.connectTimeoutMs ?? 20_000, auth: this.opts.auth ?? [],
       onWatch: (type, path) => {
         const event = EVENTS[type];
         if (event) this.opts.onWatch?.(event, path);
       },
-      onReconnect: (why) => this.restarts.push(`${why}; the session went on through another connection (its watches are gone)`),
+      onReconnect: (why) => this.own.push(`${why}; the session went on through another connection (its watches are gone)`),
     }).catch((err: unknown) => {
       const gone = err instanceof WireError && err.rc === RC.authFailed;
       throw this.error(gone ? "was refused authentication" : `could not open a session: ${(err as Error).message}`,
@@ -157,7 +184,7 @@ export class WireClient implements TreeClient {
     if (this.renewals >= (this.opts.retryReads ?? 0)) return false;
     this.renewing ??= (async () => {
       this.renewals++;
-      this.restarts.push("the session expired; a new one was opened and the reads sent again (its watches are gone)");
+      this.own.push("the session expired; a new one was opened and the reads sent again (its watches are gone)");
       this.session = await this.start();
     })().finally(() => (this.renewing = undefined));
     await this.renewing;
@@ -258,7 +285,7 @@ export class WireClient implements TreeClient {
   async close(): Promise<void> {
     this.closed = true;
     await this.renewing?.catch(() => undefined);
-    await this.session.close();
+    await Promise.all([this.session?.close(), ...this.peers.map((p) => p.close())]);
   }
 }
 

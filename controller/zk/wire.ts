@@ -25,6 +25,8 @@ export interface WireSessionOptions {
   servers: ServerAddress[];
   /** A chroot from the connect string ("/app"): prefixed to every path sent, taken off every path received. */
   chroot?: string;
+  /** The server tried first (an index into servers, wrapped); a random one when not given. */
+  first?: number;
   sessionTimeoutMs: number;
   /** How long open() waits for the first session. */
   connectTimeoutMs: number;
@@ -88,7 +90,7 @@ export class WireSession {
   private authPending = 0;
 
   private constructor(private readonly opts: WireSessionOptions) {
-    this.serverIndex = Math.floor(Math.random() * opts.servers.length);
+    this.serverIndex = opts.first ?? Math.floor(Math.random() * opts.servers.length);
     this.timer = setInterval(() => this.tick(), 100).unref();
   }
 

@@ -6,7 +6,8 @@
 // create/delete pairs moving a counter; a frozen server (SIGSTOP): the
 // session goes on through another, reads in flight are answered there and a
 // write in flight fails typed; a session the servers expire: a reader gets a
-// new one, a writer a typed error; credentials refused.
+// new one, a writer a typed error; a walk spread over a session per server;
+// credentials refused.
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ZkfleetError } from "../../common/errors.js";
@@ -14,6 +15,7 @@ import { ZkCallError } from "../../controller/zk/client.js";
 import { ZkCode } from "../../controller/zk/protocol.js";
 import { type WireClientOptions, WireClient } from "../../controller/zk/wire-client.js";
 import { labFault } from "../../lab/lab.js";
+import { liveTree } from "../../controller/data/export.js";
 import { runCli } from "../helpers/cli.js";
 import { fourLetterWord, modeOf, useTestLab } from "../helpers/lab.js";
 import { subnet } from "../helpers/subnets.js";
@@ -176,6 +178,31 @@ describe("WireClient", () => {
       await writer.close();
     }
   }, 120_000);
+
+  it("a walk spreads its reads over a session per server: each answers a share of a wide parent's children, and the walk is whole and in order", async () => {
+    const names = Array.from({ length: 900 }, (_, i) => `c${String(i).padStart(3, "0")}`);
+    await withClient({}, async (c) => {
+      await c.create("/spread", Buffer.alloc(0));
+      for (let i = 0; i < names.length; i += 300) {
+        expect(await c.multi(names.slice(i, i + 300).map((n) => ({ op: "create" as const, path: `/spread/${n}`, data: Buffer.from(n), acl: OPEN })))).toEqual({ ok: true });
+      }
+    });
+    const received = async () => Promise.all(t.lab.hosts.map(async (h) => Number(/^Received: (\d+)/m.exec(await fourLetterWord(h.address, 2181, "srvr"))?.[1])));
+    const before = await received();
+    const paths = await withClient({ readSessions: 3 }, async (c) => {
+      expect(c.readers!.length).toBe(3);
+      const seen: string[] = [];
+      for await (const n of liveTree(c, "/spread")) {
+        expect(n.data.toString()).toBe(n.path === "/spread" ? "" : n.path.slice("/spread/".length));
+        seen.push(n.path);
+      }
+      return seen;
+    });
+    expect(paths).toEqual(["/spread", ...names.map((n) => `/spread/${n}`)]);
+    // Each child costs its server two requests (data, ACL): every server answered a third or so.
+    const after = await received();
+    for (const [i, b] of before.entries()) expect(after[i]! - b, t.lab.hosts[i]!.name).toBeGreaterThan(300);
+  });
 
   it("credentials the servers refuse are a typed error at open", async () => {
     const err = await WireClient.open({ connect: all, auth: [{ scheme: "nosuch", credential: "x" }] }).catch((e: unknown) => e);
