@@ -113,7 +113,8 @@ interface Batch<N extends TreeNode> {
   ops: MultiOp[];
   bytes: number;
   sent: boolean;
-  /** Its multi's answer, once the server gave it. */
+  /** Sent as one request (not node by node); its answer, once the server gave it. */
+  asOne?: true;
   answer?: Answer;
   processed?: true;
   /** Answered and processed (a refused one written node by node). */
@@ -217,7 +218,7 @@ class Writer<N extends TreeNode> {
       await this.work.settle().catch(() => undefined);
       // Multis sent but not taken in: one the server applied counts as written; one not answered may or may not have been.
       for (const b of this.flying) {
-        if (b.processed || !b.ops.length || b.answer?.ok === false) continue;
+        if (b.processed || !b.asOne || b.answer?.ok === false) continue;
         if (b.answer?.ok) report.created += b.entries.filter((e) => e.kind === "create").length;
         else for (const e of b.entries) if (e.kind !== "close") this.unknown.push(e.kind === "create" ? `create ${e.frame.path}` : `${e.steps} scratch create/delete pair(s) under ${e.frame.path}`);
       }
@@ -342,6 +343,7 @@ class Writer<N extends TreeNode> {
     }
     b.sent = true;
     const answer = this.single || b.ops.length === 0 ? undefined : this.send(b.ops);
+    if (answer) b.asOne = true;
     answer?.then((a) => (b.answer = a), () => undefined);
     this.flying.push(b);
     b.done = (this.chain = this.chain.then(() => this.process(b, answer)));
