@@ -53,7 +53,9 @@ export async function runImport(client: TreeClient, run: ImportRun): Promise<Imp
     }
   }
   if (run.dryRun) return planImport(client, run);
-  if (run.onConflict === "fail") {
+  const root = await fileRoot(run.file);
+  // Below a root the target lacks nothing can conflict: the plan would read the file once more to find nothing.
+  if (run.onConflict === "fail" && (await client.exists(root))) {
     const plan = await planImport(client, run);
     if (plan.conflicts.length > 0) {
       const first = plan.conflicts.slice(0, 5).map((c) => `${c.path} (${c.differences.join(", ")})`).join("; ");
@@ -64,7 +66,7 @@ export async function runImport(client: TreeClient, run: ImportRun): Promise<Imp
   }
   const checkpoint = run.checkpoint ? await ImportCheckpoint.load(run.checkpoint, run.file, summary, client.label) : undefined;
   try {
-    const report = await writeNodes(client, fileNodes(run.file), await fileRoot(run.file), run, {
+    const report = await writeNodes(client, fileNodes(run.file), root, run, {
       ...(checkpoint?.mark ? { resume: checkpoint.mark } : {}),
       ...(checkpoint ? { onCommitted: (m) => checkpoint.update(m) } : {}),
     });
