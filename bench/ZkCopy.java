@@ -197,6 +197,10 @@ public final class ZkCopy {
         } else if (mode.equals("digest")) {
             ZooKeeper zk = connect(args[1]);
             try {
+                // The server may not have applied the copy's last writes yet (a quorum acknowledged them): catch up first.
+                CountDownLatch synced = new CountDownLatch(1);
+                zk.sync(args[2], (rc, p, ctx) -> synced.countDown(), null);
+                if (!synced.await(30, TimeUnit.SECONDS)) throw new IllegalStateException("sync " + args[2] + " not answered");
                 long t0 = System.nanoTime();
                 List<Node> nodes = readTree(zk, args[2], true);
                 long t1 = System.nanoTime();

@@ -189,3 +189,20 @@ export function treeOf(set) {
   const data = Buffer.alloc(set.bytes, 0x61);
   return [{ path: set.root, data: Buffer.alloc(0) }, ...parents.map((path) => ({ path, data: Buffer.alloc(0) })), ...leaves.sort().map((path) => ({ path, data }))];
 }
+
+/** Ops cut into multis as the servers take them: 1,000 at most, and under 900 kB (jute.maxbuffer is 1 MiB). */
+export function* multis(ops, maxOps = 1000, maxBytes = 900_000) {
+  let batch = [];
+  let bytes = 0;
+  for (const o of ops) {
+    const size = o.path.length + (o.data?.length ?? 0) + 64;
+    if (batch.length && (batch.length >= maxOps || bytes + size > maxBytes)) {
+      yield batch;
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(o);
+    bytes += size;
+  }
+  if (batch.length) yield batch;
+}
