@@ -11,6 +11,10 @@ export type WordReply =
   | { kind: "answer"; text: string }
   /** Nothing listens: the server is not running. */
   | { kind: "refused"; detail: string }
+  /**
+   * Not refused, and no answer in time: a server that is frozen or overloaded. Its connect may time out
+   * too: once a stopped process's accept queue is full (a few dozen connections), the kernel drops new ones.
+   */
   | { kind: "no_answer"; detail: string };
 
 /** Opens a fresh stream to a client port: a TCP socket on the host, or an SSH channel from the controller. */
@@ -29,7 +33,9 @@ export async function sendWordOn(open: OpenStream, word: FourLetterWord, timeout
     // ZooKeeper, which must not be reported as a server that accepts and answers nothing.
     if (err instanceof ZkfleetError && err.source === "ssh" && err.lostConnection) throw err;
     const detail = err instanceof Error ? err.message : String(err);
-    return refusedMessage(detail) || detail === "connect timed out" ? { kind: "refused", detail } : { kind: "no_answer", detail };
+    // Only a refusal says nothing listens; a connect that hangs is a server that does not answer (seen: a
+    // frozen leader reported "not running" once the roll's looks and the canary's retries filled its queue).
+    return refusedMessage(detail) ? { kind: "refused", detail } : { kind: "no_answer", detail };
   }
   return new Promise((resolve) => {
     let text = "";
@@ -55,10 +61,19 @@ export async function sendWordOn(open: OpenStream, word: FourLetterWord, timeout
   });
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+/** A stream that opens after its timeout is closed, not left open (an SSH channel, a connection to ZooKeeper) for nobody. */
+function withTimeout(promise: Promise<Duplex>, ms: number): Promise<Duplex> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("connect timed out")), ms);
-    promise.then((v) => { clearTimeout(timer); resolve(v); }, (e) => { clearTimeout(timer); reject(e); });
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      reject(new Error("connect timed out"));
+    }, ms);
+    promise.then((v) => {
+      clearTimeout(timer);
+      if (late) v.destroy();
+      else resolve(v);
+    }, (e) => { clearTimeout(timer); reject(e); });
   });
 }
 
@@ -67,6 +82,10 @@ export function sendWord(host: string, port: number, word: FourLetterWord, timeo
     const socket = createConnection({ host, port });
     socket.once("connect", () => resolve(socket));
     socket.once("error", reject);
+    // A connect still pending at the timeout is abandoned by sendWordOn: end it then, not when the kernel gives up.
+    setTimeout(() => {
+      if (socket.connecting) socket.destroy(new Error("connect timed out"));
+    }, timeoutMs).unref();
   }), word, timeoutMs);
 }
 

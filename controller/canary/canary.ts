@@ -18,18 +18,24 @@ export interface CanaryTarget {
   connect: string;
 }
 
+/**
+ * A client's figures. null is unknown: a client that gave no report has no
+ * figures at all, and one whose final check could not read its znodes does
+ * not know whether any acknowledged write was lost. Never 0 for unknown: 0
+ * lost is the claim the canary exists to show.
+ */
 export interface ClientFigures {
   label: string;
   connect: string;
-  ops: number;
-  failed: number;
-  acked: number;
-  lost: number;
-  expired: number;
+  ops: number | null;
+  failed: number | null;
+  acked: number | null;
+  lost: number | null;
+  expired: number | null;
   /** Longest stretch without a successful write (ms), from the canary's start to its stop. */
-  longestGapMs: number;
-  p50Ms: number;
-  p99Ms: number;
+  longestGapMs: number | null;
+  p50Ms: number | null;
+  p99Ms: number | null;
   /** Set when the worker died or the final check could not run: its figures are partial or missing. */
   problem?: string;
 }
@@ -45,8 +51,15 @@ export interface StepFigures {
 export interface CanaryReport {
   clients: ClientFigures[];
   steps: StepFigures[];
-  /** The client on the full connect string: what an application sees. */
-  total: { ops: number; failed: number; lost: number; expired: number; longestGapMs: number; p50Ms: number; p99Ms: number };
+  /**
+   * Sums over the clients, and the full-connect-string client's gap and latency (what an application sees);
+   * null where a client's figure is unknown, and then `unknown` says why.
+   */
+  total: {
+    ops: number | null; failed: number | null; lost: number | null; expired: number | null;
+    longestGapMs: number | null; p50Ms: number | null; p99Ms: number | null;
+    unknown?: string[];
+  };
   /** Canary znodes of earlier runs that were killed outright, removed by this run; and those left, with why. */
   swept?: SweptRun[];
   sweepNotes?: string[];
@@ -73,12 +86,12 @@ export function longestGap(ops: readonly CanaryOp[], from: number, to: number): 
 
 export function summarize(finals: readonly (CanaryFinal | { label: string; connect: string; problem: string })[]): CanaryReport {
   const clients = finals.map((f): ClientFigures => {
-    if (!("ops" in f)) return { label: f.label, connect: f.connect, ops: 0, failed: 0, acked: 0, lost: 0, expired: 0, longestGapMs: 0, p50Ms: 0, p99Ms: 0, problem: f.problem };
+    if (!("ops" in f)) return { label: f.label, connect: f.connect, ops: null, failed: null, acked: null, lost: null, expired: null, longestGapMs: null, p50Ms: null, p99Ms: null, problem: f.problem };
     const end = maxOf(f.ops.map((o) => o.t + o.ms), 0);
     const start = minOf(f.ops.map((o) => o.t), end);
     const latencies = f.ops.filter((o) => o.ok).map((o) => o.ms);
     return {
-      label: f.label, connect: f.connect, ops: f.ops.length, failed: f.ops.filter((o) => !o.ok).length, acked: f.acked, lost: f.lost.length,
+      label: f.label, connect: f.connect, ops: f.ops.length, failed: f.ops.filter((o) => !o.ok).length, acked: f.acked, lost: f.verifyError ? null : f.lost.length,
       expired: f.expired, longestGapMs: longestGap(f.ops, start, end), p50Ms: quantileOr0(latencies, 0.5), p99Ms: quantileOr0(latencies, 0.99),
       ...(f.verifyError ? { problem: `the final check could not read the canary's znodes: ${f.verifyError}` } : {}),
     };
@@ -94,14 +107,17 @@ export function summarize(finals: readonly (CanaryFinal | { label: string; conne
     return { index, ops: inStep.length, failed: inStep.filter((o) => !o.ok).length, longestGapMs: mine.length > 0 ? longestGap(allOps, from, to) : 0 };
   });
   const c = clients.find((x) => x.label === "all");
+  // One unknown part makes the sum unknown.
+  const sum = (of: (x: ClientFigures) => number | null) => clients.reduce<number | null>((n, x) => (n === null || of(x) === null ? null : n + of(x)!), 0);
+  const unknown = clients.flatMap((x) => (x.problem ? [x.problem] : []));
   const swept = finals.flatMap((f) => ("swept" in f ? f.swept ?? [] : []));
   const sweepNotes = finals.flatMap((f) => ("sweepNotes" in f ? f.sweepNotes ?? [] : []));
   return {
     clients, steps, ...(swept.length > 0 ? { swept } : {}), ...(sweepNotes.length > 0 ? { sweepNotes } : {}),
     total: {
-      ops: clients.reduce((n, x) => n + x.ops, 0), failed: clients.reduce((n, x) => n + x.failed, 0),
-      lost: clients.reduce((n, x) => n + x.lost, 0), expired: clients.reduce((n, x) => n + x.expired, 0),
-      longestGapMs: c?.longestGapMs ?? 0, p50Ms: c?.p50Ms ?? 0, p99Ms: c?.p99Ms ?? 0,
+      ops: sum((x) => x.ops), failed: sum((x) => x.failed), lost: sum((x) => x.lost), expired: sum((x) => x.expired),
+      longestGapMs: c ? c.longestGapMs : null, p50Ms: c ? c.p50Ms : null, p99Ms: c ? c.p99Ms : null,
+      ...(unknown.length > 0 ? { unknown } : {}),
     },
   };
 }

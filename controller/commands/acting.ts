@@ -187,7 +187,8 @@ export async function applyCommand(
             io.out(`  - ${describeStep(st)}`);
             if (o.diff && st.kind === "write_file") io.out(st.diff.split("\n").map((l) => "      " + l).join("\n").trimEnd());
           }
-          if (stage.undo) io.out(`    if it does not come back: ${stage.undo.map((u) => u.kind).join(", ")} (previous release and files), then halt`);
+          const undoStep = (u: Step) => (u.kind !== "await_healthy" ? u.kind : u.quorumWithout !== undefined ? `gate (a quorum serves without ${u.quorumWithout})` : "check");
+          if (stage.undo) io.out(`    if it does not come back: ${stage.undo.map(undoStep).join(", ")} (previous release and files), then halt`);
         });
         sayDeferred();
         if (plan.continues?.length) io.out(` then, each planned afresh once the one before is done: ${plan.continues.join("; ")}`);

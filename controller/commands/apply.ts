@@ -12,7 +12,8 @@ import { planMembershipChange, recordPath } from "./membership.js";
 import { type StepResult, acts, executePlan } from "../execute/executor.js";
 import { Journal, newRunId } from "../execute/journal.js";
 import { type EnsembleLock, acquireEnsembleLock } from "../execute/lock.js";
-import { stepHistory } from "../execute/runs.js";
+import { findRun, stepHistory, uncheckedStarts } from "../execute/runs.js";
+import { checkUncheckedFirst } from "../plan/put-back.js";
 import { estimatePlan, estimateStage } from "../plan/estimate.js";
 import { Fleet, type FleetOptions } from "../fleet.js";
 import { type HostSpec, type Inventory, zooCfgPath } from "../inventory/schema.js";
@@ -208,7 +209,9 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       timeouts,
       ...(input.stageOnly ? { stageOnly: true } : {}),
     });
-    const plan = input.backup ? planRestore(planned, observed, { ...input.backup, lockRun }) : planned;
+    const restoring = input.backup ? planRestore(planned, observed, { ...input.backup, lockRun }) : planned;
+    // Resumed: a server the run started and never saw serve is checked before anything else, its undo behind it.
+    const plan = input.resume ? checkUncheckedFirst(restoring, uncheckedStarts(findRun(input.journalDir, input.resume.run).file), input.resume.run, timeouts) : restoring;
     const estimateMs = estimatePlan(plan, history);
     input.onPlan?.(plan, estimateMs);
     const unreachable = observed.filter((o) => !o.reachable);
@@ -254,7 +257,8 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
     const pushOnly = (st: Step) => st.kind === "install" && !st.setCurrent;
     let canaryStarted: Promise<void> | undefined;
     try {
-      if ((input.canary?.enabled ?? true) && steps.some(stops)) {
+      // An undo stops a server too (a resumed check's stage has no stop of its own, only its undo's).
+      if ((input.canary?.enabled ?? true) && (steps.some(stops) || plan.stages.some((s) => s.undo?.some(stops)))) {
         const serving = plan.target.members.filter((m) => byKey.get(m.host)?.server?.mode !== undefined).map((m) => m.host);
         canaryStarted = (async () => {
           route = await openCanaryRoute(fleet, plan.target, inv.zookeeper.client_port, serving, input.canary?.via ?? "auto");
@@ -284,15 +288,29 @@ export async function runApply(input: ApplyInput): Promise<ApplyResult> {
       }).catch(async (err: unknown) => {
         await canaryStarted?.catch(() => undefined);
         await finishCanary().catch(() => undefined);
+        // A run that halts says what the canary could not show as well: its exit code stays the halt's.
+        const t = report?.total;
+        const news = t && (t.lost ?? 0) > 0 ? `the canary lost ${t.lost} acknowledged write(s) during the run`
+          : t?.unknown ? `the canary's figures are unknown (${t.unknown.join("; ")})` : undefined;
+        if (news && err instanceof ZkfleetError) throw new ZkfleetError(err.source, `${err.message}; and ${news}`, { where: err.where, hint: err.hint, cause: err });
         throw err;
       });
       // Started by now (a step after the push waited for it); awaited here too so that it is always stopped.
       await canaryStarted;
       await finishCanary();
-      if (report && report.total.lost > 0) {
+      if (report && (report.total.lost ?? 0) > 0) {
         throw new ZkfleetError("zookeeper", `the canary lost ${report.total.lost} acknowledged write(s) during the run`, {
           where: journal.path,
           hint: "an acknowledged write must never be lost: stop changing this ensemble, keep its data dirs as they are, and look at the journal and the servers' logs",
+        });
+      }
+      // Every step ran, but what clients saw cannot be shown: the run does not pass as one shown safe.
+      if (report?.total.unknown) {
+        throw new ZkfleetError("zookeeper", `every step ran, but the canary's figures are unknown (${report.total.unknown.join("; ")}): ` +
+          "that no acknowledged write was lost and how long clients waited cannot be shown", {
+          where: journal.path,
+          hint: "`zkfleet runs show` has what the other clients saw; `zkfleet status --write-probe` shows the ensemble commits; " +
+            "find why the client failed (the reason above); pass --no-canary to run without one",
         });
       }
       return {

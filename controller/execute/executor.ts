@@ -5,7 +5,7 @@
 // holds only sequencing, which unit tests drive with a recording double.
 import { ZkfleetError } from "../../common/errors.js";
 import { type Plan, type Step, type AwaitHealthyStep, assertNever, planSteps } from "../plan/steps.js";
-import type { EnsembleReport } from "../status/health.js";
+import { type EnsembleReport, serves } from "../status/health.js";
 import type { Journal } from "./journal.js";
 import { LockTakenOver } from "./lock.js";
 
@@ -112,6 +112,69 @@ const CHECK_EARLY_MS = 2000;
 const GONE_MS = 3000;
 
 /**
+ * How far past its timeout a gate or check may end: a look still under way
+ * then (a word waits up to 2 s for a frozen server, an agent round trip for
+ * a check longer) is not waited for, and the last look that finished is the
+ * one judged.
+ */
+const LATE_MS = 1000;
+
+/**
+ * A check that timed out while the server it waits for serves: another
+ * server failed during it. The stage's own server works, so its undo must
+ * not run: stopping it would only take a voter away from the ensemble.
+ */
+export class OtherServerFailed extends ZkfleetError {}
+
+/** Resolves with undefined at `at` (epoch ms) unless `p` settles first; a late rejection of `p` is dropped. */
+function until<T>(p: Promise<T>, at: number): Promise<T | undefined> {
+  p.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), Math.max(0, at - Date.now()));
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * An undo's gate: stopping `host` must leave a quorum of the other voters
+ * serving. A server that is not a voter, or the only voter (its roll took
+ * the ensemble down by design), takes no quorum away.
+ */
+function quorumWithout(step: AwaitHealthyStep, report: EnsembleReport): { ok: boolean; line: string } {
+  const host = step.quorumWithout!;
+  const voter = (h: EnsembleReport["hosts"][number]) => h.role === "participant" && step.roles?.[h.host] !== "learner";
+  const others = report.hosts.filter((h) => h.host !== host && voter(h));
+  const serving = others.filter((h) => serves(h) && (h.mode === "leader" || h.mode === "follower"));
+  const me = report.hosts.find((h) => h.host === host);
+  const ok = report.verdict !== "split-brain" && (serving.length >= report.quorum || !me || !voter(me) || report.voters === 1);
+  const line = `without ${host}, ${serving.length} of ${report.voters} voters serve${serving.length > 0 ? ` (${serving.map((h) => h.host).join(", ")})` : ""}; a quorum needs ${report.quorum}`;
+  return { ok, line };
+}
+
+/**
+ * At a check's timeout, when the server it waits for serves and every problem is another server's: the error
+ * that halts the run without undoing that server. Undefined when the server itself is what failed.
+ */
+function otherServerFailed(step: AwaitHealthyStep, report: EnsembleReport | undefined, runId: string): OtherServerFailed | undefined {
+  const mine = step.caughtUp;
+  if (mine === undefined || report === undefined || report.verdict === "no-quorum" || report.verdict === "split-brain") return undefined;
+  const me = report.hosts.find((h) => h.host === mine);
+  const own = (p: string) => p.startsWith(`${mine}:`) || p.startsWith(`${mine} (`);
+  const theirs = report.problems.filter((p) => !own(p));
+  if (!me || !serves(me) || theirs.length === 0 || report.problems.some(own)) return undefined;
+  const failing = report.hosts.filter((h) => h.host !== mine && !serves(h)).map((h) => h.host);
+  const who = failing.length > 0 ? failing.join(", ") : "another server";
+  const role = report.leader === mine ? "as leader" : `following ${report.leader}`;
+  return new OtherServerFailed("zookeeper", `${mine} came back and serves (${role}, ${report.votersUp}/${report.voters} voters up), but ${who} ` +
+    `failed during its check: ${theirs.join("; ")}; ${mine} is left as it is (putting it back would stop a working server) and the run halted`, {
+    where: theirs.join("; "),
+    hint: `find out what ails ${who}: \`zkfleet status\`, its ZooKeeper log (log_dir), its process (stopped or frozen: kill -CONT; a long GC pause), ` +
+      `its disk, its host; once it serves again, \`zkfleet runs resume ${runId}\` checks ${mine} first and finishes the run`,
+  });
+}
+
+/**
  * For a check: throws once a server started before it has had nothing
  * listening on its client port for `goneMs` and its agent says it no longer
  * runs (asked at most every goneMs / 3). An agent that cannot be asked proves
@@ -160,19 +223,49 @@ async function awaitHealthy(
   let firstWait: string | undefined;
   let lastWait: string | undefined;
   let polls = 0;
+  let report: EnsembleReport | undefined;
+  let waitingFor: string | undefined;
   const exited = exitWatch(startedHosts, opts.actions, opts.goneMs ?? GONE_MS);
+  const timedOut = (why: string) => {
+    const waited = step.quorumWithout !== undefined
+      ? `no quorum served without ${step.quorumWithout} within ${step.timeoutMs / 1000}s: ${why}`
+      : `${step.hosts.join(", ")} did not become healthy within ${step.timeoutMs / 1000}s: ${why}`;
+    const problems = report?.problems.join("; ") ?? "";
+    if (step.role === "gate") {
+      return new ZkfleetError("plan", `not going on: ${waited}; ${step.reason}`, {
+        where: problems,
+        hint: step.quorumWithout !== undefined
+          ? `stopping ${step.quorumWithout} now could cost quorum; bring the other servers back first (\`zkfleet status\`), then run \`zkfleet runs resume ${opts.journal.runId}\``
+          : "stopping a server of an ensemble that is not fully healthy could cost quorum; fix the problems above, then run apply again",
+      });
+    }
+    return otherServerFailed(step, report, opts.journal.runId) ?? new ZkfleetError("zookeeper", waited, {
+      where: problems,
+      hint: "look at the ZooKeeper logs on the hosts named above (log_dir), then run `zkfleet status`; apply can be run again once fixed",
+    });
+  };
   for (;;) {
     // A gate's first look may be the check's that passed just before it, with no step acting in between: observing
     // again a few milliseconds later would see the same (each look costs about 20 ms of a roll's controller time).
-    // A check never reuses: it follows a start.
-    const { observedAt, ...report } = await opts.actions.observe(plan, step.hosts, step.versions, step.roles, step.role === "gate" && polls === 0 ? actedAt : undefined);
+    // A check never reuses: it follows a start. A look still under way past the deadline is not waited for.
+    const look = await until(opts.actions.observe(plan, step.hosts, step.versions, step.roles, step.role === "gate" && polls === 0 ? actedAt : undefined), deadline + LATE_MS);
+    if (look === undefined) {
+      throw timedOut(report ? `${waitingFor ?? report.verdict} (the last look; the one after it did not finish in time)` : "no look at the servers finished in time");
+    }
+    const { observedAt, ...seen } = look;
+    report = seen;
     const reused = observedAt !== undefined && observedAt < started ? started - observedAt : undefined;
     polls += 1;
     onReport(report);
-    let waitingFor = report.verdict === "healthy" ? undefined : `${report.verdict}${report.problems[0] ? ` (${report.problems[0]})` : ""}`;
+    if (step.quorumWithout !== undefined) {
+      const q = quorumWithout(step, report);
+      waitingFor = q.ok ? undefined : q.line;
+    } else {
+      waitingFor = report.verdict === "healthy" ? undefined : `${report.verdict}${report.problems[0] ? ` (${report.problems[0]})` : ""}`;
+    }
     if (waitingFor === undefined && step.caughtUp !== undefined) {
       const zxidOf = (host: string | undefined) => {
-        const z = report.hosts.find((h) => h.host === host)?.zxid;
+        const z = report!.hosts.find((h) => h.host === host)?.zxid;
         return z === undefined ? undefined : BigInt(z);
       };
       const mine = zxidOf(step.caughtUp);
@@ -186,29 +279,19 @@ async function awaitHealthy(
     }
     if (waitingFor === undefined) {
       const caught = step.caughtUp ? `, ${step.caughtUp} caught up` : "";
+      const what = step.quorumWithout !== undefined ? quorumWithout(step, report).line : `leader ${report.leader}, ${report.votersUp}/${report.voters} voters up${caught}`;
       return {
         report,
         outcome: {
           changed: false,
-          message: `leader ${report.leader}, ${report.votersUp}/${report.voters} voters up${caught}${reused !== undefined && polls === 1 ? ` (as observed ${reused} ms earlier; nothing acted since)` : ""}`,
+          message: `${what}${reused !== undefined && polls === 1 ? ` (as observed ${reused} ms earlier; nothing acted since)` : ""}`,
           data: { polls, waitedFor: [firstWait, lastWait === firstWait ? undefined : lastWait].filter((w) => w !== undefined), ...(reused !== undefined && polls === 1 ? { reusedMsOld: reused } : {}) },
         },
       };
     }
-    if (waitingFor !== undefined) await exited(report);
-    if (Date.now() >= deadline) {
-      const waited = `${step.hosts.join(", ")} did not become healthy within ${step.timeoutMs / 1000}s: ${waitingFor}`;
-      if (step.role === "gate") {
-        throw new ZkfleetError("plan", `not going on: ${waited}; ${step.reason}`, {
-          where: report.problems.join("; "),
-          hint: "stopping a server of an ensemble that is not fully healthy could cost quorum; fix the problems above, then run apply again",
-        });
-      }
-      throw new ZkfleetError("zookeeper", waited, {
-        where: report.problems.join("; "),
-        hint: "look at the ZooKeeper logs on the hosts named above (log_dir), then run `zkfleet status`; apply can be run again once fixed",
-      });
-    }
+    // The agent's word on a server that exited is not waited for past the deadline either.
+    const watched = await until(exited(report).then(() => true), deadline + LATE_MS);
+    if (watched === undefined || Date.now() >= deadline) throw timedOut(waitingFor);
     firstWait ??= waitingFor;
     lastWait = waitingFor;
     const line = `${step.role}: ${waitingFor}, ${report.votersUp}/${report.voters} voters up`;
@@ -218,7 +301,9 @@ async function awaitHealthy(
       said = { line, at: Date.now() };
     }
     const early = step.role === "check" && Date.now() - started < CHECK_EARLY_MS;
-    await new Promise((r) => setTimeout(r, opts.pollMs ?? (early ? CHECK_EARLY_POLL_MS : HEALTH_POLL_MS)));
+    // The last poll comes at the deadline, not a poll's length after it.
+    const pause = Math.min(opts.pollMs ?? (early ? CHECK_EARLY_POLL_MS : HEALTH_POLL_MS), deadline - Date.now());
+    await new Promise((r) => setTimeout(r, pause));
   }
 }
 
@@ -339,7 +424,9 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
       });
     }
     if (!stage.concurrent) {
-      let stopped = false;
+      // A stage that checks a server the resumed run started: it was stopped, and is watched like one just started.
+      let stopped = stage.resumes !== undefined;
+      if (stage.resumes !== undefined) startedUnchecked.add(stage.resumes);
       try {
         for (const step of stage.steps) {
           // Before `stopped`: what is not ready fails the step before it touched the server, with nothing to undo.
@@ -349,8 +436,10 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
         }
       } catch (err) {
         // An interrupt comes between steps and leaves a server as its steps left it: resume goes on from there.
+        if (err instanceof ZkfleetError && err.source === "interrupted") throw stopped && stage.undo ? uncheckedOnInterrupt(stage, err) : err;
+        // The server of a stage whose check failed on another server's account serves: it is left as it is.
         // A run whose lock was taken over leaves the server to the run that holds it now: an undo would act too.
-        if (!stopped || !stage.undo || (err instanceof ZkfleetError && err.source === "interrupted") || err instanceof LockTakenOver) throw err;
+        if (!stopped || !stage.undo || err instanceof OtherServerFailed || err instanceof LockTakenOver) throw err;
         throw await undoStage(stage.title, stage.undo, err);
       }
       continue;
@@ -363,6 +452,21 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
       }
     });
   }
+  /**
+   * An interrupt after a stage's server was started and before its check passed leaves a server nobody has seen
+   * serve, with no undo: resume checks it first (and puts it back if it does not serve), and the message says so.
+   */
+  function uncheckedOnInterrupt(stage: Plan["stages"][number], err: ZkfleetError): ZkfleetError {
+    const host = stage.resumes ?? stage.steps.find((s) => s.kind === "start")?.host;
+    if (host === undefined || !startedUnchecked.has(host)) return err;
+    journal.write("unchecked", { host, stage: stage.title });
+    return new ZkfleetError("interrupted", `${err.message}; ${host} was started and has not been checked yet`, {
+      where: journal.path,
+      hint: `run \`zkfleet runs resume ${journal.runId}\`: it checks ${host} before anything else and puts it back as it was if it does not serve ` +
+        "(a plain apply would only see it running)",
+    });
+  }
+
   /** Puts a server back as it was after its stage failed, then halts the run with both stories told. */
   async function undoStage(title: string, undo: Step[], cause: unknown): Promise<ZkfleetError> {
     const why = cause instanceof Error ? cause.message : String(cause);
@@ -370,6 +474,15 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<Exe
     try {
       for (const step of undo) await run(step);
     } catch (undoErr) {
+      // The undo's own gate refused: the server is left as it is, since stopping it would cost quorum.
+      const gate = undo[0];
+      if (undoErr instanceof ZkfleetError && undoErr.source === "plan" && gate?.kind === "await_healthy" && gate.quorumWithout !== undefined) {
+        return new ZkfleetError("zookeeper", `${title} failed (${why}); ${gate.quorumWithout} was not put back, since stopping it would leave fewer than a quorum serving: ${undoErr.message}`, {
+          where: undoErr.where ?? journal.path,
+          hint: `bring the servers named back first (\`zkfleet status\`, their ZooKeeper logs), then run \`zkfleet runs resume ${journal.runId}\`: it checks ${gate.quorumWithout} again and puts it back if it still does not serve`,
+          cause,
+        });
+      }
       return new ZkfleetError("zookeeper", `${title} failed (${why}), and putting it back failed too: ${undoErr instanceof Error ? undoErr.message : String(undoErr)}`, {
         where: journal.path,
         hint: "the ensemble may be short of this server: run `zkfleet status`, look at its ZooKeeper log, fix it by hand; the journal lists what ran",

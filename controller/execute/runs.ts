@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { ZkfleetError } from "../../common/errors.js";
 import type { StepHistory } from "../plan/estimate.js";
 import type { Plan, StepKind } from "../plan/steps.js";
+import type { UncheckedStart } from "../plan/put-back.js";
 import type { RunOrigin } from "./journal.js";
 import { compareText } from "../../common/compare.js";
 
@@ -211,4 +212,34 @@ export function lastAppliedMembers(dir: string, ensemble: string): { run: string
   const plan = records(last.file).find((r) => r.event === "plan")?.plan as Plan | undefined;
   const members = plan?.target.members.map((m) => ({ host: m.host, address: m.address, myid: m.myid })) ?? [];
   return members.length > 0 ? { run: last.run, members } : undefined;
+}
+
+/**
+ * The servers a run started in a stage that can undo them and never saw
+ * through that stage's check: its start began (or the stage was itself such
+ * a check, of a run before it) and the check did not pass, and no undo of
+ * the stage finished. What `runs resume` checks before anything else.
+ */
+export function uncheckedStarts(file: string): UncheckedStart[] {
+  const recs = records(file);
+  const plan = recs.find((r) => r.event === "plan")?.plan as Plan | undefined;
+  const indexes = (event: string) => new Set(recs.filter((r) => r.event === event).map((r) => Number(r.index)));
+  const started = indexes("step-start");
+  const done = indexes("step-done");
+  const undone = new Set(recs.filter((r) => r.event === "undo-done").map((r) => String(r.stage)));
+  const found: UncheckedStart[] = [];
+  let first = 0;
+  for (const stage of plan?.stages ?? []) {
+    const at = first;
+    first += stage.steps.length;
+    if (!stage.undo || undone.has(stage.title)) continue;
+    const startAt = stage.steps.findIndex((s) => s.kind === "start");
+    const host = stage.resumes ?? stage.steps[startAt]?.host;
+    const checkAt = stage.steps.findIndex((s, i) => i > startAt && s.kind === "await_healthy" && s.role === "check");
+    const check = stage.steps[checkAt];
+    if (host === undefined || check?.kind !== "await_healthy" || done.has(at + checkAt)) continue;
+    if (stage.resumes === undefined && !started.has(at + startAt)) continue;
+    found.push({ host, check, undo: stage.undo });
+  }
+  return found;
 }

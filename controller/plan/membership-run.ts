@@ -373,7 +373,8 @@ export function planMembershipRun(input: MembershipRunInput): Plan {
         // leader restarts last, when every other member runs the new list: its old one would be the odd one
         // out, so a leader that does not come back halts the run as it is.
         ...(last ? {} : {
-          undo: putBackSteps(x, d.stop, d.start, files, healthy("check", old, `${x} must serve with the list the leader counts by`, { roles: oldRoles })),
+          undo: putBackSteps(x, d.stop, d.start, files, healthy("check", old, `${x} must serve with the list the leader counts by`, { roles: oldRoles }),
+            healthy("gate", old, "", { roles: oldRoles })),
         }),
       };
     });

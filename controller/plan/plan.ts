@@ -467,7 +467,7 @@ export function planApply(input: PlanInput): Plan {
     const mode = modeOf(o) ?? "unknown";
     const [writes, onNewRelease] = [steps.filter((s) => s.kind === "write_file"), steps.filter((s) => s.kind !== "write_file")];
     const check = healthy("check", `${o.host} must serve again before the next server is touched`, o.host);
-    const undo = putBackSteps(o.host, d.stop, d.start, [...writes, ...onNewRelease], check);
+    const undo = putBackSteps(o.host, d.stop, d.start, [...writes, ...onNewRelease], check, healthy("gate", ""));
     stages.push({
       title: `${upgrade ? "upgrade" : "roll"} ${o.host} (${mode})`,
       concurrent: false,

@@ -92,6 +92,12 @@ export type AwaitHealthyStep = StepBase & {
    * or observe) and is not counted as a voter.
    */
   roles?: Record<string, "participant" | "observer" | "learner">;
+  /**
+   * A gate before an undo stops this server (the one that failed): it waits
+   * only until, without it, a quorum of voters serves, since the ensemble
+   * as a whole is not expected to be healthy then.
+   */
+  quorumWithout?: string;
   timeoutMs: number;
 };
 
@@ -140,6 +146,12 @@ export interface Stage {
    * halt. Shown by --check like every other step.
    */
   undo?: Step[];
+  /**
+   * A server the resumed run stopped and started but never saw through its
+   * check: this stage checks it, and its undo (that run's) puts it back when
+   * it does not serve.
+   */
+  resumes?: string;
 }
 
 export type RefusalCode =
@@ -202,6 +214,9 @@ export function describeStep(s: Step): string {
     case "start": return `${s.host}: start ZooKeeper (${s.reason})`;
     case "stop": return `${s.host}: stop ZooKeeper, now ${s.mode} (${s.reason})`;
     case "await_healthy":
+      if (s.quorumWithout !== undefined) {
+        return `gate: a quorum of ${s.hosts.join(", ")} serves without ${s.quorumWithout} within ${Math.round(s.timeoutMs / 1000)}s (${s.reason})`;
+      }
       return `${s.role === "gate" ? "gate" : "check"}: ${s.hosts.join(", ")} healthy${s.caughtUp ? `, ${s.caughtUp} caught up with the leader` : ""}` +
         `${s.versions.length > 1 ? ` (running ${s.versions.join(" or ")})` : ""} within ${Math.round(s.timeoutMs / 1000)}s (${s.reason})`;
     case "reconfig":

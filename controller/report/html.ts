@@ -9,6 +9,7 @@ import { describeStep } from "../plan/steps.js";
 import type { ClientSeries } from "../canary/canary.js";
 import type { StepRecord } from "../execute/runs.js";
 import type { RunReport } from "./model.js";
+import { figure } from "./text.js";
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -176,11 +177,12 @@ const table = (head: string[], rows: string[][], cls: string) =>
 function canarySection(r: RunReport): string {
   if (!r.canary) return "<p>No canary ran (it runs only when a run stops servers, and not with --no-canary).</p>";
   const t = r.canary.total;
-  const figures = `<p class="canary-total">${t.ops} operations, ${t.failed} failed, ${t.lost} acknowledged writes lost, ${t.expired} sessions expired; ` +
-    `longest unavailability ${seconds(t.longestGapMs)} (full connect string); latency p50 ${t.p50Ms} ms, p99 ${t.p99Ms} ms; clients went ${esc(r.canary.via)}.</p>`;
+  const ms = (n: number) => `${n} ms`;
+  const figures = `<p class="canary-total">${figure(t.ops)} operations, ${figure(t.failed)} failed, ${figure(t.lost)} acknowledged writes lost, ${figure(t.expired)} sessions expired; ` +
+    `longest unavailability ${figure(t.longestGapMs, seconds)} (full connect string); latency p50 ${figure(t.p50Ms, ms)}, p99 ${figure(t.p99Ms, ms)}; clients went ${esc(r.canary.via)}.</p>`;
   return figures + table(["client", "operations", "failed", "lost", "expired", "longest gap", "p50", "p99", "problem"],
-    r.canary.clients.map((c) => [esc(c.label), String(c.ops), String(c.failed), String(c.lost), String(c.expired), seconds(c.longestGapMs),
-      `${c.p50Ms} ms`, `${c.p99Ms} ms`, esc(c.problem ?? "")]), "canary");
+    r.canary.clients.map((c) => [esc(c.label), figure(c.ops), figure(c.failed), figure(c.lost), figure(c.expired), figure(c.longestGapMs, seconds),
+      figure(c.p50Ms, ms), figure(c.p99Ms, ms), esc(c.problem ?? "")]), "canary");
 }
 
 const STYLE = `

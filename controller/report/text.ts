@@ -4,12 +4,16 @@ import { type Step, describeStep } from "../plan/steps.js";
 import type { RunReport } from "./model.js";
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+/** A canary figure, or "unknown" where a client's report is missing (canary.ts ClientFigures). */
+export const figure = (n: number | null, unit = (x: number) => String(x)) => (n === null ? "unknown" : unit(n));
+const ms = (n: number) => `${n} ms`;
 
 /** The canary's figures for people: in total, then each step where clients saw something. */
 export function formatCanary(r: CanaryRunReport, steps: readonly Step[]): string {
   const t = r.total;
-  const lines = [`canary: ${t.ops} operations, ${t.failed} failed, longest unavailability ${seconds(t.longestGapMs)} (full connect string), ` +
-    `latency p50 ${t.p50Ms} ms p99 ${t.p99Ms} ms, sessions expired ${t.expired}, acknowledged writes lost ${t.lost}`];
+  const lines = [`canary: ${figure(t.ops)} operations, ${figure(t.failed)} failed, longest unavailability ${figure(t.longestGapMs, seconds)} (full connect string), ` +
+    `latency p50 ${figure(t.p50Ms, ms)} p99 ${figure(t.p99Ms, ms)}, sessions expired ${figure(t.expired)}, acknowledged writes lost ${figure(t.lost)}` +
+    `${t.unknown ? " (unknown: a client's report is missing or incomplete)" : ""}`];
   for (const st of r.steps) {
     if (st.failed === 0 || !steps[st.index]) continue;
     lines.push(`  step ${st.index + 1} (${describeStep(steps[st.index]!)}): ${st.failed} of ${st.ops} failed, longest gap ${seconds(st.longestGapMs)}`);
@@ -49,8 +53,8 @@ export function formatRunReport(r: RunReport): string[] {
     const [total, ...perStep] = formatCanary(r.canary, r.planned).split("\n");
     lines.push(`${total} (clients went ${r.canary.via})`, ...perStep);
     for (const c of r.canary.clients) {
-      lines.push(`  client ${c.label.padEnd(6)} ${c.ops} ops, ${c.failed} failed, ${c.lost} lost, ${c.expired} expired, longest gap ${seconds(c.longestGapMs)}, ` +
-        `p50 ${c.p50Ms} ms, p99 ${c.p99Ms} ms`);
+      lines.push(`  client ${c.label.padEnd(6)} ${figure(c.ops)} ops, ${figure(c.failed)} failed, ${figure(c.lost)} lost, ${figure(c.expired)} expired, ` +
+        `longest gap ${figure(c.longestGapMs, seconds)}, p50 ${figure(c.p50Ms, ms)}, p99 ${figure(c.p99Ms, ms)}`);
     }
   }
   return lines;

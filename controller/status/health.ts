@@ -47,6 +47,12 @@ export interface EnsembleReport {
 }
 
 const VOTING_MODES = new Set(["leader", "follower"]);
+const SERVING_MODES = new Set(["leader", "follower", "observer", "standalone"]);
+
+/** Whether a member's server answers in a mode that serves clients (not down, frozen, or electing). */
+export function serves(h: HostReport): boolean {
+  return h.reachable && h.running !== false && h.answering !== false && h.mode !== undefined && SERVING_MODES.has(h.mode);
+}
 
 /** The zxid ZooKeeper prints, ordered numerically (hex strings of different lengths). */
 export function compareZxid(a: string, b: string): number {
@@ -117,7 +123,10 @@ export function judgeEnsemble(
     problems.unshift(`${leaders.length} servers claim to lead: ${leaders.map((h) => h.host).join(", ")}`);
   } else if (!hasQuorum(votersUp.length, voters.length) || !leader) {
     verdict = "no-quorum";
-    problems.unshift(`${votersUp.length} of ${voters.length} voters serve; a quorum needs ${quorum}`);
+    // Followers of a leader that no longer answers (frozen, cut off) still say "follower" until they give up on it.
+    problems.unshift(hasQuorum(votersUp.length, voters.length)
+      ? `no voter answers as leader: ${votersUp.map((h) => h.host).join(", ")} say they follow one (a quorum needs ${quorum} voters and a leader)`
+      : `${votersUp.length} of ${voters.length} voters serve; a quorum needs ${quorum}`);
   } else {
     verdict = problems.length === 0 ? "healthy" : "degraded";
   }

@@ -186,10 +186,11 @@ describe("a real ZooKeeper 3.8.0 standalone", () => {
     const written = await zk.writeConfig("srvr");
     expect(written.diff).toContain("-4lw.commands.whitelist=*\n+4lw.commands.whitelist=srvr");
     const started = await zk.start({ probe: true });
-    expect(started.message).toMatch(new RegExp(`^started ZooKeeper as pid \\d+; it answers on ${HOST}:${zk.port}$`));
+    // Start returns once the server answers srvr, or when zkServer.sh's own one-second wait ends if the JVM is slower
+    // (a loaded machine): both are a successful start. When it says the server answers, it must, without waiting.
+    expect(started.message).toMatch(new RegExp(`^started ZooKeeper as pid \\d+(; it answers on ${HOST}:${zk.port})?$`));
     zkPid = started.data.pid ?? undefined;
-    // It answered srvr before start returned, so it does now, without waiting.
-    expect((await zk.status()).data.words.srvr).toBe("ok");
+    if (started.message.includes("it answers on")) expect((await zk.status()).data.words.srvr).toBe("ok");
     const r = await zk.statusWhenServing();
     expect(r.data.words).toEqual({ ruok: "not_whitelisted", srvr: "ok", mntr: "not_whitelisted", conf: "not_whitelisted" });
     expect(r.data.imok).toBeUndefined();
@@ -221,7 +222,7 @@ describe("an upgrade step: 3.4.13 stopped, current switched to 3.8.0, started on
   it("starts 3.4.13 and reads its status (no whitelist, no AdminServer in 3.4)", async () => {
     expect((await old.install("3.4.13")).data.current_after).toBe("3.4.13");
     await old.writeConfig("*");
-    expect((await old.start({ probe: true })).message).toMatch(/; it answers on /);
+    expect((await old.start({ probe: true })).message).toMatch(/^started ZooKeeper as pid \d+/);
     const r = await old.statusWhenServing();
     expect(r.data).toMatchObject({ mode: "standalone", imok: true, words: { ruok: "ok", srvr: "ok", mntr: "ok", conf: "ok" } });
     expect(r.data.version).toMatch(/^3\.4\.13/);

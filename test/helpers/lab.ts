@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { afterAll, beforeAll } from "vitest";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
@@ -109,4 +109,20 @@ export function useTestLab(name: string, subnet: string, hosts = 3, version?: st
     rmSync(journal, { recursive: true, force: true });
   });
   return ctx;
+}
+
+/** Canary worker processes started by this test process: pid and label. */
+export function canaryWorkers(): { pid: number; label: string }[] {
+  const found: { pid: number; label: string }[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      const ppid = Number(readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+      if (ppid === process.pid && argv.some((a) => a.endsWith("canary/worker.js"))) found.push({ pid: Number(entry), label: JSON.parse(argv.at(-2) || argv.at(-1)!).label });
+    } catch {
+      // Gone while listing.
+    }
+  }
+  return found;
 }

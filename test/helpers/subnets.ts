@@ -36,6 +36,7 @@ export const SUBNETS = {
   "hosts-conflict": "127.86.0",
   "status-frozen": "127.87.0",
   "canary-ssh": "127.76.0",
+  "undo-gated": "127.61.0",
   "report": "127.95.0",
   "systemd": "127.95.1",
   "adopt-debian": "127.95.2",

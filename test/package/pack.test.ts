@@ -77,12 +77,16 @@ afterAll(() => {
 });
 
 describe("the packed zkfleet, installed with npm install -g", () => {
-  it("holds the build, the agent bundle, templates and dist recipe files, and no sources or tests", () => {
+  it("holds the build, the agent bundle, templates, dist recipe files and the docs/ pages, and no sources or tests", () => {
     const paths = packed.files.map((f) => f.path);
     for (const p of ["bin/zkfleet.js", "dist/zkfleet.cjs", "dist/controller/cli.js", "dist/agent.js", "dist/controller/canary/worker.js", "dist/controller/zk/worker.js",
       "templates/zoo.cfg.hbs", "dists/files/zkEnv.sh", "inventories/example.yml", "README.md", "package.json"]) {
       expect(paths).toContain(p);
     }
+    // The README is the front door: every page it and the pages link to ships with it.
+    const pages = readdirSync(join(repo, "docs")).filter((f) => f.endsWith(".md"));
+    expect(pages.length).toBeGreaterThan(0);
+    for (const page of pages) expect(paths).toContain(`docs/${page}`);
     expect(paths.filter((p) => p.endsWith(".ts") || p.endsWith(".map") || p.startsWith("test/") || p.startsWith("node_modules/"))).toEqual([]);
   });
 

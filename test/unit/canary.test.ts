@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { SERIES_BUCKET_MS, longestGap, summarize, timeSeries } from "../../controller/canary/canary.js";
 import type { CanaryFinal, CanaryOp } from "../../controller/canary/protocol.js";
+import { formatCanary } from "../../controller/report/text.js";
 
 const w = (t: number, ok = true, step = 0, ms = 2): CanaryOp => ({ t, ms, kind: "write", ok, step });
 
@@ -16,10 +17,30 @@ describe("canary figures", () => {
   it("sums clients, counts lost acknowledged writes and expiries, and tells a client that gave no report", () => {
     const all: CanaryFinal = { type: "final", label: "all", connect: "a:1,b:1", startedAt: 0, ops: [w(0), w(100, false, 1), w(500, true, 1), w(600, true, 2)], events: [], acked: 3, lost: [], expired: 0 };
     const pinned: CanaryFinal = { ...all, label: "zk1", connect: "a:1", lost: [7], expired: 1 };
+    expect(summarize([all, pinned]).total).toMatchObject({ ops: 8, failed: 2, lost: 1, expired: 1, longestGapMs: 500 });
     const r = summarize([all, pinned, { label: "zk2", connect: "b:1", problem: "canary client zk2 exited (SIGSEGV) without its report" }]);
-    expect(r.total).toMatchObject({ ops: 8, failed: 2, lost: 1, expired: 1, longestGapMs: 500 });
+    // zk2's share is unknown, and so is every sum it is part of; the full connect string's gap is known.
+    expect(r.total).toMatchObject({ ops: null, failed: null, lost: null, expired: null, longestGapMs: 500 });
     expect(r.steps.map((s) => [s.index, s.ops, s.failed])).toEqual([[0, 2, 0], [1, 4, 2], [2, 2, 0]]);
     expect(r.clients[2]).toMatchObject({ label: "zk2", problem: expect.stringMatching(/SIGSEGV/) });
+  });
+
+  it("a client with no report makes the figures it is part of unknown, never 0; one whose final check failed, its lost writes", () => {
+    const pinned: CanaryFinal = { type: "final", label: "zk1", connect: "a:1", startedAt: 0, ops: [w(0), w(100)], events: [], acked: 2, lost: [], expired: 0 };
+    const noAll = summarize([{ label: "all", connect: "a:1,b:1", problem: "canary client all exited (SIGSEGV) without its report" }, pinned]);
+    expect(noAll.total).toEqual({
+      ops: null, failed: null, lost: null, expired: null, longestGapMs: null, p50Ms: null, p99Ms: null,
+      unknown: ["canary client all exited (SIGSEGV) without its report"],
+    });
+    expect(noAll.clients[0]).toMatchObject({ ops: null, lost: null, longestGapMs: null });
+    expect(formatCanary({ ...noAll, via: "direct" }, [])).toMatch(
+      /^canary: unknown operations, unknown failed, longest unavailability unknown \(full connect string\), latency p50 unknown p99 unknown, sessions expired unknown, acknowledged writes lost unknown/);
+    const all: CanaryFinal = { ...pinned, label: "all", connect: "a:1,b:1" };
+    const unread = summarize([all, { ...pinned, verifyError: "connection loss" }]);
+    expect(unread.total).toMatchObject({ ops: 4, lost: null, expired: 0, longestGapMs: 100, unknown: [expect.stringMatching(/final check could not read .*connection loss/)] });
+    // Every report in: nothing unknown.
+    expect(summarize([all, pinned]).total).toMatchObject({ ops: 4, lost: 0, expired: 0 });
+    expect(summarize([all, pinned]).total.unknown).toBeUndefined();
   });
 
   it("buckets each client's operations by wall-clock time on a common grid: counts, failures, latency of the successful ones", () => {

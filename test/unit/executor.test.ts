@@ -1,12 +1,13 @@
 // The executor's sequencing with recording actions (the acting is tested in
 // the lab): journal before and after every step, stop at the first failure,
 // stop between steps when interrupted, gates and checks with their exit codes.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ExitCode, ZkfleetError, exitCodeFor } from "../../common/errors.js";
-import { type Actions, executePlan } from "../../controller/execute/executor.js";
+import { type Actions, OtherServerFailed, executePlan } from "../../controller/execute/executor.js";
 import { LockTakenOver } from "../../controller/execute/lock.js";
-import type { Plan, Step } from "../../controller/plan/steps.js";
-import type { EnsembleReport } from "../../controller/status/health.js";
+import { putBackSteps } from "../../controller/plan/put-back.js";
+import type { AwaitHealthyStep, Plan, StartStep, Step, StopStep } from "../../controller/plan/steps.js";
+import { type EnsembleReport, type HostReport, judgeEnsemble } from "../../controller/status/health.js";
 
 const report = (verdict: EnsembleReport["verdict"]): EnsembleReport => ({
   ensemble: "e", inventory: "e.yml", version: "3.8.0", hosts: [], leader: "zk1", voters: 3, votersUp: verdict === "healthy" ? 3 : 2, quorum: 2, verdict,
@@ -295,6 +296,108 @@ describe("executePlan", () => {
     const err = await executePlan(planWithUndo([gate, stop("zk2")], [stop("zk2"), start("zk2")]), { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0 }).catch((e) => e);
     expect(exitCodeFor(err)).toBe(ExitCode.unsafe);
     expect(h.acted).toEqual([]);
+  });
+
+  describe("when a roll's check fails: the restarted server's failure, or another's", () => {
+    /** An ensemble as judgeEnsemble sees it: zk1..zk3 in these modes ("down": nothing listens, "frozen": answers nothing). */
+    const ensemble = (modes: Record<string, string>): EnsembleReport => judgeEnsemble({ name: "e", inventory: "e.yml", version: "3.8.0" },
+      Object.entries(modes).map(([host, mode]): HostReport => ({
+        host, address: `127.0.0.${host.slice(2)}`, myid: Number(host.slice(2)), role: "participant", reachable: true, zxid: "0x200000005",
+        ...(mode === "down" ? { running: false } : mode === "frozen" ? { running: true, answering: false } : { running: true, mode, ...(mode === "leader" ? { syncedFollowers: 1 } : {}) }),
+      })));
+    const hosts = ["zk1", "zk2", "zk3"];
+    const caught = (timeoutMs: number): AwaitHealthyStep => ({ kind: "await_healthy", host: "*", role: "check", hosts, versions: ["3.8.0"], caughtUp: "zk1", timeoutMs, reason: "r" });
+    const gateOf = (timeoutMs: number): AwaitHealthyStep => ({ kind: "await_healthy", host: "*", role: "gate", hosts, versions: ["3.8.0"], timeoutMs, reason: "r" });
+    const write: Step = { kind: "write_file", host: "zk1", path: "/c/zoo.cfg", content: "new", previous: "old", mode: 0o644, stateDir: "/s", diff: "", before: "present", reason: "r" };
+    /** roll zk1 as the planner makes it, its undo included; the looks the check and the undo see come from `looks`. */
+    function roll(looks: () => EnsembleReport) {
+      const h = harness();
+      h.actions.observe = async () => looks();
+      const check = caught(30);
+      const undo = putBackSteps("zk1", (stop("zk1") as StopStep).args, (start("zk1") as StartStep).args, [write], check, gateOf(30));
+      const p = { target: { name: "e", inventory: "e.yml", version: "3.8.0", members: [] }, unchanged: [], refusals: [],
+        stages: [{ title: "roll zk1 (follower)", concurrent: false, steps: [write, stop("zk1"), start("zk1"), check], undo }] } as Plan;
+      return { h, run: () => executePlan(p, { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 1, goneMs: 60_000 }).then(() => { throw new Error("the run passed"); }, (e: unknown) => e as ZkfleetError) };
+    }
+
+    it("another server failed (the leader frozen; zk1 came back and serves with zk3): halts naming it and what to do, and zk1 is not put back", async () => {
+      const { h, run } = roll(() => ensemble({ zk1: "follower", zk2: "frozen", zk3: "leader" }));
+      const err = await run();
+      expect(err).toBeInstanceOf(OtherServerFailed);
+      expect(exitCodeFor(err)).toBe(ExitCode.failed);
+      expect(err.message).toMatch(/^zk1 came back and serves \(following zk3, 2\/3 voters up\), but zk2 failed during its check: zk2: ZooKeeper accepts connections .* answers nothing/);
+      expect(err.message).toMatch(/zk1 is left as it is \(putting it back would stop a working server\) and the run halted$/);
+      expect(err.hint).toMatch(/zkfleet runs resume r1/);
+      expect(h.acted).toEqual(["write_file:zk1", "stop:zk1", "start:zk1"]);
+      expect(h.records.map((r) => r.event)).not.toContain("undo-start");
+    });
+
+    it("the restarted server did not come back (the others serve): it is put back, its undo's gate passing first", async () => {
+      const { h, run } = roll(() => ensemble({ zk1: "down", zk2: "leader", zk3: "follower" }));
+      const err = await run();
+      expect(err).not.toBeInstanceOf(OtherServerFailed);
+      expect(h.records.map((r) => r.event)).toContain("undo-start");
+      expect(h.acted).toEqual(["write_file:zk1", "stop:zk1", "start:zk1", "stop:zk1", "write_file:zk1", "start:zk1"]);
+      const gate = h.records.find((r) => r.event === "step-done" && r.index === 4) as { message?: string } | undefined;
+      expect(gate?.message).toBe("without zk1, 2 of 3 voters serve (zk2, zk3); a quorum needs 2");
+    });
+
+    it("the undo's gate refuses to stop the server when that would leave fewer than a quorum serving, and the run halts saying so", async () => {
+      // zk1 never serves, and of the others only zk3: stopping zk1 (were it serving after all) would leave one of three.
+      const { h, run } = roll(() => ensemble({ zk1: "down", zk2: "frozen", zk3: "follower" }));
+      const err = await run();
+      expect(exitCodeFor(err)).toBe(ExitCode.failed);
+      expect(err.message).toMatch(/^roll zk1 \(follower\) failed \(.*\); zk1 was not put back, since stopping it would leave fewer than a quorum serving: not going on: .*without zk1, 1 of 3 voters serve \(zk3\); a quorum needs 2/);
+      expect(err.hint).toMatch(/zkfleet runs resume r1/);
+      // Its second stop never ran.
+      expect(h.acted).toEqual(["write_file:zk1", "stop:zk1", "start:zk1"]);
+      expect(h.records.map((r) => r.event)).toContain("undo-start");
+      expect(h.records.map((r) => r.event)).not.toContain("undo-done");
+    });
+  });
+
+  describe("a gate or check ends within its timeout and a small bound", () => {
+    it("when a look never finishes, and when each look is slow", async () => {
+      vi.useFakeTimers();
+      try {
+        for (const observe of [() => new Promise<never>(() => {}), () => new Promise<EnsembleReport>((r) => setTimeout(() => r(report("degraded")), 4_000))]) {
+          const h = harness();
+          h.actions.observe = observe;
+          let ended: unknown;
+          void executePlan(plan([{ ...gate, timeoutMs: 10_000 } as Step, stop("zk2")]), { actions: h.actions, journal: h.journal, parallel: 1 })
+            .then(() => (ended = "passed"), (e: unknown) => (ended = e));
+          // The timeout and 1 s more: a look under way then is not waited for.
+          await vi.advanceTimersByTimeAsync(11_000);
+          expect(ended).toBeInstanceOf(ZkfleetError);
+          expect(exitCodeFor(ended)).toBe(ExitCode.unsafe);
+          expect((ended as ZkfleetError).message).toMatch(/did not become healthy within 10s/);
+          expect(h.acted).toEqual([]);
+        }
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+  });
+
+  it("an interrupt between a server's start and its check says it was not checked, and that runs resume checks it first", async () => {
+    const abort = new AbortController();
+    const h = harness({ onAct: (s) => s.kind === "start" && abort.abort() });
+    const err = await executePlan(planWithUndo([gate, stop("zk2"), start("zk2"), check], [stop("zk2"), start("zk2"), { ...check }]),
+      { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0, signal: abort.signal }).catch((e) => e);
+    expect(exitCodeFor(err)).toBe(ExitCode.interrupted);
+    expect(err.message).toMatch(/^interrupted before step 4 \(await_healthy on \*\); every earlier step finished; zk2 was started and has not been checked yet$/);
+    expect(err.hint).toMatch(/^run `zkfleet runs resume r1`: it checks zk2 before anything else and puts it back as it was if it does not serve/);
+    expect(h.acted).toEqual(["stop:zk2", "start:zk2"]);
+    expect(h.records.filter((r) => r.event === "unchecked")).toEqual([{ event: "unchecked", host: "zk2", stage: "roll zk2 (follower)" }]);
+  });
+
+  it("a stage that checks a server a resumed run started undoes it when it does not serve, though the stage stopped nothing", async () => {
+    const h = harness({ verdicts: ["no-quorum", "healthy", "healthy"] });
+    const p: Plan = { ...planWithUndo([{ ...check, timeoutMs: 0 } as Step], [stop("zk2"), start("zk2"), check]) };
+    p.stages[0]!.resumes = "zk2";
+    const err = await executePlan(p, { actions: h.actions, journal: h.journal, parallel: 1, pollMs: 0 }).catch((e) => e);
+    expect(err.message).toMatch(/put back on its previous release and configuration/);
+    expect(h.acted).toEqual(["stop:zk2", "start:zk2"]);
   });
 
   it("an interrupt stops between steps, journals where, and exits 130 (not 'invalid input')", async () => {

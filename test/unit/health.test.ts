@@ -39,6 +39,13 @@ describe("judgeEnsemble", () => {
     expect(r.problems[0]).toBe("0 of 3 voters serve; a quorum needs 2");
   });
 
+  it("with a quorum of voters following a leader that answers nothing, says no voter leads (not that a quorum of two lacks two)", () => {
+    const r = judgeEnsemble(target, [host(1), host(2, { answering: false, mode: undefined }), host(3)]);
+    expect(r.verdict).toBe("no-quorum");
+    expect(r.problems[0]).toBe("no voter answers as leader: zk1, zk3 say they follow one (a quorum needs 2 voters and a leader)");
+    expect(r.problems[0]).not.toMatch(/2 of 3 voters serve; a quorum needs 2/);
+  });
+
   it("calls out two leaders, a wrong myid, a wrong version and unsynced followers", () => {
     const split = judgeEnsemble(target, [host(1, { mode: "leader" }), host(2, { mode: "leader" }), host(3)]);
     expect(split.verdict).toBe("split-brain");

@@ -77,7 +77,9 @@ describe("planMembershipRun", () => {
     const plan = planMembershipRun(input("static", [v(1), v(2)], [v(1), v(2), v(3)],
       [{ ...running("zk1", "follower"), files: { [CFG]: oldList } }, running("zk2", "leader"), { host: "zk3" }, { host: "zk4" }], "zk2"));
     const follower = plan.stages.find((s) => s.title === "restart zk1 with voters {1,2,3}")!;
-    expect(kinds(follower.undo ?? [])).toEqual(["stop:zk1", "write_file:zk1", "start:zk1", "await_healthy:*"]);
+    expect(kinds(follower.undo ?? [])).toEqual(["await_healthy:*", "stop:zk1", "write_file:zk1", "start:zk1", "await_healthy:*"]);
+    // Its stop is gated: only while a quorum of the list the leader counts by serves without it.
+    expect(follower.undo![0]).toMatchObject({ role: "gate", quorumWithout: "zk1", hosts: ["zk1", "zk2", "zk3"], roles: { zk3: "learner" } });
     const back = follower.undo!.find((s) => s.kind === "write_file");
     expect(back?.kind === "write_file" && back.content).toBe(oldList);
     // The check after putting it back judges the list the leader still counts by, the joiner serving without a vote.
