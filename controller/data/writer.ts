@@ -93,6 +93,12 @@ interface Frame<N extends TreeNode> {
   assumed: number;
   /** Scratch creates for its counter, committed. */
   bumped: number;
+  /**
+   * A child's create or a scratch pair whose outcome this write did not see (a node found there, which a multi
+   * answered on a lost connection may have made; a bump sent node by node): the servers counted what they applied,
+   * so its close reads the counter from them instead of adding up its own.
+   */
+  uncertain: boolean;
   /** Children placed (created in a batch, or read) whose state is not known yet; `whenSettled` hears when none is left. */
   unsettled: number;
   whenSettled: (() => void) | undefined;
@@ -247,7 +253,7 @@ class Writer<N extends TreeNode> {
     const resumed = resume?.created != null && comparePaths(node.path, resume.created) <= 0;
     const closed = resumed && resume?.closed != null && closedBy(node.path, resume.closed);
     const f: Frame<N> = {
-      path: node.path, node, parent, state: { kind: "pending" }, ready, settle, batch: undefined, created: 0, assumed: 0, bumped: 0, unsettled: 0, whenSettled: undefined, resumed, closed,
+      path: node.path, node, parent, state: { kind: "pending" }, ready, settle, batch: undefined, created: 0, assumed: 0, bumped: 0, uncertain: false, unsettled: 0, whenSettled: undefined, resumed, closed,
     };
     if (resumed) {
       this.report.resumed++;
@@ -266,6 +272,7 @@ class Writer<N extends TreeNode> {
     f.batch = undefined;
     f.state = s;
     if (p && s.kind === "created") p.created++;
+    else if (p) p.uncertain = true;
     if (p && !f.resumed && --p.unsettled === 0) p.whenSettled?.();
     f.settle();
   }
@@ -422,7 +429,8 @@ class Writer<N extends TreeNode> {
       } else if (e.kind === "close") {
         all.push(this.finishClose(e.frame));
       }
-      // A bump entry is made up for by its frame's close, from what was written.
+      // A bump entry is made up for by its frame's close, from the servers' count (its multi may have been applied).
+      else e.frame.uncertain = true;
     }
     const creates = settleAll(all).finally(() => {
       // While creates meet nodes that exist, multis would be refused again: node by node until a batch creates all it holds.
@@ -543,9 +551,11 @@ class Writer<N extends TreeNode> {
     if (!f.node.textOnly) {
       if (this.run.counters && !f.node.container) {
         const t = Date.now();
-        const have = s.kind === "created" ? f.created : sequenceCounter((await this.calls.run(() => this.client.exists(f.path)))!);
+        const exact = s.kind === "created" && !f.uncertain;
+        const have = exact ? f.created : sequenceCounter((await this.calls.run(() => this.client.exists(f.path)))!);
         noteCounter(this.report, f.path, have, this.wants(f));
-        const missing = this.wants(f) - have - f.bumped;
+        // The servers' count already holds the scratch pairs they applied.
+        const missing = this.wants(f) - have - (exact ? f.bumped : 0);
         if (missing > 0) {
           await this.bump(f.path, missing);
           this.counterMs += Date.now() - t;

@@ -185,7 +185,12 @@ async function cuttableProxy(to: { host: string; port: number }) {
 
 describe("an import whose connection is cut", () => {
   const COUNT = 30_000;
-  const nodes = (root: string) => [node(root, ""), ...Array.from({ length: COUNT }, (_, i) => ({ ...node(`${root}/n${String(i).padStart(5, "0")}`, ""), data: Buffer.alloc(512, i % 256) }))];
+  // The root as an export of it says: COUNT children, and a counter that COUNT creates moved on (the target's will be).
+  const top = (root: string) => {
+    const n = node(root, "", { cversion: COUNT });
+    return { ...n, stat: { ...n.stat, numChildren: COUNT } };
+  };
+  const nodes = (root: string) => [top(root), ...Array.from({ length: COUNT }, (_, i) => ({ ...node(`${root}/n${String(i).padStart(5, "0")}`, ""), data: Buffer.alloc(512, i % 256) }))];
   /** Waits until the import has written some hundreds of nodes below root. */
   const written = async (watcher: ZkClient, root: string) => {
     const st = await pollUntil(async () => {
