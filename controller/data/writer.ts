@@ -508,7 +508,8 @@ class Writer<N extends TreeNode> {
   private async close(f: Frame<N>): Promise<void> {
     if (f.closed) return;
     const created = () => f.state.kind === "created" || (f.state.kind === "pending" && f.batch !== undefined && !f.batch.sent);
-    if (created()) {
+    // Uncertain: its close reads the servers' count and makes up the rest then (bumping on what it assumed could overshoot).
+    if (created() && !f.uncertain) {
       const scratch = childPath(f.path, this.scratch);
       const pair = this.pairSize(scratch);
       let steps = this.wants(f) - (f.created + f.assumed + f.bumped);
