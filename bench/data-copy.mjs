@@ -1,180 +1,276 @@
-// export, import and diff of whole trees between two 3-server lab ensembles,
-// beside the raw ceilings measured in the same run with the same client
-// library (the `zookeeper` package, calls pipelined 512 deep, no worker
-// process, no file): creates against the target ensemble, reads (data, ACL,
-// children) against the source. Also the controller's peak memory.
-// Run after `npm run build`:
-//   node bench/data-copy.mjs [COUNTxBYTES:PARENTS ...]
-// default sets: 50000x100:1 (one parent with 50,000 children, the fidelity
-// corpus's wide parent at the size the issue asks; CI's fidelity test keeps
-// 5,000), 100000x100:100, 20000x1024:20. Lab on 127.98.0, 6 hosts, two
-// 3.8.0 ensembles; about 10 minutes on 2 cores. Rates count every node
-// (leaves, parents, root) over the command's own time, without process start.
-//
-// Measured here, 2 cores shared with another bench (load 6-8, so the
-// ceilings themselves moved between sets by 40 %):
-//   set                 raw create  import        raw read  export        diff file/live  live/live SSH  peak RSS export ctl/worker
-//   50,000 x 100 B / 1    4568/s    3087/s (68 %)  3788/s   3333/s (88 %)  3205/s (85 %)   2165/s         153 / 92 MB
-//   100,000 x 100 B/100   2674/s    3326/s (124 %) 3254/s   3282/s (101 %) 3293/s (101 %)  1717/s         126 / 92 MB
-//   20,000 x 1 KiB / 20   4302/s    3178/s (74 %)  6564/s   4767/s (73 %)  4767/s (73 %)   2064/s         127 / 88 MB
-// and again on 2026-11-29 (two sets, load 8-10 with lab tests running):
-//   100,000 x 100 B/100   3298/s    3271/s (99 %)  3981/s   4020/s (101 %) 3512/s (88 %)   2077/s         127 / 93 MB
-//   20,000 x 1 KiB / 20   3280/s    3452/s (105 %) 3094/s   3575/s (116 %) 4883/s (158 %)  2176/s         123 / 90 MB
-// Through SSH (-i): export 2691-4132/s, import 4086-4546/s. The controller's
-// peak memory does not grow much with the tree (126-153 MB from 20,000 to
-// 100,000 nodes; 228 MB at 1,000,000 in bench/export-memory.mjs).
-import { spawnSync } from "node:child_process";
+// Copying a tree between two live 3-server ensembles (ZooKeeper 3.8.0), by
+// zkfleet and by its peers, in the same run, alternating, every copy checked:
+//   - zkfleet export + import (two CLI runs, each timed whole: process start
+//     included), and zkfleet sync --once (one run);
+//   - the peer: a zkcopy-style copier on ZooKeeper's Java client
+//     (bench/ZkCopy.java, compiled here against the release's jars): async
+//     reads of data and children, creates in multis of 1,000 ops cut at
+//     900 kB; timed whole, JVM start included (its own clock splits read
+//     and write). It copies paths and data only, as zkcopy does;
+//   - the `zookeeper` package: the tree read pipelined, then single creates
+//     512 in flight, in this process (no process start).
+// Also zkfleet diff of the two live trees, and the Java client's read alone
+// (ZkCopy read) beside zkfleet's export. With --baseline DIR (a built
+// checkout of the code before), that zkfleet's export, import, sync --once
+// and diff run once per set, in the same lab, for before/after figures.
+// Every copy is checked against the source by ZkCopy digest (ZooKeeper's
+// own client): the node count and a digest of paths and data for every
+// copy, and for zkfleet's copies also the digest of data, ACLs and sequence
+// counters (controller/data/digest.ts); the source's parents have an ACL of
+// their own and a counter one past their children, so that check can fail. Each copy goes into an empty
+// target; the tree is deleted between copies (not timed).
+// Run after `npm run build`, in a lab slot:
+//   /work/tools/labslot node bench/data-copy.mjs [--rounds 3] [--package-rounds 1] [--baseline DIR] [COUNTxBYTES:PARENTS ...]
+// default sets 20000x1024:20 and 100000x100:100. Lab of 6 hosts on
+// 127.66.0; about 50 minutes on 2 cores with --baseline.
 import { createRequire } from "node:module";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parse, stringify } from "yaml";
-import { measuredCli, pipelined as pipelinedCalls, rawSession as openRawSession } from "./lib.mjs";
+import { cleanUpOnAbort, commandRunner, javaPeer, measuredCli, pipelined, multis, rawSession, treeOf, treeSets, twoEnsembles } from "./lib.mjs";
 
-const SETS = (process.argv.slice(2).length ? process.argv.slice(2) : ["50000x100:1", "100000x100:100", "20000x1024:20"]).map((s) => {
-  const m = /^(\d+)x(\d+):(\d+)$/.exec(s);
-  if (!m) throw new Error(`a set is COUNTxBYTES:PARENTS, e.g. 100000x100:100; got ${s}`);
-  return { count: Number(m[1]), bytes: Number(m[2]), parents: Number(m[3]), root: `/bench-${m[1]}x${m[2]}` };
-});
+const argv = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = argv.indexOf(name);
+  if (i < 0) return fallback;
+  const [value] = argv.splice(i, 2).slice(1);
+  return value;
+};
+const ROUNDS = Number(option("--rounds", "3"));
+// The package's copy is the slowest by far (single creates): by default it runs in the first round only.
+const PACKAGE_ROUNDS = Number(option("--package-rounds", "1"));
+const BASELINE = option("--baseline", undefined);
+const SETS = treeSets(argv, "copy");
 const WINDOW = 512;
 const root = new URL("..", import.meta.url).pathname;
 const cli = join(root, "bin/zkfleet.js");
+const { WireClient } = await import(join(root, "dist/controller/zk/wire-client.js"));
 const ZooKeeper = createRequire(join(root, "package.json"))("zookeeper");
 const labDir = "/var/tmp/zkfleet-bench/data-copy";
 const work = mkdtempSync(join(tmpdir(), "zkfleet-bench-data-"));
 const env = { ...process.env, ZKFLEET_JOURNAL: join(work, "journal") };
 const children = new Set();
+const run = commandRunner(env, children);
+const zkfleet = measuredCli(cli, env, children);
+const before = BASELINE ? measuredCli(join(BASELINE, "bin/zkfleet.js"), env, children) : undefined;
+const OPEN = [{ perms: 31, scheme: "world", id: "anyone" }];
+const PARENT_ACL = [...OPEN, { perms: 1, scheme: "ip", id: "10.0.0.0/8" }];
 
-/** Ends the bench however it ends, stopping only what it started: its children by pid, its own lab. */
-let finished = false;
-function finish(why) {
-  if (finished) return;
-  finished = true;
-  if (why) console.error(why);
+async function cleanUp() {
   for (const c of children) c.kill("SIGKILL");
-  const down = spawnSync("node", [cli, "lab", "down", "--dir", labDir], { stdio: "ignore", timeout: 120_000 });
-  if (down.status !== 0) console.error(`lab down failed; check with: node bin/zkfleet.js lab status --dir ${labDir}`);
+  await run(["node", cli, "lab", "down", "--dir", labDir], { timeoutMs: 120_000 });
   rmSync(work, { recursive: true, force: true });
 }
-process.once("SIGINT", () => (finish("SIGINT: bringing the lab down"), process.exit(130)));
-process.once("SIGTERM", () => (finish("SIGTERM: bringing the lab down"), process.exit(130)));
-const giveUp = setTimeout(() => (finish("the bench ran for an hour: stopping"), process.exit(1)), 3600_000);
-
-/** A zkfleet CLI run: exit code, output, wall time, and the peak memory of the controller and of its ZooKeeper worker(s). */
-const zkfleet = measuredCli(cli, env, children);
-function must(what, r, ...codes) {
-  if (!codes.includes(r.code)) throw new Error(`${what} failed (exit ${r.code}):\n${r.stderr.trim() || r.stdout.slice(0, 2000)}`);
+const cancelDeadline = cleanUpOnAbort(cleanUp, 3 * 3600_000);
+const must = (what, r, ...codes) => {
+  if (!codes.includes(r.code)) throw new Error(`${what} failed (exit ${r.code}):\n${(r.stderr ?? "").trim().slice(-3000) || (r.stdout ?? "").slice(0, 2000)}`);
   return r;
-}
+};
 
-const rawSession = (connect) => openRawSession(ZooKeeper, connect);
-const pipelined = (n, call) => pipelinedCalls(n, WINDOW, call);
-/** Every path of a set, parents before children: the root, PARENTS parents, COUNT leaves spread over them. */
-function shape(set) {
-  const parents = Array.from({ length: set.parents }, (_, p) => (set.parents === 1 ? `${set.root}/wide` : `${set.root}/p${String(p).padStart(4, "0")}`));
-  const leaves = Array.from({ length: set.count }, (_, i) => `${parents[i % set.parents]}/n${String(i).padStart(7, "0")}`);
-  return { parents, leaves };
-}
-async function rawCreate(connect, set, prefix = "") {
-  const zk = await rawSession(connect);
-  const { parents, leaves } = shape(set);
-  const data = Buffer.alloc(set.bytes, 0x61);
-  if (prefix) await pipelined(1, (_, done) => zk.a_create(prefix, "", 0, done));
-  const t0 = performance.now();
-  await pipelined(1, (_, done) => zk.a_create(prefix + set.root, "", 0, done));
-  await pipelined(parents.length, (i, done) => zk.a_create(prefix + parents[i], "", 0, done));
-  await pipelined(leaves.length, (i, done) => zk.a_create(prefix + leaves[i], data, 0, done));
-  const ms = performance.now() - t0;
-  zk.close();
-  return ms;
-}
-/** What an export must read: every node's data and ACL, every parent's children. */
-async function rawRead(connect, set) {
-  const zk = await rawSession(connect);
-  const { parents, leaves } = shape(set);
-  const nodes = [set.root, ...parents, ...leaves];
-  const t0 = performance.now();
-  await pipelined(parents.length + 1, (i, done) => zk.a_get_children2(i === 0 ? set.root : parents[i - 1], false, done));
-  await pipelined(nodes.length * 2, (i, done) => (i % 2 === 0 ? zk.a_get(nodes[i >> 1], false, done) : zk.a_get_acl(nodes[i >> 1], done)));
-  const ms = performance.now() - t0;
-  zk.close();
-  return ms;
-}
-async function rawDelete(connect, set, prefix = "") {
-  const zk = await rawSession(connect);
-  const { parents, leaves } = shape(set);
-  await pipelined(leaves.length, (i, done) => zk.a_delete_(prefix + leaves[i], -1, done));
-  await pipelined(parents.length, (i, done) => zk.a_delete_(prefix + parents[i], -1, done));
-  await pipelined(1, (_, done) => zk.a_delete_(prefix + set.root, -1, done));
-  if (prefix) await pipelined(1, (_, done) => zk.a_delete_(prefix, -1, done));
-  zk.close();
-}
 
-function inventories() {
-  const lab = parse(readFileSync(join(labDir, "inventory.yml"), "utf8"));
-  return ["src", "dst"].map((name, i) => {
-    const file = join(work, `${name}.yml`);
-    writeFileSync(file, stringify({
-      ...lab, ensemble: name, zookeeper: { ...lab.zookeeper, version: "3.8.0", heap_mb: 512 },
-      hosts: lab.hosts.slice(i * 3, i * 3 + 3).map((h, k) => ({ ...h, myid: k + 1 })),
-    }));
-    return file;
+/**
+ * The set's tree on the source, in multis. So that a copy's ACLs and counters are checked, not only its
+ * data: every parent gets an ACL of its own (the open one plus an ip entry), and its sequence counter is
+ * moved one past its children by a create/delete pair (a plain copy of the tree would get neither right).
+ */
+async function seed(connect, nodes) {
+  const c = await WireClient.open({ connect });
+  const parents = new Set(nodes.map((n) => n.path.slice(0, n.path.lastIndexOf("/"))));
+  const ops = nodes.flatMap((n) => {
+    if (!parents.has(n.path)) return [{ op: "create", path: n.path, data: n.data, acl: OPEN }];
+    const scratch = `${n.path}/scratch`;
+    return [{ op: "create", path: n.path, data: n.data, acl: PARENT_ACL }, { op: "create", path: scratch, data: Buffer.alloc(0), acl: OPEN }, { op: "delete", path: scratch }];
   });
+  try {
+    for (const batch of multis(ops)) {
+      const r = await c.multi(batch);
+      if (!r.ok) throw new Error(`seeding failed at ${batch[r.index].path}: ${r.rc}`);
+    }
+  } finally {
+    await c.close();
+  }
 }
 
-const rate = (n, ms) => Math.round((n / ms) * 1000);
-/** The command's own time, from its summary line ("in 12.3s"), without process start and session set-up. */
-const ownMs = (text) => Number(/ in (\d+(?:\.\d+)?)s/.exec(text)?.[1] ?? NaN) * 1000;
+/** Deletes what a copy wrote below the set's root (children first, in multis; a tree absent is fine). */
+async function clear(connect, rootPath) {
+  const c = await WireClient.open({ connect });
+  try {
+    if (!(await c.exists(rootPath))) return;
+    const paths = [];
+    const visit = async (p) => {
+      paths.push(p);
+      const { children: names } = await c.children(p);
+      await Promise.all(names.map((n) => visit(`${p}/${n}`)));
+    };
+    await visit(rootPath);
+    paths.sort((a, b) => b.split("/").length - a.split("/").length);
+    for (const batch of multis(paths.map((path) => ({ op: "delete", path })))) {
+      const r = await c.multi(batch);
+      if (!r.ok) throw new Error(`clearing ${rootPath} failed: ${r.rc}`);
+    }
+  } finally {
+    await c.close();
+  }
+}
+
+/** The `zookeeper` package as a copier: the tree read pipelined (children, then data), then single creates pipelined. */
+async function packageCopy(srcZk, dstZk, rootPath) {
+  const src = await rawSession(ZooKeeper, srcZk);
+  const dst = await rawSession(ZooKeeper, dstZk);
+  const t0 = performance.now();
+  const nodes = [];
+  let level = [rootPath];
+  while (level.length) {
+    const next = [];
+    const got = new Array(level.length);
+    await pipelined(level.length * 2, WINDOW, (i, done) => {
+      const p = level[i >> 1];
+      if (i % 2 === 0) {
+        src.a_get(p, false, (rc, _e, _stat, data) => {
+          got[i >> 1] = { path: p, data: data ?? Buffer.alloc(0) };
+          done(rc);
+        });
+      } else {
+        src.a_get_children(p, false, (rc, _e, names) => {
+          for (const n of names ?? []) next.push(`${p}/${n}`);
+          done(rc);
+        });
+      }
+    });
+    nodes.push(...got);
+    level = next;
+  }
+  const read = performance.now() - t0;
+  await pipelined(nodes.length, WINDOW, (i, done) => dst.a_create(nodes[i].path, nodes[i].data, 0, done));
+  const ms = performance.now() - t0;
+  src.close();
+  dst.close();
+  return { ms, readMs: read, writeMs: ms - read };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const sec = (ms) => (ms / 1000).toFixed(1);
 
 try {
-  console.error(`lab up: 6 hosts in ${labDir}`);
-  must("lab up", await zkfleet("lab", "up", "--hosts", "6", "--dir", labDir, "--subnet", "127.98.0"), 0);
-  const [src, dst] = inventories();
-  for (const inv of [src, dst]) must(`apply ${inv}`, await zkfleet("apply", "-i", inv, "--yes"), 0, 2);
-  const lab = parse(readFileSync(join(labDir, "inventory.yml"), "utf8"));
-  const srcZk = lab.hosts.slice(0, 3).map((h) => `${h.address}:2181`).join(",");
-  const dstZk = lab.hosts.slice(3, 6).map((h) => `${h.address}:2181`).join(",");
-  const rows = [];
+  const { src: { connect: srcZk }, dst: { connect: dstZk } } = await twoEnsembles(run, cli, labDir, "127.66.0", work);
+  const java = await javaPeer(run, root, work);
+  const digest = async (connect, rootPath) => {
+    const r = must("ZkCopy digest", await java("digest", connect.split(",")[0], rootPath), 0);
+    const m = /^nodes (\d+) persistent \d+ data (sha256:\w+) full (sha256:\w+)/.exec(r.stdout);
+    if (!m) throw new Error(`ZkCopy digest said: ${r.stdout}`);
+    return { nodes: Number(m[1]), data: m[2], full: m[3] };
+  };
+  const loads = [];
+  const results = [];
   for (const set of SETS) {
-    const nodes = set.count + set.parents + 1;
+    const nodes = treeOf(set);
     const file = join(work, `${set.root.slice(1)}.jsonl`);
-    console.error(`\n${set.root}: ${set.count} znodes of ${set.bytes} bytes under ${set.parents} parent(s)`);
-    const seedMs = await rawCreate(srcZk, set);
-    console.error(`  seeded the source (raw pipelined creates) in ${(seedMs / 1000).toFixed(1)} s`);
-    const createCeiling = await rawCreate(dstZk, set, "/raw");
-    await rawDelete(dstZk, set, "/raw");
-    const readCeiling = await rawRead(srcZk, set);
-    console.error(`  raw ceilings: create ${rate(nodes, createCeiling)}/s (target), read ${rate(nodes, readCeiling)}/s (source)`);
-
-    const ex = must("export", await zkfleet("export", "--zk", srcZk, "--path", set.root, "-o", file), 0);
-    const exSsh = must("export -i", await zkfleet("export", "-i", src, "--path", set.root, "-o", `${file}.ssh`), 0);
-    const im = must("import", await zkfleet("import", "--zk", dstZk, "-f", file, "--on-conflict", "skip"), 2);
-    const df = must("diff", await zkfleet("diff", file, dstZk), 0);
-    const dfLive = must("diff live", await zkfleet("diff", src, dst, "--path", set.root), 0);
-    await rawDelete(dstZk, set);
-    const imSsh = must("import -i", await zkfleet("import", "-i", dst, "-f", file, "--on-conflict", "skip"), 2);
-    const row = {
-      set: `${set.count} x ${set.bytes} B / ${set.parents} parent(s)`, nodes,
-      createCeiling: rate(nodes, createCeiling), readCeiling: rate(nodes, readCeiling),
-      import: rate(nodes, ownMs(im.stdout)), importWall: im.ms, importSsh: rate(nodes, ownMs(imSsh.stdout)),
-      export: rate(nodes, ownMs(ex.stdout)), exportWall: ex.ms, exportSsh: rate(nodes, ownMs(exSsh.stdout)),
-      diff: rate(nodes, ownMs(df.stdout)), diffLive: rate(nodes, ownMs(dfLive.stdout)),
-      exportMb: ex.controllerMb, workerMb: ex.workerMb, importMb: im.controllerMb, diffMb: dfLive.controllerMb,
+    console.error(`\n${set.root}: ${set.count} znodes of ${set.bytes} bytes under ${set.parents} parents (${nodes.length} nodes)`);
+    await seed(srcZk, nodes);
+    const want = await digest(srcZk, set.root);
+    if (want.nodes !== nodes.length) throw new Error(`the source holds ${want.nodes} nodes, not ${nodes.length}`);
+    const check = async (tool, full) => {
+      const got = await digest(dstZk, set.root);
+      if (got.nodes !== want.nodes || got.data !== want.data || (full && got.full !== want.full)) {
+        throw new Error(`${tool}'s copy differs from the source: ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+      }
+      await clear(dstZk, set.root);
     };
-    rows.push(row);
-    console.error(`  export ${row.export}/s (${(ex.ms / 1000).toFixed(1)} s whole run; through SSH ${row.exportSsh}/s), import ${row.import}/s (${(im.ms / 1000).toFixed(1)} s; through SSH ${row.importSsh}/s), ` +
-      `diff file/live ${row.diff}/s (${(df.ms / 1000).toFixed(1)} s), live/live through SSH ${row.diffLive}/s (${(dfLive.ms / 1000).toFixed(1)} s)`);
-    await rawDelete(srcZk, set);
-    await rawDelete(dstZk, set);
+    const times = { peer: [], peerRead: [], peerWrite: [], javaRead: [], exportImport: [], export: [], exportOwn: [], import: [], sync: [], pkg: [], pkgRead: [], pkgWrite: [], diff: [], exportMb: [] };
+    const tools = {
+      peer: async () => {
+        const r = must("ZkCopy copy", await java("copy", srcZk, dstZk, set.root, "1000", "900000", "1"), 0);
+        const m = /read (\d+) nodes in (\d+) ms; wrote \d+ nodes in (\d+) ms/.exec(r.stdout);
+        times.peer.push(r.ms);
+        times.peerRead.push(Number(m[2]));
+        times.peerWrite.push(Number(m[3]));
+        await check("the peer", false);
+        const rd = must("ZkCopy read", await java("read", srcZk, set.root), 0);
+        times.javaRead.push(rd.ms);
+        return `${sec(r.ms)} s (read ${sec(Number(m[2]))}, write ${sec(Number(m[3]))}); its read alone ${sec(rd.ms)} s`;
+      },
+      zkfleet: async () => {
+        rmSync(file, { force: true });
+        const ex = must("export", await zkfleet("export", "--zk", srcZk, "--path", set.root, "-o", file), 0);
+        const im = must("import", await zkfleet("import", "--zk", dstZk, "-f", file), 2);
+        times.export.push(ex.ms);
+        times.exportOwn.push(Number(/ in (\d+(?:\.\d+)?)s/.exec(ex.stdout)?.[1] ?? NaN) * 1000);
+        times.exportMb.push(ex.controllerMb);
+        times.import.push(im.ms);
+        times.exportImport.push(ex.ms + im.ms);
+        const df = must("diff", await zkfleet("diff", srcZk, dstZk, "--path", set.root), 0);
+        times.diff.push(df.ms);
+        await check("zkfleet export + import", true);
+        return `${sec(ex.ms + im.ms)} s (export ${sec(ex.ms)}, import ${sec(im.ms)}); diff of the two live trees ${sec(df.ms)} s`;
+      },
+      sync: async () => {
+        const r = must("sync --once", await zkfleet("sync", "--from", srcZk, "--to", dstZk, "--once"), 2);
+        times.sync.push(r.ms);
+        await check("zkfleet sync --once", true);
+        return `${sec(r.ms)} s`;
+      },
+      pkg: async () => {
+        const r = await packageCopy(srcZk, dstZk, set.root);
+        times.pkg.push(r.ms);
+        times.pkgRead.push(r.readMs);
+        times.pkgWrite.push(r.writeMs);
+        await check("the package's copy", false);
+        return `${sec(r.ms)} s (read ${sec(r.readMs)}, write ${sec(r.writeMs)})`;
+      },
+    };
+    // The servers' JIT warms up on a copy that is not counted.
+    must("warm-up sync", await zkfleet("sync", "--from", srcZk, "--to", dstZk, "--once"), 2);
+    await clear(dstZk, set.root);
+    const order = Object.keys(tools);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let k = 0; k < order.length; k++) {
+        const name = order[(k + round) % order.length];
+        if (name === "pkg" && round >= PACKAGE_ROUNDS) continue;
+        const said = await tools[name]();
+        loads.push(Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]));
+        console.error(`  round ${round + 1}, ${name}: ${said}`);
+      }
+    }
+    let baseline;
+    if (before) {
+      const ex = must("export (before)", await before("export", "--zk", srcZk, "--path", set.root, "-o", `${file}.before`), 0);
+      const im = must("import (before)", await before("import", "--zk", dstZk, "-f", `${file}.before`), 2);
+      const df = must("diff (before)", await before("diff", srcZk, dstZk, "--path", set.root), 0);
+      await check("zkfleet before: export + import", true);
+      const sy = must("sync --once (before)", await before("sync", "--from", srcZk, "--to", dstZk, "--once"), 2);
+      await check("zkfleet before: sync --once", true);
+      baseline = { export: ex.ms, import: im.ms, diff: df.ms, sync: sy.ms, exportMb: ex.controllerMb };
+      console.error(`  before: export ${sec(ex.ms)} s, import ${sec(im.ms)} s, diff ${sec(df.ms)} s, sync --once ${sec(sy.ms)} s`);
+    }
+    results.push({ set, nodes: nodes.length, times, baseline, fileMb: statSync(file).size / 2 ** 20 });
+    await clear(srcZk, set.root);
   }
-  const pct = (a, b) => `${Math.round((100 * a) / b)} %`;
-  console.log("\n| set | nodes | raw create | import (% of raw) | import via SSH | raw read | export (% of raw) | export via SSH | diff file vs live (% of raw read) | diff live vs live via SSH | peak RSS export: controller / worker | import | diff |");
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-  for (const r of rows) {
-    console.log(`| ${r.set} | ${r.nodes} | ${r.createCeiling}/s | ${r.import}/s (${pct(r.import, r.createCeiling)}) | ${r.importSsh}/s | ${r.readCeiling}/s | ${r.export}/s (${pct(r.export, r.readCeiling)}) | ${r.exportSsh}/s | ` +
-      `${r.diff}/s (${pct(r.diff, r.readCeiling)}) | ${r.diffLive}/s | ${r.exportMb.toFixed(0)} / ${r.workerMb.toFixed(0)} MB | ${r.importMb.toFixed(0)} MB | ${r.diffMb.toFixed(0)} MB |`);
+
+  const loadRange = `${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}`;
+  console.log(`\n${ROUNDS} rounds per tool (the package: ${Math.min(ROUNDS, PACKAGE_ROUNDS)}), alternating; medians; load average ${loadRange} during the rounds; every copy checked by ZooKeeper's Java client`);
+  for (const r of results) {
+    const t = Object.fromEntries(Object.entries(r.times).map(([k, v]) => [k, median(v)]));
+    const rate = (ms) => Math.round((r.nodes / ms) * 1000);
+    const vsPeer = (ms) => (t.peer / ms).toFixed(2);
+    const vsPkg = (ms) => (t.pkg / ms).toFixed(2);
+    console.log(`\n${r.set.count} x ${r.set.bytes} B under ${r.set.parents} parents (${r.nodes} nodes)`);
+    console.log("| tool | wall s (median) | nodes/s | peer's time / this | package's time / this |\n|---|---|---|---|---|");
+    console.log(`| zkfleet export + import | ${sec(t.exportImport)} (${sec(t.export)} + ${sec(t.import)}) | ${rate(t.exportImport)} | ${vsPeer(t.exportImport)} | ${vsPkg(t.exportImport)} |`);
+    console.log(`| zkfleet sync --once | ${sec(t.sync)} | ${rate(t.sync)} | ${vsPeer(t.sync)} | ${vsPkg(t.sync)} |`);
+    console.log(`| zkcopy-style Java peer (JVM start included) | ${sec(t.peer)} (read ${sec(t.peerRead)}, write ${sec(t.peerWrite)}) | ${rate(t.peer)} | 1.00 | ${vsPkg(t.peer)} |`);
+    console.log(`| the package, pipelined single creates (in-process) | ${sec(t.pkg)} (read ${sec(t.pkgRead)}, write ${sec(t.pkgWrite)}) | ${rate(t.pkg)} | ${vsPeer(t.pkg)} | 1.00 |`);
+    console.log(`reads: zkfleet export ${sec(t.export)} s whole run (${sec(t.exportOwn)} s its own), the Java client's async read ${sec(t.javaRead)} s whole run (${sec(t.peerRead)} s its own): Java / export ${(t.javaRead / t.export).toFixed(2)} (own times ${(t.peerRead / t.exportOwn).toFixed(2)})`);
+    console.log(`diff of the two live trees: ${sec(t.diff)} s; export peak RSS ${t.exportMb.toFixed(0)} MB; export file ${r.fileMb.toFixed(0)} MB`);
+    if (r.baseline) {
+      const b = r.baseline;
+      console.log(`before (--baseline, once): export ${sec(b.export)} s, import ${sec(b.import)} s (export + import ${sec(b.export + b.import)} s: ${((b.export + b.import) / t.exportImport).toFixed(1)}x), ` +
+        `sync --once ${sec(b.sync)} s (${(b.sync / t.sync).toFixed(1)}x), diff ${sec(b.diff)} s (${(b.diff / t.diff).toFixed(1)}x), export peak RSS ${b.exportMb.toFixed(0)} MB`);
+    }
   }
 } finally {
-  clearTimeout(giveUp);
-  finish();
+  cancelDeadline();
+  await cleanUp();
 }

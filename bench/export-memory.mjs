@@ -2,19 +2,19 @@
 // 1,000,000 znodes (issue 8's goal: under 256 MB), beside the same export of
 // 100,000 znodes in the same run: the export holds no tree in memory, so the
 // two peaks should be about the same. Also the export's rate and the raw
-// read ceiling of the same client library against the same server, measured
-// in the same run (pipelined, no worker process, no file).
+// read ceiling of the same client (zkfleet's own, controller/zk/wire-client.ts)
+// against the same server, measured in the same run (512 nodes' reads in
+// flight, no file). The tree is seeded in multis of 1,000 creates.
 // Run after `npm run build`, as root:
 //   node bench/export-memory.mjs [COUNT ...]      (default: 100000 1000000)
 // A 1-host lab on 127.73.0 (ZooKeeper 3.8.0, 3 GB heap), znodes of 100 bytes
-// under 1,000 parents, seeded with raw pipelined creates. About 15 minutes on
-// 2 cores. The lab is brought down at the end, on Ctrl-C and after an hour.
-import { createRequire } from "node:module";
+// under 1,000 parents. About 10 minutes on 2 cores. The lab is brought down
+// at the end, on Ctrl-C and after an hour.
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { cleanUpOnAbort, commandRunner, measuredCli, pipelined, rawSession } from "./lib.mjs";
+import { cleanUpOnAbort, commandRunner, measuredCli } from "./lib.mjs";
 
 const COUNTS = (process.argv.slice(2).length ? process.argv.slice(2) : ["100000", "1000000"]).map(Number);
 if (COUNTS.some((n) => !Number.isInteger(n) || n < 1000)) throw new Error("each COUNT is a whole number of znodes, at least 1000");
@@ -23,7 +23,8 @@ const BYTES = 100;
 const WINDOW = 512;
 const root = new URL("..", import.meta.url).pathname;
 const cli = join(root, "bin/zkfleet.js");
-const ZooKeeper = createRequire(join(root, "package.json"))("zookeeper");
+const { WireClient } = await import(join(root, "dist/controller/zk/wire-client.js"));
+const OPEN = [{ perms: 31, scheme: "world", id: "anyone" }];
 const labDir = "/var/tmp/zkfleet-bench/export-memory";
 const work = mkdtempSync(join(tmpdir(), "zkfleet-bench-export-memory-"));
 const env = { ...process.env, ZKFLEET_JOURNAL: join(work, "journal") };
@@ -49,26 +50,30 @@ const paths = (rootPath, count) => {
 };
 
 async function seed(connect, rootPath, count) {
-  const zk = await rawSession(ZooKeeper, connect);
+  const c = await WireClient.open({ connect });
   const { parents, leaves } = paths(rootPath, count);
   const data = Buffer.alloc(BYTES, 0x61);
+  const nodes = [{ path: rootPath, data: Buffer.alloc(0) }, ...parents.map((path) => ({ path, data: Buffer.alloc(0) })), ...leaves.map((path) => ({ path, data }))];
   const t0 = performance.now();
-  await pipelined(1, WINDOW, (_, done) => zk.a_create(rootPath, "", 0, done));
-  await pipelined(parents.length, WINDOW, (i, done) => zk.a_create(parents[i], "", 0, done));
-  await pipelined(leaves.length, WINDOW, (i, done) => zk.a_create(leaves[i], data, 0, done));
-  zk.close();
+  for (let i = 0; i < nodes.length; i += 1000) {
+    const r = await c.multi(nodes.slice(i, i + 1000).map((n) => ({ op: "create", path: n.path, data: n.data, acl: OPEN })));
+    if (!r.ok) throw new Error(`seeding failed at ${nodes[i + r.index].path}: ${r.rc}`);
+  }
+  await c.close();
   return performance.now() - t0;
 }
 
-/** What an export reads: every node's data and ACL, every parent's children. */
+/** What an export reads (every node's data, ACL, and a parent's children), 512 nodes in flight. */
 async function rawRead(connect, rootPath, count) {
-  const zk = await rawSession(ZooKeeper, connect);
+  const c = await WireClient.open({ connect });
   const { parents, leaves } = paths(rootPath, count);
   const nodes = [rootPath, ...parents, ...leaves];
   const t0 = performance.now();
-  await pipelined(parents.length + 1, WINDOW, (i, done) => zk.a_get_children2(i === 0 ? rootPath : parents[i - 1], false, done));
-  await pipelined(nodes.length * 2, WINDOW, (i, done) => (i % 2 === 0 ? zk.a_get(nodes[i >> 1], false, done) : zk.a_get_acl(nodes[i >> 1], done)));
-  zk.close();
+  let next = 0;
+  await Promise.all(Array.from({ length: WINDOW }, async () => {
+    while (next < nodes.length) await c.read(nodes[next++]);
+  }));
+  await c.close();
   return performance.now() - t0;
 }
 

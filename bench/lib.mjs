@@ -128,3 +128,81 @@ export function pipelined(n, window, call) {
     pump();
   });
 }
+
+/**
+ * A lab of 6 hosts on `subnet` in `labDir` (a leftover one brought down
+ * first) with two 3-server ZooKeeper 3.8.0 ensembles applied, src on the
+ * first three hosts and dst on the others, each with an inventory in
+ * `work`. Answers their connect strings and inventories.
+ */
+export async function twoEnsembles(run, cli, labDir, subnet, work, heapMb = 768) {
+  const { parse, stringify } = await import("yaml");
+  const { join } = await import("node:path");
+  const { readFileSync, writeFileSync } = await import("node:fs");
+  const must = (what, r, ...codes) => {
+    if (!codes.includes(r.code)) throw new Error(`${what} failed (exit ${r.code}):\n${(r.stderr ?? "").trim().slice(-3000)}`);
+  };
+  await run(["node", cli, "lab", "down", "--dir", labDir]);
+  console.error(`lab up: 6 hosts in ${labDir}`);
+  must("lab up", await run(["node", cli, "lab", "up", "--hosts", "6", "--dir", labDir, "--subnet", subnet], { timeoutMs: 600_000 }), 0);
+  const lab = parse(readFileSync(join(labDir, "inventory.yml"), "utf8"));
+  const out = {};
+  for (const [i, name] of ["src", "dst"].entries()) {
+    const file = join(work, `${name}.yml`);
+    const hosts = lab.hosts.slice(i * 3, i * 3 + 3);
+    writeFileSync(file, stringify({ ...lab, ensemble: name, zookeeper: { ...lab.zookeeper, version: "3.8.0", heap_mb: heapMb }, hosts: hosts.map((h, k) => ({ ...h, myid: k + 1 })) }));
+    must(`apply ${name}`, await run(["node", cli, "apply", "-i", file, "--yes", "--no-canary"], { timeoutMs: 600_000 }), 0, 2);
+    out[name] = { connect: hosts.map((h) => `${h.address}:2181`).join(","), inventory: file };
+  }
+  return out;
+}
+
+/**
+ * bench/ZkCopy.java compiled against ZooKeeper 3.8.0's client jars from the
+ * artifact cache (unpacked into `work`): answers a runner of it, `java(...args)`.
+ */
+export async function javaPeer(run, root, work) {
+  const { execFileSync } = await import("node:child_process");
+  const { join } = await import("node:path");
+  const { mkdirSync } = await import("node:fs");
+  mkdirSync(join(work, "zk"), { recursive: true });
+  execFileSync("tar", ["-xzf", join(root, "artifacts", "apache-zookeeper-3.8.0-bin.tar.gz"), "-C", join(work, "zk")]);
+  const lib = join(work, "zk", "apache-zookeeper-3.8.0-bin", "lib");
+  const classes = join(work, "classes");
+  execFileSync("javac", ["-proc:none", "-cp", `${lib}/*`, "-d", classes, join(root, "bench", "ZkCopy.java")]);
+  return (...args) => run(["java", "-cp", `${lib}/*:${classes}`, "ZkCopy", ...args], { timeoutMs: 1_800_000 });
+}
+
+/** Trees to copy, from COUNTxBYTES:PARENTS words (issue 23's two sets when none): COUNT leaves of BYTES bytes under PARENTS parents below /PREFIX-COUNTxBYTES. */
+export function treeSets(words, prefix) {
+  return (words.length ? words : ["20000x1024:20", "100000x100:100"]).map((s) => {
+    const m = /^(\d+)x(\d+):(\d+)$/.exec(s);
+    if (!m) throw new Error(`a set is COUNTxBYTES:PARENTS, e.g. 100000x100:100; got ${s}`);
+    return { count: Number(m[1]), bytes: Number(m[2]), parents: Number(m[3]), root: `/${prefix}-${m[1]}x${m[2]}` };
+  });
+}
+
+/** A set's nodes, parents first: the root, its parents, the leaves spread over them (data of the set's size). */
+export function treeOf(set) {
+  const parents = Array.from({ length: set.parents }, (_, p) => `${set.root}/p${String(p).padStart(4, "0")}`);
+  const leaves = Array.from({ length: set.count }, (_, i) => `${parents[i % set.parents]}/n${String(i).padStart(7, "0")}`);
+  const data = Buffer.alloc(set.bytes, 0x61);
+  return [{ path: set.root, data: Buffer.alloc(0) }, ...parents.map((path) => ({ path, data: Buffer.alloc(0) })), ...leaves.sort().map((path) => ({ path, data }))];
+}
+
+/** Ops cut into multis as the servers take them: 1,000 at most, and under 900 kB (jute.maxbuffer is 1 MiB). */
+export function* multis(ops, maxOps = 1000, maxBytes = 900_000) {
+  let batch = [];
+  let bytes = 0;
+  for (const o of ops) {
+    const size = o.path.length + (o.data?.length ?? 0) + 64;
+    if (batch.length && (batch.length >= maxOps || bytes + size > maxBytes)) {
+      yield batch;
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(o);
+    bytes += size;
+  }
+  if (batch.length) yield batch;
+}

@@ -9,7 +9,7 @@ import type { DiffKind, DiffReport, DiffSide } from "../data/diff.js";
 import type { ExportResult } from "../data/export.js";
 import type { ImportReport } from "../data/import-plan.js";
 import type { CommandContext, Io } from "./context.js";
-import { type ClusterFlags, READ_RETRIES, authOptions, clusterOptions, examples, juteMaxBufferOption, once, seconds } from "./options.js";
+import { type ClusterFlags, READ_RETRIES, READ_SESSIONS, authOptions, clusterOptions, examples, juteMaxBufferOption, once, seconds } from "./options.js";
 
 /** --path, checked once the command runs: the znode path schema is not loaded for every command line parsed. */
 async function znodePath(value: string): Promise<string> {
@@ -87,7 +87,8 @@ const listed = (paths: readonly string[]) => paths.slice(0, LIST_MAX).join(", ")
 function formatImport(r: ImportReport, target: string, policy: string): string {
   const lines = [r.dryRun
     ? `dry run, nothing written: ${r.nodes} node(s) in the file, into ${target}: ${r.created} to create, ${r.unchanged} already as in the file`
-    : `${r.nodes} node(s) into ${target}: ${r.created} created, ${r.updated} updated, ${r.unchanged} already as in the file, in ${(r.ms / 1000).toFixed(1)}s (${rate(r.created + r.updated, r.ms)})`];
+    : `${r.nodes} node(s) into ${target}: ${r.created} created, ${r.updated} updated, ${r.unchanged} already as in the file, ` +
+      `${r.resumed ? `${r.resumed} written by the run resumed, ` : ""}in ${(r.ms / 1000).toFixed(1)}s (${rate(r.created + r.updated, r.ms)})`];
   if (r.ancestorsCreated.length) lines.push(`  ancestors ${r.dryRun ? "to create" : "created"} (empty, open ACL): ${listed(r.ancestorsCreated)}`);
   if (r.conflicts.length) {
     const fate = r.dryRun ? `would be ${policy === "overwrite" ? "overwritten" : policy === "skip" ? "left as they are" : "refused (--on-conflict fail)"}` : policy === "overwrite" ? "overwritten" : "left as they are";
@@ -100,7 +101,7 @@ function formatImport(r: ImportReport, target: string, policy: string): string {
   if (r.systemSkipped) lines.push(`  ${r.systemSkipped} node(s) under /zookeeper left alone`);
   const c = r.counters;
   if (c.parents || c.ahead.length) {
-    lines.push(`  sequence counters: ${c.parents} parent(s) ${r.dryRun ? "to move on" : "moved on"} with ${c.ops} create/delete call(s) (one create per step)${r.dryRun ? "" : ` in ${(c.ms / 1000).toFixed(1)}s`}`);
+    lines.push(`  sequence counters: ${c.parents} parent(s) ${r.dryRun ? "to move on" : "moved on"} with ${c.ops} create/delete call(s) (one create per step${r.dryRun ? "" : ", in multi transactions"})`);
   }
   if (c.ahead.length) lines.push(`    already past the source on the target (cannot go back): ${listed(c.ahead)}`);
   return lines.join("\n");
@@ -137,7 +138,7 @@ export function register(program: Command, { io, setExit }: CommandContext): voi
         await Promise.all([import("../data/sides.js"), import("../data/cluster.js"), import("../data/export.js")]);
       const spec = clusterFrom(o);
       const progress = progressLine();
-      const cluster = await openCluster(spec, { ...(await clusterOptions(o, io.env)), retryReads: READ_RETRIES });
+      const cluster = await openCluster(spec, { ...(await clusterOptions(o, io.env)), retryReads: READ_RETRIES, readSessions: READ_SESSIONS });
       for (const note of cluster.notes) io.err(note);
       try {
         const opts = { root, source: cluster.label, format, onProgress: (p: { nodes: number; ms: number }) => progress.show(`exported ${p.nodes} node(s), ${rate(p.nodes, p.ms)}`) };
@@ -157,13 +158,17 @@ export function register(program: Command, { io, setExit }: CommandContext): voi
     .option("--on-conflict <policy>", "an existing node that differs: fail (refuse before writing), skip (leave it), overwrite", "fail")
     .option("--ephemeral <how>", "ephemeral nodes: skip, or create them as persistent", "skip")
     .option("--no-counters", "do not continue sequence counters")
+    .option("--checkpoint <file>", "keep how far the import is here (after every batch written; removed once it completes): run again with it to resume")
     .option("--json", "machine-readable report")
     .addHelpText("after", examples(
       "zkfleet import -i billing.yml -f orders.jsonl --dry-run     # what would be created, changed, skipped",
       "zkfleet import -i billing.yml -f orders.jsonl --on-conflict skip",
       "zkfleet import --zk 10.0.2.11:2181 -f orders.jsonl --auth-file ~/.zkfleet/billing.auth --jute-maxbuffer 4194304",
+      "zkfleet import -i billing.yml -f orders.jsonl --checkpoint orders.ckpt   # killed? the same command resumes",
     ))))
-    .action(async (o: ClusterFlags & { file: string; dryRun?: boolean; onConflict: string; ephemeral: string; counters: boolean; json?: boolean; juteMaxbuffer?: number }) => {
+    .action(async (o: ClusterFlags & {
+      file: string; dryRun?: boolean; onConflict: string; ephemeral: string; counters: boolean; checkpoint?: string; json?: boolean; juteMaxbuffer?: number;
+    }) => {
       if (!["skip", "overwrite", "fail"].includes(o.onConflict)) throw new ZkfleetError("usage", `--on-conflict takes skip, overwrite or fail, got "${o.onConflict}"`, { where: "--on-conflict" });
       if (!["skip", "persistent"].includes(o.ephemeral)) throw new ZkfleetError("usage", `--ephemeral takes skip or persistent, got "${o.ephemeral}"`, { where: "--ephemeral" });
       const [{ clusterFrom }, { openCluster }, { runImport }] =
@@ -178,7 +183,7 @@ export function register(program: Command, { io, setExit }: CommandContext): voi
         const limit = await cluster.writeLimit(o.juteMaxbuffer);
         const r = await runImport(cluster.client, {
           file: o.file, dryRun: !!o.dryRun, onConflict: o.onConflict as "skip" | "overwrite" | "fail", ephemeral: o.ephemeral as "skip" | "persistent",
-          counters: o.counters, versions: () => cluster.versions(), limit,
+          counters: o.counters, versions: () => cluster.versions(), limit, ...(o.checkpoint ? { checkpoint: o.checkpoint } : {}),
           onChecked: (s) => {
             total = s.nodes;
             ignored = s.ignored;
@@ -217,7 +222,7 @@ export function register(program: Command, { io, setExit }: CommandContext): voi
       const [sa, sb] = [await parseSide(a), await parseSide(b)];
       const file = [sa, sb].find((s) => s.kind === "file");
       const defaultRoot = file?.kind === "file" ? ((await readHeader(file.file))?.root ?? "/") : "/";
-      const opts = { ...(await clusterOptions(o, io.env)), retryReads: READ_RETRIES };
+      const opts = { ...(await clusterOptions(o, io.env)), retryReads: READ_RETRIES, readSessions: READ_SESSIONS };
       const left = await openSide(sa, path, defaultRoot, opts);
       try {
         const right = await openSide(sb, path, defaultRoot, opts);

@@ -31,6 +31,9 @@ export interface AuthFlags {
   authFile?: string;
 }
 
+/** Sessions a walk without watches reads through, each starting on another server (export.ts spreadReader). */
+export const READ_SESSIONS = 3;
+
 /** Readers replace a failed client process this often (the package crashes on some races: zk/worker.ts getAcl). */
 export const READ_RETRIES = 3;
 

@@ -6,7 +6,7 @@ import { ExitCode, ZkfleetError } from "../../common/errors.js";
 import type { Cluster, ClusterSpec } from "../data/cluster.js";
 import type { PassTotals, Sync, SyncReport } from "../data/sync.js";
 import type { CommandContext } from "./context.js";
-import { READ_RETRIES, type ClusterFlags, authOptions, clusterOptions, examples, juteMaxBufferOption, once, seconds } from "./options.js";
+import { READ_RETRIES, READ_SESSIONS, type ClusterFlags, authOptions, clusterOptions, examples, juteMaxBufferOption, once, seconds } from "./options.js";
 
 interface SyncFlags extends Omit<ClusterFlags, "zk" | "inventory"> {
   from: string;
@@ -90,7 +90,10 @@ export function register(program: Command, { io, setExit }: CommandContext): voi
       try {
         const opts = await clusterOptions(o, io.env);
         // The source is only read: a failed client process is replaced (its watches are then gone, so a full pass follows).
-        source = await openCluster(from.spec, { ...opts, retryReads: READ_RETRIES, onWatch: (e, p) => sync?.onWatch(e, p) });
+        // With --once nothing is watched: the walk reads through a session on each server.
+        source = await openCluster(from.spec, {
+          ...opts, retryReads: READ_RETRIES, onWatch: (e, p) => sync?.onWatch(e, p), ...(o.once ? { readSessions: READ_SESSIONS } : {}),
+        });
         target = await openCluster(to.spec, opts);
         for (const note of [...source.notes, ...target.notes]) io.err(note);
         const limit = await target.writeLimit(o.juteMaxbuffer);

@@ -34,6 +34,33 @@ const File = z.strictObject({
 
 const markOf = (s: Pick<Stat, "mzxid" | "cversion" | "aversion">): Mark => [s.mzxid, s.cversion, s.aversion];
 
+/**
+ * A checkpoint file as `schema` says (undefined: there is none). One that cannot be read, is not JSON or
+ * does not match is refused naming the file, before anything is touched.
+ */
+export async function readCheckpoint<T>(file: string, schema: z.ZodType<T>, says: { what: string; untouched: string; hint: string }): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new ZkfleetError("usage", `cannot read the checkpoint ${file}: ${(err as Error).message}`, { where: file, cause: err });
+  }
+  const broken = (what: string) => new ZkfleetError("usage", `${file} is not a usable ${says.what}: ${what}; ${says.untouched}`, { where: file, hint: says.hint });
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw broken(`not JSON (${(err as Error).message})`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw broken(`${issue.path.length ? issue.path.join(".") : "the top level"}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
 export class Checkpoint {
   initialDone = false;
   private readonly nodes: Map<string, Mark>;
@@ -51,28 +78,11 @@ export class Checkpoint {
    * A file that is not a checkpoint, or one of another sync, is refused before anything is read or written.
    */
   static async load(file: string, source: string, target: string): Promise<Checkpoint> {
-    let text: string;
-    try {
-      text = await readFile(file, "utf8");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return Checkpoint.fresh(source, target);
-      throw new ZkfleetError("usage", `cannot read the checkpoint ${file}: ${(err as Error).message}`, { where: file, cause: err });
-    }
-    const broken = (what: string) => new ZkfleetError("usage", `${file} is not a usable sync checkpoint: ${what}; nothing was read or written`, {
-      where: file, hint: "give the checkpoint this sync wrote, or remove the file to start over (the target is then compared anew, node by node)",
+    const c = await readCheckpoint(file, File, {
+      what: "sync checkpoint", untouched: "nothing was read or written",
+      hint: "give the checkpoint this sync wrote, or remove the file to start over (the target is then compared anew, node by node)",
     });
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch (err) {
-      throw broken(`not JSON (${(err as Error).message})`);
-    }
-    const parsed = File.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw broken(`${issue.path.length ? issue.path.join(".") : "the top level"}: ${issue.message}`);
-    }
-    const c = parsed.data;
+    if (!c) return Checkpoint.fresh(source, target);
     if (c.source !== source || c.target !== target) {
       throw new ZkfleetError("usage", `${file} is the checkpoint of a sync from ${c.source} to ${c.target}, not from ${source} to ${target}; nothing was read or written`, {
         where: file, hint: "give each source/target pair its own --checkpoint file (or remove this one to start over)",

@@ -1,7 +1,9 @@
 // A cluster to read or write, named by a connect string (`--zk`) or by an
 // inventory (`-i`). Through an inventory, each server's client port is
 // reached over zkfleet's SSH connection to its host (a local forwarder per
-// server), so no client port has to be open to the operator's machine.
+// server), so no client port has to be open to the operator's machine. The
+// session is zkfleet's own protocol client (zk/wire-client.ts), which has
+// the multi the writer needs.
 import { compareText } from "../../common/compare.js";
 import { ZkfleetError } from "../../common/errors.js";
 import { zooCfgPath } from "../../common/protocol.js";
@@ -12,22 +14,24 @@ import { Fleet, type FleetOptions } from "../fleet/fleet.js";
 import { loadInventory } from "../inventory/load.js";
 import type { Inventory } from "../inventory/schema.js";
 import { type EnsembleTarget, targetOf } from "../model/target.js";
-import { ZkClient, type ZkClientOptions } from "../zk/client.js";
+import { type TreeClient, WireClient, type WireClientOptions } from "../zk/wire-client.js";
 import { JUTE_MAXBUFFER_DEFAULT, type WriteLimit, juteMaxBufferOf } from "./packet-size.js";
 
 export type ClusterSpec = { kind: "zk"; connect: string } | { kind: "inventory"; file: string };
 
 export interface ClusterOptions {
   sessionTimeoutMs?: number;
-  auth?: ZkClientOptions["auth"];
+  auth?: WireClientOptions["auth"];
   fleet?: FleetOptions;
-  /** For readers: see ZkClientOptions.retryReads. */
+  /** For readers: see WireClientOptions.retryReads. */
   retryReads?: number;
-  onWatch?: ZkClientOptions["onWatch"];
+  /** For walks without watches: see WireClientOptions.readSessions. */
+  readSessions?: number;
+  onWatch?: WireClientOptions["onWatch"];
 }
 
 export interface Cluster {
-  client: ZkClient;
+  client: TreeClient;
   label: string;
   /** What each server says it runs (`srvr`), where it answers. */
   versions(): Promise<string[]>;
@@ -71,10 +75,11 @@ const given = (bytes: number): WriteLimit => ({ maxBuffer: bytes, from: "as --ju
 
 export async function openCluster(spec: ClusterSpec, opts: ClusterOptions = {}): Promise<Cluster> {
   const clientOptions = {
-    sessionTimeoutMs: opts.sessionTimeoutMs, retryReads: opts.retryReads, onWatch: opts.onWatch, ...(opts.auth ? { auth: opts.auth } : {}),
+    sessionTimeoutMs: opts.sessionTimeoutMs, retryReads: opts.retryReads, onWatch: opts.onWatch, readSessions: opts.readSessions,
+    ...(opts.auth ? { auth: opts.auth } : {}),
   };
   if (spec.kind === "zk") {
-    const client = await ZkClient.open({ connect: spec.connect, ...clientOptions });
+    const client = await WireClient.open({ connect: spec.connect, ...clientOptions });
     return {
       client, label: spec.connect, versions: () => probeVersions(spec.connect), notes: [], close: () => client.close(),
       writeLimit: async (bytes) => (bytes !== undefined ? given(bytes) : {
@@ -96,7 +101,7 @@ export async function openCluster(spec: ClusterSpec, opts: ClusterOptions = {}):
     forwarders = await forwardHosts(fleet, target.members.map((m) => ({ host: m.host, ...m.probe })));
     const { connect, connected } = forwarders;
     const label = `${inventory.ensemble} (${spec.file}, through SSH)`;
-    const client = await ZkClient.open({
+    const client = await WireClient.open({
       connect, label, ...clientOptions,
       server: () => connected().join(",") || "none connected",
     });

@@ -1,7 +1,9 @@
 // `zkfleet diff A B`: two trees, each live or from an export file, merged
 // in depth-first order (both streams are in it), so nothing but the current
-// paths is held. Every difference is handed out as it is found; the digest
-// of each side (digest.ts) is computed on the way.
+// paths and a bounded read-ahead is held. Each side is read on its own,
+// ahead of the merge, so that both are read at once. Every difference is
+// handed out as it is found; the digest of each side (digest.ts) is
+// computed on the way.
 import { comparePaths, isSystemPath } from "../zk/paths.js";
 import { type Difference, differences, formatAcl } from "./compare.js";
 import { TreeDigest, sequenceCounter } from "./digest.js";
@@ -52,8 +54,8 @@ export async function diffTrees(a: DiffSide, b: DiffSide, onDifference: (d: Diff
   };
   const da = new TreeDigest();
   const db = new TreeDigest();
-  const ia = filtered(a.nodes)[Symbol.asyncIterator]();
-  const ib = filtered(b.nodes)[Symbol.asyncIterator]();
+  const ia = ahead(filtered(a.nodes), AHEAD)[Symbol.asyncIterator]();
+  const ib = ahead(filtered(b.nodes), AHEAD)[Symbol.asyncIterator]();
   let x = await ia.next();
   let y = await ib.next();
   while (!x.done || !y.done) {
@@ -93,6 +95,37 @@ export async function diffTrees(a: DiffSide, b: DiffSide, onDifference: (d: Diff
     b: { label: b.label, nodes: db.nodes, ephemeral: db.ephemeral, digest: digestB },
     differences: total, byKind, ephemeralOneSided, equal: total === 0, ms: Date.now() - started,
   };
+}
+
+/** Nodes each side is read ahead of the merge. */
+const AHEAD = 256;
+
+/**
+ * The stream's values, with up to `n` asked for ahead of the consumer: the
+ * source goes on while the consumer waits on something else (the other side).
+ */
+export async function* ahead<T>(source: AsyncIterable<T>, n: number): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  const queue: Promise<IteratorResult<T>>[] = [];
+  let finished = false;
+  try {
+    for (;;) {
+      while (!finished && queue.length < n) {
+        const p = it.next();
+        p.catch(() => undefined);
+        queue.push(p);
+      }
+      const r = await queue.shift()!;
+      if (r.done) {
+        finished = true;
+        return;
+      }
+      yield r.value;
+    }
+  } finally {
+    finished = true;
+    await it.return?.(undefined);
+  }
 }
 
 async function* filtered(nodes: AsyncIterable<TreeNode>): AsyncGenerator<TreeNode> {

@@ -9,7 +9,7 @@
 //   siblings sorted by name (UTF-16 code units):
 //     path \t sha256-hex(data) \t counter [\t perms:scheme:id]... \n
 //   where counter = (cversion + numChildren) / 2, the next sequence number.
-import { createHash } from "node:crypto";
+import * as crypto from "node:crypto";
 import type { Acl, Stat } from "../zk/protocol.js";
 import { isSystemPath } from "../zk/paths.js";
 import type { TreeNode } from "./format.js";
@@ -22,13 +22,17 @@ import type { TreeNode } from "./format.js";
  */
 export const sequenceCounter = (stat: Pick<Stat, "cversion" | "numChildren">) => (stat.cversion + stat.numChildren) / 2;
 
+/** One-shot hashing (node 20.12+) makes no Hash object per node: a digest is taken of every node a tree stream carries. */
+const oneShot = (crypto as { hash?: (alg: string, data: Buffer, enc: "hex") => string }).hash;
+const sha256Hex = (data: Buffer) => (oneShot ? oneShot("sha256", data, "hex") : crypto.createHash("sha256").update(data).digest("hex"));
+
 export function digestLine(path: string, data: Buffer, counter: number, acl: readonly Acl[]): string {
-  const hash = createHash("sha256").update(data).digest("hex");
+  const hash = sha256Hex(data);
   return [path, hash, String(counter), ...acl.map((a) => `${a.perms}:${a.scheme}:${a.id}`)].join("\t") + "\n";
 }
 
 export class TreeDigest {
-  private readonly hash = createHash("sha256");
+  private readonly hash = crypto.createHash("sha256");
   nodes = 0;
   ephemeral = 0;
 

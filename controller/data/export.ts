@@ -7,10 +7,11 @@ import { createWriteStream } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { ZkfleetError } from "../../common/errors.js";
-import { ZkCallError, type ZkClient } from "../zk/client.js";
+import { ZkCallError } from "../zk/client.js";
+import type { TreeClient } from "../zk/wire-client.js";
 import { isSystemPath } from "../zk/paths.js";
 import { ZkCode } from "../zk/protocol.js";
-import { walkTree } from "../zk/walk.js";
+import { type NodeReader, type ZNode, walkTree } from "../zk/walk.js";
 import { FORMAT, FORMAT_VERSION, type Header, type TreeNode, isEphemeral, toLine } from "./format.js";
 import { TreeDigest } from "./digest.js";
 import { type XmlDropped, XmlTreeWriter } from "./xml.js";
@@ -45,7 +46,7 @@ export interface ExportResult {
   dropped?: XmlDropped;
 }
 
-async function assertRoot(client: ZkClient, root: string): Promise<void> {
+async function assertRoot(client: TreeClient, root: string): Promise<void> {
   if (!(await client.exists(root))) {
     throw new ZkfleetError("usage", `${client.label} has no node ${root}`, { where: root, hint: "give an existing path with --path" });
   }
@@ -59,7 +60,7 @@ export interface LiveTreeOptions {
   onVanished?: () => void;
   /** Subtrees left out besides /zookeeper. */
   skip?: (path: string) => boolean;
-  /** Leave a data and a child watch on every node read (ZkClientOptions.onWatch hears them). */
+  /** Leave a data and a child watch on every node read (WireClientOptions.onWatch hears them). */
   watch?: boolean;
 }
 
@@ -68,7 +69,7 @@ export interface LiveTreeOptions {
  * ADMIN on the node. Exported, compared or copied, it would be wrong (written to a target, it locks
  * everyone out of the node): every reader stops there. A real id is user:base64(sha1), never "x".
  */
-function refuseMasked(client: ZkClient, n: { path: string; acl: readonly { scheme: string; id: string }[] }): void {
+function refuseMasked(client: TreeClient, n: { path: string; acl: readonly { scheme: string; id: string }[] }): void {
   const masked = n.acl.find((a) => a.scheme === "digest" && a.id.endsWith(":x"));
   if (!masked) return;
   throw new ZkfleetError("zookeeper", `the source hides the digest ACL of ${n.path} (it shows ${masked.id}) from this session on ${client.label}; ` +
@@ -78,10 +79,39 @@ function refuseMasked(client: ZkClient, n: { path: string; acl: readonly { schem
   });
 }
 
+/** A parent with this many children has them read through every session of the client (spreadReader). */
+const SPREAD = 64;
+
+/**
+ * Reads through the client's sessions, each on another server (WireClientOptions.readSessions), so that
+ * the servers answer a walk together. A node is read where its parent was, except the children of a wide
+ * parent, dealt out over every session; a session that did not list them first syncs with the leader on
+ * the parent, so that it has every child the list named (unless deleted since). Watches stay on the one
+ * session that hears them.
+ */
+function spreadReader(client: TreeClient, watch: boolean): NodeReader {
+  const readers = watch || !client.readers ? [client] : client.readers;
+  type Read = ZNode & { via?: number; dealt?: { next: number; synced: Map<number, Promise<void>> } };
+  return {
+    read: async (path: string, parent?: ZNode) => {
+      const p = parent as Read | undefined;
+      let via = p?.via ?? 0;
+      if (p && readers.length > 1 && p.children.length >= SPREAD) {
+        p.dealt ??= { next: via, synced: new Map([[via, Promise.resolve()]]) };
+        via = p.dealt.next++ % readers.length;
+        let synced = p.dealt.synced.get(via);
+        if (!synced) p.dealt.synced.set(via, (synced = readers[via]!.sync(p.path)));
+        await synced;
+      }
+      return { ...(await readers[via]!.read(path, { watch })), via };
+    },
+  };
+}
+
 /** The live tree below root as TreeNodes, /zookeeper left out; a node whose digest ACL the server masks stops it. */
-export async function* liveTree(client: ZkClient, root: string, opts: LiveTreeOptions = {}): AsyncGenerator<LiveNode> {
+export async function* liveTree(client: TreeClient, root: string, opts: LiveTreeOptions = {}): AsyncGenerator<LiveNode> {
   await assertRoot(client, root);
-  const reader = { read: (path: string) => client.read(path, { watch: opts.watch }) };
+  const reader = spreadReader(client, opts.watch ?? false);
   const skip = (path: string) => isSystemPath(path) || (opts.skip?.(path) ?? false);
   for await (const n of walkTree(reader, root, { window: opts.window, skip, onVanished: opts.onVanished })) {
     refuseMasked(client, n);
@@ -96,7 +126,7 @@ export async function* liveTree(client: ZkClient, root: string, opts: LiveTreeOp
  * a node it may not read, or a digest ACL the server hides from it, stops it
  * here, named. Answers the nodes seen.
  */
-export async function checkReadable(client: ZkClient, root: string): Promise<number> {
+export async function checkReadable(client: TreeClient, root: string): Promise<number> {
   await assertRoot(client, root);
   const reader = {
     read: async (path: string) => {
@@ -140,7 +170,7 @@ function jsonLines(header: Header): TreeSink {
   };
 }
 
-export async function exportTree(client: ZkClient, out: Writable, opts: ExportOptions): Promise<ExportResult> {
+export async function exportTree(client: TreeClient, out: Writable, opts: ExportOptions): Promise<ExportResult> {
   await assertRoot(client, opts.root);
   const started = Date.now();
   let failed: Error | undefined;
@@ -157,16 +187,23 @@ export async function exportTree(client: ZkClient, out: Writable, opts: ExportOp
   let nodes = 0;
   let bytes = 0;
   let lastReport = 0;
+  // Lines go to the file some 64 kB at a time: one write (and one wait for the stream) per node cost more than the line.
+  let text = "";
   for await (const node of liveTree(client, opts.root, { window: opts.window, onVanished: () => vanished++ })) {
     digest.push(node);
     nodes++;
     bytes += node.data.length;
-    await write(sink.node(node));
+    text += sink.node(node);
+    if (text.length >= 1 << 16) {
+      await write(text);
+      text = "";
+    }
     if (opts.onProgress && Date.now() - lastReport > 250) {
       lastReport = Date.now();
       opts.onProgress({ nodes, bytes, ms: lastReport - started });
     }
   }
+  await write(text);
   const result: ExportResult = {
     nodes, ephemeral: digest.ephemeral, bytes, digest: digest.finish(), vanished, restarts: [...client.restarts], ms: Date.now() - started,
     ...(sink.dropped ? { dropped: sink.dropped } : {}),
@@ -176,7 +213,7 @@ export async function exportTree(client: ZkClient, out: Writable, opts: ExportOp
 }
 
 /** Writes beside the file and renames at the end: a failed export never leaves a file that looks whole. */
-export async function exportToFile(client: ZkClient, file: string, opts: ExportOptions): Promise<ExportResult> {
+export async function exportToFile(client: TreeClient, file: string, opts: ExportOptions): Promise<ExportResult> {
   const temp = `${file}.partial-${process.pid}`;
   // Every node's data and ACL ids: for its owner alone, as a backup's files are.
   const out = createWriteStream(temp, { flags: "wx", mode: 0o600 });

@@ -3,7 +3,7 @@
 // (conflicts), what it skips, and how many counter bumps it would take.
 // The dry run prints it; --on-conflict fail runs it first so that a
 // conflict is refused before anything is written.
-import type { ZkClient } from "../zk/client.js";
+import type { TreeClient } from "../zk/wire-client.js";
 import { ZkCallError } from "../zk/client.js";
 import { isSystemPath, parentOf } from "../zk/paths.js";
 import { ZkCode } from "../zk/protocol.js";
@@ -27,6 +27,9 @@ export interface WriteSettings {
   limit?: WriteLimit;
   window?: number;
   onProgress?: (p: { nodes: number; ms: number }) => void;
+  /** Ops in one multi at most, and multis in flight at once (writer.ts). */
+  batchOps?: number;
+  batchesInFlight?: number;
 }
 
 export interface ImportSettings extends WriteSettings {
@@ -45,6 +48,8 @@ export interface ImportReport {
   /** Existing nodes given the file's data or ACL (overwrite). */
   updated: number;
   unchanged: number;
+  /** Written by the run this one resumed (an import's checkpoint): passed over, neither read nor written. */
+  resumed: number;
   /** Existing nodes that differ from the file: left (skip), replaced (overwrite), or the reason for refusing (fail). */
   conflicts: Conflict[];
   /** Conflicts overwrite cannot resolve (an ephemeral node on one side): left as they are. */
@@ -66,7 +71,7 @@ export interface ImportReport {
 
 export function emptyReport(dryRun: boolean): ImportReport {
   return {
-    dryRun, nodes: 0, created: 0, updated: 0, unchanged: 0, conflicts: [], unresolved: [], ephemeralSkipped: [], systemSkipped: 0, ancestorsCreated: [],
+    dryRun, nodes: 0, created: 0, updated: 0, unchanged: 0, resumed: 0, conflicts: [], unresolved: [], ephemeralSkipped: [], systemSkipped: 0, ancestorsCreated: [],
     counters: { parents: 0, ops: 0, ms: 0, ahead: [] }, ms: 0,
   };
 }
@@ -145,7 +150,7 @@ export class Tracker {
 }
 
 /** The root's ancestors the target lacks, top first: an import creates them empty, with the open ACL. */
-export async function missingAncestors(client: ZkClient, root: string): Promise<string[]> {
+export async function missingAncestors(client: TreeClient, root: string): Promise<string[]> {
   const missing: string[] = [];
   for (let p = parentOf(root); p !== undefined && p !== "/"; p = parentOf(p)) {
     if (await client.exists(p)) break;
@@ -161,7 +166,7 @@ export async function fileRoot(file: string): Promise<string> {
 }
 
 /** Reads the target for every node of the file (none below a node it lacks) and reports what an import would do. */
-export async function planImport(client: ZkClient, settings: ImportSettings): Promise<ImportReport> {
+export async function planImport(client: TreeClient, settings: ImportSettings): Promise<ImportReport> {
   const started = Date.now();
   const report = emptyReport(true);
   const calls = new Limiter(settings.window ?? 256);

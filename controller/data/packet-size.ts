@@ -65,8 +65,13 @@ export function requestBytes(w: WriteOp): number {
 
 /** The packet length of a multi transaction of these ops (all in one packet, checked as one). */
 export function multiRequestBytes(ops: readonly WriteOp[]): number {
-  return REQUEST_HEADER + ops.reduce((n, w) => n + MULTI_HEADER + bodyBytes(w), 0) + MULTI_HEADER;
+  return MULTI_EMPTY_BYTES + ops.reduce((n, w) => n + multiOpBytes(w), 0);
 }
+
+/** What one op adds to a multi's packet: its op header and body (a writer filling a multi counts as it goes). */
+export const multiOpBytes = (w: WriteOp) => MULTI_HEADER + bodyBytes(w);
+/** A multi's packet with no op in it: the request header and the closing op header. */
+export const MULTI_EMPTY_BYTES = REQUEST_HEADER + MULTI_HEADER;
 
 /**
  * The largest single request that writes this node: its create (the `zookeeper`

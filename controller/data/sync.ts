@@ -6,7 +6,8 @@
 // (checkpoint.ts) holds the stats each node had when copied; a node whose
 // stats still match is passed over without touching the target.
 //
-// - The initial pass walks the whole tree.
+// - The initial pass walks the whole tree (with --once, leaving no watches:
+//   nothing follows them).
 // - A fired watch queues its path (a set: one entry per path however often it
 //   fires). A queued path's pass reads that node and only the descendants the
 //   checkpoint does not know (new subtrees); known nodes carry watches of
@@ -22,15 +23,15 @@
 // mtime to the end of its write on the target. It needs no write to the
 // source; it trusts the source servers' clocks to agree with this machine's.
 import { ZkfleetError } from "../../common/errors.js";
-import type { ZkClient } from "../zk/client.js";
+import type { TreeClient } from "../zk/wire-client.js";
 import { childPath, isSystemPath } from "../zk/paths.js";
 import type { WatchEvent } from "../zk/protocol.js";
 import { walkTree } from "../zk/walk.js";
 import type { Checkpoint } from "./checkpoint.js";
 import { type LiveNode, liveTree } from "./export.js";
 import { type ImportReport, isNoNode } from "./import-plan.js";
-import { writeNodes } from "./import.js";
 import type { WriteLimit } from "./packet-size.js";
+import { deleteNodes, writeNodes } from "./writer.js";
 import { quantile } from "../../common/quantile.js";
 
 export interface SyncSettings {
@@ -143,11 +144,11 @@ export class Sync {
   private sourceRestarts = 0;
   private saving: Promise<void> = Promise.resolve();
 
-  constructor(private readonly source: ZkClient, private readonly target: ZkClient, private readonly s: SyncSettings) {
+  constructor(private readonly source: TreeClient, private readonly target: TreeClient, private readonly s: SyncSettings) {
     s.signal.addEventListener("abort", () => this.wake(), { once: true });
   }
 
-  /** Hand the source client's watch events here (ZkClientOptions.onWatch). */
+  /** Hand the source client's watch events here (WireClientOptions.onWatch). */
   readonly onWatch = (event: WatchEvent, path: string): void => {
     this.watchesFired++;
     // A deleted node's parent hears of it by its child watch.
@@ -282,11 +283,14 @@ export class Sync {
     let r: ImportReport;
     try {
       if (kind === "changed" && !(await this.source.exists(root))) return false;
-      r = await writeNodes(this.target, changed(liveTree(this.source, root, { watch: true, skip, window: this.s.window })), root,
+      r = await writeNodes(this.target, changed(liveTree(this.source, root, { watch: !this.s.once, skip, window: this.s.window })), root,
         { onConflict: "overwrite", ephemeral: "skip", counters: true, window: this.s.window, ...(this.s.limit ? { limit: this.s.limit } : {}) }, {
           name: "sync", again: "run the same sync again with the same --checkpoint: what was copied is not copied again",
-          onDone: async (n) => {
-            if (this.s.delete) totals.deleted += await this.deleteExtras(n);
+          // What the checkpoint holds was copied: the target has it (compared there, not created in a multi that would be refused).
+          present: (p) => cp.has(p),
+          onDone: async (n, how) => {
+            // A node this pass created has no children but those the pass created.
+            if (this.s.delete && !how.created) totals.deleted += await this.deleteExtras(n);
             cp.record(n.path, n.stat);
             if (measured.has(n.path)) {
               measured.delete(n.path);
@@ -324,13 +328,8 @@ export class Sync {
       const p = childPath(n.path, name);
       if (want.has(name) || isSystemPath(p)) continue;
       const paths: string[] = [];
-      for await (const x of walkTree(this.target, p)) paths.push(x.path);
-      for (const x of paths.reverse()) {
-        await this.target.delete(x).catch((err: unknown) => {
-          if (!isNoNode(err)) throw err;
-        });
-        deleted++;
-      }
+      for await (const x of walkTree({ read: (path) => this.target.read(path) }, p)) paths.push(x.path);
+      deleted += await deleteNodes(this.target, paths.reverse(), this.s.limit);
       this.s.checkpoint.forget(p);
     }
     return deleted;

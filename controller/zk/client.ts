@@ -38,7 +38,7 @@ export interface ZkClientOptions {
 
 /** A call ZooKeeper answered with an error code: the session is fine, this operation is not. */
 export class ZkCallError extends ZkfleetError {
-  constructor(readonly rc: number, readonly op: CallOp, readonly path: string, label: string, detail: string) {
+  constructor(readonly rc: number, readonly op: CallOp | "multi" | "sync", readonly path: string, label: string, detail: string) {
     super("zookeeper", `${op} ${path} on ${label}: ${codeName(rc)} (${detail}, ${rc})`, { where: path, hint: hintFor(rc, path) });
   }
 }

@@ -18,26 +18,29 @@ export function isUnder(path: string, root: string): boolean {
   return root === "/" || path === root || path.startsWith(root + "/");
 }
 
-function segments(path: string): string[] {
-  return path === "/" ? [] : path.slice(1).split("/");
-}
-
 const compareNames = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export function sortNames(names: readonly string[]): string[] {
   return [...names].sort(compareNames);
 }
 
-/** Depth-first order: compare segment by segment, a parent before everything below it. */
+/**
+ * Depth-first order: compare segment by segment, a parent before everything below it. Names hold no "/",
+ * so that is the two strings compared code unit by code unit with "/" below every other: no segment is
+ * split out (a file check or a resume compares every node's path).
+ */
 export function comparePaths(a: string, b: string): number {
   if (a === b) return 0;
-  const x = segments(a);
-  const y = segments(b);
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    const c = compareNames(x[i]!, y[i]!);
-    if (c !== 0) return c;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x === 47) return -1;
+    if (y === 47) return 1;
+    return x - y;
   }
-  return x.length - y.length;
+  return a.length - b.length;
 }
 
 /** ZooKeeper's own and server-managed nodes: never exported, imported or compared. */

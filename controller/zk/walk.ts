@@ -17,7 +17,8 @@ export interface ZNode {
 }
 
 export interface NodeReader {
-  read(path: string): Promise<Omit<ZNode, "path">>;
+  /** `parent`: the node (as this reader answered it) whose children list named this one; none for the root. */
+  read(path: string, parent?: ZNode): Promise<Omit<ZNode, "path">>;
 }
 
 export interface WalkOptions {
@@ -32,8 +33,8 @@ export interface WalkOptions {
 export async function* walkTree(reader: NodeReader, root: string, opts: WalkOptions = {}): AsyncGenerator<ZNode> {
   const window = opts.window ?? 512;
   let ahead = 0;
-  const read = (path: string): Promise<ZNode | undefined> => {
-    const p = reader.read(path).then(
+  const read = (path: string, parent?: ZNode): Promise<ZNode | undefined> => {
+    const p = reader.read(path, parent).then(
       (n) => ({ ...n, path, children: sortNames(n.children) }),
       (err: unknown) => {
         if (err instanceof ZkCallError && err.rc === ZkCode.noNode) return undefined;
@@ -44,31 +45,36 @@ export async function* walkTree(reader: NodeReader, root: string, opts: WalkOpti
     return p;
   };
 
-  async function* visit(path: string, pending: Promise<ZNode | undefined>): AsyncGenerator<ZNode> {
-    const node = await pending;
-    if (!node) return opts.onVanished?.(path);
+  /** A node read: it, then its subtree; a child without children of its own is handed out here, no generator made for it. */
+  async function* visit(node: ZNode): AsyncGenerator<ZNode> {
     yield node;
+    const path = node.path;
     const paths = node.children.map((name) => childPath(path, name)).filter((p) => !opts.skip?.(p));
     const started: (Promise<ZNode | undefined> | undefined)[] = [];
     let next = 0;
     for (let i = 0; i < paths.length; i++) {
       if (next <= i) {
-        started[i] = read(paths[i]!);
+        started[i] = read(paths[i]!, node);
         next = i + 1;
       } else {
         ahead--;
       }
       while (next < paths.length && ahead < window) {
-        started[next] = read(paths[next]!);
+        started[next] = read(paths[next]!, node);
         next++;
         ahead++;
       }
       const p = started[i]!;
       started[i] = undefined;
-      yield* visit(paths[i]!, p);
+      const child = await p;
+      if (!child) opts.onVanished?.(paths[i]!);
+      else if (child.children.length === 0) yield child;
+      else yield* visit(child);
     }
   }
 
   if (opts.skip?.(root)) return;
-  yield* visit(root, read(root));
+  const top = await read(root);
+  if (!top) return opts.onVanished?.(root);
+  yield* visit(top);
 }

@@ -72,6 +72,10 @@ public class TreeDigest {
             zk.addAuthInfo(args[2].substring(0, at), args[2].substring(at + 1).getBytes(StandardCharsets.UTF_8));
         }
         try {
+            // The server read may lag the leader (a quorum acknowledged the last writes, not every server): catch up first.
+            CountDownLatch synced = new CountDownLatch(1);
+            zk.sync(args[1], (rc, p, ctx) -> synced.countDown(), null);
+            if (!synced.await(30, TimeUnit.SECONDS)) throw new IllegalStateException("sync " + args[1] + " not answered");
             TreeDigest d = new TreeDigest(zk);
             d.visit(args[1]);
             System.out.println("nodes " + d.nodes + " ephemeral " + d.ephemeral + " digest sha256:" + HexFormat.of().formatHex(d.tree.digest())

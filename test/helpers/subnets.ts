@@ -63,6 +63,8 @@ export const SUBNETS = {
   "data-client": "127.97.0",
   "data-fidelity": "127.97.1",
   "data-limits": "127.63.0",
+  "data-batches": "127.66.2",
+  "data-wire": "127.66.3",
   // benches (bench/*.mjs), and the lab's defaults people use by hand
   "bench-status": "127.84.0",
   "bench-runtime-push": "127.97.6",
@@ -70,7 +72,8 @@ export const SUBNETS = {
   "bench-push": "127.74.0",
   "bench-migrate": "127.99.0",
   "bench-migrate-baseline": "127.99.1",
-  "bench-data-copy": "127.98.0",
+  "bench-data-copy": "127.66.0",
+  "bench-multi-ways": "127.66.1",
   "bench-unavailability-3.8.0": "127.93.0",
   "bench-unavailability-3.9.3": "127.93.1",
   "bench-roll-3": "127.76.3",
