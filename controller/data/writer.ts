@@ -277,13 +277,30 @@ class Writer<N extends TreeNode> {
     f.settle();
   }
 
+  /**
+   * A node whose create or read failed (the session lost, most often): its parent counts it settled, uncertain,
+   * and nothing waits on it any more. Without this, the parent's close waited for it for ever and the write,
+   * which was to stop and say how far it got, hung instead (seen: an import whose session expired).
+   */
+  private release(f: Frame<N>): void {
+    const p = f.parent;
+    if (p && f.batch) p.assumed--;
+    f.batch = undefined;
+    if (p) p.uncertain = true;
+    if (p && !f.resumed && --p.unsettled === 0) p.whenSettled?.();
+    f.settle();
+  }
+
   /** A node's create into the batch (or a read, when it is known to exist). `leaf`: nothing of the stream is below it. */
   private async place(f: Frame<N>, leaf: boolean): Promise<void> {
     if (f.resumed) return;
     const node = f.node;
     if (node.path === "/" || this.hooks.present?.(node.path)) {
       if (f.parent) f.parent.unsettled++;
-      const read = this.existing(f).then((s) => this.settleAs(f, s));
+      const read = this.existing(f).then((s) => this.settleAs(f, s), (err: unknown) => {
+        this.release(f);
+        throw err;
+      });
       read.catch(() => undefined);
       this.work.track(read);
       this.presentReads.push(read);
@@ -425,6 +442,9 @@ class Writer<N extends TreeNode> {
           if (s.kind === "created") made++;
           else existed++;
           this.settleAs(e.frame, s);
+        }, (err: unknown) => {
+          this.release(e.frame);
+          throw err;
         }));
       } else if (e.kind === "close") {
         all.push(this.finishClose(e.frame));
