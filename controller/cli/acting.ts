@@ -12,7 +12,7 @@ import { formatCanary } from "../report/text.js";
 import type { ResumeOf, RollbackOf } from "../usecases/acting.js";
 import type { Restoring } from "../usecases/backup.js";
 import type { CommandContext } from "./context.js";
-import { type ApplyOptions, type AuthFlags, READ_RETRIES, credentials } from "./options.js";
+import { type ApplyFlags, type AuthFlags, READ_RETRIES, credentials } from "./options.js";
 import { describeTakeover, printPlan } from "./print/plan.js";
 
 /** --deadline: an ISO time, or HH:MM meaning its next occurrence. */
@@ -49,7 +49,7 @@ export interface Acting {
 }
 
 /** apply, and `runs resume`, `runs rollback`, `restore`: the same adapter around usecases/acting.ts. */
-export async function applyAction({ io, setExit, fleetOptions }: CommandContext, o: ApplyOptions, { resume, rollback, restoring }: Acting = {}): Promise<void> {
+export async function applyAction({ io, setExit, fleetOptions }: CommandContext, o: ApplyFlags, { resume, rollback, restoring }: Acting = {}): Promise<void> {
   const deadline = deadlineOf(o);
   const human = !o.json;
   const runtimePushes: RuntimePush[] = [];
@@ -138,7 +138,7 @@ export async function applyAction({ io, setExit, fleetOptions }: CommandContext,
   setExit(after?.failed ? ExitCode.failed : changed > 0 ? ExitCode.changed : ExitCode.ok);
 }
 
-export interface RestoreOptions extends AuthFlags, ApplyOptions {
+export interface RestoreOptions extends AuthFlags, ApplyFlags {
   from: string;
 }
 

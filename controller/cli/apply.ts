@@ -2,7 +2,7 @@
 // usecases/acting.ts, both loaded when the command runs.
 import type { Command } from "commander";
 import type { CommandContext } from "./context.js";
-import { type ApplyOptions, actingOptions, collect, examples, once } from "./options.js";
+import { type ApplyFlags, actingOptions, collect, examples, once } from "./options.js";
 
 export function register(program: Command, ctx: CommandContext): void {
   actingOptions(program.command("apply")
@@ -21,5 +21,5 @@ export function register(program: Command, ctx: CommandContext): void {
       "zkfleet apply -i orders.yml --window 02:00-04:00 --yes",
       "zkfleet apply -i orders.yml --stage --yes        # the new release onto every host ahead of the window",
     )), ctx.io.env)
-    .action(async (o: ApplyOptions) => (await import("./acting.js")).applyAction(ctx, o));
+    .action(async (o: ApplyFlags) => (await import("./acting.js")).applyAction(ctx, o));
 }

@@ -91,7 +91,7 @@ export function juteMaxBufferOption(c: Command): Command {
 }
 
 /** The options apply, runs resume, runs rollback and restore share (as commander gives them). */
-export interface ApplyOptions {
+export interface ApplyFlags {
   inventory: string;
   check?: boolean;
   diff?: boolean;

@@ -266,27 +266,19 @@ class Writer<N extends TreeNode> {
     return this.run.counters && !f.node.textOnly && !f.node.container ? sequenceCounter(f.node.stat) : 0;
   }
 
-  private settleAs(f: Frame<N>, s: State): void {
-    const p = f.parent;
-    if (p && f.batch) p.assumed--;
-    f.batch = undefined;
-    f.state = s;
-    if (p && s.kind === "created") p.created++;
-    else if (p) p.uncertain = true;
-    if (p && !f.resumed && --p.unsettled === 0) p.whenSettled?.();
-    f.settle();
-  }
-
   /**
-   * A node whose create or read failed (the session lost, most often): its parent counts it settled, uncertain,
-   * and nothing waits on it any more. Without this, the parent's close waited for it for ever and the write,
-   * which was to stop and say how far it got, hung instead (seen: an import whose session expired).
+   * A node's outcome known: its parent counts it settled, and nothing waits on it any more. Without a state (its
+   * create or read failed, the session lost most often) it stays pending and its parent uncertain: without that,
+   * the parent's close waited for it for ever and the write, which was to stop and say how far it got, hung
+   * (seen: an import whose session expired).
    */
-  private release(f: Frame<N>): void {
+  private settleAs(f: Frame<N>, s: State | undefined): void {
     const p = f.parent;
     if (p && f.batch) p.assumed--;
     f.batch = undefined;
-    if (p) p.uncertain = true;
+    if (s) f.state = s;
+    if (p && s?.kind === "created") p.created++;
+    else if (p) p.uncertain = true;
     if (p && !f.resumed && --p.unsettled === 0) p.whenSettled?.();
     f.settle();
   }
@@ -298,7 +290,7 @@ class Writer<N extends TreeNode> {
     if (node.path === "/" || this.hooks.present?.(node.path)) {
       if (f.parent) f.parent.unsettled++;
       const read = this.existing(f).then((s) => this.settleAs(f, s), (err: unknown) => {
-        this.release(f);
+        this.settleAs(f, undefined);
         throw err;
       });
       read.catch(() => undefined);
@@ -443,7 +435,7 @@ class Writer<N extends TreeNode> {
           else existed++;
           this.settleAs(e.frame, s);
         }, (err: unknown) => {
-          this.release(e.frame);
+          this.settleAs(e.frame, undefined);
           throw err;
         }));
       } else if (e.kind === "close") {
