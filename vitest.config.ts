@@ -1,15 +1,14 @@
 import { defineConfig } from "vitest/config";
 
-// Lab tests start real sshd and JVMs on a 2-core machine. Two files at once:
-// each lab has its own loopback /24 (test/helpers/subnets.ts) and its own
-// directory, so two never share a port or a file, and a lab test mostly waits
-// on ZooKeeper (elections, ticks, session timeouts) rather than on the CPU.
-// One at a time took the suite to 35 minutes; more than two starve the JVMs.
+// Lab tests start real sshd and JVMs on a 2-core machine: one file at a time.
+// Two at once (each lab has its own /24 and directory, so they never collide)
+// took a fresh-clone run from about 35 to 31 minutes of tests, but
+// membership-faults-static then failed once, under two labs' load, where it
+// passes alone: until that is understood, landing beats four minutes.
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    fileParallelism: true,
-    maxWorkers: 2,
+    fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 180_000,
   },
